@@ -1,0 +1,91 @@
+#include "core/example_batch.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace streamfit {
+namespace {
+
+std::string Describe(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return absl::StrCat(v);
+}
+
+// Checks one feature row; `where` prefixes the error ("example 3: features.").
+absl::Status CheckRow(std::span<const float> row, const ModelConfig& config,
+                      const std::string& where) {
+  if (row.size() != config.num_features) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "dense has ", row.size(), " values, the model has ",
+                     config.num_features, " features"));
+  }
+  for (size_t j = 0; j < row.size(); ++j) {
+    if (!std::isfinite(row[j])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "dense[", j, "] is ", Describe(row[j])));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLabel(double label, const ModelConfig& config, size_t i) {
+  auto bad = [&](const char* why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "example ", i, ": label ", Describe(label), " ", why));
+  };
+  if (!std::isfinite(label)) return bad("is not finite");
+  switch (config.task) {
+    case Task::kBinary:
+      if (label != 0 && label != 1) return bad("must be 0 or 1 for binary");
+      break;
+    case Task::kMulticlass:
+      if (label < 0 || label >= config.num_classes || label != std::floor(label)) {
+        return bad(absl::StrCat("must be a class in 0..", config.num_classes - 1)
+                       .c_str());
+      }
+      break;
+    default:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void ExampleBatch::Add(std::span<const float> features, double label,
+                       float weight) {
+  values.insert(values.end(), features.begin(), features.end());
+  labels.push_back(label);
+  weights.push_back(weight);
+}
+
+absl::Status ValidateFeatures(std::span<const float> features,
+                              const ModelConfig& config, size_t index) {
+  return CheckRow(features, config, absl::StrCat("features ", index, ": "));
+}
+
+absl::Status ValidateBatch(const ExampleBatch& batch,
+                           const ModelConfig& config) {
+  if (batch.values.size() != batch.size() * batch.num_features ||
+      batch.weights.size() != batch.size()) {
+    return absl::InvalidArgumentError("malformed batch: inconsistent sizes");
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (auto s = CheckRow(batch.row(i), config,
+                          absl::StrCat("example ", i, ": features."));
+        !s.ok()) {
+      return s;
+    }
+    if (auto s = CheckLabel(batch.labels[i], config, i); !s.ok()) return s;
+    const float w = batch.weights[i];
+    if (!std::isfinite(w) || w < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "example ", i, ": weight ", Describe(w), " must be finite and >= 0"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace streamfit

@@ -1,0 +1,146 @@
+#include "core/learner.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+
+namespace streamfit {
+namespace {
+
+absl::Status StoppedError() {
+  return absl::AbortedError("the model's learner has stopped");
+}
+
+}  // namespace
+
+Learner::Learner(LinearModel model, Options options)
+    : options_(options),
+      model_(std::move(model)),
+      published_(std::make_shared<const LinearModel>(model_)),
+      admitted_version_(model_.version()),
+      published_version_(model_.version()),
+      thread_([this] { Run(); }) {}
+
+Learner::~Learner() { Stop(); }
+
+bool Learner::HasRoom(size_t samples) const {
+  return queue_.empty() || queued_samples_ + samples <= options_.queue_capacity;
+}
+
+uint64_t Learner::Admit(ExampleBatch batch) {
+  admitted_version_ += batch.size();
+  queued_samples_ += batch.size();
+  queue_.push_back(std::move(batch));
+  work_.Signal();
+  return admitted_version_;
+}
+
+void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued) {
+  absl::StatusOr<uint64_t> end_version;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      end_version = StoppedError();
+    } else if (!parked_.empty() || !HasRoom(batch.size())) {
+      parked_.push_back({std::move(batch), std::move(on_queued)});
+      return;
+    } else {
+      end_version = Admit(std::move(batch));
+    }
+  }
+  on_queued(end_version);
+}
+
+void Learner::WhenVersion(uint64_t version, StateCallback callback) {
+  bool stopped;
+  {
+    absl::MutexLock lock(&mu_);
+    stopped = stopping_ && queue_.empty();
+    if (version > published_version_ && !stopped) {
+      waiters_.emplace(version, std::move(callback));
+      return;
+    }
+  }
+  if (stopped && version > Current()->version()) {
+    callback(StoppedError());
+  } else {
+    // Published states only move forward, so the current one qualifies.
+    callback(Current());
+  }
+}
+
+std::vector<Learner::StateCallback> Learner::Publish() {
+  auto state = std::make_shared<const LinearModel>(model_);
+  published_.store(state, std::memory_order_release);
+  unpublished_ = 0;
+  std::vector<StateCallback> ready;
+  absl::MutexLock lock(&mu_);
+  published_version_ = model_.version();
+  auto end = waiters_.upper_bound(published_version_);
+  for (auto it = waiters_.begin(); it != end; ++it) {
+    ready.push_back(std::move(it->second));
+  }
+  waiters_.erase(waiters_.begin(), end);
+  return ready;
+}
+
+void Learner::Run() {
+  for (;;) {
+    ExampleBatch batch;
+    std::vector<std::pair<QueuedCallback, uint64_t>> admitted;
+    {
+      absl::MutexLock lock(&mu_);
+      while (queue_.empty() && !stopping_) work_.Wait(&mu_);
+      if (queue_.empty()) return;  // stopping and drained
+      batch = std::move(queue_.front());
+      queue_.pop_front();
+      queued_samples_ -= batch.size();
+      // Admit parked batches in order while there is room.
+      while (!parked_.empty() && HasRoom(parked_.front().batch.size())) {
+        Parked& p = parked_.front();
+        const uint64_t end_version = Admit(std::move(p.batch));
+        admitted.emplace_back(std::move(p.on_queued), end_version);
+        parked_.pop_front();
+      }
+    }
+    for (auto& [on_queued, end_version] : admitted) on_queued(end_version);
+
+    std::vector<StateCallback> ready;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      model_.Learn(batch.row(i), batch.labels[i], batch.weights[i]);
+      if (++unpublished_ >= options_.publish_every) {
+        for (auto& cb : Publish()) ready.push_back(std::move(cb));
+      }
+    }
+    bool idle;
+    {
+      absl::MutexLock lock(&mu_);
+      idle = queue_.empty();
+    }
+    if (unpublished_ > 0 && (idle || unpublished_ >= options_.publish_every)) {
+      for (auto& cb : Publish()) ready.push_back(std::move(cb));
+    }
+    for (auto& cb : ready) cb(Current());
+  }
+}
+
+void Learner::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    work_.Signal();
+  }
+  thread_.join();
+  std::deque<Parked> parked;
+  std::multimap<uint64_t, StateCallback> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    parked.swap(parked_);
+    waiters.swap(waiters_);
+  }
+  for (auto& p : parked) p.on_queued(StoppedError());
+  for (auto& [v, cb] : waiters) cb(StoppedError());
+}
+
+}  // namespace streamfit

@@ -1,0 +1,109 @@
+// The single writer of one live model: a thread that applies queued example
+// batches in order and publishes immutable, versioned copies for readers.
+#ifndef STREAMFIT_CORE_LEARNER_H_
+#define STREAMFIT_CORE_LEARNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/example_batch.h"
+#include "core/linear_model.h"
+
+namespace streamfit {
+
+// Contract:
+// - Batches are applied in the order Submit admits them; the model's version
+//   is the number of samples applied. Nothing else changes the model.
+// - Current() returns the latest published state: an immutable model after
+//   exactly its version() samples. It never waits for training (one atomic
+//   load). A state is published after each batch when the queue runs empty
+//   and at least every `publish_every` samples.
+// - Memory is bounded: at most `queue_capacity` samples wait in the queue
+//   (a single larger batch is admitted alone), plus one parked batch per
+//   producer that waits for room. Producers are told when their batch is
+//   admitted, so they can stop reading until then (backpressure).
+// Thread-safe: every public method may be called from any thread. Callbacks
+// run on the caller's thread or on the learner thread; they must not block.
+class Learner {
+ public:
+  struct Options {
+    size_t queue_capacity = 1 << 16;  // samples
+    uint64_t publish_every = 1024;    // samples
+  };
+
+  // Starts the learner thread with `model` as its initial state.
+  Learner(LinearModel model, Options options);
+  Learner(const Learner&) = delete;
+  Learner& operator=(const Learner&) = delete;
+  // Stops (see Stop).
+  ~Learner();
+
+  // Called with the version the model will have once the batch's last sample
+  // is applied, or with an error if the learner stopped first.
+  using QueuedCallback = absl::AnyInvocable<void(absl::StatusOr<uint64_t>)>;
+  // Queues a batch (which must pass ValidateBatch) behind every batch admitted
+  // before. `on_queued` runs before Submit returns if there is room, otherwise
+  // on the learner thread once there is.
+  void Submit(ExampleBatch batch, QueuedCallback on_queued);
+
+  using StateCallback = absl::AnyInvocable<void(
+      absl::StatusOr<std::shared_ptr<const LinearModel>>)>;
+  // Calls `callback` with the first published state whose version is at
+  // least `version`: at once if it is already published. If the learner stops
+  // first, calls it with ABORTED.
+  void WhenVersion(uint64_t version, StateCallback callback);
+
+  std::shared_ptr<const LinearModel> Current() const {
+    return published_.load(std::memory_order_acquire);
+  }
+
+  // Applies everything admitted so far, publishes it, then refuses new work:
+  // parked batches and unmet waiters get ABORTED. Idempotent.
+  void Stop();
+
+ private:
+  void Run();
+  bool HasRoom(size_t samples) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends a batch to the queue; returns the version after its last sample.
+  uint64_t Admit(ExampleBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes a copy of model_ and returns the waiters it satisfies.
+  std::vector<StateCallback> Publish() ABSL_LOCKS_EXCLUDED(mu_);
+
+  struct Parked {
+    ExampleBatch batch;
+    QueuedCallback on_queued;
+  };
+
+  // Constant after construction.
+  const Options options_;
+
+  // Owned by the learner thread alone.
+  LinearModel model_;
+  uint64_t unpublished_ = 0;
+
+  std::atomic<std::shared_ptr<const LinearModel>> published_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar work_;
+  std::deque<ExampleBatch> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_samples_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Parked> parked_ ABSL_GUARDED_BY(mu_);
+  uint64_t admitted_version_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t published_version_ ABSL_GUARDED_BY(mu_) = 0;
+  std::multimap<uint64_t, StateCallback> waiters_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread thread_;  // last: starts after everything above exists
+};
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_CORE_LEARNER_H_
