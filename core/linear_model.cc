@@ -1,5 +1,6 @@
 #include "core/linear_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/status/status.h"
@@ -146,7 +147,11 @@ void LinearModel::Learn(std::span<const float> x, double label, double weight) {
   }
   if (learn && weight > 0) {
     LossAndGradient(config_.task, scores_, target, grad_);
-    const double step = LearningRate(version_) * weight;
+    // Never step past the point that would fit this example exactly under
+    // squared loss (eta * |(z, 1)|^2 <= 1): keeps SGD stable however many
+    // features there are or however large the importance weight.
+    const double step = std::min(LearningRate(version_) * weight,
+                                 1.0 / (z_.squaredNorm() + 1.0));
     if (grad_.allFinite()) {
       if (*config_.l2 > 0) weights_ *= 1.0 - step * *config_.l2;
       weights_.noalias() -= step * grad_ * z_.transpose();

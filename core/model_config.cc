@@ -10,7 +10,7 @@ namespace {
 
 // Defaults, chosen on the shared datasets (docs/LEARNING.md) to learn well on
 // raw features without tuning.
-constexpr double kDefaultLearningRate = 0.05;
+constexpr double kDefaultLearningRate = 0.1;
 constexpr double kDefaultPowerT = 0.25;
 constexpr double kDefaultL2 = 1e-6;
 

@@ -1,0 +1,89 @@
+// streamfit-server: serves live online-learning models over gRPC.
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, address, "127.0.0.1:50051",
+          "host:port to listen on; port 0 picks a free port");
+ABSL_FLAG(std::string, data_dir, "./streamfit-data",
+          "directory for the server's data (created if missing)");
+ABSL_FLAG(std::string, default_model, "default",
+          "name of a model to create at start; empty for none");
+ABSL_FLAG(std::string, default_task, "regression",
+          "default model's task: regression, binary or multiclass");
+ABSL_FLAG(uint32_t, default_features, 10, "default model's feature count");
+ABSL_FLAG(uint32_t, default_classes, 0,
+          "default model's class count (multiclass only)");
+ABSL_FLAG(uint64_t, publish_every, 1024,
+          "publish a new model state at least every this many samples");
+ABSL_FLAG(uint64_t, queue_capacity, 1 << 16,
+          "samples a model's learner queue holds before producers wait");
+
+namespace {
+
+absl::StatusOr<streamfit::Task> ParseTask(std::string name) {
+  name = absl::AsciiStrToLower(name);
+  if (name == "regression") return streamfit::Task::kRegression;
+  if (name == "binary") return streamfit::Task::kBinary;
+  if (name == "multiclass") return streamfit::Task::kMulticlass;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--default_task must be regression, binary or multiclass, "
+                   "got '", name, "'"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Serves live online-learning models over gRPC.");
+  absl::ParseCommandLine(argc, argv);
+
+  // Handle SIGINT/SIGTERM on this thread with sigwait: block them first so
+  // every thread started later inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  streamfit::StreamfitServer::Options options;
+  options.address = absl::GetFlag(FLAGS_address);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.default_model = absl::GetFlag(FLAGS_default_model);
+  options.learner.publish_every = absl::GetFlag(FLAGS_publish_every);
+  options.learner.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
+  if (!options.default_model.empty()) {
+    absl::StatusOr<streamfit::Task> task =
+        ParseTask(absl::GetFlag(FLAGS_default_task));
+    if (!task.ok()) {
+      std::fprintf(stderr, "streamfit-server: %s\n",
+                   task.status().ToString().c_str());
+      return 2;
+    }
+    options.default_config.task = *task;
+    options.default_config.num_features = absl::GetFlag(FLAGS_default_features);
+    options.default_config.num_classes = absl::GetFlag(FLAGS_default_classes);
+  }
+
+  auto server = streamfit::StreamfitServer::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "streamfit-server: %s\n",
+                 server.status().ToString().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "streamfit-server listening on %s (data in %s)\n",
+               (*server)->address().c_str(), options.data_dir.c_str());
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::fprintf(stderr, "streamfit-server: signal %d, shutting down\n", signal);
+  (*server)->Shutdown();
+  std::fprintf(stderr, "streamfit-server: stopped\n");
+  return 0;
+}

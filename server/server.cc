@@ -1,0 +1,65 @@
+#include "server/server.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
+namespace streamfit {
+
+absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
+    const Options& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create data directory ", options.data_dir, ": ", ec.message()));
+  }
+  std::unique_ptr<StreamfitServer> server(new StreamfitServer(options));
+  if (!options.default_model.empty()) {
+    RETURN_IF_ERROR(server->registry_
+                        .Create(options.default_model, options.default_config)
+                        .status());
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.RegisterService(&server->service_);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.address));
+  }
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  return server;
+}
+
+StreamfitServer::~StreamfitServer() { Shutdown(); }
+
+std::string StreamfitServer::address() const {
+  const std::string& a = options_.address;
+  return absl::StrCat(a.substr(0, a.rfind(':')), ":", port_);
+}
+
+void StreamfitServer::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_ || server_ == nullptr) return;
+    shut_down_ = true;
+  }
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  registry_.StopAll();
+}
+
+void StreamfitServer::Wait() { server_->Wait(); }
+
+}  // namespace streamfit

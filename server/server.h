@@ -1,0 +1,65 @@
+// A running streamfit server: the gRPC endpoint, its services and models.
+#ifndef STREAMFIT_SERVER_SERVER_H_
+#define STREAMFIT_SERVER_SERVER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/model_config.h"
+#include "server/learner_service.h"
+#include "server/model_registry.h"
+
+namespace streamfit {
+
+// Owns the gRPC server, the registry and the service. Thread-safe after
+// Start; Shutdown is idempotent and also run by the destructor.
+class StreamfitServer {
+ public:
+  struct Options {
+    // host:port; port 0 picks a free port (read it back with port()).
+    std::string address = "127.0.0.1:50051";
+    std::string data_dir = "./streamfit-data";
+    // A model created at start when set (name, config).
+    std::string default_model;
+    ModelConfig default_config;
+    Learner::Options learner;
+    int max_receive_message_bytes = 64 << 20;
+  };
+
+  // Creates the data directory, the default model and starts serving.
+  // UNAVAILABLE if the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<StreamfitServer>> Start(
+      const Options& options);
+  ~StreamfitServer();
+
+  int port() const { return port_; }
+  std::string address() const;  // host:bound_port
+  ModelRegistry& registry() { return registry_; }
+
+  // Reports NOT_SERVING, stops accepting calls (cancelling open ones after
+  // `grace`), then stops the learners.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+  // Blocks until Shutdown.
+  void Wait();
+
+ private:
+  explicit StreamfitServer(const Options& options)
+      : options_(options), registry_(options.learner), service_(&registry_) {}
+
+  const Options options_;
+  ModelRegistry registry_;
+  LearnerService service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+};
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_SERVER_SERVER_H_
