@@ -1,0 +1,102 @@
+// A real streamfit server on a loopback port (port 0, read back) with a gRPC
+// stub connected to it, for integration tests.
+#ifndef STREAMFIT_TESTS_SERVER_SERVER_FIXTURE_H_
+#define STREAMFIT_TESTS_SERVER_SERVER_FIXTURE_H_
+
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "server/server.h"
+#include "streamfit/v1/streamfit.grpc.pb.h"
+
+namespace streamfit::testing {
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = std::filesystem::path(::testing::TempDir()) /
+                ("streamfit_" + std::to_string(::getpid()) + "_" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    StreamfitServer::Options options;
+    options.address = "127.0.0.1:0";
+    options.data_dir = data_dir_.string();
+    options.learner = learner_options_;
+    auto server = StreamfitServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    ASSERT_GT(server_->port(), 0);
+    stub_ = v1::Learner::NewStub(grpc::CreateChannel(
+        server_->address(), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(absl::Seconds(2));
+    std::filesystem::remove_all(data_dir_);
+  }
+
+  // Creates a model; fails the test on error.
+  v1::ModelInfo Create(const std::string& name, v1::Task task,
+                       uint32_t features, uint32_t classes = 0) {
+    v1::CreateModelRequest request;
+    request.set_name(name);
+    request.mutable_config()->set_task(task);
+    request.mutable_config()->set_num_features(features);
+    request.mutable_config()->set_num_classes(classes);
+    v1::ModelInfo info;
+    grpc::ClientContext context;
+    grpc::Status status = stub_->CreateModel(&context, request, &info);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return info;
+  }
+
+  // Sends `messages` on one Observe stream and returns its final status.
+  grpc::Status Observe(const std::vector<v1::ObserveRequest>& messages,
+                       v1::ObserveResponse* response) {
+    grpc::ClientContext context;
+    auto writer = stub_->Observe(&context, response);
+    for (const auto& m : messages) {
+      if (!writer->Write(m)) break;
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  Learner::Options learner_options_;
+  std::filesystem::path data_dir_;
+  std::unique_ptr<StreamfitServer> server_;
+  std::unique_ptr<v1::Learner::Stub> stub_;
+};
+
+// `n` examples of y = 3 x0 - 2 x1 + 0.5 x2 + 1 + noise, features spread over
+// different scales.
+inline std::vector<v1::Example> LinearExamples(int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0, 1);
+  std::vector<v1::Example> out(n);
+  for (auto& e : out) {
+    const float x0 = normal(rng), x1 = 100 * normal(rng), x2 = 0.01f * normal(rng);
+    e.mutable_features()->add_dense(x0);
+    e.mutable_features()->add_dense(x1);
+    e.mutable_features()->add_dense(x2);
+    e.set_label(3 * x0 - 0.02 * x1 + 50 * x2 + 1 + 0.1 * normal(rng));
+  }
+  return out;
+}
+
+inline v1::ObserveRequest Message(const std::string& model,
+                                  const std::vector<v1::Example>& examples,
+                                  size_t begin, size_t end) {
+  v1::ObserveRequest r;
+  r.set_model(model);
+  for (size_t i = begin; i < end; ++i) *r.add_examples() = examples[i];
+  return r;
+}
+
+}  // namespace streamfit::testing
+
+#endif  // STREAMFIT_TESTS_SERVER_SERVER_FIXTURE_H_
