@@ -73,8 +73,8 @@ absl::StatusOr<LinearModel> FitFullBatchGd(const ModelConfig& config_in,
     }
     p.targets[i] = data.labels[i];
     if (config.standardize && config.task == Task::kRegression) {
-      p.targets[i] = (data.labels[i] - label_stats.mean()[0]) /
-                     label_stats.SafeStd(0);
+      p.targets[i] =
+          (data.labels[i] - label_stats.mean()[0]) / label_stats.SafeStd(0);
     }
     p.weights[i] = data.weights[i];
   }

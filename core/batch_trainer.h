@@ -25,9 +25,9 @@ struct FullBatchGdOptions {
 // statistics when config.standardize is set, so the result predicts exactly
 // like a LinearModel. Deterministic. INVALID_ARGUMENT if the config or data
 // is invalid or data is empty.
-absl::StatusOr<LinearModel> FitFullBatchGd(const ModelConfig& config,
-                                           const ExampleBatch& data,
-                                           const FullBatchGdOptions& options = {});
+absl::StatusOr<LinearModel> FitFullBatchGd(
+    const ModelConfig& config, const ExampleBatch& data,
+    const FullBatchGdOptions& options = {});
 
 }  // namespace streamfit
 

@@ -28,7 +28,7 @@ absl::StatusOr<ExampleBatch> ParseCsv(absl::string_view text) {
       ++column;
       double v;
       if (!absl::SimpleAtod(absl::StripAsciiWhitespace(cell), &v) ||
-          !std::isfinite(v)) {
+          !std::isfinite(column == 1 ? v : static_cast<float>(v))) {
         return absl::InvalidArgumentError(
             absl::StrCat("line ", line_number, " column ", column,
                          ": not a finite number: '", cell, "'"));

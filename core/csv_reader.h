@@ -4,9 +4,9 @@
 #define STREAMFIT_CORE_CSV_READER_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/example_batch.h"
 
 namespace streamfit {

@@ -32,8 +32,8 @@ absl::Status CheckRow(std::span<const float> row, const ModelConfig& config,
 
 absl::Status CheckLabel(double label, const ModelConfig& config, size_t i) {
   auto bad = [&](const char* why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "example ", i, ": label ", Describe(label), " ", why));
+    return absl::InvalidArgumentError(
+        absl::StrCat("example ", i, ": label ", Describe(label), " ", why));
   };
   if (!std::isfinite(label)) return bad("is not finite");
   switch (config.task) {
@@ -41,9 +41,11 @@ absl::Status CheckLabel(double label, const ModelConfig& config, size_t i) {
       if (label != 0 && label != 1) return bad("must be 0 or 1 for binary");
       break;
     case Task::kMulticlass:
-      if (label < 0 || label >= config.num_classes || label != std::floor(label)) {
-        return bad(absl::StrCat("must be a class in 0..", config.num_classes - 1)
-                       .c_str());
+      if (label < 0 || label >= config.num_classes ||
+          label != std::floor(label)) {
+        return bad(
+            absl::StrCat("must be a class in 0..", config.num_classes - 1)
+                .c_str());
       }
       break;
     default:

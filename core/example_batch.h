@@ -13,8 +13,8 @@
 
 namespace streamfit {
 
-// A value type. Row i's features are values[i*num_features, (i+1)*num_features).
-// Weights are importance weights (1 = an ordinary sample).
+// A value type. Row i's features are values[i*num_features,
+// (i+1)*num_features). Weights are importance weights (1 = an ordinary sample).
 struct ExampleBatch {
   uint32_t num_features = 0;
   std::vector<float> values;
@@ -33,7 +33,8 @@ struct ExampleBatch {
 // a finite label valid for the task, a finite non-negative weight. Otherwise
 // INVALID_ARGUMENT naming the first bad example and field, for example
 // "example 3: features.dense[2] is NaN".
-absl::Status ValidateBatch(const ExampleBatch& batch, const ModelConfig& config);
+absl::Status ValidateBatch(const ExampleBatch& batch,
+                           const ModelConfig& config);
 
 // OK if `features` (one input row) fits `config`; errors name `index` as
 // "features 3: dense[2] is inf".

@@ -55,7 +55,7 @@ void Learner::WhenVersion(uint64_t version, StateCallback callback) {
   bool stopped;
   {
     absl::MutexLock lock(&mu_);
-    stopped = stopping_ && queue_.empty();
+    stopped = stopping_ && version > admitted_version_;
     if (version > published_version_ && !stopped) {
       waiters_.emplace(version, std::move(callback));
       return;
@@ -95,8 +95,10 @@ void Learner::Run() {
       batch = std::move(queue_.front());
       queue_.pop_front();
       queued_samples_ -= batch.size();
-      // Admit parked batches in order while there is room.
-      while (!parked_.empty() && HasRoom(parked_.front().batch.size())) {
+      // Admit parked batches in order while there is room (unless stopping:
+      // Stop() refuses them).
+      while (!stopping_ && !parked_.empty() &&
+             HasRoom(parked_.front().batch.size())) {
         Parked& p = parked_.front();
         const uint64_t end_version = Admit(std::move(p.batch));
         admitted.emplace_back(std::move(p.on_queued), end_version);

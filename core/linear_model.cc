@@ -109,9 +109,9 @@ void LinearModel::ToPrediction(const Eigen::VectorXd& scores,
       break;
     }
     default:
-      out.value = config_.standardize
-                      ? label_stats_.mean()[0] + label_stats_.SafeStd(0) * scores[0]
-                      : scores[0];
+      out.value = config_.standardize ? label_stats_.mean()[0] +
+                                            label_stats_.SafeStd(0) * scores[0]
+                                      : scores[0];
       break;
   }
 }
@@ -201,7 +201,8 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
       {"label_count", {1}, {static_cast<double>(label_stats_.count())}},
       {"label_mean", {1}, {label_stats_.mean()[0]}},
       {"label_m2", {1}, {label_stats_.m2()[0]}},
-      {"metric_sums", {5},
+      {"metric_sums",
+       {5},
        {static_cast<double>(m.count), m.loss_sum, m.correct_sum, m.abs_sum,
         m.sq_sum}},
       {"metric_recent_loss", {w}, m.recent_loss},
@@ -227,8 +228,8 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
                                   lmean = get("label_mean", 1, 1),
                                   lm2 = get("label_m2", 1, 1),
                                   sums = get("metric_sums", 5, 1);
-  for (const auto* s : {&weights, &bias, &fcount, &fmean, &fm2, &lcount,
-                        &lmean, &lm2, &sums}) {
+  for (const auto* s :
+       {&weights, &bias, &fcount, &fmean, &fm2, &lcount, &lmean, &lm2, &sums}) {
     if (!s->ok()) return s->status();
   }
   const NamedTensor* recent_loss = Find(state, "metric_recent_loss");

@@ -3,12 +3,11 @@
 #ifndef STREAMFIT_CORE_LINEAR_MODEL_H_
 #define STREAMFIT_CORE_LINEAR_MODEL_H_
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "absl/status/statusor.h"
 #include "core/model_config.h"

@@ -36,8 +36,7 @@ double LossAndGradient(Task task, const Eigen::VectorXd& scores, double label,
       const int y = static_cast<int>(label);
       Softmax(scores, grad);
       const double max = scores.maxCoeff();
-      const double log_z =
-          max + std::log((scores.array() - max).exp().sum());
+      const double log_z = max + std::log((scores.array() - max).exp().sum());
       grad[y] -= 1.0;
       return log_z - scores[y];
     }

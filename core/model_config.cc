@@ -54,9 +54,9 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
                        "] for multiclass, got ", config.num_classes));
     }
   } else if (config.num_classes != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config.num_classes is only for multiclass, got ", config.num_classes,
-        " for ", TaskName(config.task)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.num_classes is only for multiclass, got ",
+                     config.num_classes, " for ", TaskName(config.task)));
   }
   if (auto s = CheckSetting("learning_rate", config.learning_rate); !s.ok()) {
     return s;

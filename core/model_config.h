@@ -4,9 +4,9 @@
 
 #include <cstdint>
 #include <optional>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace streamfit {
 
@@ -14,8 +14,8 @@ enum class Task { kUnspecified, kRegression, kBinary, kMulticlass };
 
 enum class Schedule {
   kUnspecified,
-  kConstant,     // eta_t = eta0
-  kInvScaling,   // eta_t = eta0 / t^power_t, t = 1, 2, ...
+  kConstant,    // eta_t = eta0
+  kInvScaling,  // eta_t = eta0 / t^power_t, t = 1, 2, ...
 };
 
 absl::string_view TaskName(Task task);

@@ -1,13 +1,13 @@
 #include "core/progressive_metrics.h"
 
 #include <algorithm>
-#include <numeric>
 
 namespace streamfit {
 
-ProgressiveMetrics::ProgressiveMetrics(int window) : window_(window) {
-  ring_loss_.reserve(window);
-  ring_correct_.reserve(window);
+ProgressiveMetrics::ProgressiveMetrics(int window)
+    : window_(std::max(window, 1)) {
+  ring_loss_.reserve(window_);
+  ring_correct_.reserve(window_);
 }
 
 void ProgressiveMetrics::Add(double loss, bool correct, double abs_error) {
@@ -30,16 +30,23 @@ MetricsSummary ProgressiveMetrics::Summary() const {
   MetricsSummary s;
   s.samples_seen = count_;
   if (count_ == 0) return s;
-  const double n = static_cast<double>(count_);
-  s.progressive_loss = loss_sum_ / n;
-  s.progressive_accuracy = correct_sum_ / n;
-  s.progressive_mae = abs_sum_ / n;
-  s.progressive_mse = sq_sum_ / n;
+  const double total = static_cast<double>(count_);
+  s.progressive_loss = loss_sum_ / total;
+  s.progressive_accuracy = correct_sum_ / total;
+  s.progressive_mae = abs_sum_ / total;
+  s.progressive_mse = sq_sum_ / total;
   s.recent_window = ring_loss_.size();
-  const double w = static_cast<double>(ring_loss_.size());
-  s.recent_loss = std::accumulate(ring_loss_.begin(), ring_loss_.end(), 0.0) / w;
-  s.recent_accuracy =
-      std::accumulate(ring_correct_.begin(), ring_correct_.end(), 0.0) / w;
+  // Oldest first, so a model restored from its state sums in the same order
+  // and reports bit-identical figures.
+  const size_t n = ring_loss_.size();
+  const size_t start = n < static_cast<size_t>(window_) ? 0 : next_;
+  double loss = 0, correct = 0;
+  for (size_t k = 0; k < n; ++k) {
+    loss += ring_loss_[(start + k) % n];
+    correct += ring_correct_[(start + k) % n];
+  }
+  s.recent_loss = loss / static_cast<double>(n);
+  s.recent_accuracy = correct / static_cast<double>(n);
   return s;
 }
 
@@ -61,12 +68,13 @@ ProgressiveMetrics ProgressiveMetrics::FromState(const State& st, int window) {
   m.correct_sum_ = st.correct_sum;
   m.abs_sum_ = st.abs_sum;
   m.sq_sum_ = st.sq_sum;
-  const size_t n = std::min(st.recent_loss.size(), static_cast<size_t>(window));
+  const size_t n =
+      std::min(st.recent_loss.size(), static_cast<size_t>(m.window_));
   const size_t skip = st.recent_loss.size() - n;
   m.ring_loss_.assign(st.recent_loss.begin() + skip, st.recent_loss.end());
   m.ring_correct_.assign(st.recent_correct.begin() + skip,
                          st.recent_correct.end());
-  m.next_ = n % window;
+  m.next_ = n % m.window_;
   return m;
 }
 

@@ -14,7 +14,7 @@ struct MetricsSummary {
   uint64_t samples_seen = 0;
   double progressive_loss = 0;  // squared error (regression) or log loss
   double recent_loss = 0;
-  uint64_t recent_window = 0;   // samples behind the recent figures
+  uint64_t recent_window = 0;       // samples behind the recent figures
   double progressive_accuracy = 0;  // classification
   double recent_accuracy = 0;
   double progressive_mae = 0;  // regression

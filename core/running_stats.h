@@ -3,10 +3,9 @@
 #ifndef STREAMFIT_CORE_RUNNING_STATS_H_
 #define STREAMFIT_CORE_RUNNING_STATS_H_
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <span>
-
-#include <Eigen/Core>
 
 namespace streamfit {
 

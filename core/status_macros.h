@@ -10,10 +10,9 @@
 #define STREAMFIT_CONCAT(a, b) STREAMFIT_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function if `expr` yields a non-OK status.
-#define RETURN_IF_ERROR(expr)                          \
-  do {                                                 \
-    if (absl::Status _status = (expr); !_status.ok()) \
-      return _status;                                  \
+#define RETURN_IF_ERROR(expr)                                         \
+  do {                                                                \
+    if (absl::Status _status = (expr); !_status.ok()) return _status; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, StatusOrExpr())` assigns the value or returns the
