@@ -31,6 +31,8 @@ class LearnerService final : public v1::Learner::CallbackService {
   grpc::ServerReadReactor<v1::ObserveRequest>* Observe(
       grpc::CallbackServerContext* context,
       v1::ObserveResponse* response) override;
+  grpc::ServerBidiReactor<v1::ObserveRequest, v1::ObserveAck>* ObserveStream(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
                                     const v1::PredictRequest* request,
                                     v1::PredictResponse* response) override;

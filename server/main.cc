@@ -35,7 +35,8 @@ absl::StatusOr<streamfit::Task> ParseTask(std::string name) {
   if (name == "multiclass") return streamfit::Task::kMulticlass;
   return absl::InvalidArgumentError(
       absl::StrCat("--default_task must be regression, binary or multiclass, "
-                   "got '", name, "'"));
+                   "got '",
+                   name, "'"));
 }
 
 }  // namespace

@@ -30,8 +30,8 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Create(
     return absl::AlreadyExistsError(
         absl::StrCat("model '", name, "' already exists"));
   }
-  auto model = std::make_shared<LiveModel>(std::string(name), initial,
-                                           learner_options_);
+  auto model =
+      std::make_shared<LiveModel>(std::string(name), initial, learner_options_);
   models_.emplace(std::string(name), model);
   return model;
 }

@@ -48,26 +48,75 @@ void ToProto(const MetricsSummary& m, v1::ModelMetrics* proto) {
   proto->set_progressive_mse(m.progressive_mse);
 }
 
-absl::StatusOr<ExampleBatch> ToExampleBatch(
-    const google::protobuf::RepeatedPtrField<v1::Example>& examples,
-    const ModelConfig& config) {
+namespace {
+
+// Checks a DenseBatch's shape; `rows` receives its example count.
+absl::Status CheckDenseBatch(const v1::DenseBatch& dense,
+                             const ModelConfig& config, bool labeled,
+                             size_t* rows) {
+  if (dense.values_size() == 0 && dense.labels_size() == 0) {
+    *rows = 0;
+    return absl::OkStatus();
+  }
+  if (dense.num_features() != config.num_features) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dense_batch.num_features is ", dense.num_features(),
+                     ", the model has ", config.num_features, " features"));
+  }
+  if (dense.values_size() % config.num_features != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dense_batch.values has ", dense.values_size(),
+                     " values, not a multiple of num_features"));
+  }
+  *rows = dense.values_size() / config.num_features;
+  if (labeled && static_cast<size_t>(dense.labels_size()) != *rows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dense_batch has ", *rows, " rows but ",
+                     dense.labels_size(), " labels"));
+  }
+  if (labeled && dense.weights_size() != 0 &&
+      static_cast<size_t>(dense.weights_size()) != *rows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dense_batch has ", *rows, " rows but ",
+                     dense.weights_size(), " weights"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ExampleBatch> ToExampleBatch(const v1::ObserveRequest& request,
+                                            const ModelConfig& config) {
+  const auto& examples = request.examples();
+  const v1::DenseBatch& dense = request.dense_batch();
+  size_t dense_rows;
+  RETURN_IF_ERROR(
+      CheckDenseBatch(dense, config, /*labeled=*/true, &dense_rows));
+  const size_t n = examples.size() + dense_rows;
   ExampleBatch batch;
   batch.num_features = config.num_features;
-  batch.values.reserve(static_cast<size_t>(examples.size()) *
-                       config.num_features);
-  batch.labels.reserve(examples.size());
-  batch.weights.reserve(examples.size());
+  batch.values.reserve(n * config.num_features);
+  batch.labels.reserve(n);
+  batch.weights.reserve(n);
   for (int i = 0; i < examples.size(); ++i) {
     const v1::Example& e = examples[i];
-    const auto& dense = e.features().dense();
-    if (static_cast<uint32_t>(dense.size()) != config.num_features) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("example ", i, ": features.dense has ", dense.size(),
-                       " values, the model has ", config.num_features,
-                       " features"));
+    const auto& values = e.features().dense();
+    if (static_cast<uint32_t>(values.size()) != config.num_features) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "example ", i, ": features.dense has ", values.size(),
+          " values, the model has ", config.num_features, " features"));
     }
-    batch.Add({dense.data(), static_cast<size_t>(dense.size())}, e.label(),
+    batch.Add({values.data(), static_cast<size_t>(values.size())}, e.label(),
               e.weight() == 0 ? 1.0f : e.weight());
+  }
+  batch.values.insert(batch.values.end(), dense.values().begin(),
+                      dense.values().end());
+  batch.labels.insert(batch.labels.end(), dense.labels().begin(),
+                      dense.labels().end());
+  if (dense.weights_size() == 0) {
+    batch.weights.resize(n, 1.0f);
+  } else {
+    for (float w : dense.weights()) batch.weights.push_back(w == 0 ? 1.0f : w);
   }
   RETURN_IF_ERROR(ValidateBatch(batch, config));
   return batch;
@@ -76,16 +125,28 @@ absl::StatusOr<ExampleBatch> ToExampleBatch(
 absl::Status PredictFromState(const LinearModel& state,
                               const v1::PredictRequest& request,
                               v1::PredictResponse* response) {
+  const ModelConfig& config = state.config();
   const auto& inputs = request.features();
-  for (int i = 0; i < inputs.size(); ++i) {
-    const auto& dense = inputs[i].dense();
-    RETURN_IF_ERROR(ValidateFeatures(
-        {dense.data(), static_cast<size_t>(dense.size())}, state.config(), i));
+  std::vector<std::span<const float>> rows;
+  rows.reserve(inputs.size());
+  for (const v1::Features& f : inputs) {
+    rows.emplace_back(f.dense().data(), static_cast<size_t>(f.dense_size()));
+  }
+  size_t dense_rows;
+  RETURN_IF_ERROR(CheckDenseBatch(request.dense_batch(), config,
+                                  /*labeled=*/false, &dense_rows));
+  for (size_t i = 0; i < dense_rows; ++i) {
+    rows.emplace_back(
+        request.dense_batch().values().data() + i * config.num_features,
+        config.num_features);
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    RETURN_IF_ERROR(ValidateFeatures(rows[i], config, i));
   }
   response->set_model_version(state.version());
   Prediction p;
-  for (const v1::Features& f : inputs) {
-    state.Predict({f.dense().data(), static_cast<size_t>(f.dense_size())}, p);
+  for (const auto& row : rows) {
+    state.Predict(row, p);
     v1::Prediction* out = response->add_predictions();
     out->set_value(p.value);
     out->mutable_scores()->Add(p.scores.begin(), p.scores.end());

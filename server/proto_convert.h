@@ -19,12 +19,12 @@ ModelConfig FromProto(const v1::ModelConfig& proto);
 v1::ModelConfig ToProto(const ModelConfig& config);
 void ToProto(const MetricsSummary& metrics, v1::ModelMetrics* proto);
 
-// The examples of one Observe message as a batch for a model with `config`.
-// INVALID_ARGUMENT (naming the example index and field) if any example is
-// invalid; an importance weight of 0 means 1.
-absl::StatusOr<ExampleBatch> ToExampleBatch(
-    const google::protobuf::RepeatedPtrField<v1::Example>& examples,
-    const ModelConfig& config);
+// The examples of one Observe message (`examples`, then `dense_batch`) as a
+// batch for a model with `config`. INVALID_ARGUMENT (naming the example
+// index, counted across both, and the field) if any example is invalid; an
+// importance weight of 0 means 1.
+absl::StatusOr<ExampleBatch> ToExampleBatch(const v1::ObserveRequest& request,
+                                            const ModelConfig& config);
 
 // Answers `request` from one published state. INVALID_ARGUMENT (naming the
 // input index) if any input is invalid; `response` is then unspecified.

@@ -1,10 +1,10 @@
 #include "server/server.h"
 
-#include <filesystem>
-#include <system_error>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+
+#include <filesystem>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -21,9 +21,9 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
   }
   std::unique_ptr<StreamfitServer> server(new StreamfitServer(options));
   if (!options.default_model.empty()) {
-    RETURN_IF_ERROR(server->registry_
-                        .Create(options.default_model, options.default_config)
-                        .status());
+    RETURN_IF_ERROR(
+        server->registry_.Create(options.default_model, options.default_config)
+            .status());
   }
 
   grpc::EnableDefaultHealthCheckService(true);

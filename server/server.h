@@ -2,11 +2,11 @@
 #ifndef STREAMFIT_SERVER_SERVER_H_
 #define STREAMFIT_SERVER_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

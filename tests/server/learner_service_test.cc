@@ -1,9 +1,9 @@
 // Integration tests: the real server on a loopback port, spoken to over gRPC.
-#include <atomic>
-#include <thread>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 
 #include "core/linear_model.h"
 #include "server/proto_convert.h"
@@ -143,7 +143,8 @@ TEST_F(LearnerServiceTest, ObservePredictSnapshotMatchTheOfflineModel) {
     const auto& d = examples[3 + i].features().dense();
     offline.Predict({d.data(), static_cast<size_t>(d.size())}, expected);
     EXPECT_EQ(prediction.predictions(i).value(), expected.value);
-    EXPECT_NEAR(prediction.predictions(i).value(), examples[3 + i].label(), 1.0);
+    EXPECT_NEAR(prediction.predictions(i).value(), examples[3 + i].label(),
+                1.0);
   }
 
   v1::ModelSnapshot snapshot;
@@ -195,9 +196,11 @@ TEST_F(LearnerServiceTest, BadObserveMessageIsRejectedWholeAndChangesNothing) {
   };
   const std::vector<Case> cases = {
       {[](v1::Example& e) { e.mutable_features()->set_dense(1, NAN); },
-       grpc::StatusCode::INVALID_ARGUMENT, "example 2: features.dense[1] is NaN"},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "example 2: features.dense[1] is NaN"},
       {[](v1::Example& e) { e.mutable_features()->set_dense(0, INFINITY); },
-       grpc::StatusCode::INVALID_ARGUMENT, "example 2: features.dense[0] is inf"},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "example 2: features.dense[0] is inf"},
       {[](v1::Example& e) { e.mutable_features()->add_dense(1); },
        grpc::StatusCode::INVALID_ARGUMENT, "example 2: features.dense has 4"},
       {[](v1::Example& e) { e.set_label(4); },

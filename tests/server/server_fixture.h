@@ -3,14 +3,14 @@
 #ifndef STREAMFIT_TESTS_SERVER_SERVER_FIXTURE_H_
 #define STREAMFIT_TESTS_SERVER_SERVER_FIXTURE_H_
 
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
 #include "server/server.h"
 #include "streamfit/v1/streamfit.grpc.pb.h"
@@ -20,9 +20,10 @@ namespace streamfit::testing {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    data_dir_ = std::filesystem::path(::testing::TempDir()) /
-                ("streamfit_" + std::to_string(::getpid()) + "_" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    data_dir_ =
+        std::filesystem::path(::testing::TempDir()) /
+        ("streamfit_" + std::to_string(::getpid()) + "_" +
+         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     StreamfitServer::Options options;
     options.address = "127.0.0.1:0";
     options.data_dir = data_dir_.string();
@@ -79,7 +80,8 @@ inline std::vector<v1::Example> LinearExamples(int n, uint32_t seed) {
   std::normal_distribution<float> normal(0, 1);
   std::vector<v1::Example> out(n);
   for (auto& e : out) {
-    const float x0 = normal(rng), x1 = 100 * normal(rng), x2 = 0.01f * normal(rng);
+    const float x0 = normal(rng), x1 = 100 * normal(rng),
+                x2 = 0.01f * normal(rng);
     e.mutable_features()->add_dense(x0);
     e.mutable_features()->add_dense(x1);
     e.mutable_features()->add_dense(x2);
