@@ -1,0 +1,42 @@
+// Helpers shared by the `streamfit` subcommands: argument and flag checks,
+// task and schedule names, and JSON output of API messages. Stateless
+// functions.
+#ifndef STREAMFIT_CLIENT_CLI_COMMON_H_
+#define STREAMFIT_CLIENT_CLI_COMMON_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "client/commands.h"
+#include "core/example_batch.h"
+#include "google/protobuf/message.h"
+#include "streamfit/v1/streamfit.pb.h"
+
+namespace streamfit {
+
+// The single positional argument, a model name; INVALID_ARGUMENT naming
+// `usage` ("streamfit get NAME") otherwise.
+absl::StatusOr<std::string> ModelNameArg(const Args& args,
+                                         absl::string_view usage);
+
+// The examples in the CSV file named by --file (label first, see
+// core/csv_reader.h); INVALID_ARGUMENT if --file is empty.
+absl::StatusOr<ExampleBatch> ReadFileFlag();
+// --batch; INVALID_ARGUMENT if it is 0.
+absl::StatusOr<size_t> BatchFlag();
+
+// "regression", "binary", "multiclass"; "unspecified" for anything else.
+std::string TaskName(v1::Task task);
+// The inverse of TaskName; INVALID_ARGUMENT for an unknown name.
+absl::StatusOr<v1::Task> ParseTask(absl::string_view name);
+// "" (the server default), "constant" or "invscaling".
+absl::StatusOr<v1::LearningRateSchedule> ParseSchedule(absl::string_view name);
+
+// `message` as pretty-printed JSON with proto field names and every field,
+// ending in a newline.
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_CLIENT_CLI_COMMON_H_

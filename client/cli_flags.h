@@ -1,0 +1,36 @@
+// Command-line flags of the `streamfit` tool, defined in cli_flags.cc and
+// read by the command implementations after absl::ParseCommandLine.
+#ifndef STREAMFIT_CLIENT_CLI_FLAGS_H_
+#define STREAMFIT_CLIENT_CLI_FLAGS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/time/time.h"
+
+// Every command.
+ABSL_DECLARE_FLAG(std::string, server);
+ABSL_DECLARE_FLAG(absl::Duration, timeout);
+
+// create
+ABSL_DECLARE_FLAG(std::string, task);
+ABSL_DECLARE_FLAG(uint32_t, features);
+ABSL_DECLARE_FLAG(uint32_t, classes);
+ABSL_DECLARE_FLAG(std::optional<double>, learning_rate);
+ABSL_DECLARE_FLAG(std::optional<double>, power_t);
+ABSL_DECLARE_FLAG(std::optional<double>, l2);
+ABSL_DECLARE_FLAG(std::string, schedule);
+ABSL_DECLARE_FLAG(bool, disable_standardization);
+
+// observe and predict
+ABSL_DECLARE_FLAG(std::string, file);
+ABSL_DECLARE_FLAG(uint32_t, batch);
+ABSL_DECLARE_FLAG(bool, has_label);
+ABSL_DECLARE_FLAG(uint64_t, min_version);
+
+// snapshot
+ABSL_DECLARE_FLAG(std::string, out);
+
+#endif  // STREAMFIT_CLIENT_CLI_FLAGS_H_

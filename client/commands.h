@@ -1,0 +1,27 @@
+// The subcommands of the `streamfit` tool. Each takes the positional
+// arguments after the command name, reads its flags (cli_flags.h), writes its
+// result to stdout (diagnostics to stderr) and returns the first error.
+#ifndef STREAMFIT_CLIENT_COMMANDS_H_
+#define STREAMFIT_CLIENT_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "client/learner_client.h"
+
+namespace streamfit {
+
+using Args = std::vector<std::string>;
+
+absl::Status RunModels(LearnerClient& client, const Args& args);
+absl::Status RunCreate(LearnerClient& client, const Args& args);
+absl::Status RunGet(LearnerClient& client, const Args& args);
+absl::Status RunDelete(LearnerClient& client, const Args& args);
+absl::Status RunObserve(LearnerClient& client, const Args& args);
+absl::Status RunPredict(LearnerClient& client, const Args& args);
+absl::Status RunSnapshot(LearnerClient& client, const Args& args);
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_CLIENT_COMMANDS_H_

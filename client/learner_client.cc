@@ -1,0 +1,131 @@
+#include "client/learner_client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace streamfit {
+namespace {
+
+// The one place where gRPC statuses become absl ones; the codes are the
+// same canonical codes.
+absl::Status ToAbslStatus(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+template <typename Request, typename Response>
+using UnaryMethod = grpc::Status (v1::Learner::Stub::*)(grpc::ClientContext*,
+                                                        const Request&,
+                                                        Response*);
+
+// Makes one unary call with a deadline `timeout` from now.
+template <typename Request, typename Response>
+absl::StatusOr<Response> CallUnary(v1::Learner::Stub& stub,
+                                   UnaryMethod<Request, Response> method,
+                                   const Request& request,
+                                   absl::Duration timeout) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  Response response;
+  grpc::Status status = (stub.*method)(&context, request, &response);
+  if (!status.ok()) return ToAbslStatus(status);
+  return response;
+}
+
+}  // namespace
+
+LearnerClient::LearnerClient(std::shared_ptr<grpc::Channel> channel,
+                             Options options)
+    : options_(options), stub_(v1::Learner::NewStub(std::move(channel))) {}
+
+std::unique_ptr<LearnerClient> LearnerClient::Connect(
+    const std::string& address, Options options) {
+  return std::make_unique<LearnerClient>(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()),
+      options);
+}
+
+absl::StatusOr<v1::ModelInfo> LearnerClient::CreateModel(
+    const std::string& name, const v1::ModelConfig& config) {
+  v1::CreateModelRequest request;
+  request.set_name(name);
+  *request.mutable_config() = config;
+  return CallUnary(*stub_, &v1::Learner::Stub::CreateModel, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::ModelInfo> LearnerClient::GetModel(const std::string& name) {
+  v1::GetModelRequest request;
+  request.set_name(name);
+  return CallUnary(*stub_, &v1::Learner::Stub::GetModel, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<std::vector<v1::ModelInfo>> LearnerClient::ListModels() {
+  absl::StatusOr<v1::ListModelsResponse> response =
+      CallUnary(*stub_, &v1::Learner::Stub::ListModels, v1::ListModelsRequest(),
+                options_.timeout);
+  if (!response.ok()) return response.status();
+  return std::vector<v1::ModelInfo>(response->models().begin(),
+                                    response->models().end());
+}
+
+absl::Status LearnerClient::DeleteModel(const std::string& name) {
+  v1::DeleteModelRequest request;
+  request.set_name(name);
+  return CallUnary(*stub_, &v1::Learner::Stub::DeleteModel, request,
+                   options_.timeout)
+      .status();
+}
+
+absl::StatusOr<v1::ObserveResponse> LearnerClient::Observe(
+    const std::string& name, std::span<const v1::Example> examples,
+    size_t batch_size, const ProgressCallback& on_progress) {
+  if (batch_size == 0) {
+    return absl::InvalidArgumentError("batch size must be at least 1");
+  }
+  grpc::ClientContext context;
+  v1::ObserveResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::ObserveRequest>> writer =
+      stub_->Observe(&context, &response);
+  // Even with no examples, one message goes out to name the model.
+  size_t sent = 0;
+  do {
+    const size_t end = std::min(examples.size(), sent + batch_size);
+    v1::ObserveRequest request;
+    if (sent == 0) request.set_model(name);
+    request.mutable_examples()->Add(examples.begin() + sent,
+                                    examples.begin() + end);
+    grpc::WriteOptions write_options;
+    if (end < examples.size()) write_options.set_buffer_hint();
+    // A failed write means the stream is over; Finish says why.
+    if (!writer->Write(request, write_options)) break;
+    sent = end;
+    if (on_progress) on_progress(sent);
+  } while (sent < examples.size());
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) return ToAbslStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::PredictResponse> LearnerClient::Predict(
+    const v1::PredictRequest& request) {
+  return CallUnary(*stub_, &v1::Learner::Stub::Predict, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::ModelSnapshot> LearnerClient::Snapshot(
+    const std::string& name) {
+  v1::SnapshotRequest request;
+  request.set_model(name);
+  return CallUnary(*stub_, &v1::Learner::Stub::Snapshot, request,
+                   options_.timeout);
+}
+
+}  // namespace streamfit

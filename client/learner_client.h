@@ -1,0 +1,77 @@
+// LearnerClient: a blocking C++ client for the streamfit.v1.Learner service.
+//
+// Each method makes one RPC and returns its result or the RPC's status
+// converted to absl::Status with the same code and message (for example
+// NOT_FOUND "model 'x' not found"). Unary calls carry a deadline of
+// `LearnerClientOptions::timeout`; Observe streams have none, as they last as
+// long as the data does.
+//
+// Thread safety: a LearnerClient may be used from many threads at once; each
+// call has its own gRPC context.
+#ifndef STREAMFIT_CLIENT_LEARNER_CLIENT_H_
+#define STREAMFIT_CLIENT_LEARNER_CLIENT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "streamfit/v1/streamfit.grpc.pb.h"
+
+namespace streamfit {
+
+struct LearnerClientOptions {
+  // Deadline of each unary call.
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+class LearnerClient {
+ public:
+  using Options = LearnerClientOptions;
+
+  // Called after each Observe message is handed to gRPC with the number of
+  // examples sent so far on the stream.
+  using ProgressCallback = std::function<void(uint64_t examples_sent)>;
+
+  // Uses `channel`, which may be shared with other clients.
+  explicit LearnerClient(std::shared_ptr<grpc::Channel> channel,
+                         Options options = {});
+  // Connects to `address` ("host:port") without TLS. Connection errors show
+  // up on the first call as UNAVAILABLE.
+  static std::unique_ptr<LearnerClient> Connect(const std::string& address,
+                                                Options options = {});
+
+  absl::StatusOr<v1::ModelInfo> CreateModel(const std::string& name,
+                                            const v1::ModelConfig& config);
+  absl::StatusOr<v1::ModelInfo> GetModel(const std::string& name);
+  absl::StatusOr<std::vector<v1::ModelInfo>> ListModels();
+  absl::Status DeleteModel(const std::string& name);
+
+  // Streams `examples` to model `name` in messages of at most `batch_size`
+  // (>= 1) examples; with no examples, one empty message names the model.
+  // All writes but the last carry a buffer hint, so gRPC may coalesce them. If
+  // the server rejects a message, the stream ends with its status (messages
+  // before it stay applied). `on_progress` may be null.
+  absl::StatusOr<v1::ObserveResponse> Observe(
+      const std::string& name, std::span<const v1::Example> examples,
+      size_t batch_size, const ProgressCallback& on_progress = nullptr);
+
+  absl::StatusOr<v1::PredictResponse> Predict(
+      const v1::PredictRequest& request);
+  absl::StatusOr<v1::ModelSnapshot> Snapshot(const std::string& name);
+
+ private:
+  const Options options_;
+  const std::unique_ptr<v1::Learner::Stub> stub_;
+};
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_CLIENT_LEARNER_CLIENT_H_

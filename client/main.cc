@@ -1,0 +1,93 @@
+// The `streamfit` command-line tool: `streamfit COMMAND [ARGS] [--flags]`.
+// Prints "error: CODE: message" on stderr and exits with 1 on any failure.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/cli_flags.h"
+#include "client/commands.h"
+#include "client/learner_client.h"
+
+namespace streamfit {
+namespace {
+
+struct Command {
+  const char* name;
+  const char* args;
+  const char* help;
+  absl::Status (*run)(LearnerClient&, const Args&);
+};
+
+constexpr Command kCommands[] = {
+    {"models", "", "list the models with their metrics", RunModels},
+    {"create", "NAME --task T --features N",
+     "create a model (see the create flags)", RunCreate},
+    {"get", "NAME", "print a model's config and metrics as JSON", RunGet},
+    {"delete", "NAME", "delete a model", RunDelete},
+    {"observe", "NAME --file data.csv",
+     "stream labeled examples (label first) to a model", RunObserve},
+    {"predict", "NAME --file data.csv",
+     "print one prediction per row; accuracy or MSE on stderr", RunPredict},
+    {"snapshot", "NAME [--out FILE]", "print a model snapshot as JSON",
+     RunSnapshot},
+};
+
+std::string Usage() {
+  std::string usage =
+      "a client of the streamfit online-learning service.\n\n"
+      "usage: streamfit COMMAND [ARGS] [--server host:port] [flags]\n\n"
+      "commands:\n";
+  for (const Command& command : kCommands) {
+    absl::StrAppend(&usage, absl::StrFormat("  %-8s %-28s %s\n", command.name,
+                                            command.args, command.help));
+  }
+  return usage;
+}
+
+absl::Status Run(const std::vector<char*>& positional) {
+  // positional[0] is the program name.
+  if (positional.size() < 2) {
+    return absl::InvalidArgumentError(
+        "no command given; run 'streamfit --help' for the commands");
+  }
+  const std::string name = positional[1];
+  const Args args(positional.begin() + 2, positional.end());
+  for (const Command& command : kCommands) {
+    if (name != command.name) continue;
+    LearnerClient::Options options;
+    options.timeout = absl::GetFlag(FLAGS_timeout);
+    std::unique_ptr<LearnerClient> client =
+        LearnerClient::Connect(absl::GetFlag(FLAGS_server), options);
+    return command.run(*client, args);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown command '", name, "'; run 'streamfit --help' for the commands"));
+}
+
+}  // namespace
+}  // namespace streamfit
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(streamfit::Usage());
+  // --help lists the tool's own flags (absl would look for them in main.cc).
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view path) {
+    return absl::StrContains(path, "client/cli_flags.cc");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  const absl::Status status = streamfit::Run(positional);
+  if (!status.ok()) {
+    std::cerr << "error: " << status << "\n";
+    return 1;
+  }
+  return 0;
+}

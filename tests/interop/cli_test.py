@@ -1,0 +1,165 @@
+"""CLI test: the `streamfit` command-line tool against a real streamfit-server
+child process.
+
+usage: cli_test.py --server=BINARY --cli=BINARY --source_dir=DIR
+       [unittest args]
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import server_process
+
+ARGS = None  # set in main
+
+CLI_TIMEOUT = 60  # seconds per CLI run
+
+
+def data_file(name):
+    return os.path.join(ARGS.source_dir, "tests", "data", name)
+
+
+class CliTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        out_dir = tempfile.TemporaryDirectory(prefix="streamfit-cli-test-")
+        cls.addClassCleanup(out_dir.cleanup)
+        cls.out_dir = out_dir.name
+        cls.server = server_process.start_for_test_class(cls, ARGS.server)
+
+    def run_cli(self, *args):
+        """Runs `streamfit ARGS` against the test server (never through an
+        HTTP proxy that the environment may name)."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.lower().endswith("_proxy")}
+        return subprocess.run(
+            [ARGS.cli, *args, f"--server={self.server.address}",
+             "--timeout=30s"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            env=env, timeout=CLI_TIMEOUT)
+
+    def run_ok(self, *args):
+        """run_cli, expecting success; returns the CompletedProcess."""
+        result = self.run_cli(*args)
+        self.assertEqual(result.returncode, 0,
+                         f"streamfit {' '.join(args)}:\n{result.stderr}")
+        return result
+
+    def assert_fails(self, args, *expected_messages):
+        """run_cli(*args), expecting exit code 1 and each of
+        `expected_messages` on stderr."""
+        result = self.run_cli(*args)
+        self.assertEqual(result.returncode, 1,
+                         f"streamfit {' '.join(args)}:\n{result.stderr}")
+        for message in expected_messages:
+            self.assertIn(message, result.stderr)
+
+    def test_regression_workflow(self):
+        diabetes = data_file("diabetes.reg.csv")
+        info = json.loads(self.run_ok("create", "diabetes", "--task",
+                                      "regression", "--features", "10").stdout)
+        self.assertEqual(info["name"], "diabetes")
+        self.assertEqual(info["config"]["task"], "TASK_REGRESSION")
+        self.assertEqual(info["config"]["num_features"], 10)
+
+        observed = self.run_ok("observe", "diabetes", "--file", diabetes,
+                               "--batch", "100")
+        self.assertEqual(
+            observed.stdout,
+            "observed 442 examples; model 'diabetes' is at version 442\n")
+        self.assertIn("442 / 442 rows", observed.stderr)
+
+        predicted = self.run_ok("predict", "diabetes", "--file", diabetes,
+                                "--min_version", "442")
+        values = [float(line) for line in predicted.stdout.splitlines()]
+        self.assertEqual(len(values), 442)
+        self.assertTrue(all(math.isfinite(v) for v in values))
+        self.assertRegex(predicted.stderr,
+                         r"^mse [0-9.e+]+ on 442 rows \(model version 442\)")
+
+        snapshot_path = os.path.join(self.out_dir, "diabetes.json")
+        self.run_ok("snapshot", "diabetes", "--out", snapshot_path)
+        with open(snapshot_path) as f:
+            snapshot = json.load(f)
+        self.assertEqual(int(snapshot["model_version"]), 442)
+        self.assertEqual(len(snapshot["weights"]), 10)
+        self.assertEqual(len(snapshot["bias"]), 1)
+
+        models = self.run_ok("models").stdout.splitlines()
+        self.assertTrue(models[0].startswith("NAME"), models)
+        row = next(line.split() for line in models
+                   if line.startswith("diabetes "))
+        self.assertEqual(row[1:6], ["regression", "10", "-", "442", "442"])
+
+        self.run_ok("delete", "diabetes")
+        self.assert_fails(["get", "diabetes"], "error: NOT_FOUND")
+
+    def test_binary_predict_reports_accuracy(self):
+        cancer = data_file("breast_cancer.bin.csv")
+        self.run_ok("create", "cancer", "--task", "binary", "--features",
+                    "30", "--schedule", "constant", "--learning_rate", "0.01")
+        self.run_ok("observe", "cancer", "--file", cancer)
+        predicted = self.run_ok("predict", "cancer", "--file", cancer,
+                                "--min_version", "569")
+        probabilities = [float(v) for v in predicted.stdout.splitlines()]
+        self.assertEqual(len(probabilities), 569)
+        self.assertTrue(all(0 <= p <= 1 for p in probabilities))
+        self.assertRegex(predicted.stderr, r"^accuracy 0\.9[0-9]* on 569 rows")
+
+        info = json.loads(self.run_ok("get", "cancer").stdout)
+        self.assertEqual(info["config"]["schedule"], "SCHEDULE_CONSTANT")
+        self.assertEqual(info["config"]["learning_rate"], 0.01)
+
+    def test_unknown_model_fails_with_message(self):
+        diabetes = data_file("diabetes.reg.csv")
+        for args in (["get", "nope"], ["delete", "nope"],
+                     ["snapshot", "nope"],
+                     ["observe", "nope", "--file", diabetes],
+                     ["predict", "nope", "--file", diabetes]):
+            with self.subTest(args=args):
+                self.assert_fails(args, "error: NOT_FOUND: ", "'nope'")
+
+    def test_usage_and_input_errors_fail_with_message(self):
+        self.assert_fails(["frobnicate"], "error: INVALID_ARGUMENT: ",
+                          "unknown command 'frobnicate'")
+        self.assert_fails(["get"], "usage: streamfit get NAME")
+        self.assert_fails(
+            ["create", "bad", "--task", "linear", "--features", "3"],
+            "--task must be regression, binary or multiclass")
+        missing = os.path.join(self.out_dir, "missing.csv")
+        self.assert_fails(["observe", "any", "--file", missing],
+                          "error: NOT_FOUND: cannot open", missing)
+        self.run_ok("create", "small", "--task", "binary", "--features", "2")
+        self.assert_fails(
+            ["snapshot", "small", "--out",
+             os.path.join(self.out_dir, "no-dir", "x.json")],
+            "error: NOT_FOUND: cannot write")
+
+    def test_create_twice_is_already_exists(self):
+        args = ("create", "twice", "--task", "multiclass", "--features", "64",
+                "--classes", "10")
+        self.run_ok(*args)
+        self.assert_fails(args, "error: ALREADY_EXISTS")
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True,
+                        help="the streamfit-server binary")
+    parser.add_argument("--cli", required=True, help="the streamfit binary")
+    parser.add_argument("--source_dir", required=True,
+                        help="the repository root (for tests/data)")
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0]] + rest)
+
+
+if __name__ == "__main__":
+    main()

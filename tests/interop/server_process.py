@@ -1,0 +1,92 @@
+"""Runs a streamfit-server binary as a child process for interop tests.
+
+ServerProcess starts the server on a free loopback port (--address=127.0.0.1:0)
+with its own data directory and learns the port from the line
+"streamfit-server listening on 127.0.0.1:PORT" that the server prints once it
+is serving. stop() always ends the child, by PID: SIGTERM, then SIGKILL after
+a bounded wait. Not thread-safe; one test fixture owns one instance.
+"""
+
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+
+_LISTENING = re.compile(rb"streamfit-server listening on (127\.0\.0\.1:\d+)")
+
+
+class ServerProcess:
+
+    def __init__(self, binary, data_dir, extra_args=()):
+        self.command = [binary, "--address=127.0.0.1:0",
+                        f"--data_dir={data_dir}", *extra_args]
+        self.address = None  # "127.0.0.1:PORT" once serving
+        self._process = None
+        self._reader = None
+        self._lines = []
+        self._lines_lock = threading.Lock()
+        self._ready = threading.Event()  # set on the listening line or EOF
+
+    def start(self, timeout=30):
+        """Starts the server; raises RuntimeError if it is not serving within
+        `timeout` seconds (the caller must still call stop())."""
+        self._process = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        # The reader drains the pipe for the child's whole life, so a chatty
+        # server never blocks on a full pipe.
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+        self._ready.wait(timeout)
+        if self.address is None:
+            code = self._process.poll()
+            what = (f"exited with code {code}" if code is not None
+                    else f"is not serving after {timeout}s")
+            raise RuntimeError(
+                f"{' '.join(self.command)} {what}; output:\n{self.output()}")
+
+    def stop(self, grace=10):
+        """Stops the server if it runs; returns its exit code."""
+        if self._process is None:
+            return None
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(grace)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(grace)
+        self._reader.join(grace)
+        self._process.stdout.close()
+        return self._process.returncode
+
+    def output(self):
+        """Everything the server has printed so far (stdout and stderr)."""
+        with self._lines_lock:
+            return b"".join(self._lines).decode(errors="replace")
+
+    def _read_output(self):
+        for line in self._process.stdout:  # ends when the child exits
+            with self._lines_lock:
+                self._lines.append(line)
+            match = _LISTENING.search(line)
+            if match and self.address is None:
+                self.address = match.group(1).decode()
+                self._ready.set()
+        self._ready.set()  # EOF: let start() fail at once
+
+
+
+def start_for_test_class(test_class, binary, extra_args=()):
+    """Starts a server for a unittest.TestCase class (call from setUpClass).
+
+    Class cleanups, registered before the start so that they also run when it
+    fails, stop the server and remove its data directory.
+    """
+    data_dir = tempfile.TemporaryDirectory(prefix="streamfit-interop-")
+    test_class.addClassCleanup(data_dir.cleanup)
+    server = ServerProcess(binary, data_dir.name, extra_args)
+    test_class.addClassCleanup(server.stop)
+    server.start()
+    return server
