@@ -27,7 +27,7 @@ struct Dataset {
   streamfit::Task task;
   uint32_t classes;
   const char* metric;
-  double best_reference;  // "best of these" column
+  double best_reference;    // "best of these" column
   double scaler_reference;  // "sklearn + online StandardScaler" column
 };
 
@@ -47,8 +47,8 @@ int main(int argc, char** argv) {
               "streamfit", "sk+scaler", "best-of", "beats");
   bool all = true;
   for (const Dataset& d : datasets) {
-    auto data = streamfit::ReadCsvFile(absl::GetFlag(FLAGS_data_dir) + "/" +
-                                       d.file);
+    auto data =
+        streamfit::ReadCsvFile(absl::GetFlag(FLAGS_data_dir) + "/" + d.file);
     if (!data.ok()) {
       std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
       return 1;
