@@ -3,7 +3,8 @@
 // measures scikit-learn and Vowpal Wabbit: each row is predicted, then
 // learned, in file order.
 //
-//   streamfit-quality [--data_dir=tests/data] [--learning_rate=..] ...
+//   streamfit-quality [--data_dir=tests/data] [--optimizer=..]
+//       [--learning_rate=..] ...
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@ ABSL_FLAG(double, learning_rate, -1, "override the default (for exploring)");
 ABSL_FLAG(double, power_t, -1, "override the default (for exploring)");
 ABSL_FLAG(double, l2, -1, "override the default (for exploring)");
 ABSL_FLAG(std::string, schedule, "", "constant or invscaling (exploring)");
+ABSL_FLAG(std::string, optimizer, "",
+          "sgd, adagrad, ftrl, adam or normalized (default: the model's)");
 
 namespace {
 
@@ -64,13 +67,20 @@ int main(int argc, char** argv) {
     if (absl::GetFlag(FLAGS_l2) >= 0) config.l2 = absl::GetFlag(FLAGS_l2);
     if (absl::GetFlag(FLAGS_schedule) == "constant")
       config.schedule = streamfit::Schedule::kConstant;
+    for (auto o : {streamfit::Optimizer::kSgd, streamfit::Optimizer::kAdagrad,
+                   streamfit::Optimizer::kFtrl, streamfit::Optimizer::kAdam,
+                   streamfit::Optimizer::kNormalized}) {
+      if (absl::GetFlag(FLAGS_optimizer) == streamfit::OptimizerName(o)) {
+        config.optimizer = o;
+      }
+    }
     auto model = streamfit::LinearModel::Create(config);
     if (!model.ok()) {
       std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
       return 1;
     }
     for (size_t i = 0; i < data->size(); ++i) {
-      model->Learn(data->row(i), data->labels[i], data->weights[i]);
+      model->Learn(data->view(i), data->labels[i], data->weights[i]);
     }
     const streamfit::MetricsSummary m = model->metrics();
     const bool regression = d.task == streamfit::Task::kRegression;

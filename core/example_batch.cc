@@ -30,6 +30,21 @@ absl::Status CheckRow(std::span<const float> row, const ModelConfig& config,
   return absl::OkStatus();
 }
 
+absl::Status CheckSparse(const ExampleView& x, const std::string& where) {
+  if (x.namespaces.size() != x.hashes.size() ||
+      x.values.size() != x.hashes.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "sparse arrays differ in length"));
+  }
+  for (size_t j = 0; j < x.values.size(); ++j) {
+    if (!std::isfinite(x.values[j])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "sparse value ", j, " is ", Describe(x.values[j])));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckLabel(double label, const ModelConfig& config, size_t i) {
   auto bad = [&](const char* why) {
     return absl::InvalidArgumentError(
@@ -49,6 +64,9 @@ absl::Status CheckLabel(double label, const ModelConfig& config, size_t i) {
       }
       break;
     default:
+      if (config.loss == LossKind::kPoisson && label < 0) {
+        return bad("must be >= 0 for poisson loss");
+      }
       break;
   }
   return absl::OkStatus();
@@ -61,11 +79,31 @@ void ExampleBatch::Add(std::span<const float> features, double label,
   values.insert(values.end(), features.begin(), features.end());
   labels.push_back(label);
   weights.push_back(weight);
+  if (!sparse_offsets.empty()) sparse_offsets.push_back(sparse_hashes.size());
+}
+
+void ExampleBatch::Add(const ExampleView& features, double label,
+                       float weight) {
+  if (sparse_offsets.empty()) sparse_offsets.assign(size() + 1, 0);
+  sparse_hashes.insert(sparse_hashes.end(), features.hashes.begin(),
+                       features.hashes.end());
+  sparse_namespaces.insert(sparse_namespaces.end(), features.namespaces.begin(),
+                           features.namespaces.end());
+  sparse_values.insert(sparse_values.end(), features.values.begin(),
+                       features.values.end());
+  Add(features.dense, label, weight);
 }
 
 absl::Status ValidateFeatures(std::span<const float> features,
                               const ModelConfig& config, size_t index) {
   return CheckRow(features, config, absl::StrCat("features ", index, ": "));
+}
+
+absl::Status ValidateFeatures(const ExampleView& features,
+                              const ModelConfig& config, size_t index) {
+  const std::string where = absl::StrCat("features ", index, ": ");
+  if (auto s = CheckRow(features.dense, config, where); !s.ok()) return s;
+  return CheckSparse(features, where);
 }
 
 absl::Status ValidateBatch(const ExampleBatch& batch,
@@ -74,9 +112,31 @@ absl::Status ValidateBatch(const ExampleBatch& batch,
       batch.weights.size() != batch.size()) {
     return absl::InvalidArgumentError("malformed batch: inconsistent sizes");
   }
+  if (!batch.sparse_offsets.empty()) {
+    const size_t total = batch.sparse_hashes.size();
+    if (batch.sparse_offsets.size() != batch.size() + 1 ||
+        batch.sparse_offsets.front() != 0 ||
+        batch.sparse_offsets.back() != total ||
+        batch.sparse_namespaces.size() != total ||
+        batch.sparse_values.size() != total) {
+      return absl::InvalidArgumentError(
+          "malformed batch: inconsistent sparse sizes");
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch.sparse_offsets[i] > batch.sparse_offsets[i + 1]) {
+        return absl::InvalidArgumentError(
+            "malformed batch: decreasing sparse offsets");
+      }
+    }
+  }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (auto s = CheckRow(batch.row(i), config,
                           absl::StrCat("example ", i, ": features."));
+        !s.ok()) {
+      return s;
+    }
+    if (auto s = CheckSparse(batch.view(i),
+                             absl::StrCat("example ", i, ": features."));
         !s.ok()) {
       return s;
     }

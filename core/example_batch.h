@@ -1,5 +1,6 @@
-// Labeled dense examples in one contiguous row-major block, the unit in which
-// samples travel from the edge to a learner.
+// Labeled examples in flat arrays (dense rows row-major, sparse features in
+// compressed-row form), the unit in which samples travel from the edge to a
+// learner.
 #ifndef STREAMFIT_CORE_EXAMPLE_BATCH_H_
 #define STREAMFIT_CORE_EXAMPLE_BATCH_H_
 
@@ -13,20 +14,49 @@
 
 namespace streamfit {
 
-// A value type. Row i's features are values[i*num_features,
-// (i+1)*num_features). Weights are importance weights (1 = an ordinary sample).
+// One example's inputs, borrowed: dense values plus hashed sparse features
+// (feature hash, namespace hash, value; see feature_hash.h), features of one
+// namespace in any order.
+struct ExampleView {
+  std::span<const float> dense;
+  std::span<const uint32_t> hashes;
+  std::span<const uint32_t> namespaces;
+  std::span<const float> values;
+};
+
+// A value type. Row i's dense features are values[i*num_features,
+// (i+1)*num_features). Its sparse features are entries
+// [sparse_offsets[i], sparse_offsets[i+1]) of sparse_hashes,
+// sparse_namespaces and sparse_values; sparse_offsets is empty when no example
+// has any. Weights are importance weights (1 = an ordinary sample).
 struct ExampleBatch {
   uint32_t num_features = 0;
   std::vector<float> values;
   std::vector<double> labels;
   std::vector<float> weights;
+  std::vector<uint32_t> sparse_offsets;
+  std::vector<uint32_t> sparse_hashes;
+  std::vector<uint32_t> sparse_namespaces;
+  std::vector<float> sparse_values;
 
   size_t size() const { return labels.size(); }
   std::span<const float> row(size_t i) const {
     return {values.data() + i * num_features, num_features};
   }
+  ExampleView view(size_t i) const {
+    ExampleView v{row(i), {}, {}, {}};
+    if (!sparse_offsets.empty()) {
+      const size_t b = sparse_offsets[i], n = sparse_offsets[i + 1] - b;
+      v.hashes = {sparse_hashes.data() + b, n};
+      v.namespaces = {sparse_namespaces.data() + b, n};
+      v.values = {sparse_values.data() + b, n};
+    }
+    return v;
+  }
   // Appends one example; `features` must have num_features entries.
   void Add(std::span<const float> features, double label, float weight = 1);
+  // Appends one example with sparse features (spans of equal length).
+  void Add(const ExampleView& features, double label, float weight = 1);
 };
 
 // OK if every example fits `config`: the right feature count, finite features,
@@ -39,6 +69,8 @@ absl::Status ValidateBatch(const ExampleBatch& batch,
 // OK if `features` (one input row) fits `config`; errors name `index` as
 // "features 3: dense[2] is inf".
 absl::Status ValidateFeatures(std::span<const float> features,
+                              const ModelConfig& config, size_t index);
+absl::Status ValidateFeatures(const ExampleView& features,
                               const ModelConfig& config, size_t index);
 
 }  // namespace streamfit

@@ -109,7 +109,7 @@ void Learner::Run() {
 
     std::vector<StateCallback> ready;
     for (size_t i = 0; i < batch.size(); ++i) {
-      model_.Learn(batch.row(i), batch.labels[i], batch.weights[i]);
+      model_.Learn(batch.view(i), batch.labels[i], batch.weights[i]);
       if (++unpublished_ >= options_.publish_every) {
         for (auto& cb : Publish()) ready.push_back(std::move(cb));
       }

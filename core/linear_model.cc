@@ -5,26 +5,95 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "core/loss.h"
+#include "core/feature_hash.h"
 
 namespace streamfit {
 namespace {
 
-// The metric loss of a raw prediction: squared error for regression, log loss
-// otherwise (the task loss itself).
-double MetricLoss(Task task, const Eigen::VectorXd& scores, double estimate,
-                  double label) {
-  if (task == Task::kRegression) return (estimate - label) * (estimate - label);
-  return Loss(task, scores, label);
+// Poisson scores are clamped here before exponentiating.
+constexpr double kMaxLogRate = 30;
+
+// sign(w) max(0, |w| - t): the proximal step of t |w|.
+inline double SoftThreshold(double w, double t) {
+  if (w > t) return w - t;
+  if (w < -t) return w + t;
+  return 0;
 }
 
-std::vector<double> ToVector(const Eigen::MatrixXd& m) {
-  // Row-major order.
-  std::vector<double> v;
-  v.reserve(m.size());
-  for (int r = 0; r < m.rows(); ++r)
-    for (int c = 0; c < m.cols(); ++c) v.push_back(m(r, c));
-  return v;
+inline bool Finite3(const double* c) {
+  return std::isfinite(c[0]) && std::isfinite(c[1]) && std::isfinite(c[2]);
+}
+
+// The settings of one update, fixed for all coordinates of an example.
+struct StepParams {
+  double weight;  // importance weight (times the class weight)
+  double rate;    // sgd: the step; normalized: eta * weight * sqrt(T / N)
+  double eta, l1, l2;
+  double alpha, beta;             // ftrl
+  double b1, b2, inv_c1, inv_c2;  // adam: betas, 1 / (1 - beta^t)
+};
+
+// One coordinate c = {w, a, b} with input x and loss gradient g (d loss /
+// d score, unweighted). docs/LEARNING.md has the formulas and sources.
+template <Optimizer kRule>
+inline void StepCoordinate(double* c, double x, double g, double l1, double l2,
+                           const StepParams& p) {
+  double& w = c[0];
+  switch (kRule) {
+    case Optimizer::kSgd: {
+      w -= p.rate * (g * x + l2 * w);
+      if (l1 > 0) w = SoftThreshold(w, p.rate * l1);
+      break;
+    }
+    case Optimizer::kAdagrad: {
+      const double gi = p.weight * g * x + l2 * w;
+      c[1] += gi * gi;
+      if (c[1] > 0) {
+        const double r = p.eta / std::sqrt(c[1]);
+        w -= r * gi;
+        if (l1 > 0) w = SoftThreshold(w, r * l1);
+      }
+      break;
+    }
+    case Optimizer::kFtrl: {
+      // c[1] = z, c[2] = n (McMahan et al. 2013, Algorithm 1).
+      const double gi = p.weight * g * x;
+      const double n = c[2], n_new = n + gi * gi;
+      const double sigma = (std::sqrt(n_new) - std::sqrt(n)) / p.alpha;
+      c[1] += gi - sigma * w;
+      c[2] = n_new;
+      const double z = c[1];
+      w = std::abs(z) <= l1 ? 0.0
+                            : -(z - (z > 0 ? l1 : -l1)) /
+                                  ((p.beta + std::sqrt(n_new)) / p.alpha + l2);
+      break;
+    }
+    case Optimizer::kAdam: {
+      const double gi = p.weight * g * x + l2 * w;
+      c[1] = p.b1 * c[1] + (1 - p.b1) * gi;
+      c[2] = p.b2 * c[2] + (1 - p.b2) * gi * gi;
+      w -= p.eta * (c[1] * p.inv_c1) / (std::sqrt(c[2] * p.inv_c2) + 1e-8);
+      if (l1 > 0) w = SoftThreshold(w, p.eta * l1);
+      break;
+    }
+    default: {
+      // Normalized adaptive: c[1] = G (sum of weighted squared gradients),
+      // c[2] = s (largest |x| seen).
+      const double ax = std::abs(x);
+      if (ax > c[2]) {
+        if (c[2] > 0) w *= c[2] / ax;
+        c[2] = ax;
+      }
+      const double gi = g * x + l2 * w;
+      c[1] += p.weight * gi * gi;
+      if (c[1] > 0) {
+        const double r = p.rate / (std::sqrt(c[1]) * c[2]);
+        w -= r * gi;
+        if (l1 > 0) w = SoftThreshold(w, r * l1);
+      }
+      break;
+    }
+  }
 }
 
 const NamedTensor* Find(const std::vector<NamedTensor>& state,
@@ -34,40 +103,53 @@ const NamedTensor* Find(const std::vector<NamedTensor>& state,
   return nullptr;
 }
 
-absl::StatusOr<Eigen::MatrixXd> GetMatrix(const std::vector<NamedTensor>& state,
-                                          absl::string_view name, int rows,
-                                          int cols) {
+// The values of tensor `name`, which must have `size` finite values.
+absl::StatusOr<const std::vector<double>*> Get(
+    const std::vector<NamedTensor>& state, absl::string_view name,
+    size_t size) {
   const NamedTensor* t = Find(state, name);
   if (t == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("state has no ", name));
   }
-  if (t->values.size() != static_cast<size_t>(rows) * cols) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("state ", name, " has ", t->values.size(),
-                     " values, expected ", rows * cols));
+  if (t->values.size() != size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state ", name, " has ", t->values.size(), " values, expected ", size));
   }
-  Eigen::MatrixXd m(rows, cols);
-  for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < cols; ++c) {
-      const double v = t->values[static_cast<size_t>(r) * cols + c];
-      if (!std::isfinite(v)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("state ", name, " holds a non-finite value"));
-      }
-      m(r, c) = v;
+  for (double v : t->values) {
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state ", name, " holds a non-finite value"));
     }
   }
-  return m;
+  return &t->values;
+}
+
+Eigen::VectorXd ToEigen(const std::vector<double>& v) {
+  return Eigen::Map<const Eigen::VectorXd>(v.data(), v.size());
+}
+
+std::vector<double> FromEigen(const Eigen::VectorXd& v) {
+  return {v.data(), v.data() + v.size()};
 }
 
 }  // namespace
 
 LinearModel::LinearModel(const ModelConfig& config)
     : config_(config),
-      weights_(Eigen::MatrixXd::Zero(NumOutputs(config), config.num_features)),
-      bias_(Eigen::VectorXd::Zero(NumOutputs(config))),
+      loss_(LossSpecOf(config)),
+      outputs_(NumOutputs(config)),
+      dense_(static_cast<size_t>(NumOutputs(config)) *
+                 (config.num_features + 1) * kStride,
+             0.0),
       feature_stats_(config.num_features),
-      label_stats_(1) {}
+      label_stats_(1) {
+  for (const auto& [a, b] : config.interactions) {
+    interactions_.emplace_back(HashNamespace(a), HashNamespace(b));
+  }
+  z_.resize(config.num_features);
+  scores_.resize(outputs_);
+  grad_.resize(outputs_);
+}
 
 absl::StatusOr<LinearModel> LinearModel::Create(const ModelConfig& config) {
   absl::StatusOr<ModelConfig> full = WithDefaults(config);
@@ -78,87 +160,314 @@ absl::StatusOr<LinearModel> LinearModel::Create(const ModelConfig& config) {
 double LinearModel::LearningRate(uint64_t t) const {
   const double eta0 = *config_.learning_rate;
   if (config_.schedule == Schedule::kConstant) return eta0;
-  return eta0 / std::pow(static_cast<double>(t), *config_.power_t);
+  const double power = *config_.power_t, td = static_cast<double>(t);
+  if (power == 0.5) return eta0 / std::sqrt(td);
+  if (power == 0.25) return eta0 / std::sqrt(std::sqrt(td));
+  return eta0 / std::pow(td, power);
 }
 
-void LinearModel::Score(std::span<const float> x, Eigen::VectorXd& z,
-                        Eigen::VectorXd& scores) const {
-  if (config_.standardize) {
-    feature_stats_.Standardize(x, z);
-  } else {
-    z = Eigen::Map<const Eigen::VectorXf>(x.data(), x.size()).cast<double>();
+bool LinearModel::StandardizesTarget() const {
+  return config_.task == Task::kRegression && config_.standardize &&
+         loss_.kind != LossKind::kPoisson;
+}
+
+void LinearModel::Gather(const ExampleView& x, std::vector<uint32_t>& slots,
+                         std::vector<double>& xs,
+                         std::vector<uint32_t>& scratch) const {
+  slots.clear();
+  xs.clear();
+  const uint32_t bits = config_.hash_bits;
+  for (size_t f = 0; f < x.hashes.size(); ++f) {
+    slots.push_back(HashSlot(x.hashes[f], bits));
+    xs.push_back(x.values[f]);
   }
-  scores.noalias() = weights_ * z;
-  scores += bias_;
+  for (const auto& [a, b] : interactions_) {
+    // scratch: the features of namespace a, then those of namespace b.
+    scratch.clear();
+    for (size_t f = 0; f < x.namespaces.size(); ++f) {
+      if (x.namespaces[f] == a) scratch.push_back(f);
+    }
+    const size_t na = scratch.size();
+    for (size_t f = 0; f < x.namespaces.size(); ++f) {
+      if (x.namespaces[f] == b) scratch.push_back(f);
+    }
+    for (size_t i = 0; i < na; ++i) {
+      // Within one namespace, each unordered pair of distinct features once.
+      for (size_t j = a == b ? na + i + 1 : na; j < scratch.size(); ++j) {
+        const uint32_t fi = scratch[i], fj = scratch[j];
+        slots.push_back(
+            HashSlot(InteractionHash(x.hashes[fi], x.hashes[fj]), bits));
+        xs.push_back(static_cast<double>(x.values[fi]) * x.values[fj]);
+      }
+    }
+  }
 }
 
-void LinearModel::ToPrediction(const Eigen::VectorXd& scores,
-                               Prediction& out) const {
+void LinearModel::Score(const ExampleView& x, std::vector<double>& z,
+                        std::vector<uint32_t>& slots, std::vector<double>& xs,
+                        std::vector<uint32_t>& scratch, double* scores) const {
+  const uint32_t d = config_.num_features;
+  z.resize(d);
+  if (config_.standardize) {
+    const Eigen::VectorXd& mean = feature_stats_.mean();
+    for (uint32_t j = 0; j < d; ++j) {
+      z[j] = (x.dense[j] - mean[j]) / feature_stats_.SafeStd(j);
+    }
+  } else {
+    for (uint32_t j = 0; j < d; ++j) z[j] = x.dense[j];
+  }
+  Gather(x, slots, xs, scratch);
+  for (uint32_t k = 0; k < outputs_; ++k) {
+    const double* c = DenseCoord(k, 0);
+    double s = c[d * kStride];  // bias
+    for (uint32_t j = 0; j < d; ++j) s += c[j * kStride] * z[j];
+    if (!table_.empty()) {
+      for (size_t f = 0; f < slots.size(); ++f) {
+        s += table_[(static_cast<size_t>(slots[f]) * outputs_ + k) * kStride] *
+             xs[f];
+      }
+    }
+    scores[k] = s;
+  }
+}
+
+void LinearModel::ToPrediction(const double* scores, Prediction& out) const {
   out.scores.clear();
   switch (config_.task) {
     case Task::kBinary:
-      out.value = Sigmoid(scores[0]);
+      out.value = loss_.kind == LossKind::kHinge ? (scores[0] >= 0 ? 1.0 : 0.0)
+                                                 : Sigmoid(scores[0]);
       break;
     case Task::kMulticlass: {
-      Eigen::VectorXd probs;
-      Softmax(scores, probs);
-      Eigen::Index best;
-      probs.maxCoeff(&best);
-      out.value = static_cast<double>(best);
-      out.scores.assign(probs.data(), probs.data() + probs.size());
+      out.scores.resize(outputs_);
+      const double max = *std::max_element(scores, scores + outputs_);
+      double sum = 0;
+      uint32_t best = 0;
+      for (uint32_t k = 0; k < outputs_; ++k) {
+        out.scores[k] = std::exp(scores[k] - max);
+        sum += out.scores[k];
+        if (scores[k] > scores[best]) best = k;
+      }
+      for (double& p : out.scores) p /= sum;
+      out.value = best;
       break;
     }
-    default:
-      out.value = config_.standardize ? label_stats_.mean()[0] +
-                                            label_stats_.SafeStd(0) * scores[0]
-                                      : scores[0];
+    default: {
+      if (loss_.kind == LossKind::kPoisson) {
+        out.value = std::exp(std::min(scores[0], kMaxLogRate));
+        break;
+      }
+      double v = scores[0];
+      if (StandardizesTarget()) {
+        v = label_stats_.mean()[0] + label_stats_.SafeStd(0) * v;
+      }
+      // Prediction clamping: never far outside the labels seen so far (by
+      // more than half their range).
+      if (label_min_ <= label_max_) {
+        const double margin = 0.5 * (label_max_ - label_min_);
+        v = std::clamp(v, label_min_ - margin, label_max_ + margin);
+      }
+      out.value = v;
       break;
+    }
   }
 }
 
-void LinearModel::Predict(std::span<const float> x, Prediction& out) const {
-  Eigen::VectorXd z, scores;
-  Score(x, z, scores);
-  ToPrediction(scores, out);
+void LinearModel::Predict(const ExampleView& x, Prediction& out) const {
+  std::vector<double> z, xs, scores(outputs_);
+  std::vector<uint32_t> slots, scratch;
+  Score(x, z, slots, xs, scratch, scores.data());
+  ToPrediction(scores.data(), out);
 }
 
-void LinearModel::Learn(std::span<const float> x, double label, double weight) {
+MetricsSummary LinearModel::metrics() const {
+  MetricsSummary m = metrics_.Summary();
+  m.skipped_updates = skipped_updates_;
+  return m;
+}
+
+void LinearModel::Learn(const ExampleView& x, double label, double weight) {
   ++version_;
-  if (config_.standardize) feature_stats_.Add(x);
-  Score(x, z_, scores_);
+  if (config_.standardize) feature_stats_.Add(x.dense);
+  Score(x, z_, slots_, xs_, scratch_, scores_.data());
+  if (!slots_.empty() && table_.empty()) {
+    table_.assign(
+        (static_cast<size_t>(outputs_) << config_.hash_bits) * kStride, 0.0);
+  }
+  const bool regression = config_.task == Task::kRegression;
+  if (regression && loss_.kind == LossKind::kPoisson) {
+    scores_[0] = std::min(scores_[0], kMaxLogRate);
+  }
 
   // Progressive validation on the prediction made before learning.
   Prediction& p = prediction_;
-  ToPrediction(scores_, p);
-  const bool regression = config_.task == Task::kRegression;
+  ToPrediction(scores_.data(), p);
+  double metric_loss;
+  double target = label;
+  bool learn = true;
+  if (regression) {
+    if (loss_.kind == LossKind::kSquared) {
+      metric_loss = (p.value - label) * (p.value - label);
+    } else if (loss_.kind == LossKind::kPoisson) {
+      metric_loss = LossValue(loss_, scores_.data(), 1, label);
+    } else {
+      metric_loss = LossValue(loss_, &p.value, 1, label);
+    }
+    if (StandardizesTarget()) {
+      // Until two distinct labels are seen, the running mean alone is the
+      // model.
+      learn = label_stats_.count() >= 2 && label_stats_.m2()[0] > 0;
+      target = (label - label_stats_.mean()[0]) / label_stats_.SafeStd(0);
+    }
+    LossAndGradient(loss_, scores_.data(), 1, target, grad_.data());
+  } else {
+    metric_loss =
+        LossAndGradient(loss_, scores_.data(), outputs_, label, grad_.data());
+  }
   const bool correct = !regression && (config_.task == Task::kBinary
                                            ? (p.value >= 0.5) == (label == 1)
                                            : p.value == label);
-  metrics_.Add(MetricLoss(config_.task, scores_, p.value, label), correct,
+  metrics_.Add(metric_loss, correct,
                regression ? std::abs(p.value - label) : 0);
 
-  // The target in the model's own units (standardized for regression).
-  double target = label;
-  bool learn = true;
-  if (regression && config_.standardize) {
-    // Until two distinct labels are seen, the running mean alone is the model.
-    learn = label_stats_.count() >= 2 && label_stats_.m2()[0] > 0;
-    target = (label - label_stats_.mean()[0]) / label_stats_.SafeStd(0);
+  if (!config_.class_weights.empty()) {
+    weight *= config_.class_weights[static_cast<size_t>(label)];
   }
   if (learn && weight > 0) {
-    LossAndGradient(config_.task, scores_, target, grad_);
-    // Never step past the point that would fit this example exactly under
-    // squared loss (eta * |(z, 1)|^2 <= 1): keeps SGD stable however many
-    // features there are or however large the importance weight.
-    const double step = std::min(LearningRate(version_) * weight,
-                                 1.0 / (z_.squaredNorm() + 1.0));
-    if (grad_.allFinite()) {
-      if (*config_.l2 > 0) weights_ *= 1.0 - step * *config_.l2;
-      weights_.noalias() -= step * grad_ * z_.transpose();
-      bias_ -= step * grad_;
+    const double clip = *config_.max_gradient;
+    if (clip > 0) {
+      for (double& g : grad_) g = std::clamp(g, -clip, clip);
+    }
+    bool applied;
+    switch (config_.optimizer) {
+      case Optimizer::kSgd: {
+        // Never step past the point that would fit this example exactly
+        // under squared loss (eta * |(x, 1)|^2 <= 1): keeps SGD stable
+        // however many features there are or however large the weight.
+        double norm2 = 1.0;
+        for (double v : z_) norm2 += v * v;
+        for (double v : xs_) norm2 += v * v;
+        const double step =
+            std::min(LearningRate(version_) * weight, 1.0 / norm2);
+        applied = Update<Optimizer::kSgd>(weight, step);
+        break;
+      }
+      case Optimizer::kAdagrad:
+        applied = Update<Optimizer::kAdagrad>(weight, 0);
+        break;
+      case Optimizer::kFtrl:
+        applied = Update<Optimizer::kFtrl>(weight, 0);
+        break;
+      case Optimizer::kAdam:
+        applied = Update<Optimizer::kAdam>(weight, 0);
+        break;
+      default:
+        applied = Update<Optimizer::kNormalized>(weight, 0);
+        break;
+    }
+    if (!applied) ++skipped_updates_;
+  }
+  if (regression) {
+    if (label_min_ > label_max_) {
+      label_min_ = label_max_ = label;
+    } else {
+      label_min_ = std::min(label_min_, label);
+      label_max_ = std::max(label_max_, label);
+    }
+    label_stats_.Add(label);
+  }
+}
+
+template <Optimizer kRule>
+bool LinearModel::Update(double weight, double sgd_step) {
+  const uint32_t d = config_.num_features;
+  const double l1 = *config_.l1, l2 = *config_.l2;
+  StepParams p{};
+  p.weight = weight;
+  p.rate = sgd_step;
+  p.eta = *config_.learning_rate;
+  p.alpha = p.eta;
+  p.beta = *config_.ftrl_beta;
+  const double old_steps = steps_, old_norm = norm_sum_, old_wsum = weight_sum_,
+               old_b1 = beta1_t_, old_b2 = beta2_t_;
+  steps_ += 1;
+  if constexpr (kRule == Optimizer::kAdam) {
+    p.b1 = *config_.adam_beta1;
+    p.b2 = *config_.adam_beta2;
+    beta1_t_ *= p.b1;
+    beta2_t_ *= p.b2;
+    p.inv_c1 = 1 / (1 - beta1_t_);
+    p.inv_c2 = 1 / (1 - beta2_t_);
+  }
+  if constexpr (kRule == Optimizer::kNormalized) {
+    // Normalized |x|^2 with each coordinate's scale after this example
+    // (output 0 stands for all: every output sees the same x).
+    double norm_x = 1.0;  // the bias, x = 1
+    const double* c = DenseCoord(0, 0);
+    for (uint32_t j = 0; j < d; ++j) {
+      const double ax = std::abs(z_[j]);
+      if (ax == 0) continue;
+      const double s = std::max(c[j * kStride + 2], ax);
+      norm_x += (z_[j] / s) * (z_[j] / s);
+    }
+    for (size_t f = 0; f < slots_.size(); ++f) {
+      const double ax = std::abs(xs_[f]);
+      if (ax == 0) continue;
+      const double s = std::max(
+          table_[static_cast<size_t>(slots_[f]) * outputs_ * kStride + 2], ax);
+      norm_x += (xs_[f] / s) * (xs_[f] / s);
+    }
+    norm_sum_ += weight * norm_x;
+    weight_sum_ += weight;
+    p.rate = p.eta * weight * std::sqrt(weight_sum_ / norm_sum_);
+  }
+
+  undo_.clear();
+  bool finite = true;
+  auto step = [&](double* c, double x, double g, double cl1, double cl2) {
+    Undo& u = undo_.emplace_back();
+    u.coord = c;
+    std::copy(c, c + kStride, u.old);
+    StepCoordinate<kRule>(c, x, g, cl1, cl2, p);
+    finite = finite && Finite3(c);
+  };
+  for (uint32_t k = 0; k < outputs_; ++k) {
+    const double g = grad_[k];
+    double* c = DenseCoord(k, 0);
+    for (uint32_t j = 0; j < d; ++j) {
+      if (z_[j] != 0) step(c + j * kStride, z_[j], g, l1, l2);
+    }
+    step(c + d * kStride, 1.0, g, 0, 0);  // the bias, unregularized
+    for (size_t f = 0; f < slots_.size(); ++f) {
+      if (xs_[f] == 0) continue;
+      step(&table_[(static_cast<size_t>(slots_[f]) * outputs_ + k) * kStride],
+           xs_[f], g, l1, l2);
     }
   }
-  if (regression && config_.standardize) label_stats_.Add(label);
+  if (finite && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {
+    return true;
+  }
+  // Roll back in reverse order (a slot may appear more than once).
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    std::copy(it->old, it->old + kStride, it->coord);
+  }
+  steps_ = old_steps;
+  norm_sum_ = old_norm;
+  weight_sum_ = old_wsum;
+  beta1_t_ = old_b1;
+  beta2_t_ = old_b2;
+  return false;
+}
+
+double LinearModel::SparseWeight(uint32_t slot, uint32_t k) const {
+  if (table_.empty()) return 0;
+  return table_[(static_cast<size_t>(slot) * outputs_ + k) * kStride];
+}
+
+size_t LinearModel::SparseNonZeros() const {
+  size_t n = 0;
+  for (size_t i = 0; i < table_.size(); i += kStride) n += table_[i] != 0;
+  return n;
 }
 
 LinearModel LinearModel::FromParameters(const ModelConfig& config,
@@ -169,18 +478,28 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
   LinearModel model(config);
   model.feature_stats_ = std::move(feature_stats);
   model.label_stats_ = std::move(label_stats);
-  model.weights_ = std::move(weights);
-  model.bias_ = std::move(bias);
+  const uint32_t d = config.num_features;
+  for (uint32_t k = 0; k < model.outputs_; ++k) {
+    double* c = model.DenseCoord(k, 0);
+    for (uint32_t j = 0; j < d; ++j) c[j * kStride] = weights(k, j);
+    c[d * kStride] = bias[k];
+  }
   return model;
 }
 
 RawLinearFunction LinearModel::RawFunction() const {
-  RawLinearFunction f{weights_, bias_};
+  const uint32_t d = config_.num_features;
+  RawLinearFunction f{Eigen::MatrixXd(outputs_, d), Eigen::VectorXd(outputs_)};
+  for (uint32_t k = 0; k < outputs_; ++k) {
+    const double* c = DenseCoord(k, 0);
+    for (uint32_t j = 0; j < d; ++j) f.weights(k, j) = c[j * kStride];
+    f.bias[k] = c[d * kStride];
+  }
   if (!config_.standardize) return f;
   const Eigen::VectorXd sd = feature_stats_.SafeStd();
-  f.weights = weights_.array().rowwise() / sd.transpose().array();
-  f.bias = bias_ - f.weights * feature_stats_.mean();
-  if (config_.task == Task::kRegression) {
+  f.weights = f.weights.array().rowwise() / sd.transpose().array();
+  f.bias = f.bias - f.weights * feature_stats_.mean();
+  if (StandardizesTarget()) {
     const double sy = label_stats_.SafeStd(0);
     f.weights *= sy;
     f.bias = (f.bias * sy).array() + label_stats_.mean()[0];
@@ -189,15 +508,44 @@ RawLinearFunction LinearModel::RawFunction() const {
 }
 
 std::vector<NamedTensor> LinearModel::ExportState() const {
-  const uint32_t k = NumOutputs(config_), d = config_.num_features;
+  const uint32_t k = outputs_, d = config_.num_features;
+  std::vector<double> weights, bias, aux;
+  weights.reserve(static_cast<size_t>(k) * d);
+  for (uint32_t o = 0; o < k; ++o) {
+    const double* c = DenseCoord(o, 0);
+    for (uint32_t j = 0; j < d; ++j) weights.push_back(c[j * kStride]);
+    bias.push_back(c[d * kStride]);
+    for (uint32_t j = 0; j <= d; ++j) {
+      aux.push_back(c[j * kStride + 1]);
+      aux.push_back(c[j * kStride + 2]);
+    }
+  }
+  std::vector<double> slots, sparse;
+  const size_t per_slot = static_cast<size_t>(k) * kStride;
+  for (size_t i = 0; i < table_.size(); i += per_slot) {
+    const auto begin = table_.begin() + i, end = begin + per_slot;
+    if (std::any_of(begin, end, [](double v) { return v != 0; })) {
+      slots.push_back(static_cast<double>(i / per_slot));
+      sparse.insert(sparse.end(), begin, end);
+    }
+  }
+  const uint32_t n = slots.size();
   const ProgressiveMetrics::State m = metrics_.GetState();
   const uint32_t w = m.recent_loss.size();
   return {
-      {"weights", {k, d}, ToVector(weights_)},
-      {"bias", {k}, ToVector(bias_.transpose())},
+      {"weights", {k, d}, std::move(weights)},
+      {"bias", {k}, std::move(bias)},
+      {"dense_optimizer_state", {k, d + 1, 2}, std::move(aux)},
+      {"sparse_slots", {n}, std::move(slots)},
+      {"sparse_state", {n, k, kStride}, std::move(sparse)},
+      {"optimizer",
+       {6},
+       {steps_, norm_sum_, weight_sum_, beta1_t_, beta2_t_,
+        static_cast<double>(skipped_updates_)}},
+      {"label_range", {2}, {label_min_, label_max_}},
       {"feature_count", {1}, {static_cast<double>(feature_stats_.count())}},
-      {"feature_mean", {d}, ToVector(feature_stats_.mean().transpose())},
-      {"feature_m2", {d}, ToVector(feature_stats_.m2().transpose())},
+      {"feature_mean", {d}, FromEigen(feature_stats_.mean())},
+      {"feature_m2", {d}, FromEigen(feature_stats_.m2())},
       {"label_count", {1}, {static_cast<double>(label_stats_.count())}},
       {"label_mean", {1}, {label_stats_.mean()[0]}},
       {"label_m2", {1}, {label_stats_.m2()[0]}},
@@ -215,22 +563,26 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
     const std::vector<NamedTensor>& state) {
   absl::StatusOr<LinearModel> model = Create(config);
   if (!model.ok()) return model.status();
-  const int k = NumOutputs(model->config_), d = config.num_features;
-  auto get = [&](absl::string_view name, int rows, int cols) {
-    return GetMatrix(state, name, rows, cols);
-  };
-  absl::StatusOr<Eigen::MatrixXd> weights = get("weights", k, d),
-                                  bias = get("bias", k, 1),
-                                  fcount = get("feature_count", 1, 1),
-                                  fmean = get("feature_mean", d, 1),
-                                  fm2 = get("feature_m2", d, 1),
-                                  lcount = get("label_count", 1, 1),
-                                  lmean = get("label_mean", 1, 1),
-                                  lm2 = get("label_m2", 1, 1),
-                                  sums = get("metric_sums", 5, 1);
-  for (const auto* s :
-       {&weights, &bias, &fcount, &fmean, &fm2, &lcount, &lmean, &lm2, &sums}) {
-    if (!s->ok()) return s->status();
+  LinearModel& mo = *model;
+  const size_t k = mo.outputs_, d = mo.config_.num_features;
+  using Values = absl::StatusOr<const std::vector<double>*>;
+  const NamedTensor* slots_tensor = Find(state, "sparse_slots");
+  const size_t n = slots_tensor == nullptr ? 0 : slots_tensor->values.size();
+  Values weights = Get(state, "weights", k * d), bias = Get(state, "bias", k),
+         aux = Get(state, "dense_optimizer_state", k * (d + 1) * 2),
+         slots = Get(state, "sparse_slots", n),
+         sparse = Get(state, "sparse_state", n * k * kStride),
+         opt = Get(state, "optimizer", 6), range = Get(state, "label_range", 2),
+         fcount = Get(state, "feature_count", 1),
+         fmean = Get(state, "feature_mean", d),
+         fm2 = Get(state, "feature_m2", d),
+         lcount = Get(state, "label_count", 1),
+         lmean = Get(state, "label_mean", 1), lm2 = Get(state, "label_m2", 1),
+         sums = Get(state, "metric_sums", 5);
+  for (const Values* v :
+       {&weights, &bias, &aux, &slots, &sparse, &opt, &range, &fcount, &fmean,
+        &fm2, &lcount, &lmean, &lm2, &sums}) {
+    if (!v->ok()) return v->status();
   }
   const NamedTensor* recent_loss = Find(state, "metric_recent_loss");
   const NamedTensor* recent_correct = Find(state, "metric_recent_correct");
@@ -238,17 +590,46 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
       recent_loss->values.size() != recent_correct->values.size()) {
     return absl::InvalidArgumentError("state has no consistent recent metrics");
   }
-  model->version_ = version;
-  model->weights_ = *weights;
-  model->bias_ = *bias;
-  model->feature_stats_ = RunningStats::FromState(
-      static_cast<int64_t>((*fcount)(0, 0)), *fmean, *fm2);
-  model->label_stats_ = RunningStats::FromState(
-      static_cast<int64_t>((*lcount)(0, 0)), *lmean, *lm2);
-  const Eigen::MatrixXd& s = *sums;
-  model->metrics_ = ProgressiveMetrics::FromState(
-      {static_cast<uint64_t>(s(0, 0)), s(1, 0), s(2, 0), s(3, 0), s(4, 0),
-       recent_loss->values, recent_correct->values});
+  mo.version_ = version;
+  for (size_t o = 0; o < k; ++o) {
+    double* c = mo.DenseCoord(o, 0);
+    for (size_t j = 0; j < d; ++j) c[j * kStride] = (**weights)[o * d + j];
+    c[d * kStride] = (**bias)[o];
+    for (size_t j = 0; j <= d; ++j) {
+      c[j * kStride + 1] = (**aux)[(o * (d + 1) + j) * 2];
+      c[j * kStride + 2] = (**aux)[(o * (d + 1) + j) * 2 + 1];
+    }
+  }
+  if (n > 0) {
+    const size_t table_slots = size_t{1} << mo.config_.hash_bits;
+    mo.table_.assign(table_slots * k * kStride, 0.0);
+    for (size_t i = 0; i < n; ++i) {
+      const double s = (**slots)[i];
+      if (!(s >= 0 && s < table_slots && s == std::floor(s))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("state sparse_slots[", i, "] is not a slot"));
+      }
+      std::copy_n((**sparse).begin() + i * k * kStride, k * kStride,
+                  mo.table_.begin() + static_cast<size_t>(s) * k * kStride);
+    }
+  }
+  const std::vector<double>& o = **opt;
+  mo.steps_ = o[0];
+  mo.norm_sum_ = o[1];
+  mo.weight_sum_ = o[2];
+  mo.beta1_t_ = o[3];
+  mo.beta2_t_ = o[4];
+  mo.skipped_updates_ = static_cast<uint64_t>(o[5]);
+  mo.label_min_ = (**range)[0];
+  mo.label_max_ = (**range)[1];
+  mo.feature_stats_ = RunningStats::FromState(
+      static_cast<int64_t>((**fcount)[0]), ToEigen(**fmean), ToEigen(**fm2));
+  mo.label_stats_ = RunningStats::FromState(static_cast<int64_t>((**lcount)[0]),
+                                            ToEigen(**lmean), ToEigen(**lm2));
+  const std::vector<double>& s = **sums;
+  mo.metrics_ = ProgressiveMetrics::FromState(
+      {static_cast<uint64_t>(s[0]), s[1], s[2], s[3], s[4], recent_loss->values,
+       recent_correct->values});
   return model;
 }
 

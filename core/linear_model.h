@@ -1,5 +1,7 @@
-// A linear model with bias for regression, binary or multiclass tasks,
-// learned one example at a time by SGD on online-standardized features.
+// A linear model with bias for regression, binary or multiclass tasks over
+// dense features (online-standardized) and hashed sparse features with
+// quadratic namespace interactions, learned one example at a time by a
+// per-coordinate update rule.
 #ifndef STREAMFIT_CORE_LINEAR_MODEL_H_
 #define STREAMFIT_CORE_LINEAR_MODEL_H_
 
@@ -7,9 +9,12 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/example_batch.h"
+#include "core/loss.h"
 #include "core/model_config.h"
 #include "core/progressive_metrics.h"
 #include "core/running_stats.h"
@@ -17,8 +22,8 @@
 namespace streamfit {
 
 // One model output. Regression: value is the estimate. Binary: value is
-// P(label = 1). Multiclass: value is the most likely class and scores holds
-// every class's probability.
+// P(label = 1) (hinge loss: the decision, 0 or 1). Multiclass: value is the
+// most likely class and scores holds every class's probability.
 struct Prediction {
   double value = 0;
   std::vector<double> scores;
@@ -31,22 +36,28 @@ struct NamedTensor {
   std::vector<double> values;
 };
 
-// The model as a plain function of raw features: output k =
-// bias[k] + sum_j weights(k, j) x[j] (the logit for binary, class scores for
-// multiclass).
+// The dense part of the model as a plain function of raw features: output
+// k = bias[k] + sum_j weights(k, j) x[j] (the logit for binary, class scores
+// for multiclass). Sparse weights are not included.
 struct RawLinearFunction {
   Eigen::MatrixXd weights;  // outputs x features
   Eigen::VectorXd bias;
 };
 
 // The learning rule (docs/LEARNING.md). For each example (x, y, weight):
-//   1. update the running feature statistics with x, z = standardize(x);
-//   2. score s = W z + b and record the progressive metrics;
-//   3. step eta_t (constant or eta0 / t^power_t), gradient g = dloss/ds;
-//      W -= eta_t * weight * (g z^T + l2 W);  b -= eta_t * weight * g.
-// Regression learns a standardized target: the estimate is
-// mean_y + sd_y * s with running label statistics (updated after the step),
-// so raw targets of any scale learn at the same pace.
+//   1. update the running feature statistics with the dense x,
+//      z = standardize(x); gather the hashed sparse features and their
+//      quadratic interactions (slot, value);
+//   2. score s = W z + b + sum T[slot] value and record the progressive
+//      metrics on the prediction made from s;
+//   3. g = d loss / d s (clipped to max_gradient), then every active
+//      coordinate (dense, bias, sparse slots) takes one step of the
+//      configured update rule. If any new weight or optimizer state would be
+//      non-finite, nothing is changed and skipped_updates counts it.
+// Regression with squared, huber or quantile loss learns a standardized
+// target: the estimate is mean_y + sd_y * s with running label statistics
+// (updated after the step), clamped to the range of labels seen widened by
+// half of it on each side.
 // version() is the number of examples learned. A value type: copies are
 // independent; not thread-safe (the Learner owns the only mutable copy).
 class LinearModel {
@@ -55,20 +66,36 @@ class LinearModel {
   static absl::StatusOr<LinearModel> Create(const ModelConfig& config);
 
   // Learns one example. Precondition: it passes ValidateBatch for config().
-  void Learn(std::span<const float> x, double label, double weight = 1);
+  void Learn(const ExampleView& x, double label, double weight = 1);
+  void Learn(std::span<const float> x, double label, double weight = 1) {
+    Learn(ExampleView{x, {}, {}, {}}, label, weight);
+  }
 
-  // Precondition: x has config().num_features finite values.
-  void Predict(std::span<const float> x, Prediction& out) const;
+  // Precondition: x passes ValidateFeatures for config().
+  void Predict(const ExampleView& x, Prediction& out) const;
+  void Predict(std::span<const float> x, Prediction& out) const {
+    Predict(ExampleView{x, {}, {}, {}}, out);
+  }
 
   const ModelConfig& config() const { return config_; }
   uint64_t version() const { return version_; }
-  MetricsSummary metrics() const { return metrics_.Summary(); }
+  MetricsSummary metrics() const;
   RawLinearFunction RawFunction() const;
 
-  // The complete state (weights, statistics, metrics) as named tensors, and
-  // the inverse: a model that continues bit-identically. INVALID_ARGUMENT on
-  // a missing tensor, a wrong shape or a non-finite weight.
+  // The weight of output `k` in sparse slot `slot` (0 if never touched).
+  double SparseWeight(uint32_t slot, uint32_t k = 0) const;
+  // Number of sparse slots holding a non-zero weight.
+  size_t SparseNonZeros() const;
+
+  // The complete state (weights, optimizer and normalizer state, metrics) as
+  // named tensors, and the inverse: a model that continues bit-identically.
+  // FromState: INVALID_ARGUMENT on a missing tensor, a wrong shape or a
+  // non-finite value.
   std::vector<NamedTensor> ExportState() const;
+  static absl::StatusOr<LinearModel> FromState(
+      const ModelConfig& config, uint64_t version,
+      const std::vector<NamedTensor>& state);
+
   // A model at version 0 with the given parameters (in standardized space)
   // and standardization statistics, as fitted by a batch trainer.
   // Preconditions: config passed WithDefaults; shapes match it.
@@ -81,27 +108,61 @@ class LinearModel {
   const RunningStats& feature_stats() const { return feature_stats_; }
   const RunningStats& label_stats() const { return label_stats_; }
 
-  static absl::StatusOr<LinearModel> FromState(
-      const ModelConfig& config, uint64_t version,
-      const std::vector<NamedTensor>& state);
-
  private:
+  // Per coordinate and output: the weight and two optimizer values (see
+  // docs/LEARNING.md for what each rule keeps there).
+  static constexpr int kStride = 3;
+
   explicit LinearModel(const ModelConfig& config);
   double LearningRate(uint64_t t) const;
-  // The model's scores for x; z receives the (standardized) input.
-  void Score(std::span<const float> x, Eigen::VectorXd& z,
-             Eigen::VectorXd& scores) const;
-  void ToPrediction(const Eigen::VectorXd& scores, Prediction& out) const;
+  bool StandardizesTarget() const;
+  // z receives the (standardized) dense input; slots/xs the active sparse
+  // coordinates; scores the raw outputs.
+  void Gather(const ExampleView& x, std::vector<uint32_t>& slots,
+              std::vector<double>& xs, std::vector<uint32_t>& scratch) const;
+  void Score(const ExampleView& x, std::vector<double>& z,
+             std::vector<uint32_t>& slots, std::vector<double>& xs,
+             std::vector<uint32_t>& scratch, double* scores) const;
+  void ToPrediction(const double* scores, Prediction& out) const;
+  // One update from gradient grad_ at the gathered input (z_, slots_, xs_);
+  // false (and nothing changed) if it would make the model non-finite.
+  template <Optimizer kRule>
+  bool Update(double weight, double sgd_step);
+  double* DenseCoord(uint32_t k, uint32_t j) {
+    return &dense_[(static_cast<size_t>(k) * (config_.num_features + 1) + j) *
+                   kStride];
+  }
+  const double* DenseCoord(uint32_t k, uint32_t j) const {
+    return &dense_[(static_cast<size_t>(k) * (config_.num_features + 1) + j) *
+                   kStride];
+  }
 
   ModelConfig config_;
+  LossSpec loss_;
+  uint32_t outputs_ = 1;
+  std::vector<std::pair<uint32_t, uint32_t>> interactions_;  // namespace hashes
   uint64_t version_ = 0;
-  Eigen::MatrixXd weights_;  // outputs x features, in standardized space
-  Eigen::VectorXd bias_;
+  // [output][dense feature j, then the bias][kStride].
+  std::vector<double> dense_;
+  // [slot][output][kStride]; empty until the first sparse feature is learned.
+  std::vector<double> table_;
+  // Global optimizer state: updates taken, sum of weight * normalized
+  // |x|^2 and of weights (normalized), beta1^t and beta2^t (adam).
+  double steps_ = 0, norm_sum_ = 0, weight_sum_ = 0, beta1_t_ = 1, beta2_t_ = 1;
+  uint64_t skipped_updates_ = 0;
+  // The range of labels seen (regression); empty (min > max) before any.
+  double label_min_ = 1, label_max_ = 0;
   RunningStats feature_stats_;
   RunningStats label_stats_;  // regression only
   ProgressiveMetrics metrics_;
   // Scratch, kept to avoid allocating per example.
-  Eigen::VectorXd z_, scores_, grad_;
+  std::vector<double> z_, xs_, scores_, grad_, pending_;
+  std::vector<uint32_t> slots_, scratch_;
+  struct Undo {
+    double* coord;
+    double old[kStride];
+  };
+  std::vector<Undo> undo_;
   Prediction prediction_;
 };
 

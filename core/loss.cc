@@ -1,6 +1,8 @@
 #include "core/loss.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace streamfit {
 namespace {
@@ -47,6 +49,78 @@ double LossAndGradient(Task task, const Eigen::VectorXd& scores, double label,
       return 0.5 * r * r;
     }
   }
+}
+
+LossSpec LossSpecOf(const ModelConfig& config) {
+  LossSpec spec;
+  spec.kind = config.loss;
+  if (spec.kind == LossKind::kUnspecified) {
+    spec.kind = config.task == Task::kBinary       ? LossKind::kLogistic
+                : config.task == Task::kMulticlass ? LossKind::kSoftmax
+                                                   : LossKind::kSquared;
+  }
+  spec.huber_delta = config.huber_delta.value_or(1);
+  spec.quantile_tau = config.quantile_tau.value_or(0.5);
+  return spec;
+}
+
+double LossAndGradient(const LossSpec& spec, const double* s, int num_outputs,
+                       double label, double* grad) {
+  switch (spec.kind) {
+    case LossKind::kHuber: {
+      const double r = s[0] - label, d = spec.huber_delta;
+      if (std::abs(r) <= d) {
+        grad[0] = r;
+        return 0.5 * r * r;
+      }
+      grad[0] = r > 0 ? d : -d;
+      return d * (std::abs(r) - 0.5 * d);
+    }
+    case LossKind::kQuantile: {
+      const double r = label - s[0], tau = spec.quantile_tau;
+      grad[0] = r > 0 ? -tau : (r < 0 ? 1 - tau : 0);
+      return r >= 0 ? tau * r : (tau - 1) * r;
+    }
+    case LossKind::kPoisson: {
+      const double rate = std::exp(s[0]);
+      grad[0] = rate - label;
+      return rate - label * s[0];
+    }
+    case LossKind::kLogistic:
+      grad[0] = Sigmoid(s[0]) - label;
+      return Softplus(s[0]) - label * s[0];
+    case LossKind::kHinge: {
+      const double t = 2 * label - 1;
+      grad[0] = t * s[0] < 1 ? -t : 0;
+      return std::max(0.0, 1 - t * s[0]);
+    }
+    case LossKind::kSoftmax: {
+      const int y = static_cast<int>(label);
+      double max = s[0];
+      for (int k = 1; k < num_outputs; ++k) max = std::max(max, s[k]);
+      double sum = 0;
+      for (int k = 0; k < num_outputs; ++k) {
+        grad[k] = std::exp(s[k] - max);
+        sum += grad[k];
+      }
+      for (int k = 0; k < num_outputs; ++k) grad[k] /= sum;
+      grad[y] -= 1.0;
+      return max + std::log(sum) - s[y];
+    }
+    default: {
+      const double r = s[0] - label;
+      grad[0] = r;
+      return 0.5 * r * r;
+    }
+  }
+}
+
+double LossValue(const LossSpec& spec, const double* s, int num_outputs,
+                 double label) {
+  double one[1];
+  if (num_outputs == 1) return LossAndGradient(spec, s, 1, label, one);
+  std::vector<double> grad(num_outputs);
+  return LossAndGradient(spec, s, num_outputs, label, grad.data());
 }
 
 double Loss(Task task, const Eigen::VectorXd& scores, double label) {

@@ -1,9 +1,13 @@
-// What a model learns and how: task, input shape and learning settings.
+// What a model learns and how: task, input shape, loss, update rule and
+// regularization.
 #ifndef STREAMFIT_CORE_MODEL_CONFIG_H_
 #define STREAMFIT_CORE_MODEL_CONFIG_H_
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -18,20 +22,66 @@ enum class Schedule {
   kInvScaling,  // eta_t = eta0 / t^power_t, t = 1, 2, ...
 };
 
+// The per-coordinate update rule (docs/LEARNING.md gives each formula).
+enum class Optimizer {
+  kUnspecified,
+  kSgd,
+  kAdagrad,
+  kFtrl,
+  kAdam,
+  kNormalized,  // the default
+};
+
+// The training loss. Unspecified means the task's default: squared,
+// logistic, softmax.
+enum class LossKind {
+  kUnspecified,
+  kSquared,
+  kHuber,
+  kQuantile,
+  kPoisson,
+  kLogistic,
+  kHinge,
+  kSoftmax,
+};
+
 absl::string_view TaskName(Task task);
+absl::string_view OptimizerName(Optimizer optimizer);
+absl::string_view LossName(LossKind loss);
 
 // A model's configuration. Unset optional fields take the documented defaults
 // in `WithDefaults`. A plain value type.
 struct ModelConfig {
   Task task = Task::kUnspecified;
-  uint32_t num_features = 0;
-  uint32_t num_classes = 0;  // multiclass only
+  uint32_t num_features = 0;  // dense inputs; 0 only for sparse-only models
+  uint32_t num_classes = 0;   // multiclass only
 
-  Schedule schedule = Schedule::kUnspecified;
-  std::optional<double> learning_rate;
-  std::optional<double> power_t;
+  Optimizer optimizer = Optimizer::kUnspecified;
+  LossKind loss = LossKind::kUnspecified;
+  Schedule schedule = Schedule::kUnspecified;  // sgd only
+  std::optional<double> learning_rate;         // eta0; ftrl: alpha
+  std::optional<double> power_t;               // sgd invscaling exponent
+  std::optional<double> l1;
   std::optional<double> l2;
+  std::optional<double> ftrl_beta;
+  std::optional<double> adam_beta1;
+  std::optional<double> adam_beta2;
+  std::optional<double> huber_delta;   // huber only (standardized units)
+  std::optional<double> quantile_tau;  // quantile only, in (0, 1)
+  // |d loss / d score| is clipped to this; 0 = no clipping.
+  std::optional<double> max_gradient;
   bool standardize = true;
+
+  // Sparse and named features are hashed into 2^hash_bits slots (0 = the
+  // default, 18, or less for so many classes that the table would exceed
+  // kMaxSparseCoordinates).
+  uint32_t hash_bits = 0;
+  // Quadratic interactions between namespaces, by name ("" = the namespace
+  // of index features).
+  std::vector<std::pair<std::string, std::string>> interactions;
+  // Classification: per-class multipliers of the importance weight (empty =
+  // all 1).
+  std::vector<double> class_weights;
 
   friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
 };
@@ -48,6 +98,10 @@ inline uint32_t NumOutputs(const ModelConfig& config) {
 // Upper bounds that keep a model's memory reasonable.
 inline constexpr uint32_t kMaxFeatures = 1 << 20;
 inline constexpr uint32_t kMaxClasses = 1 << 12;
+inline constexpr uint32_t kDefaultHashBits = 18;
+inline constexpr uint32_t kMaxHashBits = 24;
+// NumOutputs * 2^hash_bits may not exceed this many slots.
+inline constexpr uint64_t kMaxSparseCoordinates = uint64_t{1} << 26;
 
 }  // namespace streamfit
 

@@ -19,6 +19,9 @@ struct MetricsSummary {
   double recent_accuracy = 0;
   double progressive_mae = 0;  // regression
   double progressive_mse = 0;
+  // Updates not applied because they would have made the model non-finite
+  // (filled in by the model, not by ProgressiveMetrics).
+  uint64_t skipped_updates = 0;
 };
 
 // A value type; not thread-safe. Sums are kept in double; the window is a ring

@@ -1,6 +1,9 @@
 #include "server/proto_convert.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
+#include "core/feature_hash.h"
 #include "core/status_macros.h"
 
 namespace streamfit {
@@ -21,6 +24,21 @@ ModelConfig FromProto(const v1::ModelConfig& proto) {
   if (proto.has_power_t()) config.power_t = proto.power_t();
   if (proto.has_l2()) config.l2 = proto.l2();
   config.standardize = !proto.disable_standardization();
+  config.optimizer = static_cast<Optimizer>(proto.optimizer());
+  config.loss = static_cast<LossKind>(proto.loss());
+  if (proto.has_l1()) config.l1 = proto.l1();
+  if (proto.has_ftrl_beta()) config.ftrl_beta = proto.ftrl_beta();
+  if (proto.has_adam_beta1()) config.adam_beta1 = proto.adam_beta1();
+  if (proto.has_adam_beta2()) config.adam_beta2 = proto.adam_beta2();
+  if (proto.has_huber_delta()) config.huber_delta = proto.huber_delta();
+  if (proto.has_quantile_tau()) config.quantile_tau = proto.quantile_tau();
+  if (proto.has_max_gradient()) config.max_gradient = proto.max_gradient();
+  config.hash_bits = proto.hash_bits();
+  for (const v1::NamespacePair& pair : proto.interactions()) {
+    config.interactions.emplace_back(pair.first(), pair.second());
+  }
+  config.class_weights.assign(proto.class_weights().begin(),
+                              proto.class_weights().end());
   return config;
 }
 
@@ -34,6 +52,23 @@ v1::ModelConfig ToProto(const ModelConfig& config) {
   if (config.power_t) proto.set_power_t(*config.power_t);
   if (config.l2) proto.set_l2(*config.l2);
   proto.set_disable_standardization(!config.standardize);
+  proto.set_optimizer(static_cast<v1::Optimizer>(config.optimizer));
+  proto.set_loss(static_cast<v1::Loss>(config.loss));
+  if (config.l1) proto.set_l1(*config.l1);
+  if (config.ftrl_beta) proto.set_ftrl_beta(*config.ftrl_beta);
+  if (config.adam_beta1) proto.set_adam_beta1(*config.adam_beta1);
+  if (config.adam_beta2) proto.set_adam_beta2(*config.adam_beta2);
+  if (config.huber_delta) proto.set_huber_delta(*config.huber_delta);
+  if (config.quantile_tau) proto.set_quantile_tau(*config.quantile_tau);
+  if (config.max_gradient) proto.set_max_gradient(*config.max_gradient);
+  proto.set_hash_bits(config.hash_bits);
+  for (const auto& [first, second] : config.interactions) {
+    v1::NamespacePair* pair = proto.add_interactions();
+    pair->set_first(first);
+    pair->set_second(second);
+  }
+  proto.mutable_class_weights()->Add(config.class_weights.begin(),
+                                     config.class_weights.end());
   return proto;
 }
 
@@ -46,9 +81,67 @@ void ToProto(const MetricsSummary& m, v1::ModelMetrics* proto) {
   proto->set_recent_accuracy(m.recent_accuracy);
   proto->set_progressive_mae(m.progressive_mae);
   proto->set_progressive_mse(m.progressive_mse);
+  proto->set_skipped_updates(m.skipped_updates);
 }
 
 namespace {
+
+bool HasSparse(const v1::Features& f) {
+  return f.indices_size() > 0 || f.values_size() > 0 || f.named_size() > 0;
+}
+
+// Appends the hashed sparse and named features of `f` to `hashes`,
+// `namespaces` and `values`. INVALID_ARGUMENT names `where` ("example 3: ")
+// and the field.
+absl::Status HashSparse(const v1::Features& f, const std::string& where,
+                        std::vector<uint32_t>& hashes,
+                        std::vector<uint32_t>& namespaces,
+                        std::vector<float>& values) {
+  if (f.indices_size() != f.values_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "features.indices has ", f.indices_size(),
+                     " entries but features.values has ", f.values_size()));
+  }
+  const uint32_t index_ns = HashNamespace("");
+  for (int j = 0; j < f.indices_size(); ++j) {
+    if (!std::isfinite(f.values(j))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "features.values[", j, "] is ", f.values(j)));
+    }
+    hashes.push_back(HashFeatureIndex(index_ns, f.indices(j)));
+    namespaces.push_back(index_ns);
+    values.push_back(f.values(j));
+  }
+  for (int j = 0; j < f.named_size(); ++j) {
+    const v1::NamedFeature& nf = f.named(j);
+    if (!std::isfinite(nf.value())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "features.named[", j, "].value is ", nf.value()));
+    }
+    const uint32_t ns = HashNamespace(nf.namespace_());
+    hashes.push_back(HashFeatureName(ns, nf.name()));
+    namespaces.push_back(ns);
+    values.push_back(nf.value() == 0 ? 1.0f : nf.value());
+  }
+  return absl::OkStatus();
+}
+
+// Appends `f` to `batch` as one example; its dense part must already have
+// the model's length.
+absl::Status AppendFeatures(const v1::Features& f, const std::string& where,
+                            double label, float weight, ExampleBatch& batch) {
+  const std::span<const float> dense(f.dense().data(),
+                                     static_cast<size_t>(f.dense_size()));
+  if (!HasSparse(f)) {
+    batch.Add(dense, label, weight);
+    return absl::OkStatus();
+  }
+  std::vector<uint32_t> hashes, namespaces;
+  std::vector<float> values;
+  RETURN_IF_ERROR(HashSparse(f, where, hashes, namespaces, values));
+  batch.Add(ExampleView{dense, hashes, namespaces, values}, label, weight);
+  return absl::OkStatus();
+}
 
 // Checks a DenseBatch's shape; `rows` receives its example count.
 absl::Status CheckDenseBatch(const v1::DenseBatch& dense,
@@ -62,6 +155,10 @@ absl::Status CheckDenseBatch(const v1::DenseBatch& dense,
     return absl::InvalidArgumentError(
         absl::StrCat("dense_batch.num_features is ", dense.num_features(),
                      ", the model has ", config.num_features, " features"));
+  }
+  if (config.num_features == 0) {
+    return absl::InvalidArgumentError(
+        "dense_batch: the model has no dense features");
   }
   if (dense.values_size() % config.num_features != 0) {
     return absl::InvalidArgumentError(
@@ -106,8 +203,9 @@ absl::StatusOr<ExampleBatch> ToExampleBatch(const v1::ObserveRequest& request,
           "example ", i, ": features.dense has ", values.size(),
           " values, the model has ", config.num_features, " features"));
     }
-    batch.Add({values.data(), static_cast<size_t>(values.size())}, e.label(),
-              e.weight() == 0 ? 1.0f : e.weight());
+    RETURN_IF_ERROR(AppendFeatures(e.features(),
+                                   absl::StrCat("example ", i, ": "), e.label(),
+                                   e.weight() == 0 ? 1.0f : e.weight(), batch));
   }
   batch.values.insert(batch.values.end(), dense.values().begin(),
                       dense.values().end());
@@ -118,6 +216,10 @@ absl::StatusOr<ExampleBatch> ToExampleBatch(const v1::ObserveRequest& request,
   } else {
     for (float w : dense.weights()) batch.weights.push_back(w == 0 ? 1.0f : w);
   }
+  if (!batch.sparse_offsets.empty()) {
+    // Dense-batch rows have no sparse features.
+    batch.sparse_offsets.resize(n + 1, batch.sparse_hashes.size());
+  }
   RETURN_IF_ERROR(ValidateBatch(batch, config));
   return batch;
 }
@@ -127,26 +229,31 @@ absl::Status PredictFromState(const LinearModel& state,
                               v1::PredictResponse* response) {
   const ModelConfig& config = state.config();
   const auto& inputs = request.features();
-  std::vector<std::span<const float>> rows;
-  rows.reserve(inputs.size());
-  for (const v1::Features& f : inputs) {
-    rows.emplace_back(f.dense().data(), static_cast<size_t>(f.dense_size()));
-  }
   size_t dense_rows;
   RETURN_IF_ERROR(CheckDenseBatch(request.dense_batch(), config,
                                   /*labeled=*/false, &dense_rows));
-  for (size_t i = 0; i < dense_rows; ++i) {
-    rows.emplace_back(
-        request.dense_batch().values().data() + i * config.num_features,
-        config.num_features);
+  // The inputs as one batch (labels unused), so sparse ones are hashed once.
+  ExampleBatch batch;
+  batch.num_features = config.num_features;
+  for (int i = 0; i < inputs.size(); ++i) {
+    const v1::Features& f = inputs[i];
+    const std::span<const float> dense(f.dense().data(),
+                                       static_cast<size_t>(f.dense_size()));
+    RETURN_IF_ERROR(ValidateFeatures(dense, config, i));
+    RETURN_IF_ERROR(
+        AppendFeatures(f, absl::StrCat("features ", i, ": "), 0, 1, batch));
   }
-  for (size_t i = 0; i < rows.size(); ++i) {
-    RETURN_IF_ERROR(ValidateFeatures(rows[i], config, i));
+  const float* packed = request.dense_batch().values().data();
+  for (size_t i = 0; i < dense_rows; ++i) {
+    const std::span<const float> row(packed + i * config.num_features,
+                                     config.num_features);
+    RETURN_IF_ERROR(ValidateFeatures(row, config, inputs.size() + i));
+    batch.Add(row, 0);
   }
   response->set_model_version(state.version());
   Prediction p;
-  for (const auto& row : rows) {
-    state.Predict(row, p);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    state.Predict(batch.view(i), p);
     v1::Prediction* out = response->add_predictions();
     out->set_value(p.value);
     out->mutable_scores()->Add(p.scores.begin(), p.scores.end());

@@ -84,6 +84,7 @@ TEST(BatchTrainerTest, PerSampleSgdFitsFourPoints) {
   for (bool standardize : {true, false}) {
     SCOPED_TRACE(standardize ? "standardized" : "raw");
     ModelConfig config = FourPointConfig(standardize);
+    config.optimizer = Optimizer::kSgd;
     config.schedule = Schedule::kConstant;
     config.learning_rate = 0.01;
     absl::StatusOr<LinearModel> model = LinearModel::Create(config);

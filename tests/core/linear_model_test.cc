@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -144,6 +145,7 @@ std::vector<double>* FindTensor(std::vector<NamedTensor>& state,
 ModelConfig HandConfig(Schedule schedule, double l2) {
   ModelConfig config = Config(Task::kRegression, 1);
   config.standardize = false;
+  config.optimizer = Optimizer::kSgd;
   config.schedule = schedule;
   config.learning_rate = 0.1;
   config.power_t = 0.5;
@@ -180,8 +182,11 @@ TEST(LinearModelTest, ConstantScheduleStepsMatchHandComputation) {
   EXPECT_DOUBLE_EQ(f.weights(0, 0), 0.6 - 0.1 * 1.9);
   EXPECT_DOUBLE_EQ(f.bias[0], 0.3 - 0.1 * 1.9);
   EXPECT_EQ(model.version(), 2u);
-  EXPECT_DOUBLE_EQ(PredictOf(model, std::vector<float>{10}).value,
-                   (0.6 - 0.19) * 10 + (0.3 - 0.19));
+  EXPECT_DOUBLE_EQ(PredictOf(model, std::vector<float>{0.5}).value,
+                   (0.6 - 0.19) * 0.5 + (0.3 - 0.19));
+  // Predictions are clamped to the labels seen, [-1, 3], widened by half
+  // that range on each side.
+  EXPECT_DOUBLE_EQ(PredictOf(model, std::vector<float>{100}).value, 5);
 }
 
 TEST(LinearModelTest, InvScalingScheduleStepsMatchHandComputation) {
@@ -290,6 +295,7 @@ TEST(LinearModelTest, RegressionConvergesToTrueWeights) {
     ModelConfig config = Config(Task::kRegression, 3);
     config.standardize = standardize;
     config.l2 = 0;
+    config.optimizer = Optimizer::kSgd;
     if (!standardize) {
       config.schedule = Schedule::kConstant;
       config.learning_rate = 0.01;
@@ -319,8 +325,11 @@ TEST(LinearModelTest, RawFunctionPredictsLikePredict) {
     for (int i = 0; i < 20; ++i) {
       double raw = f.bias[0];
       for (int j = 0; j < 4; ++j) raw += f.weights(0, j) * s.x[i][j];
-      const double expected =
-          task == Task::kBinary ? 1 / (1 + std::exp(-raw)) : raw;
+      // Regression estimates are clamped to the labels seen, {0, 1},
+      // widened by half their range.
+      const double expected = task == Task::kBinary
+                                  ? 1 / (1 + std::exp(-raw))
+                                  : std::clamp(raw, -0.5, 1.5);
       EXPECT_NEAR(PredictOf(model, s.x[i]).value, expected, 1e-9);
     }
   }
@@ -521,6 +530,7 @@ TEST(LinearModelTest, ImportanceWeightTwoIsLikeSeeingTheExampleTwice) {
                          : SeparableStream(300, 3, 0, 32);
     ModelConfig config = Config(task, 3);
     config.standardize = false;
+    config.optimizer = Optimizer::kSgd;
     config.schedule = Schedule::kConstant;
     config.learning_rate = 0.002;
     config.l2 = 0;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 namespace streamfit {
 namespace {
@@ -145,6 +146,90 @@ TEST(LossTest, SigmoidIsStableAndSymmetric) {
     EXPECT_NEAR(Sigmoid(s) + Sigmoid(-s), 1.0, 1e-15) << s;
     EXPECT_NEAR(Sigmoid(s), 1 / (1 + std::exp(-s)), 1e-15) << s;
   }
+}
+
+// Every configured loss's gradient against central finite differences, at
+// random scores away from the kinks.
+TEST(LossTest, EveryLossGradientMatchesFiniteDifferences) {
+  struct Case {
+    LossKind kind;
+    int outputs;
+    std::vector<double> labels;
+  };
+  const std::vector<Case> cases = {
+      {LossKind::kSquared, 1, {-2, 0.5, 7}},
+      {LossKind::kHuber, 1, {-2, 0.5, 7}},
+      {LossKind::kQuantile, 1, {-2, 0.5, 7}},
+      {LossKind::kPoisson, 1, {0, 1, 4}},
+      {LossKind::kLogistic, 1, {0, 1}},
+      {LossKind::kHinge, 1, {0, 1}},
+      {LossKind::kSoftmax, 4, {0, 2, 3}},
+  };
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<double> uniform(-3, 3);
+  constexpr double kH = 1e-6;
+  for (const Case& c : cases) {
+    LossSpec spec;
+    spec.kind = c.kind;
+    spec.huber_delta = 1.5;
+    spec.quantile_tau = 0.3;
+    for (int trial = 0; trial < 50; ++trial) {
+      for (double label : c.labels) {
+        std::vector<double> s(c.outputs), grad(c.outputs);
+        for (double& v : s) v = uniform(rng);
+        // Stay clear of the kinks, where the derivative jumps.
+        if (c.kind == LossKind::kHuber &&
+            std::abs(std::abs(s[0] - label) - 1.5) < 1e-3) {
+          continue;
+        }
+        if (c.kind == LossKind::kQuantile && std::abs(s[0] - label) < 1e-3) {
+          continue;
+        }
+        if (c.kind == LossKind::kHinge &&
+            std::abs((2 * label - 1) * s[0] - 1) < 1e-3) {
+          continue;
+        }
+        const double loss =
+            LossAndGradient(spec, s.data(), c.outputs, label, grad.data());
+        EXPECT_DOUBLE_EQ(loss, LossValue(spec, s.data(), c.outputs, label));
+        for (int k = 0; k < c.outputs; ++k) {
+          std::vector<double> plus = s, minus = s;
+          plus[k] += kH;
+          minus[k] -= kH;
+          const double numeric =
+              (LossValue(spec, plus.data(), c.outputs, label) -
+               LossValue(spec, minus.data(), c.outputs, label)) /
+              (2 * kH);
+          EXPECT_NEAR(grad[k], numeric, 1e-5)
+              << LossName(c.kind) << " s " << s[k] << " label " << label;
+        }
+      }
+    }
+  }
+}
+
+TEST(LossTest, RobustLossesHaveTheirTextbookValues) {
+  LossSpec huber{LossKind::kHuber, 1.0, 0.5};
+  double s = 3, g;
+  EXPECT_DOUBLE_EQ(LossAndGradient(huber, &s, 1, 0, &g), 2.5);  // 1 (3 - .5)
+  EXPECT_DOUBLE_EQ(g, 1);
+  LossSpec quantile{LossKind::kQuantile, 1.0, 0.9};
+  s = 1;
+  EXPECT_DOUBLE_EQ(LossAndGradient(quantile, &s, 1, 3, &g), 0.9 * 2);
+  EXPECT_DOUBLE_EQ(g, -0.9);
+  EXPECT_DOUBLE_EQ(LossAndGradient(quantile, &s, 1, 0, &g), 0.1 * 1);
+  EXPECT_DOUBLE_EQ(g, 0.1);
+  LossSpec hinge{LossKind::kHinge, 1.0, 0.5};
+  s = 0.25;
+  EXPECT_DOUBLE_EQ(LossAndGradient(hinge, &s, 1, 1, &g), 0.75);
+  EXPECT_DOUBLE_EQ(g, -1);
+  s = 2;
+  EXPECT_DOUBLE_EQ(LossAndGradient(hinge, &s, 1, 1, &g), 0);
+  EXPECT_DOUBLE_EQ(g, 0);
+  LossSpec poisson{LossKind::kPoisson, 1.0, 0.5};
+  s = 0;
+  EXPECT_DOUBLE_EQ(LossAndGradient(poisson, &s, 1, 3, &g), 1);
+  EXPECT_DOUBLE_EQ(g, 1 - 3);
 }
 
 }  // namespace

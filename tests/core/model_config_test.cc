@@ -48,6 +48,17 @@ TEST(ModelConfigTest, WithDefaultsKeepsExplicitSettings) {
   config.power_t = 0.5;
   config.l2 = 0;
   config.standardize = false;
+  config.optimizer = Optimizer::kAdam;
+  config.loss = LossKind::kHuber;
+  config.l1 = 0.5;
+  config.ftrl_beta = 2;
+  config.adam_beta1 = 0.5;
+  config.adam_beta2 = 0.75;
+  config.huber_delta = 3;
+  config.quantile_tau = 0.25;
+  config.max_gradient = 10;
+  config.hash_bits = 20;
+  config.interactions = {{"a", "b"}};
   absl::StatusOr<ModelConfig> full = WithDefaults(config);
   ASSERT_THAT(full, IsOk());
   EXPECT_EQ(*full, config);
@@ -173,6 +184,54 @@ TEST(ModelConfigTest, TaskNameNamesEveryTask) {
   EXPECT_EQ(TaskName(Task::kBinary), "binary");
   EXPECT_EQ(TaskName(Task::kMulticlass), "multiclass");
   EXPECT_EQ(TaskName(Task::kUnspecified), "unspecified");
+}
+
+TEST(ModelConfigTest, DefaultsAreNormalizedUpdatesAndTheTasksLoss) {
+  absl::StatusOr<ModelConfig> full = WithDefaults(Regression());
+  ASSERT_THAT(full, IsOk());
+  EXPECT_EQ(full->optimizer, Optimizer::kNormalized);
+  EXPECT_EQ(full->loss, LossKind::kSquared);
+  EXPECT_EQ(full->hash_bits, kDefaultHashBits);
+  EXPECT_EQ(*full->l1, 0);
+}
+
+TEST(ModelConfigTest, WithDefaultsRejectsLossOfAnotherTask) {
+  ModelConfig config = Regression();
+  config.loss = LossKind::kHinge;
+  EXPECT_THAT(WithDefaults(config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("hinge does not fit regression")));
+}
+
+TEST(ModelConfigTest, WithDefaultsChecksSparseSettings) {
+  ModelConfig config = Regression();
+  config.hash_bits = kMaxHashBits + 1;
+  EXPECT_THAT(WithDefaults(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("hash_bits")));
+  config = Regression();
+  config.quantile_tau = 1;
+  EXPECT_THAT(WithDefaults(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("quantile_tau")));
+  // A sparse-only model needs hash_bits set explicitly.
+  config = Regression();
+  config.num_features = 0;
+  EXPECT_THAT(WithDefaults(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("num_features")));
+  config.hash_bits = 12;
+  EXPECT_THAT(WithDefaults(config), IsOk());
+}
+
+TEST(ModelConfigTest, WithDefaultsChecksClassWeights) {
+  ModelConfig config = Regression();
+  config.task = Task::kBinary;
+  config.class_weights = {1, 2, 3};
+  EXPECT_THAT(WithDefaults(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("class_weights")));
+  config.class_weights = {1, -2};
+  EXPECT_THAT(WithDefaults(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("class_weights[1]")));
+  config.class_weights = {1, 2};
+  EXPECT_THAT(WithDefaults(config), IsOk());
 }
 
 }  // namespace

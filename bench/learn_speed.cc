@@ -1,0 +1,131 @@
+// streamfit-learn-speed: nanoseconds per learned example (LinearModel::Learn)
+// for each update rule on three input shapes, and heap allocations per
+// example counted by a replaced global operator new.
+//
+//   build/bench/streamfit-learn-speed --benchmark_repetitions=5 \
+//       --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <random>
+#include <string>
+
+#include "core/example_batch.h"
+#include "core/feature_hash.h"
+#include "core/linear_model.h"
+
+namespace {
+
+std::atomic<uint64_t> g_allocations{0};
+
+}  // namespace
+
+void* operator new(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace streamfit {
+namespace {
+
+enum class Shape { kDense10, kSparse30, kSparse30Quadratic };
+
+constexpr int kExamples = 4096;
+
+// kExamples binary examples of the given shape: dense ones from a fixed
+// linear rule; sparse ones with 30 active named features in two namespaces
+// (15 each) drawn from a vocabulary of 100k names per namespace.
+ExampleBatch MakeData(Shape shape) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0, 1);
+  std::uniform_int_distribution<uint32_t> word(0, 99999);
+  ExampleBatch batch;
+  const uint32_t a = HashNamespace("a"), b = HashNamespace("b");
+  if (shape == Shape::kDense10) {
+    batch.num_features = 10;
+    for (int i = 0; i < kExamples; ++i) {
+      std::vector<float> x(10);
+      float s = 0;
+      for (int j = 0; j < 10; ++j) {
+        x[j] = normal(rng) * (j + 1);
+        s += (j % 2 ? 1 : -1) * x[j];
+      }
+      batch.Add(x, s > 0 ? 1 : 0);
+    }
+    return batch;
+  }
+  for (int i = 0; i < kExamples; ++i) {
+    std::vector<uint32_t> hashes, namespaces;
+    std::vector<float> values;
+    for (int f = 0; f < 30; ++f) {
+      const uint32_t ns = f < 15 ? a : b;
+      hashes.push_back(HashFeatureIndex(ns, word(rng)));
+      namespaces.push_back(ns);
+      values.push_back(1);
+    }
+    batch.Add(ExampleView{{}, hashes, namespaces, values}, i % 2);
+  }
+  return batch;
+}
+
+void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer) {
+  ModelConfig config;
+  config.task = Task::kBinary;
+  config.optimizer = optimizer;
+  config.num_features = shape == Shape::kDense10 ? 10 : 0;
+  config.hash_bits = 18;
+  if (shape == Shape::kSparse30Quadratic) config.interactions = {{"a", "b"}};
+  absl::StatusOr<LinearModel> model = LinearModel::Create(config);
+  if (!model.ok()) {
+    state.SkipWithError(model.status().ToString().c_str());
+    return;
+  }
+  const ExampleBatch data = MakeData(shape);
+  // Warm up: the sparse table and scratch buffers are allocated once.
+  for (int i = 0; i < kExamples; ++i) {
+    model->Learn(data.view(i), data.labels[i]);
+  }
+  size_t i = 0;
+  const uint64_t allocations_before = g_allocations.load();
+  for (auto _ : state) {
+    model->Learn(data.view(i), data.labels[i]);
+    if (++i == kExamples) i = 0;
+  }
+  const uint64_t allocations = g_allocations.load() - allocations_before;
+  state.counters["allocs_per_example"] =
+      benchmark::Counter(static_cast<double>(allocations) /
+                         static_cast<double>(state.iterations()));
+  benchmark::DoNotOptimize(model->version());
+}
+
+void RegisterAll() {
+  const std::pair<const char*, Shape> shapes[] = {
+      {"dense10", Shape::kDense10},
+      {"sparse30_b18", Shape::kSparse30},
+      {"sparse30_b18_quadratic", Shape::kSparse30Quadratic}};
+  for (const auto& [shape_name, shape] : shapes) {
+    for (Optimizer o : {Optimizer::kSgd, Optimizer::kAdagrad, Optimizer::kFtrl,
+                        Optimizer::kAdam, Optimizer::kNormalized}) {
+      benchmark::RegisterBenchmark((std::string("Learn/") + shape_name + "/" +
+                                    std::string(OptimizerName(o)))
+                                       .c_str(),
+                                   BM_Learn, shape, o);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace streamfit
+
+int main(int argc, char** argv) {
+  streamfit::RegisterAll();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
