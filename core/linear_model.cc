@@ -141,6 +141,7 @@ LinearModel::LinearModel(const ModelConfig& config)
       dense_(static_cast<size_t>(NumOutputs(config)) *
                  (config.num_features + 1) * kStride,
              0.0),
+      table_(config.hash_bits, NumOutputs(config) * kStride),
       feature_stats_(config.num_features),
       label_stats_(1) {
   for (const auto& [a, b] : config.interactions) {
@@ -221,11 +222,8 @@ void LinearModel::Score(const ExampleView& x, std::vector<double>& z,
     const double* c = DenseCoord(k, 0);
     double s = c[d * kStride];  // bias
     for (uint32_t j = 0; j < d; ++j) s += c[j * kStride] * z[j];
-    if (!table_.empty()) {
-      for (size_t f = 0; f < slots.size(); ++f) {
-        s += table_[(static_cast<size_t>(slots[f]) * outputs_ + k) * kStride] *
-             xs[f];
-      }
+    for (size_t f = 0; f < slots.size(); ++f) {
+      if (const double* t = table_.Find(slots[f])) s += t[k * kStride] * xs[f];
     }
     scores[k] = s;
   }
@@ -290,10 +288,6 @@ void LinearModel::Learn(const ExampleView& x, double label, double weight) {
   ++version_;
   if (config_.standardize) feature_stats_.Add(x.dense);
   Score(x, z_, slots_, xs_, scratch_, scores_.data());
-  if (!slots_.empty() && table_.empty()) {
-    table_.assign(
-        (static_cast<size_t>(outputs_) << config_.hash_bits) * kStride, 0.0);
-  }
   const bool regression = config_.task == Task::kRegression;
   if (regression && loss_.kind == LossKind::kPoisson) {
     scores_[0] = std::min(scores_[0], kMaxLogRate);
@@ -413,8 +407,8 @@ bool LinearModel::Update(double weight, double sgd_step) {
     for (size_t f = 0; f < slots_.size(); ++f) {
       const double ax = std::abs(xs_[f]);
       if (ax == 0) continue;
-      const double s = std::max(
-          table_[static_cast<size_t>(slots_[f]) * outputs_ * kStride + 2], ax);
+      const double* t = table_.Find(slots_[f]);
+      const double s = std::max(t == nullptr ? 0.0 : t[2], ax);
       norm_x += (xs_[f] / s) * (xs_[f] / s);
     }
     norm_sum_ += weight * norm_x;
@@ -440,8 +434,7 @@ bool LinearModel::Update(double weight, double sgd_step) {
     step(c + d * kStride, 1.0, g, 0, 0);  // the bias, unregularized
     for (size_t f = 0; f < slots_.size(); ++f) {
       if (xs_[f] == 0) continue;
-      step(&table_[(static_cast<size_t>(slots_[f]) * outputs_ + k) * kStride],
-           xs_[f], g, l1, l2);
+      step(table_.Mutable(slots_[f]) + k * kStride, xs_[f], g, l1, l2);
     }
   }
   if (finite && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {
@@ -460,13 +453,17 @@ bool LinearModel::Update(double weight, double sgd_step) {
 }
 
 double LinearModel::SparseWeight(uint32_t slot, uint32_t k) const {
-  if (table_.empty()) return 0;
-  return table_[(static_cast<size_t>(slot) * outputs_ + k) * kStride];
+  const double* t = table_.Find(slot);
+  return t == nullptr ? 0 : t[k * kStride];
 }
 
 size_t LinearModel::SparseNonZeros() const {
   size_t n = 0;
-  for (size_t i = 0; i < table_.size(); i += kStride) n += table_[i] != 0;
+  for (size_t slot = 0; slot < table_.slots(); ++slot) {
+    const double* t = table_.Find(slot);
+    if (t == nullptr) continue;
+    for (uint32_t k = 0; k < outputs_; ++k) n += t[k * kStride] != 0;
+  }
   return n;
 }
 
@@ -522,11 +519,12 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
   }
   std::vector<double> slots, sparse;
   const size_t per_slot = static_cast<size_t>(k) * kStride;
-  for (size_t i = 0; i < table_.size(); i += per_slot) {
-    const auto begin = table_.begin() + i, end = begin + per_slot;
-    if (std::any_of(begin, end, [](double v) { return v != 0; })) {
-      slots.push_back(static_cast<double>(i / per_slot));
-      sparse.insert(sparse.end(), begin, end);
+  for (size_t slot = 0; slot < table_.slots(); ++slot) {
+    const double* t = table_.Find(slot);
+    if (t != nullptr &&
+        std::any_of(t, t + per_slot, [](double v) { return v != 0; })) {
+      slots.push_back(static_cast<double>(slot));
+      sparse.insert(sparse.end(), t, t + per_slot);
     }
   }
   const uint32_t n = slots.size();
@@ -601,16 +599,14 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
     }
   }
   if (n > 0) {
-    const size_t table_slots = size_t{1} << mo.config_.hash_bits;
-    mo.table_.assign(table_slots * k * kStride, 0.0);
     for (size_t i = 0; i < n; ++i) {
       const double s = (**slots)[i];
-      if (!(s >= 0 && s < table_slots && s == std::floor(s))) {
+      if (!(s >= 0 && s < mo.table_.slots() && s == std::floor(s))) {
         return absl::InvalidArgumentError(
             absl::StrCat("state sparse_slots[", i, "] is not a slot"));
       }
       std::copy_n((**sparse).begin() + i * k * kStride, k * kStride,
-                  mo.table_.begin() + static_cast<size_t>(s) * k * kStride);
+                  mo.table_.Mutable(static_cast<uint32_t>(s)));
     }
   }
   const std::vector<double>& o = **opt;

@@ -18,6 +18,7 @@
 #include "core/model_config.h"
 #include "core/progressive_metrics.h"
 #include "core/running_stats.h"
+#include "core/sparse_table.h"
 
 namespace streamfit {
 
@@ -144,8 +145,9 @@ class LinearModel {
   uint64_t version_ = 0;
   // [output][dense feature j, then the bias][kStride].
   std::vector<double> dense_;
-  // [slot][output][kStride]; empty until the first sparse feature is learned.
-  std::vector<double> table_;
+  // [slot][output][kStride], blocks shared copy-on-write with published
+  // copies; blocks are allocated on their first write.
+  SparseTable table_;
   // Global optimizer state: updates taken, sum of weight * normalized
   // |x|^2 and of weights (normalized), beta1^t and beta2^t (adam).
   double steps_ = 0, norm_sum_ = 0, weight_sum_ = 0, beta1_t_ = 1, beta2_t_ = 1;
