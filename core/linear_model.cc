@@ -210,9 +210,19 @@ void LinearModel::Score(const ExampleView& x, std::vector<double>& z,
   const uint32_t d = config_.num_features;
   z.resize(d);
   if (config_.standardize) {
+    // As RunningStats::SafeStd, inlined: sd = 1 before two samples or where
+    // the variance is ~0.
     const Eigen::VectorXd& mean = feature_stats_.mean();
+    const Eigen::VectorXd& m2 = feature_stats_.m2();
+    const int64_t n = feature_stats_.count();
+    const double count = static_cast<double>(n);
     for (uint32_t j = 0; j < d; ++j) {
-      z[j] = (x.dense[j] - mean[j]) / feature_stats_.SafeStd(j);
+      double sd = 1.0;
+      if (n >= 2) {
+        sd = std::sqrt(m2[j] / count);
+        if (!(sd > 1e-12)) sd = 1.0;
+      }
+      z[j] = (x.dense[j] - mean[j]) / sd;
     }
   } else {
     for (uint32_t j = 0; j < d; ++j) z[j] = x.dense[j];
@@ -416,33 +426,43 @@ bool LinearModel::Update(double weight, double sgd_step) {
     p.rate = p.eta * weight * std::sqrt(weight_sum_ / norm_sum_);
   }
 
-  undo_.clear();
+  // Undo state: a copy of the dense coordinates (small, contiguous) and a
+  // log of the sparse ones touched.
+  dense_backup_.assign(dense_.begin(), dense_.end());
+  if (undo_.size() < slots_.size() * outputs_) {
+    undo_.resize(slots_.size() * outputs_);
+  }
+  size_t logged = 0;
   bool finite = true;
-  auto step = [&](double* c, double x, double g, double cl1, double cl2) {
-    Undo& u = undo_.emplace_back();
-    u.coord = c;
-    std::copy(c, c + kStride, u.old);
-    StepCoordinate<kRule>(c, x, g, cl1, cl2, p);
-    finite = finite && Finite3(c);
-  };
   for (uint32_t k = 0; k < outputs_; ++k) {
     const double g = grad_[k];
     double* c = DenseCoord(k, 0);
     for (uint32_t j = 0; j < d; ++j) {
-      if (z_[j] != 0) step(c + j * kStride, z_[j], g, l1, l2);
+      if (z_[j] == 0) continue;
+      StepCoordinate<kRule>(c + j * kStride, z_[j], g, l1, l2, p);
+      finite = finite && Finite3(c + j * kStride);
     }
-    step(c + d * kStride, 1.0, g, 0, 0);  // the bias, unregularized
+    // The bias, unregularized.
+    StepCoordinate<kRule>(c + d * kStride, 1.0, g, 0, 0, p);
+    finite = finite && Finite3(c + d * kStride);
     for (size_t f = 0; f < slots_.size(); ++f) {
       if (xs_[f] == 0) continue;
-      step(table_.Mutable(slots_[f]) + k * kStride, xs_[f], g, l1, l2);
+      double* t = table_.Mutable(slots_[f]) + k * kStride;
+      Undo& u = undo_[logged++];
+      u.coord = t;
+      std::copy(t, t + kStride, u.old);
+      StepCoordinate<kRule>(t, xs_[f], g, l1, l2, p);
+      finite = finite && Finite3(t);
     }
   }
   if (finite && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {
     return true;
   }
-  // Roll back in reverse order (a slot may appear more than once).
-  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
-    std::copy(it->old, it->old + kStride, it->coord);
+  // Roll back, the log in reverse order (a slot may appear more than once).
+  dense_.swap(dense_backup_);
+  while (logged-- > 0) {
+    std::copy(undo_[logged].old, undo_[logged].old + kStride,
+              undo_[logged].coord);
   }
   steps_ = old_steps;
   norm_sum_ = old_norm;
