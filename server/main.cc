@@ -23,6 +23,9 @@ ABSL_FLAG(uint32_t, default_classes, 0,
           "default model's class count (multiclass only)");
 ABSL_FLAG(uint64_t, publish_every, 1024,
           "publish a new model state at least every this many samples");
+ABSL_FLAG(uint64_t, publish_interval_us, 0,
+          "freshness bound: while training, publish a new model state at "
+          "least every this many microseconds; 0 for none");
 ABSL_FLAG(uint64_t, queue_capacity, 1 << 16,
           "samples a model's learner queue holds before producers wait");
 
@@ -59,6 +62,8 @@ int main(int argc, char** argv) {
   options.default_model = absl::GetFlag(FLAGS_default_model);
   options.learner.publish_every = absl::GetFlag(FLAGS_publish_every);
   options.learner.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
+  options.learner.publish_interval =
+      absl::Microseconds(absl::GetFlag(FLAGS_publish_interval_us));
   if (!options.default_model.empty()) {
     absl::StatusOr<streamfit::Task> task =
         ParseTask(absl::GetFlag(FLAGS_default_task));
