@@ -20,8 +20,11 @@ for batch in 1 8 64 256 1024; do
   messages=$(( 2560000 / batch ))
   (( messages > 200000 )) && messages=200000
   "$bench" --mode=observe-stream --batch="$batch" --messages="$messages" \
-    --runs="$runs" --csv | tee /dev/stderr | grep '^csv,' >> "$data/batch.csv"
+    --runs="$runs" --csv > "$data/batch_$batch.txt"
+  cat "$data/batch_$batch.txt"
+  grep '^csv,' "$data/batch_$batch.txt" >> "$data/batch.csv"
 done
+cp "$data/batch.csv" "$out/throughput_vs_batch.csv"
 awk -F, '$3=="noop"{print $4, $7}' "$data/batch.csv" > "$data/noop.dat"
 awk -F, '$3=="streamfit"{print $4, $7}' "$data/batch.csv" > "$data/streamfit.dat"
 gnuplot <<GP
@@ -41,7 +44,8 @@ GP
 # Predict latency (1 example per call, closed loop, 1 in flight), idle and
 # while one ObserveStream of 64-example messages runs flat out.
 "$bench" --mode=mixed --servers=streamfit --duration_s="$duration" --runs=1 \
-  --hist_out="$data/hist" | tee /dev/stderr > /dev/null
+  --hist_out="$data/hist" > "$data/mixed.txt"
+grep -v '^  <=' "$data/mixed.txt"
 gnuplot <<GP
 set terminal pngcairo size 800,500 noenhanced
 set output "$out/predict_latency.png"
@@ -53,4 +57,6 @@ set grid
 plot "$data/hist_streamfit_idle.dat" using 1:2 with steps lw 2 title "idle", \
      "$data/hist_streamfit_load.dat" using 1:2 with steps lw 2 title "under full Observe load"
 GP
-echo "wrote $out/throughput_vs_batch.png $out/predict_latency.png"
+cp "$data/hist_streamfit_idle.dat" "$out/predict_latency_idle.dat"
+cp "$data/hist_streamfit_load.dat" "$out/predict_latency_load.dat"
+echo "wrote $out/throughput_vs_batch.png $out/predict_latency.png (and data)"

@@ -115,9 +115,23 @@ bool PrepareModel(const std::string& address, const std::string& model,
   return false;
 }
 
-ObserveResult RunObserveStream(const std::string& address,
-                               const ObserveLoad& load,
-                               const std::atomic<bool>* stop) {
+namespace {
+
+// Everything one Observe connection needs; `samples` counts what the server
+// took, `end` is the deadline of a duration run.
+struct Connection {
+  v1::Learner::Stub& stub;
+  const std::vector<v1::ObserveRequest>& messages;
+  Clock::time_point end;
+  std::atomic<uint64_t>& samples;
+  Errors& errors;
+};
+
+// Runs `drive(Connection)` on one thread per connection, then waits until
+// the model has applied every sample the server took.
+template <typename Drive>
+ObserveResult RunConnections(const std::string& address,
+                             const ObserveLoad& load, Drive drive) {
   const std::vector<v1::ObserveRequest> messages = MakeMessages(load);
   auto control = NewStub(address, -1);
   const uint64_t start_version = ModelVersion(*control, load.model);
@@ -125,7 +139,7 @@ ObserveResult RunObserveStream(const std::string& address,
   for (int c = 0; c < load.connections; ++c) {
     stubs.push_back(NewStub(address, c));
   }
-  std::atomic<uint64_t> acked{0};
+  std::atomic<uint64_t> samples{0};
   Errors errors;
   const Clock::time_point start = Clock::now();
   const Clock::time_point end =
@@ -134,83 +148,69 @@ ObserveResult RunObserveStream(const std::string& address,
   std::vector<std::thread> threads;
   for (int c = 0; c < load.connections; ++c) {
     threads.emplace_back([&, c] {
-      grpc::ClientContext context;
-      auto stream = stubs[c]->ObserveStream(&context);
-      std::thread reader([&] {
-        v1::ObserveAck ack;
-        uint64_t n = 0;
-        while (stream->Read(&ack)) n += ack.accepted();
-        acked.fetch_add(n);
-      });
-      const auto options = grpc::WriteOptions().set_buffer_hint();
-      for (int64_t m = 0;; ++m) {
-        if (load.duration_s > 0) {
-          if (m % 64 == 0 &&
-              (Clock::now() >= end || (stop != nullptr && stop->load()))) {
-            break;
-          }
-        } else if (m >= load.messages) {
-          break;
-        }
-        if (!stream->Write(messages[m % messages.size()], options)) break;
-      }
-      stream->WritesDone();
-      reader.join();
-      errors.Add(stream->Finish());
+      drive(Connection{*stubs[c], messages, end, samples, errors});
     });
   }
   for (auto& t : threads) t.join();
   ObserveResult result;
   result.acked_seconds = SecondsSince(start);
-  result.samples = acked.load();
+  result.samples = samples.load();
   WaitForVersion(*control, load.model, start_version + result.samples);
   result.applied_seconds = SecondsSince(start);
   result.error = errors.first();
   return result;
 }
 
-ObserveResult RunObserveUnary(const std::string& address,
-                              const ObserveLoad& load) {
-  const std::vector<v1::ObserveRequest> messages = MakeMessages(load);
-  auto control = NewStub(address, -1);
-  const uint64_t start_version = ModelVersion(*control, load.model);
-  std::vector<std::unique_ptr<v1::Learner::Stub>> stubs;
-  for (int c = 0; c < load.connections; ++c) {
-    stubs.push_back(NewStub(address, c));
-  }
-  std::atomic<uint64_t> accepted{0};
-  Errors errors;
-  const Clock::time_point start = Clock::now();
-  std::vector<std::thread> threads;
-  for (int c = 0; c < load.connections; ++c) {
-    threads.emplace_back([&, c] {
-      const auto end =
-          start + std::chrono::duration_cast<Clock::duration>(
-                      std::chrono::duration<double>(load.duration_s));
-      for (int64_t m = 0;; ++m) {
-        if (load.duration_s > 0 ? Clock::now() >= end : m >= load.messages) {
+}  // namespace
+
+ObserveResult RunObserveStream(const std::string& address,
+                               const ObserveLoad& load,
+                               const std::atomic<bool>* stop) {
+  return RunConnections(address, load, [&](Connection c) {
+    grpc::ClientContext context;
+    auto stream = c.stub.ObserveStream(&context);
+    std::thread reader([&] {
+      v1::ObserveAck ack;
+      uint64_t n = 0;
+      while (stream->Read(&ack)) n += ack.accepted();
+      c.samples.fetch_add(n);
+    });
+    const auto options = grpc::WriteOptions().set_buffer_hint();
+    for (int64_t m = 0;; ++m) {
+      if (load.duration_s > 0) {
+        if (m % 64 == 0 &&
+            (Clock::now() >= c.end || (stop != nullptr && stop->load()))) {
           break;
         }
-        grpc::ClientContext context;
-        v1::ObserveResponse response;
-        auto writer = stubs[c]->Observe(&context, &response);
-        writer->Write(messages[m % messages.size()]);
-        writer->WritesDone();
-        const grpc::Status status = writer->Finish();
-        errors.Add(status);
-        if (!status.ok()) break;
-        accepted.fetch_add(response.accepted());
+      } else if (m >= load.messages) {
+        break;
       }
-    });
-  }
-  for (auto& t : threads) t.join();
-  ObserveResult result;
-  result.acked_seconds = SecondsSince(start);
-  result.samples = accepted.load();
-  WaitForVersion(*control, load.model, start_version + result.samples);
-  result.applied_seconds = SecondsSince(start);
-  result.error = errors.first();
-  return result;
+      if (!stream->Write(c.messages[m % c.messages.size()], options)) break;
+    }
+    stream->WritesDone();
+    reader.join();
+    c.errors.Add(stream->Finish());
+  });
+}
+
+ObserveResult RunObserveUnary(const std::string& address,
+                              const ObserveLoad& load) {
+  return RunConnections(address, load, [&](Connection c) {
+    for (int64_t m = 0;; ++m) {
+      if (load.duration_s > 0 ? Clock::now() >= c.end : m >= load.messages) {
+        break;
+      }
+      grpc::ClientContext context;
+      v1::ObserveResponse response;
+      auto writer = c.stub.Observe(&context, &response);
+      writer->Write(c.messages[m % c.messages.size()]);
+      writer->WritesDone();
+      const grpc::Status status = writer->Finish();
+      c.errors.Add(status);
+      if (!status.ok()) break;
+      c.samples.fetch_add(response.accepted());
+    }
+  });
 }
 
 namespace {
