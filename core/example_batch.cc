@@ -13,18 +13,20 @@ std::string Describe(double v) {
   return absl::StrCat(v);
 }
 
-// Checks one feature row; `where` prefixes the error ("example 3: features.").
+// Checks one feature row; errors start with "<kind> <index>: <field>" (for
+// example "example 3: features."), built only on error (this is a hot path).
 absl::Status CheckRow(std::span<const float> row, const ModelConfig& config,
-                      const std::string& where) {
+                      const char* kind, size_t index, const char* field) {
+  auto where = [&] { return absl::StrCat(kind, " ", index, ": ", field); };
   if (row.size() != config.num_features) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "dense has ", row.size(), " values, the model has ",
-                     config.num_features, " features"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        where(), "dense has ", row.size(), " values, the model has ",
+        config.num_features, " features"));
   }
   for (size_t j = 0; j < row.size(); ++j) {
     if (!std::isfinite(row[j])) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "dense[", j, "] is ", Describe(row[j])));
+          absl::StrCat(where(), "dense[", j, "] is ", Describe(row[j])));
     }
   }
   return absl::OkStatus();
@@ -96,7 +98,7 @@ void ExampleBatch::Add(const ExampleView& features, double label,
 
 absl::Status ValidateFeatures(std::span<const float> features,
                               const ModelConfig& config, size_t index) {
-  return CheckRow(features, config, absl::StrCat("features ", index, ": "));
+  return CheckRow(features, config, "features", index, "");
 }
 
 absl::Status ValidateFeatures(const ExampleView& features,
@@ -130,8 +132,7 @@ absl::Status ValidateBatch(const ExampleBatch& batch,
     }
   }
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (auto s = CheckRow(batch.row(i), config,
-                          absl::StrCat("example ", i, ": features."));
+    if (auto s = CheckRow(batch.row(i), config, "example", i, "features.");
         !s.ok()) {
       return s;
     }

@@ -73,6 +73,9 @@ std::vector<Learner::StateCallback> Learner::Publish() {
   auto state = std::make_shared<const LinearModel>(model_);
   published_.store(state, std::memory_order_release);
   unpublished_ = 0;
+  if (options_.publish_interval > absl::ZeroDuration()) {
+    last_publish_ = absl::Now();
+  }
   std::vector<StateCallback> ready;
   absl::MutexLock lock(&mu_);
   published_version_ = model_.version();
@@ -82,6 +85,11 @@ std::vector<Learner::StateCallback> Learner::Publish() {
   }
   waiters_.erase(waiters_.begin(), end);
   return ready;
+}
+
+bool Learner::PublishIsDue() const {
+  return options_.publish_interval > absl::ZeroDuration() &&
+         absl::Now() - last_publish_ >= options_.publish_interval;
 }
 
 void Learner::Run() {
@@ -110,7 +118,8 @@ void Learner::Run() {
     std::vector<StateCallback> ready;
     for (size_t i = 0; i < batch.size(); ++i) {
       model_.Learn(batch.view(i), batch.labels[i], batch.weights[i]);
-      if (++unpublished_ >= options_.publish_every) {
+      if (++unpublished_ >= options_.publish_every ||
+          (unpublished_ % 64 == 0 && PublishIsDue())) {
         for (auto& cb : Publish()) ready.push_back(std::move(cb));
       }
     }
@@ -119,7 +128,8 @@ void Learner::Run() {
       absl::MutexLock lock(&mu_);
       idle = queue_.empty();
     }
-    if (unpublished_ > 0 && (idle || unpublished_ >= options_.publish_every)) {
+    if (unpublished_ > 0 &&
+        (idle || unpublished_ >= options_.publish_every || PublishIsDue())) {
       for (auto& cb : Publish()) ready.push_back(std::move(cb));
     }
     for (auto& cb : ready) cb(Current());

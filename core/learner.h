@@ -14,6 +14,8 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "core/example_batch.h"
 #include "core/linear_model.h"
 
@@ -25,7 +27,9 @@ namespace streamfit {
 // - Current() returns the latest published state: an immutable model after
 //   exactly its version() samples. It never waits for training (one atomic
 //   load). A state is published after each batch when the queue runs empty
-//   and at least every `publish_every` samples.
+//   and at least every `publish_every` samples, and, if `publish_interval` is
+//   set, at least every `publish_interval` of training (checked every 64
+//   samples): the freshness bound.
 // - Memory is bounded: at most `queue_capacity` samples wait in the queue
 //   (a single larger batch is admitted alone), plus one parked batch per
 //   producer that waits for room. Producers are told when their batch is
@@ -37,6 +41,10 @@ class Learner {
   struct Options {
     size_t queue_capacity = 1 << 16;  // samples
     uint64_t publish_every = 1024;    // samples
+    // Publish when this long has passed since the last publish while
+    // training; zero: no time bound (the queue running empty still
+    // publishes).
+    absl::Duration publish_interval = absl::ZeroDuration();
   };
 
   // Starts the learner thread with `model` as its initial state.
@@ -88,6 +96,9 @@ class Learner {
   // Owned by the learner thread alone.
   LinearModel model_;
   uint64_t unpublished_ = 0;
+  absl::Time last_publish_ = absl::Now();
+  // True when publish_interval has passed since last_publish_.
+  bool PublishIsDue() const;
 
   std::atomic<std::shared_ptr<const LinearModel>> published_;
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/proto_convert.h"
+#include "server/reactor_handoff.h"
 
 namespace streamfit {
 namespace {
@@ -41,7 +42,7 @@ absl::Status BindModel(const ModelRegistry& registry,
 // learner, and reads the next only once it is queued (backpressure). Replies
 // when every accepted example has been applied. Owned by gRPC until OnDone.
 class ObserveReactor final
-    : public grpc::ServerReadReactor<v1::ObserveRequest> {
+    : public HandedOffReactor<grpc::ServerReadReactor<v1::ObserveRequest>> {
  public:
   ObserveReactor(ModelRegistry* registry, v1::ObserveResponse* response)
       : registry_(registry), response_(response) {
@@ -49,6 +50,7 @@ class ObserveReactor final
   }
 
   void OnReadDone(bool ok) override {
+    Reacting();
     if (!ok) {  // the client finished sending (or the call was cancelled)
       FinishWhenApplied();
       return;
@@ -57,7 +59,10 @@ class ObserveReactor final
     if (!status.ok()) Finish(ToGrpcStatus(status));
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    Reacting();
+    delete this;
+  }
 
  private:
   // Validates the current message and queues it; reads on once it is queued.
@@ -122,13 +127,15 @@ class ObserveReactor final
 // the requests before it are written first, then the stream ends with the
 // error. Owned by gRPC until OnDone.
 class ObserveStreamReactor final
-    : public grpc::ServerBidiReactor<v1::ObserveRequest, v1::ObserveAck> {
+    : public HandedOffReactor<
+          grpc::ServerBidiReactor<v1::ObserveRequest, v1::ObserveAck>> {
  public:
   explicit ObserveStreamReactor(ModelRegistry* registry) : registry_(registry) {
     StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
+    Reacting();
     if (!ok) {  // the client finished sending (or the call was cancelled)
       EndReading(absl::OkStatus());
       return;
@@ -153,6 +160,7 @@ class ObserveStreamReactor final
   }
 
   void OnWriteDone(bool ok) override {
+    Reacting();
     bool read_next = false;
     const v1::ObserveAck* next;
     std::optional<grpc::Status> finish;
@@ -175,7 +183,10 @@ class ObserveStreamReactor final
     Act(read_next, next, finish);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    Reacting();
+    delete this;
+  }
 
  private:
   static constexpr size_t kMaxUnwrittenAcks = 1024;
@@ -250,7 +261,7 @@ class ObserveStreamReactor final
 // client cancel), whichever comes first. Kept alive by shared_ptr so a late
 // learner callback never touches a deleted reactor.
 class PredictReactor final
-    : public grpc::ServerUnaryReactor,
+    : public HandedOffReactor<grpc::ServerUnaryReactor>,
       public std::enable_shared_from_this<PredictReactor> {
  public:
   static grpc::ServerUnaryReactor* Start(std::shared_ptr<LiveModel> model,
@@ -265,10 +276,12 @@ class PredictReactor final
             absl::StatusOr<std::shared_ptr<const LinearModel>> state) {
           if (auto r = weak.lock()) r->Answer(state);
         });
+    reactor->HandOff();
     return reactor.get();
   }
 
   void OnCancel() override {
+    Reacting();
     auto keep_alive = shared_from_this();
     if (!Claim()) return;
     Finish(grpc::Status(
@@ -276,7 +289,10 @@ class PredictReactor final
         absl::StrCat("model '", model_->name, "' did not reach version ",
                      request_->min_version(), " in time")));
   }
-  void OnDone() override { self_.reset(); }
+  void OnDone() override {
+    Reacting();
+    self_.reset();
+  }
 
  private:
   PredictReactor(std::shared_ptr<LiveModel> model,

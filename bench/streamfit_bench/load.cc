@@ -1,0 +1,331 @@
+#include "bench/streamfit_bench/load.h"
+
+#include <chrono>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "streamfit/v1/streamfit.grpc.pb.h"
+
+namespace streamfit::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A channel of its own (not shared with other channels to the same address),
+// so that `connections` really means TCP connections.
+std::unique_ptr<v1::Learner::Stub> NewStub(const std::string& address,
+                                           int index) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt("streamfit.bench.channel", index);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return v1::Learner::NewStub(grpc::CreateCustomChannel(
+      address, grpc::InsecureChannelCredentials(), args));
+}
+
+// Messages to cycle through: y = sum_j (j+1) x_j + noise, x ~ N(0, 1).
+std::vector<v1::ObserveRequest> MakeMessages(const ObserveLoad& load) {
+  constexpr int kDistinct = 16;
+  std::mt19937 rng(42);
+  std::normal_distribution<float> normal(0, 1);
+  std::vector<v1::ObserveRequest> messages(kDistinct);
+  for (auto& m : messages) {
+    m.set_model(load.model);
+    v1::DenseBatch* dense = m.mutable_dense_batch();
+    dense->set_num_features(load.features);
+    for (int i = 0; i < load.batch; ++i) {
+      double y = 0.1 * normal(rng);
+      for (uint32_t j = 0; j < load.features; ++j) {
+        const float x = normal(rng);
+        dense->add_values(x);
+        y += (j + 1) * x;
+      }
+      dense->add_labels(y);
+    }
+  }
+  return messages;
+}
+
+uint64_t ModelVersion(v1::Learner::Stub& stub, const std::string& model) {
+  v1::GetModelRequest request;
+  request.set_name(model);
+  v1::ModelInfo info;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  return stub.GetModel(&context, request, &info).ok() ? info.model_version()
+                                                      : 0;
+}
+
+// Polls until the model's version reaches `target` (bounded: 120 s).
+void WaitForVersion(v1::Learner::Stub& stub, const std::string& model,
+                    uint64_t target) {
+  const auto give_up = Clock::now() + std::chrono::seconds(120);
+  while (ModelVersion(stub, model) < target && Clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+// Joins per-connection error messages.
+class Errors {
+ public:
+  void Add(const grpc::Status& status) {
+    if (status.ok()) return;
+    absl::MutexLock lock(&mu_);
+    if (first_.empty()) {
+      first_ = absl::StrCat("code ", status.error_code(), ": ",
+                            status.error_message());
+    }
+  }
+  std::string first() {
+    absl::MutexLock lock(&mu_);
+    return first_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::string first_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+bool PrepareModel(const std::string& address, const std::string& model,
+                  uint32_t features, std::string* error) {
+  auto stub = NewStub(address, -1);
+  v1::CreateModelRequest request;
+  request.set_name(model);
+  request.mutable_config()->set_task(v1::TASK_REGRESSION);
+  request.mutable_config()->set_num_features(features);
+  v1::ModelInfo info;
+  grpc::ClientContext context;
+  context.set_wait_for_ready(true);
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  const grpc::Status status = stub->CreateModel(&context, request, &info);
+  if (status.ok() || status.error_code() == grpc::ALREADY_EXISTS) return true;
+  *error = absl::StrCat("CreateModel: ", status.error_message());
+  return false;
+}
+
+namespace {
+
+// Everything one Observe connection needs; `samples` counts what the server
+// took, `end` is the deadline of a duration run.
+struct Connection {
+  v1::Learner::Stub& stub;
+  const std::vector<v1::ObserveRequest>& messages;
+  Clock::time_point end;
+  std::atomic<uint64_t>& samples;
+  Errors& errors;
+};
+
+// Runs `drive(Connection)` on one thread per connection, then waits until
+// the model has applied every sample the server took.
+template <typename Drive>
+ObserveResult RunConnections(const std::string& address,
+                             const ObserveLoad& load, Drive drive) {
+  const std::vector<v1::ObserveRequest> messages = MakeMessages(load);
+  auto control = NewStub(address, -1);
+  const uint64_t start_version = ModelVersion(*control, load.model);
+  std::vector<std::unique_ptr<v1::Learner::Stub>> stubs;
+  for (int c = 0; c < load.connections; ++c) {
+    stubs.push_back(NewStub(address, c));
+  }
+  std::atomic<uint64_t> samples{0};
+  Errors errors;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end =
+      start + std::chrono::duration_cast<Clock::duration>(
+                  std::chrono::duration<double>(load.duration_s));
+  std::vector<std::thread> threads;
+  for (int c = 0; c < load.connections; ++c) {
+    threads.emplace_back([&, c] {
+      drive(Connection{*stubs[c], messages, end, samples, errors});
+    });
+  }
+  for (auto& t : threads) t.join();
+  ObserveResult result;
+  result.acked_seconds = SecondsSince(start);
+  result.samples = samples.load();
+  WaitForVersion(*control, load.model, start_version + result.samples);
+  result.applied_seconds = SecondsSince(start);
+  result.error = errors.first();
+  return result;
+}
+
+}  // namespace
+
+ObserveResult RunObserveStream(const std::string& address,
+                               const ObserveLoad& load,
+                               const std::atomic<bool>* stop) {
+  return RunConnections(address, load, [&](Connection c) {
+    grpc::ClientContext context;
+    auto stream = c.stub.ObserveStream(&context);
+    std::thread reader([&] {
+      v1::ObserveAck ack;
+      uint64_t n = 0;
+      while (stream->Read(&ack)) n += ack.accepted();
+      c.samples.fetch_add(n);
+    });
+    const auto options = grpc::WriteOptions().set_buffer_hint();
+    for (int64_t m = 0;; ++m) {
+      if (load.duration_s > 0) {
+        if (m % 64 == 0 &&
+            (Clock::now() >= c.end || (stop != nullptr && stop->load()))) {
+          break;
+        }
+      } else if (m >= load.messages) {
+        break;
+      }
+      if (!stream->Write(c.messages[m % c.messages.size()], options)) break;
+    }
+    stream->WritesDone();
+    reader.join();
+    c.errors.Add(stream->Finish());
+  });
+}
+
+ObserveResult RunObserveUnary(const std::string& address,
+                              const ObserveLoad& load) {
+  return RunConnections(address, load, [&](Connection c) {
+    for (int64_t m = 0;; ++m) {
+      if (load.duration_s > 0 ? Clock::now() >= c.end : m >= load.messages) {
+        break;
+      }
+      grpc::ClientContext context;
+      v1::ObserveResponse response;
+      auto writer = c.stub.Observe(&context, &response);
+      writer->Write(c.messages[m % c.messages.size()]);
+      writer->WritesDone();
+      const grpc::Status status = writer->Finish();
+      c.errors.Add(status);
+      if (!status.ok()) break;
+      c.samples.fetch_add(response.accepted());
+    }
+  });
+}
+
+namespace {
+
+// Issues Predict calls with the callback API and records their latency.
+class PredictDriver {
+ public:
+  PredictDriver(const std::string& address, const PredictLoad& load)
+      : stub_(NewStub(address, 1000)) {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0, 1);
+    request_.set_model(load.model);
+    for (int i = 0; i < load.inputs; ++i) {
+      v1::Features* f = request_.add_features();
+      for (uint32_t j = 0; j < load.features; ++j) f->add_dense(normal(rng));
+    }
+  }
+
+  // Starts one call; `then` runs after it completes (on a gRPC thread).
+  template <typename Then>
+  void Issue(Clock::time_point intended, Then then) {
+    auto* call = new Call{.intended = intended};
+    {
+      absl::MutexLock lock(&mu_);
+      ++in_flight_;
+    }
+    call->context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::seconds(10));
+    stub_->async()->Predict(
+        &call->context, &request_, &call->response,
+        [this, call, then = std::move(then)](grpc::Status status) mutable {
+          recorder_.Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               Clock::now() - call->intended)
+                               .count());
+          delete call;
+          {
+            absl::MutexLock lock(&mu_);
+            if (!status.ok() && errors_++ == 0) {
+              first_error_ = status.error_message();
+            }
+          }
+          then();
+          absl::MutexLock lock(&mu_);
+          --in_flight_;
+        });
+  }
+
+  void Clear() {
+    recorder_.Clear();
+    absl::MutexLock lock(&mu_);
+    errors_ = 0;
+  }
+
+  PredictResult Finish(double seconds) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &in_flight_));
+    PredictResult result;
+    result.latency = recorder_.Summarize();
+    result.calls_per_second = result.latency.count / seconds;
+    result.errors = errors_;
+    result.first_error = first_error_;
+    return result;
+  }
+
+ private:
+  struct Call {
+    Clock::time_point intended;
+    grpc::ClientContext context;
+    v1::PredictResponse response;
+  };
+
+  std::unique_ptr<v1::Learner::Stub> stub_;
+  v1::PredictRequest request_;  // read-only while calls run
+  LatencyRecorder recorder_;
+  absl::Mutex mu_;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string first_error_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+PredictResult RunPredict(const std::string& address, const PredictLoad& load) {
+  PredictDriver measured(address, load);
+  // Warm up the connection so the first calls do not pay for it.
+  for (int i = 0; i < 200; ++i) {
+    std::atomic<bool> done{false};
+    measured.Issue(Clock::now(), [&] { done.store(true); });
+    while (!done.load()) std::this_thread::yield();
+  }
+  measured.Finish(1);
+  measured.Clear();
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end =
+      start + std::chrono::duration_cast<Clock::duration>(
+                  std::chrono::duration<double>(load.duration_s));
+  if (load.qps > 0) {
+    const auto period = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(1.0 / load.qps));
+    for (Clock::time_point t = start; t < end; t += period) {
+      std::this_thread::sleep_until(t);
+      measured.Issue(t, [] {});
+    }
+  } else {
+    // Closed loop: each completion issues the next call until `end`.
+    std::function<void()> next = [&] {
+      if (Clock::now() < end) measured.Issue(Clock::now(), next);
+    };
+    for (int i = 0; i < load.concurrency; ++i) {
+      measured.Issue(Clock::now(), next);
+    }
+    std::this_thread::sleep_until(end);
+  }
+  return measured.Finish(SecondsSince(start));
+}
+
+}  // namespace streamfit::bench

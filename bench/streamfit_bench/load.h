@@ -1,0 +1,73 @@
+// Load generators for streamfit-bench: each drives one kind of traffic at a
+// server address and measures it. They use only the v1 protocol, so they run
+// the same against streamfit and against the no-op service.
+#ifndef STREAMFIT_BENCH_STREAMFIT_BENCH_LOAD_H_
+#define STREAMFIT_BENCH_STREAMFIT_BENCH_LOAD_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "bench/streamfit_bench/latency_recorder.h"
+
+namespace streamfit::bench {
+
+struct ObserveLoad {
+  std::string model = "bench";
+  uint32_t features = 10;
+  int batch = 64;            // examples per message (DenseBatch)
+  int64_t messages = 20000;  // per connection; ignored when duration_s > 0
+  double duration_s = 0;     // run for this long instead
+  int connections = 1;       // channels, one stream (or caller) each
+};
+
+struct ObserveResult {
+  uint64_t samples = 0;        // acked (stream) or accepted (unary)
+  double acked_seconds = 0;    // until the last ack / response
+  double applied_seconds = 0;  // until the model's version covered them all
+  std::string error;           // empty if every call succeeded
+  double SamplesPerSecond() const {
+    return applied_seconds > 0 ? samples / applied_seconds : 0;
+  }
+};
+
+// ObserveStream on `connections` channels, writing with buffer hints and
+// counting acks on a second thread. `stop` (optional) ends a duration run
+// early.
+ObserveResult RunObserveStream(const std::string& address,
+                               const ObserveLoad& load,
+                               const std::atomic<bool>* stop = nullptr);
+
+// One Observe call (a client stream of one message) per batch, one caller
+// per connection, each waiting for its reply before the next.
+ObserveResult RunObserveUnary(const std::string& address,
+                              const ObserveLoad& load);
+
+struct PredictLoad {
+  std::string model = "bench";
+  uint32_t features = 10;
+  int inputs = 1;       // examples per call
+  double qps = 0;       // open loop at this rate; 0: closed loop
+  int concurrency = 1;  // closed loop: calls in flight
+  double duration_s = 5;
+};
+
+struct PredictResult {
+  LatencySummary latency;  // open loop: from each call's scheduled start
+  double calls_per_second = 0;
+  uint64_t errors = 0;
+  std::string first_error;
+};
+
+PredictResult RunPredict(const std::string& address, const PredictLoad& load);
+
+// Creates `model` (regression, `features`) unless it exists; waits for the
+// server to answer. False with a message on failure.
+bool PrepareModel(const std::string& address, const std::string& model,
+                  uint32_t features, std::string* error);
+
+}  // namespace streamfit::bench
+
+#endif  // STREAMFIT_BENCH_STREAMFIT_BENCH_LOAD_H_

@@ -1,0 +1,381 @@
+// streamfit-bench: load generator for a streamfit server. By default it
+// starts two servers in this process on 127.0.0.1:0, the real streamfit
+// server and a no-op server (same service and messages, handlers that parse
+// and drop), runs the same load against each (alternating, --runs times) and
+// reports streamfit's median next to the no-op ceiling measured in the same
+// run. --target=host:port drives an external server instead.
+//
+//   streamfit-bench --mode=observe-stream --batch=64 --messages=20000
+//   streamfit-bench --mode=observe-unary --batch=64 --connections=4
+//   streamfit-bench --mode=predict [--qps=2000 | --concurrency=1]
+//   streamfit-bench --mode=mixed --duration_s=10   (predict idle vs loaded)
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "bench/streamfit_bench/load.h"
+#include "bench/streamfit_bench/noop_service.h"
+#include "bench/streamfit_bench/rss_sampler.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, mode, "observe-stream",
+          "observe-stream, observe-unary, predict or mixed");
+ABSL_FLAG(std::string, target, "",
+          "host:port of an external server to drive instead of the two "
+          "in-process servers");
+ABSL_FLAG(std::string, servers, "both",
+          "in-process servers to measure: both, streamfit or noop");
+ABSL_FLAG(int, runs, 3, "repetitions per server; medians are reported");
+ABSL_FLAG(uint32_t, features, 10, "dense features per example");
+ABSL_FLAG(int, batch, 64, "examples per Observe message");
+ABSL_FLAG(int64_t, messages, 20000, "Observe messages per connection");
+ABSL_FLAG(int, connections, 1, "Observe channels (one stream each)");
+ABSL_FLAG(double, duration_s, 0,
+          "observe: run this long instead of --messages; predict and mixed: "
+          "measuring time per phase (default 5)");
+ABSL_FLAG(double, qps, 0, "predict: open-loop rate; 0 for a closed loop");
+ABSL_FLAG(int, concurrency, 1, "predict closed loop: calls in flight");
+ABSL_FLAG(bool, load_process, false,
+          "mixed: run the Observe load in a child process (its own CPU "
+          "scheduling) instead of threads of this one");
+ABSL_FLAG(std::string, hist_out, "",
+          "mixed/predict: write latency histograms to PREFIX_<server>_<phase>"
+          ".dat (upper_us fraction)");
+ABSL_FLAG(double, rss_interval_s, 0,
+          "print this process's VmRSS/VmHWM every this many seconds");
+ABSL_FLAG(uint64_t, publish_every, 1024, "streamfit server: publish_every");
+ABSL_FLAG(uint64_t, publish_interval_us, 0,
+          "streamfit server: publish_interval_us (0: off)");
+ABSL_FLAG(uint64_t, queue_capacity, 1 << 16,
+          "streamfit server: learner queue capacity (samples)");
+ABSL_FLAG(bool, csv, false, "also print one CSV line per result");
+
+namespace streamfit::bench {
+namespace {
+
+struct Target {
+  std::string name;     // "streamfit", "noop" or "target"
+  std::string address;  // host:port
+};
+
+// The servers a run measures; owns the in-process ones.
+class Servers {
+ public:
+  bool Start() {
+    const std::string which = absl::GetFlag(FLAGS_servers);
+    if (!absl::GetFlag(FLAGS_target).empty()) {
+      targets_.push_back({"target", absl::GetFlag(FLAGS_target)});
+      return true;
+    }
+    if (which == "both" || which == "noop") {
+      grpc::ServerBuilder builder;
+      int port = 0;
+      builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                               &port);
+      builder.SetMaxReceiveMessageSize(64 << 20);
+      builder.RegisterService(&noop_service_);
+      noop_ = builder.BuildAndStart();
+      if (noop_ == nullptr || port == 0) return false;
+      targets_.push_back({"noop", absl::StrCat("127.0.0.1:", port)});
+    }
+    if (which == "both" || which == "streamfit") {
+      data_dir_ = std::filesystem::temp_directory_path() /
+                  absl::StrCat("streamfit-bench-", getpid());
+      StreamfitServer::Options options;
+      options.address = "127.0.0.1:0";
+      options.data_dir = data_dir_.string();
+      options.learner.publish_every = absl::GetFlag(FLAGS_publish_every);
+      options.learner.publish_interval =
+          absl::Microseconds(absl::GetFlag(FLAGS_publish_interval_us));
+      options.learner.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
+      auto server = StreamfitServer::Start(options);
+      if (!server.ok()) {
+        std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
+        return false;
+      }
+      streamfit_ = *std::move(server);
+      targets_.push_back({"streamfit", streamfit_->address()});
+    }
+    return !targets_.empty();
+  }
+  ~Servers() {
+    if (noop_) noop_->Shutdown();
+    if (streamfit_) streamfit_->Shutdown();
+    if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_);
+  }
+  const std::vector<Target>& targets() const { return targets_; }
+
+ private:
+  NoopLearnerService noop_service_;
+  std::unique_ptr<grpc::Server> noop_;
+  std::unique_ptr<StreamfitServer> streamfit_;
+  std::filesystem::path data_dir_;
+  std::vector<Target> targets_;
+};
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2]
+                      : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+ObserveLoad ObserveFlags() {
+  ObserveLoad load;
+  load.features = absl::GetFlag(FLAGS_features);
+  load.batch = absl::GetFlag(FLAGS_batch);
+  load.messages = absl::GetFlag(FLAGS_messages);
+  load.connections = absl::GetFlag(FLAGS_connections);
+  load.duration_s = absl::GetFlag(FLAGS_duration_s);
+  return load;
+}
+
+PredictLoad PredictFlags() {
+  PredictLoad load;
+  load.features = absl::GetFlag(FLAGS_features);
+  load.qps = absl::GetFlag(FLAGS_qps);
+  load.concurrency = absl::GetFlag(FLAGS_concurrency);
+  const double d = absl::GetFlag(FLAGS_duration_s);
+  load.duration_s = d > 0 ? d : 5;
+  return load;
+}
+
+// Observe modes: samples/s per server, medians and the ratio to no-op.
+int RunObserve(const Servers& servers, bool stream) {
+  const ObserveLoad load = ObserveFlags();
+  const int runs = absl::GetFlag(FLAGS_runs);
+  std::printf("%s: %d x %u features per message, %d connection(s), %s\n",
+              stream ? "observe-stream" : "observe-unary", load.batch,
+              load.features, load.connections,
+              load.duration_s > 0
+                  ? absl::StrCat(load.duration_s, " s").c_str()
+                  : absl::StrCat(load.messages, " messages each").c_str());
+  std::vector<std::vector<double>> rates(servers.targets().size());
+  for (int r = 0; r < runs; ++r) {
+    for (size_t t = 0; t < servers.targets().size(); ++t) {
+      const Target& target = servers.targets()[t];
+      const ObserveResult result = stream
+                                       ? RunObserveStream(target.address, load)
+                                       : RunObserveUnary(target.address, load);
+      if (!result.error.empty()) {
+        std::printf("  %s run %d: error %s\n", target.name.c_str(), r + 1,
+                    result.error.c_str());
+        return 1;
+      }
+      rates[t].push_back(result.SamplesPerSecond());
+      std::printf(
+          "  %-9s run %d: %llu samples, acked in %.3f s, applied in %.3f s: "
+          "%.0f samples/s (%.0f messages/s)\n",
+          target.name.c_str(), r + 1,
+          static_cast<unsigned long long>(result.samples), result.acked_seconds,
+          result.applied_seconds, result.SamplesPerSecond(),
+          result.SamplesPerSecond() / load.batch);
+    }
+  }
+  double noop = 0, streamfit = 0;
+  for (size_t t = 0; t < servers.targets().size(); ++t) {
+    const double median = Median(rates[t]);
+    const std::string& name = servers.targets()[t].name;
+    if (name == "noop") noop = median;
+    if (name != "noop") streamfit = median;
+    std::printf("  %-9s median of %d: %.0f samples/s\n", name.c_str(), runs,
+                median);
+    if (absl::GetFlag(FLAGS_csv)) {
+      std::printf("csv,%s,%s,%d,%u,%d,%.0f\n", stream ? "stream" : "unary",
+                  name.c_str(), load.batch, load.features, load.connections,
+                  median);
+    }
+  }
+  if (noop > 0 && streamfit > 0) {
+    std::printf("  streamfit / no-op ceiling: %.2f\n", streamfit / noop);
+  }
+  return 0;
+}
+
+void PrintLatency(const std::string& label, const PredictResult& r) {
+  std::printf("%s: %.0f calls/s, %llu errors%s%s\n%s", label.c_str(),
+              r.calls_per_second, static_cast<unsigned long long>(r.errors),
+              r.first_error.empty() ? "" : ", first: ", r.first_error.c_str(),
+              FormatSummary(r.latency).c_str());
+}
+
+void WriteHistogram(const std::string& server, const std::string& phase,
+                    const PredictResult& r) {
+  const std::string prefix = absl::GetFlag(FLAGS_hist_out);
+  if (prefix.empty()) return;
+  std::ofstream(absl::StrCat(prefix, "_", server, "_", phase, ".dat"))
+      << HistogramData(r.latency);
+}
+
+// Predict mode: latency per server, medians of p99 across runs.
+int RunPredictMode(const Servers& servers) {
+  const PredictLoad load = PredictFlags();
+  const int runs = absl::GetFlag(FLAGS_runs);
+  for (const Target& target : servers.targets()) {
+    std::vector<double> p50, p99;
+    for (int r = 0; r < runs; ++r) {
+      const PredictResult result = RunPredict(target.address, load);
+      PrintLatency(absl::StrCat(target.name, " predict run ", r + 1), result);
+      p50.push_back(result.latency.p50_us);
+      p99.push_back(result.latency.p99_us);
+      if (r == 0) WriteHistogram(target.name, "idle", result);
+    }
+    std::printf("%s predict median of %d: p50 %.1f us, p99 %.1f us\n",
+                target.name.c_str(), runs, Median(p50), Median(p99));
+  }
+  return 0;
+}
+
+// Starts this binary as an Observe load against `address` for `seconds`.
+pid_t SpawnObserveLoad(const std::string& address, double seconds) {
+  const ObserveLoad load = ObserveFlags();
+  std::vector<std::string> args = {
+      "/proc/self/exe",
+      "--mode=observe-stream",
+      absl::StrCat("--target=", address),
+      "--runs=1",
+      absl::StrCat("--duration_s=", seconds),
+      absl::StrCat("--batch=", load.batch),
+      absl::StrCat("--features=", load.features),
+      absl::StrCat("--connections=", load.connections)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+    return -1;
+  }
+  return pid;
+}
+
+// Mixed mode: Predict latency idle, then while Observe runs flat out.
+int RunMixed(const Servers& servers) {
+  const PredictLoad predict = PredictFlags();
+  const int runs = absl::GetFlag(FLAGS_runs);
+  const bool separate = absl::GetFlag(FLAGS_load_process);
+  ObserveLoad observe = ObserveFlags();
+  for (const Target& target : servers.targets()) {
+    std::vector<double> idle_p99, load_p99, idle_p50, load_p50, rates;
+    for (int r = 0; r < runs; ++r) {
+      const PredictResult idle = RunPredict(target.address, predict);
+      PrintLatency(absl::StrCat(target.name, " run ", r + 1, " idle"), idle);
+
+      // The Observe load starts 1 s before and ends after the measurement.
+      observe.duration_s = predict.duration_s + 3;
+      std::atomic<bool> stop{false};
+      ObserveResult observed;
+      std::thread load_thread;
+      pid_t child = -1;
+      if (separate) {
+        child = SpawnObserveLoad(target.address, observe.duration_s);
+        if (child < 0) {
+          std::fprintf(stderr, "cannot start the load process\n");
+          return 1;
+        }
+      } else {
+        load_thread = std::thread([&] {
+          observed = RunObserveStream(target.address, observe, &stop);
+        });
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      const PredictResult loaded = RunPredict(target.address, predict);
+      stop.store(true);
+      if (separate) {
+        int status = 0;
+        waitpid(child, &status, 0);
+      } else {
+        load_thread.join();
+        rates.push_back(observed.SamplesPerSecond());
+        std::printf("%s run %d observe load: %.0f samples/s%s%s\n",
+                    target.name.c_str(), r + 1, observed.SamplesPerSecond(),
+                    observed.error.empty() ? "" : ", error ",
+                    observed.error.c_str());
+      }
+      PrintLatency(absl::StrCat(target.name, " run ", r + 1, " under load"),
+                   loaded);
+      idle_p50.push_back(idle.latency.p50_us);
+      idle_p99.push_back(idle.latency.p99_us);
+      load_p50.push_back(loaded.latency.p50_us);
+      load_p99.push_back(loaded.latency.p99_us);
+      if (r == 0) {
+        WriteHistogram(target.name, "idle", idle);
+        WriteHistogram(target.name, "load", loaded);
+      }
+    }
+    std::printf(
+        "%s mixed median of %d: idle p50 %.1f us p99 %.1f us; under load "
+        "p50 %.1f us p99 %.1f us; p99 ratio %.2f\n",
+        target.name.c_str(), runs, Median(idle_p50), Median(idle_p99),
+        Median(load_p50), Median(load_p99),
+        Median(load_p99) / Median(idle_p99));
+    if (absl::GetFlag(FLAGS_csv)) {
+      std::printf("csv,mixed,%s,%.1f,%.1f,%.1f,%.1f,%.0f\n",
+                  target.name.c_str(), Median(idle_p50), Median(idle_p99),
+                  Median(load_p50), Median(load_p99), Median(rates));
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace streamfit::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Load generator for streamfit; compares with an in-process no-op "
+      "server.");
+  absl::ParseCommandLine(argc, argv);
+  // Debian's Abseil is built with mutex deadlock detection on: a cycle graph
+  // update on every lock, measurable on the Observe hot path.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  using namespace streamfit::bench;  // NOLINT: main only
+  Servers servers;
+  if (!servers.Start()) {
+    std::fprintf(stderr, "streamfit-bench: cannot start the servers\n");
+    return 1;
+  }
+  for (const Target& t : servers.targets()) {
+    std::string error;
+    if (!PrepareModel(t.address, "bench", absl::GetFlag(FLAGS_features),
+                      &error)) {
+      std::fprintf(stderr, "streamfit-bench: %s: %s\n", t.name.c_str(),
+                   error.c_str());
+      return 1;
+    }
+  }
+  std::unique_ptr<RssSampler> rss;
+  if (absl::GetFlag(FLAGS_rss_interval_s) > 0) {
+    rss = std::make_unique<RssSampler>(absl::GetFlag(FLAGS_rss_interval_s));
+  }
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  int rc;
+  if (mode == "observe-stream") {
+    rc = RunObserve(servers, /*stream=*/true);
+  } else if (mode == "observe-unary") {
+    rc = RunObserve(servers, /*stream=*/false);
+  } else if (mode == "predict") {
+    rc = RunPredictMode(servers);
+  } else if (mode == "mixed") {
+    rc = RunMixed(servers);
+  } else {
+    std::fprintf(stderr, "streamfit-bench: unknown --mode=%s\n", mode.c_str());
+    rc = 2;
+  }
+  rss.reset();
+  return rc;
+}

@@ -1,0 +1,27 @@
+// Prints this process's resident memory (VmRSS) and its peak (VmHWM) every
+// few seconds on a thread of its own, to show memory stays flat under load.
+#ifndef STREAMFIT_BENCH_STREAMFIT_BENCH_RSS_SAMPLER_H_
+#define STREAMFIT_BENCH_STREAMFIT_BENCH_RSS_SAMPLER_H_
+
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+
+namespace streamfit::bench {
+
+// Samples from construction until destruction. Not copyable.
+class RssSampler {
+ public:
+  explicit RssSampler(double interval_s);
+  ~RssSampler();
+  RssSampler(const RssSampler&) = delete;
+  RssSampler& operator=(const RssSampler&) = delete;
+
+ private:
+  absl::Notification done_;
+  std::thread thread_;
+};
+
+}  // namespace streamfit::bench
+
+#endif  // STREAMFIT_BENCH_STREAMFIT_BENCH_RSS_SAMPLER_H_
