@@ -32,16 +32,19 @@ absl::Status CheckRow(std::span<const float> row, const ModelConfig& config,
   return absl::OkStatus();
 }
 
-absl::Status CheckSparse(const ExampleView& x, const std::string& where) {
+// Checks a row's sparse part; errors start like CheckRow's.
+absl::Status CheckSparse(const ExampleView& x, const char* kind, size_t index,
+                         const char* field) {
+  auto where = [&] { return absl::StrCat(kind, " ", index, ": ", field); };
   if (x.namespaces.size() != x.hashes.size() ||
       x.values.size() != x.hashes.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, "sparse arrays differ in length"));
+        absl::StrCat(where(), "sparse arrays differ in length"));
   }
   for (size_t j = 0; j < x.values.size(); ++j) {
     if (!std::isfinite(x.values[j])) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, "sparse value ", j, " is ", Describe(x.values[j])));
+          where(), "sparse value ", j, " is ", Describe(x.values[j])));
     }
   }
   return absl::OkStatus();
@@ -103,9 +106,11 @@ absl::Status ValidateFeatures(std::span<const float> features,
 
 absl::Status ValidateFeatures(const ExampleView& features,
                               const ModelConfig& config, size_t index) {
-  const std::string where = absl::StrCat("features ", index, ": ");
-  if (auto s = CheckRow(features.dense, config, where); !s.ok()) return s;
-  return CheckSparse(features, where);
+  if (auto s = CheckRow(features.dense, config, "features", index, "");
+      !s.ok()) {
+    return s;
+  }
+  return CheckSparse(features, "features", index, "");
 }
 
 absl::Status ValidateBatch(const ExampleBatch& batch,
@@ -136,8 +141,7 @@ absl::Status ValidateBatch(const ExampleBatch& batch,
         !s.ok()) {
       return s;
     }
-    if (auto s = CheckSparse(batch.view(i),
-                             absl::StrCat("example ", i, ": features."));
+    if (auto s = CheckSparse(batch.view(i), "example", i, "features.");
         !s.ok()) {
       return s;
     }
