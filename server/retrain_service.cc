@@ -44,6 +44,7 @@ class UploadReactor final
   void OnReadDone(bool ok) override {
     if (!ok) {
       if (context_->IsCancelled()) {
+        upload_.reset();  // removes the partial file now
         Finish(grpc::Status(grpc::StatusCode::CANCELLED, "upload cancelled"));
         return;
       }
@@ -53,6 +54,7 @@ class UploadReactor final
         return;
       }
       absl::StatusOr<v1::DatasetInfo> info = upload_->Finish(spec_);
+      upload_.reset();  // removes the file unless it was published
       if (info.ok()) *response_ = *std::move(info);
       Finish(ToGrpcStatus(info.status()));
       return;
@@ -63,6 +65,7 @@ class UploadReactor final
       spec_.clear_data();
     }
     if (absl::Status s = upload_->Append(request_.data()); !s.ok()) {
+      upload_.reset();  // removes the partial file now
       Finish(ToGrpcStatus(s));
       return;
     }
