@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
     }
     absl::StrAppend(&csv, y, row, "\n");
   }
+  std::fprintf(stderr, "uploading %zu bytes\n", csv.size());
   streamfit::v1::DatasetInfo info;
   {
     grpc::ClientContext context;
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
     if (!writer->Finish().ok()) return 1;
   }
 
+  std::fprintf(stderr, "measuring idle Predict\n");
   const int threads = absl::GetFlag(FLAGS_threads);
   std::atomic<bool> stop{false};
   std::thread idle_timer([&] {
@@ -148,6 +150,8 @@ int main(int argc, char** argv) {
     grpc::ClientContext context;
     if (!stub->Retrain(&context, request, &job).ok()) return 1;
   }
+  std::fprintf(stderr, "measuring Predict during retrain %s\n",
+               job.id().c_str());
   stop = false;
   std::thread watcher([&] {
     grpc::ClientContext context;
@@ -159,14 +163,18 @@ int main(int argc, char** argv) {
     reader->Finish();
     stop = true;
   });
+  const absl::Time during_start = absl::Now();
   const Phase during = Measure(address, threads, stop);
+  const double during_seconds =
+      absl::ToDoubleSeconds(absl::Now() - during_start);
   watcher.join();
 
   std::printf(
       "Predict (1 row x 10 features) from %d threads; retrain %s on "
-      "%d rows took %.2f s (fit), state %s\n",
+      "%d rows: fit %.2f s, job %.2f s, watched %.2f s, state %s\n",
       threads, request.algorithm().c_str(), absl::GetFlag(FLAGS_rows),
       job.metrics().fit_seconds(),
+      (job.finished_unix_ms() - job.created_unix_ms()) / 1000.0, during_seconds,
       streamfit::v1::RetrainState_Name(job.state()).c_str());
   Print("idle", idle);
   Print("during retrain", during);

@@ -20,7 +20,8 @@ namespace {
 // Examples in the model's input space (standardized when configured) and
 // targets in its output space; importance weights sum to 1.
 struct Data {
-  Eigen::MatrixXd z;  // n x d
+  // n x d, row-major: minibatches gather random rows.
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> z;
   Eigen::VectorXd targets;
   Eigen::VectorXd weights;
 };

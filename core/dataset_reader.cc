@@ -179,8 +179,6 @@ absl::StatusOr<ParsedDataset> ParseDataset(absl::string_view text,
       if (out.examples.size() == 0) {
         out.examples.num_features = row.entries.size();
       }
-      out.examples.values.reserve(out.examples.values.size() +
-                                  row.entries.size());
       for (const auto& [j, v] : row.entries) out.examples.values.push_back(v);
       out.examples.labels.push_back(row.label);
       out.examples.weights.push_back(1);

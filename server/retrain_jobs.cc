@@ -370,12 +370,8 @@ void RetrainJobs::Run(Job& job) {
     fit.warm_start = &*warm;
   }
   absl::Time last_report = absl::InfinitePast();
-  fit.on_progress = [&](const FitProgress& p) {
-    if (p.step != p.max_steps &&
-        absl::Now() - last_report < absl::Milliseconds(100)) {
-      return;
-    }
-    last_report = absl::Now();
+  FitProgress last_progress;
+  auto report = [&](const FitProgress& p) {
     Update(
         job,
         [&](v1::RetrainJob& s) {
@@ -385,6 +381,12 @@ void RetrainJobs::Run(Job& job) {
           progress->set_objective(p.objective);
         },
         false);
+  };
+  fit.on_progress = [&](const FitProgress& p) {
+    last_progress = p;
+    if (absl::Now() - last_report < absl::Milliseconds(100)) return;
+    last_report = absl::Now();
+    report(p);
   };
   Update(
       job,
@@ -399,6 +401,7 @@ void RetrainJobs::Run(Job& job) {
   absl::StatusOr<LinearModel> fitted = Fit(fit_config, train, fit);
   const double fit_seconds = absl::ToDoubleSeconds(absl::Now() - fit_start);
   if (!fitted.ok()) return fail(fitted.status());
+  report(last_progress);  // the final step, which throttling may have skipped
   if (!(fit_config == model->config)) {
     // The overrides shaped the fit only: the live config goes on.
     fitted = LinearModel::FromState(model->config, 0, fitted->ExportState());

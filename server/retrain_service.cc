@@ -109,19 +109,24 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::RetrainJob>,
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      Close(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher left"));
-      return;
+    Action action;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      action = ok ? Next()
+                  : Close(grpc::Status(grpc::StatusCode::CANCELLED,
+                                       "the watcher left"));
     }
-    Pump();
+    Act(action);
   }
   void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    cancelled_ = true;
-    if (!writing_)
-      Close(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+    Action action;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      action = Next();
+    }
+    Act(action);
   }
   void OnDone() override {
     uint64_t token;
@@ -134,6 +139,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::RetrainJob>,
   }
 
  private:
+  // What to start once the lock is released (gRPC may run a reaction
+  // inline, which takes the lock again).
+  struct Action {
+    bool write = false;
+    std::optional<grpc::Status> finish;
+  };
+
   explicit WatchReactor(RetrainJobs* jobs) : jobs_(jobs) {}
 
   static bool Ended(const v1::RetrainJob& job) {
@@ -142,42 +154,50 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::RetrainJob>,
   }
 
   void Update(const v1::RetrainJob& job) {
-    absl::MutexLock lock(&mu_);
-    if (finished_ || (last_sent_ended_)) return;
-    next_ = job;
-    Pump();
+    Action action;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || last_sent_ended_) return;
+      next_ = job;
+      action = Next();
+    }
+    Act(action);
   }
 
-  // Writes the latest state if no write is in flight; finishes after the
-  // final state is written.
-  void Pump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || writing_) return;
+  // Decides the next operation: write the latest state if no write is in
+  // flight; finish after the final state is written or on cancellation.
+  Action Next() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || writing_) return {};
     if (cancelled_) {
-      Close(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
-      return;
+      return Close(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
     }
     if (next_.has_value()) {
-      writing_job_ = *std::move(next_);
+      writing_job_ = *std::move(next_);  // untouched until OnWriteDone
       next_.reset();
       last_sent_ended_ = Ended(writing_job_);
       writing_ = true;
-      StartWrite(&writing_job_);
-      return;
+      return {true, std::nullopt};
     }
-    if (last_sent_ended_) Close(grpc::Status::OK);
+    if (last_sent_ended_) return Close(grpc::Status::OK);
+    return {};
   }
 
-  void Close(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
+  Action Close(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return {};
     finished_ = true;
-    Finish(status);
+    return {false, status};
+  }
+
+  void Act(const Action& action) {
+    if (action.write) StartWrite(&writing_job_);
+    if (action.finish.has_value()) Finish(*action.finish);
   }
 
   RetrainJobs* const jobs_;
   absl::Mutex mu_;
   uint64_t token_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<v1::RetrainJob> next_ ABSL_GUARDED_BY(mu_);
-  v1::RetrainJob writing_job_ ABSL_GUARDED_BY(mu_);
+  v1::RetrainJob writing_job_;  // written under mu_ only while !writing_
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool last_sent_ended_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
