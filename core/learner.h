@@ -23,7 +23,8 @@ namespace streamfit {
 
 // Contract:
 // - Batches are applied in the order Submit admits them; the model's version
-//   is the number of samples applied. Nothing else changes the model.
+//   is the number of samples applied. Nothing else changes the model, except
+//   Adopt (a retrain swap), which keeps the version (docs/RETRAIN.md).
 // - Current() returns the latest published state: an immutable model after
 //   exactly its version() samples. It never waits for training (one atomic
 //   load). A state is published after each batch when the queue runs empty
