@@ -4,40 +4,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/rpc_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
 namespace streamfit {
-namespace {
-
-// The one place where gRPC statuses become absl ones; the codes are the
-// same canonical codes.
-absl::Status ToAbslStatus(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
-
-template <typename Request, typename Response>
-using UnaryMethod = grpc::Status (v1::Learner::Stub::*)(grpc::ClientContext*,
-                                                        const Request&,
-                                                        Response*);
-
-// Makes one unary call with a deadline `timeout` from now.
-template <typename Request, typename Response>
-absl::StatusOr<Response> CallUnary(v1::Learner::Stub& stub,
-                                   UnaryMethod<Request, Response> method,
-                                   const Request& request,
-                                   absl::Duration timeout) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  Response response;
-  grpc::Status status = (stub.*method)(&context, request, &response);
-  if (!status.ok()) return ToAbslStatus(status);
-  return response;
-}
-
-}  // namespace
 
 LearnerClient::LearnerClient(std::shared_ptr<grpc::Channel> channel,
                              Options options)

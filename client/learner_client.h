@@ -67,6 +67,25 @@ class LearnerClient {
       const v1::PredictRequest& request);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(const std::string& name);
 
+  // --- Datasets and retraining (issue 5; retrain_client.cc) ---
+  // Streams the file at `path` in chunks of `chunk_bytes`, described by
+  // `spec` (its data is ignored; total_bytes is set from the file).
+  // `on_progress` (may be null) gets the bytes sent so far.
+  absl::StatusOr<v1::DatasetInfo> UploadDataset(
+      const std::string& path, v1::UploadDatasetRequest spec,
+      size_t chunk_bytes, const ProgressCallback& on_progress = nullptr);
+  absl::StatusOr<std::vector<v1::DatasetInfo>> ListDatasets();
+  absl::Status DeleteDataset(const std::string& id);
+  absl::StatusOr<v1::RetrainJob> Retrain(const v1::RetrainRequest& request);
+  absl::StatusOr<v1::RetrainJob> GetRetrainJob(const std::string& id);
+  absl::StatusOr<v1::RetrainJob> CancelRetrainJob(const std::string& id);
+  absl::StatusOr<std::vector<v1::RetrainJob>> ListRetrainJobs();
+  // Calls `on_update` with each state the server streams (no deadline) and
+  // returns the last one, once the job ended.
+  absl::StatusOr<v1::RetrainJob> WatchRetrainJob(
+      const std::string& id,
+      const std::function<void(const v1::RetrainJob&)>& on_update);
+
  private:
   const Options options_;
   const std::unique_ptr<v1::Learner::Stub> stub_;

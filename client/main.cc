@@ -38,6 +38,11 @@ constexpr Command kCommands[] = {
      "print one prediction per row; accuracy or MSE on stderr", RunPredict},
     {"snapshot", "NAME [--out FILE]", "print a model snapshot as JSON",
      RunSnapshot},
+    {"dataset", "upload FILE | ls | rm ID",
+     "upload (prints the id last), list or delete datasets", RunDataset},
+    {"retrain", "MODEL --dataset ID [--wait]",
+     "refit a model from a dataset and swap it in", RunRetrain},
+    {"jobs", "[ID | cancel ID]", "list, show or cancel retrain jobs", RunJobs},
 };
 
 std::string Usage() {
@@ -80,7 +85,8 @@ int main(int argc, char** argv) {
   // --help lists the tool's own flags (absl would look for them in main.cc).
   absl::FlagsUsageConfig usage_config;
   usage_config.contains_help_flags = [](absl::string_view path) {
-    return absl::StrContains(path, "client/cli_flags.cc");
+    return absl::StrContains(path, "client/cli_flags.cc") ||
+           absl::StrContains(path, "client/retrain_flags.cc");
   };
   absl::SetFlagsUsageConfig(usage_config);
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);

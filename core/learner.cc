@@ -94,12 +94,16 @@ bool Learner::PublishIsDue() const {
 
 void Learner::Run() {
   for (;;) {
+    RunPendingAdoption();
     ExampleBatch batch;
+    uint64_t record = 0;  // the recording generation, if any
     std::vector<std::pair<QueuedCallback, uint64_t>> admitted;
     {
       absl::MutexLock lock(&mu_);
-      while (queue_.empty() && !stopping_) work_.Wait(&mu_);
+      while (queue_.empty() && !stopping_ && !adoption_) work_.Wait(&mu_);
+      if (adoption_) continue;     // handled at the top of the loop
       if (queue_.empty()) return;  // stopping and drained
+      record = recording_ ? recording_->generation : 0;
       batch = std::move(queue_.front());
       queue_.pop_front();
       queued_samples_ -= batch.size();
@@ -123,6 +127,7 @@ void Learner::Run() {
         for (auto& cb : Publish()) ready.push_back(std::move(cb));
       }
     }
+    if (record != 0) Record(std::move(batch), record);
     bool idle;
     {
       absl::MutexLock lock(&mu_);
@@ -146,11 +151,15 @@ void Learner::Stop() {
   thread_.join();
   std::deque<Parked> parked;
   std::multimap<uint64_t, StateCallback> waiters;
+  std::optional<Adoption> adoption;
   {
     absl::MutexLock lock(&mu_);
     parked.swap(parked_);
     waiters.swap(waiters_);
+    adoption.swap(adoption_);
+    recording_.reset();
   }
+  if (adoption) adoption->on_done(StoppedError());
   for (auto& p : parked) p.on_queued(StoppedError());
   for (auto& [v, cb] : waiters) cb(StoppedError());
 }

@@ -8,7 +8,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
@@ -23,7 +25,8 @@ namespace streamfit {
 
 // Contract:
 // - Batches are applied in the order Submit admits them; the model's version
-//   is the number of samples applied. Nothing else changes the model.
+//   is the number of samples applied. Nothing else changes the model, except
+//   Adopt (a retrain swap), which keeps the version (docs/RETRAIN.md).
 // - Current() returns the latest published state: an immutable model after
 //   exactly its version() samples. It never waits for training (one atomic
 //   load). A state is published after each batch when the queue runs empty
@@ -77,6 +80,29 @@ class Learner {
   // parked batches and unmet waiters get ABORTED. Idempotent.
   void Stop();
 
+  // --- Swapping in a batch-fitted model (issue 5; learner_swap.cc) ---
+  // Starts keeping a copy of every batch applied from now on (at most
+  // `max_samples` samples; past that the recording is marked overflowed and
+  // emptied). Returns the cutoff: the version the model has before the first
+  // recorded sample. FAILED_PRECONDITION if a recording is already running,
+  // ABORTED if stopped.
+  absl::StatusOr<uint64_t> BeginRecording(uint64_t max_samples);
+  // Drops the recording, if any (a failed or cancelled retrain).
+  void EndRecording();
+  // Samples recorded so far.
+  uint64_t RecordedSamples() const;
+
+  using AdoptCallback = absl::AnyInvocable<void(absl::StatusOr<uint64_t>)>;
+  // Between two batches on the learner thread: replaces the model with
+  // `fitted` (its config must equal the model's) continued by every recorded
+  // sample in order, so its version is the live version, publishes it and
+  // ends the recording. `on_done` gets that version, or the model stays
+  // untouched and it gets FAILED_PRECONDITION (no recording, or another
+  // config), RESOURCE_EXHAUSTED (the recording overflowed) or ABORTED
+  // (stopped first). Batches admitted but not applied yet are learned after
+  // the swap, by the new model.
+  void Adopt(LinearModel fitted, AdoptCallback on_done);
+
  private:
   void Run();
   bool HasRoom(size_t samples) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -84,6 +110,11 @@ class Learner {
   uint64_t Admit(ExampleBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Publishes a copy of model_ and returns the waiters it satisfies.
   std::vector<StateCallback> Publish() ABSL_LOCKS_EXCLUDED(mu_);
+  // Learner thread: runs a pending Adopt, if any (learner_swap.cc).
+  void RunPendingAdoption() ABSL_LOCKS_EXCLUDED(mu_);
+  // Learner thread: keeps an applied batch popped while recording
+  // `generation` was running (0: none).
+  void Record(ExampleBatch batch, uint64_t generation) ABSL_LOCKS_EXCLUDED(mu_);
 
   struct Parked {
     ExampleBatch batch;
@@ -111,6 +142,23 @@ class Learner {
   uint64_t published_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::multimap<uint64_t, StateCallback> waiters_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Retrain swap state (learner_swap.cc).
+  struct Recording {
+    uint64_t generation = 0;
+    uint64_t cutoff = 0;
+    uint64_t max_samples = 0;
+    uint64_t samples = 0;
+    bool overflowed = false;
+    std::vector<ExampleBatch> batches;
+  };
+  struct Adoption {
+    LinearModel fitted;
+    AdoptCallback on_done;
+  };
+  std::optional<Recording> recording_ ABSL_GUARDED_BY(mu_);
+  uint64_t recording_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<Adoption> adoption_ ABSL_GUARDED_BY(mu_);
 
   std::thread thread_;  // last: starts after everything above exists
 };

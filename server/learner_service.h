@@ -3,7 +3,9 @@
 #ifndef STREAMFIT_SERVER_LEARNER_SERVICE_H_
 #define STREAMFIT_SERVER_LEARNER_SERVICE_H_
 
+#include "server/dataset_store.h"
 #include "server/model_registry.h"
+#include "server/retrain_jobs.h"
 #include "streamfit/v1/streamfit.grpc.pb.h"
 
 namespace streamfit {
@@ -40,8 +42,45 @@ class LearnerService final : public v1::Learner::CallbackService {
                                      const v1::SnapshotRequest* request,
                                      v1::ModelSnapshot* response) override;
 
+  // --- Datasets and retraining (issue 5; retrain_service.cc) ---
+  // Both must outlive the service; set before serving. Unset: UNIMPLEMENTED.
+  void SetRetrain(DatasetStore* datasets, RetrainJobs* jobs) {
+    datasets_ = datasets;
+    jobs_ = jobs;
+  }
+  grpc::ServerReadReactor<v1::UploadDatasetRequest>* UploadDataset(
+      grpc::CallbackServerContext* context, v1::DatasetInfo* response) override;
+  grpc::ServerUnaryReactor* ListDatasets(
+      grpc::CallbackServerContext* context,
+      const v1::ListDatasetsRequest* request,
+      v1::ListDatasetsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteDataset(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteDatasetRequest* request,
+      v1::DeleteDatasetResponse* response) override;
+  grpc::ServerUnaryReactor* Retrain(grpc::CallbackServerContext* context,
+                                    const v1::RetrainRequest* request,
+                                    v1::RetrainJob* response) override;
+  grpc::ServerUnaryReactor* GetRetrainJob(
+      grpc::CallbackServerContext* context,
+      const v1::GetRetrainJobRequest* request,
+      v1::RetrainJob* response) override;
+  grpc::ServerWriteReactor<v1::RetrainJob>* WatchRetrainJob(
+      grpc::CallbackServerContext* context,
+      const v1::GetRetrainJobRequest* request) override;
+  grpc::ServerUnaryReactor* CancelRetrainJob(
+      grpc::CallbackServerContext* context,
+      const v1::CancelRetrainJobRequest* request,
+      v1::RetrainJob* response) override;
+  grpc::ServerUnaryReactor* ListRetrainJobs(
+      grpc::CallbackServerContext* context,
+      const v1::ListRetrainJobsRequest* request,
+      v1::ListRetrainJobsResponse* response) override;
+
  private:
   ModelRegistry* const registry_;
+  DatasetStore* datasets_ = nullptr;  // issue 5
+  RetrainJobs* jobs_ = nullptr;       // issue 5
 };
 
 }  // namespace streamfit

@@ -29,6 +29,13 @@ ABSL_FLAG(uint64_t, publish_interval_us, 0,
           "least every this many microseconds; 0 for none");
 ABSL_FLAG(uint64_t, queue_capacity, 1 << 16,
           "samples a model's learner queue holds before producers wait");
+ABSL_FLAG(uint64_t, max_dataset_bytes, 1ull << 30,
+          "largest dataset upload accepted, in bytes");
+ABSL_FLAG(int, retrain_threads, 1,
+          "retrain jobs running at once (each uses one core)");
+ABSL_FLAG(uint64_t, retrain_replay_limit, 1 << 22,
+          "samples a model may learn during a retrain; past that its swap "
+          "fails (they are held in memory for the replay)");
 
 namespace {
 
@@ -68,6 +75,9 @@ int main(int argc, char** argv) {
   options.learner.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
   options.learner.publish_interval =
       absl::Microseconds(absl::GetFlag(FLAGS_publish_interval_us));
+  options.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
+  options.retrain_threads = absl::GetFlag(FLAGS_retrain_threads);
+  options.retrain_replay_limit = absl::GetFlag(FLAGS_retrain_replay_limit);
   if (!options.default_model.empty()) {
     absl::StatusOr<streamfit::Task> task =
         ParseTask(absl::GetFlag(FLAGS_default_task));

@@ -26,6 +26,17 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
             .status());
   }
 
+  // Datasets and retrain jobs (issue 5).
+  ASSIGN_OR_RETURN(server->datasets_,
+                   DatasetStore::Open({options.data_dir + "/datasets",
+                                       options.max_dataset_bytes}));
+  ASSIGN_OR_RETURN(
+      server->jobs_,
+      RetrainJobs::Start(&server->registry_, server->datasets_.get(),
+                         {options.data_dir + "/jobs", options.retrain_threads,
+                          options.retrain_replay_limit}));
+  server->service_.SetRetrain(server->datasets_.get(), server->jobs_.get());
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -57,6 +68,7 @@ void StreamfitServer::Shutdown(absl::Duration grace) {
   }
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  if (jobs_) jobs_->Shutdown();  // running retrains end ABORTED
   registry_.StopAll();
 }
 

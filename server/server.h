@@ -29,6 +29,10 @@ class StreamfitServer {
     ModelConfig default_config;
     Learner::Options learner;
     int max_receive_message_bytes = 64 << 20;
+    // Datasets and retraining (issue 5): under data_dir/datasets and /jobs.
+    uint64_t max_dataset_bytes = 1ull << 30;
+    int retrain_threads = 1;
+    uint64_t retrain_replay_limit = 1 << 22;
   };
 
   // Creates the data directory, the default model and starts serving.
@@ -54,6 +58,8 @@ class StreamfitServer {
   const Options options_;
   ModelRegistry registry_;
   LearnerService service_;
+  std::unique_ptr<DatasetStore> datasets_;  // issue 5
+  std::unique_ptr<RetrainJobs> jobs_;       // issue 5
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Mutex shutdown_mu_;

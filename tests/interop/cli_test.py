@@ -148,6 +148,37 @@ class CliTest(unittest.TestCase):
         self.run_ok(*args)
         self.assert_fails(args, "error: ALREADY_EXISTS")
 
+    # Issue 5: datasets and retraining from the command line.
+    def test_dataset_upload_and_retrain(self):
+        self.run_ok("create", "refit", "--task", "regression", "--features",
+                    "10")
+        upload = self.run_ok("dataset", "upload",
+                             data_file("diabetes.reg.csv"))
+        dataset_id = upload.stdout.strip().splitlines()[-1]
+        self.assertTrue(dataset_id.startswith("ds-"), upload.stdout)
+        self.assertIn("442 rows x 10 features", upload.stderr)
+        self.assertIn(dataset_id, self.run_ok("dataset", "ls").stdout)
+        done = self.run_ok("retrain", "refit", "--dataset", dataset_id,
+                           "--algorithm", "least_squares", "--holdout", "0.2",
+                           "--wait")
+        self.assertIn("SUCCEEDED", done.stdout)
+        self.assertIn("swapped in at version 0", done.stdout)
+        self.assertIn("SUCCEEDED", self.run_ok("jobs").stdout)
+        # A failing job exits 1: labels that a binary model cannot take.
+        self.run_ok("create", "refit-binary", "--task", "binary",
+                    "--features", "10")
+        self.assert_fails(["retrain", "refit-binary", "--dataset", dataset_id,
+                           "--wait"], "ended FAILED", "must be 0 or 1")
+        self.assert_fails(["retrain", "refit", "--dataset", "ds-0000"],
+                          "error: NOT_FOUND")
+        self.run_ok("dataset", "rm", dataset_id)
+        self.assert_fails(["dataset", "rm", dataset_id], "error: NOT_FOUND")
+        bad = os.path.join(self.out_dir, "bad.csv")
+        with open(bad, "w") as f:
+            f.write("1,2\n3,oops\n")
+        self.assert_fails(["dataset", "upload", bad],
+                          "INVALID_ARGUMENT", "line 2")
+
 
 def main():
     global ARGS

@@ -1,0 +1,112 @@
+// Learner methods that swap a batch-fitted model in (issue 5): recording the
+// batches applied during a retrain and replaying them onto the fitted model.
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/learner.h"
+
+namespace streamfit {
+
+absl::StatusOr<uint64_t> Learner::BeginRecording(uint64_t max_samples) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::AbortedError("the model's learner has stopped");
+  if (recording_ || adoption_) {
+    return absl::FailedPreconditionError(
+        "the model is already recording for another retrain");
+  }
+  // Every batch popped so far is applied before the first recorded one.
+  const uint64_t cutoff = admitted_version_ - queued_samples_;
+  recording_ =
+      Recording{++recording_generation_, cutoff, max_samples, 0, false, {}};
+  return cutoff;
+}
+
+void Learner::EndRecording() {
+  absl::MutexLock lock(&mu_);
+  recording_.reset();
+}
+
+uint64_t Learner::RecordedSamples() const {
+  absl::MutexLock lock(&mu_);
+  return recording_ ? recording_->samples : 0;
+}
+
+void Learner::Record(ExampleBatch batch, uint64_t generation) {
+  absl::MutexLock lock(&mu_);
+  if (!recording_ || recording_->generation != generation ||
+      recording_->overflowed) {
+    return;
+  }
+  recording_->samples += batch.size();
+  if (recording_->samples > recording_->max_samples) {
+    recording_->overflowed = true;
+    recording_->batches.clear();
+    recording_->batches.shrink_to_fit();
+    return;
+  }
+  recording_->batches.push_back(std::move(batch));
+}
+
+void Learner::Adopt(LinearModel fitted, AdoptCallback on_done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_ && !adoption_) {
+      adoption_ = Adoption{std::move(fitted), std::move(on_done)};
+      work_.Signal();
+      return;
+    }
+  }
+  on_done(absl::FailedPreconditionError(
+      "the learner has stopped or is already adopting a model"));
+}
+
+void Learner::RunPendingAdoption() {
+  std::optional<Adoption> adoption;
+  std::optional<Recording> recording;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!adoption_) return;
+    adoption.swap(adoption_);
+    recording.swap(recording_);
+  }
+  auto fail = [&](absl::Status status) {
+    adoption->on_done(std::move(status));
+  };
+  if (!recording) {
+    return fail(absl::FailedPreconditionError(
+        "no recording: the retrain's samples since its start are unknown"));
+  }
+  if (recording->overflowed) {
+    return fail(absl::ResourceExhaustedError(absl::StrCat(
+        "over ", recording->max_samples,
+        " samples arrived during the retrain; the live model is kept "
+        "(raise --retrain_replay_limit)")));
+  }
+  if (!(adoption->fitted.config() == model_.config())) {
+    return fail(absl::FailedPreconditionError(
+        "the fitted model's config differs from the live model's"));
+  }
+  if (recording->cutoff + recording->samples != model_.version()) {
+    return fail(absl::InternalError(absl::StrCat(
+        "recording covers versions ", recording->cutoff, "+",
+        recording->samples, " but the model is at ", model_.version())));
+  }
+  // The fitted model continues from the cutoff, so after the replay its
+  // version is the live one: versions never go back.
+  absl::StatusOr<LinearModel> next =
+      LinearModel::FromState(adoption->fitted.config(), recording->cutoff,
+                             adoption->fitted.ExportState());
+  if (!next.ok()) return fail(next.status());
+  for (const ExampleBatch& batch : recording->batches) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      next->Learn(batch.row(i), batch.labels[i], batch.weights[i]);
+    }
+  }
+  model_ = *std::move(next);
+  std::vector<StateCallback> ready = Publish();
+  adoption->on_done(model_.version());
+  for (auto& cb : ready) cb(Current());
+}
+
+}  // namespace streamfit

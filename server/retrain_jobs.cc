@@ -1,0 +1,478 @@
+#include "server/retrain_jobs.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <future>
+#include <random>
+#include <system_error>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/batch_trainer.h"
+#include "core/status_macros.h"
+#include "server/file_util.h"
+
+namespace streamfit {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr char kAbortedMessage[] = "the server stopped during the job";
+
+int64_t NowMillis() { return absl::ToUnixMillis(absl::Now()); }
+
+// Splits `data` into (train, holdout): a seeded random `fraction` of the rows
+// is held out; both keep the file's row order.
+std::pair<ExampleBatch, ExampleBatch> Split(const ExampleBatch& data,
+                                            double fraction, uint64_t seed) {
+  const size_t n = data.size();
+  const size_t held = static_cast<size_t>(std::floor(n * fraction));
+  if (held == 0) return {data, ExampleBatch{data.num_features, {}, {}, {}}};
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::mt19937_64 rng(seed);
+  for (size_t i = n - 1; i > 0; --i) {
+    std::swap(order[i], order[rng() % (i + 1)]);
+  }
+  std::vector<bool> is_held(n, false);
+  for (size_t i = 0; i < held; ++i) is_held[order[i]] = true;
+  ExampleBatch train{data.num_features, {}, {}, {}};
+  ExampleBatch holdout{data.num_features, {}, {}, {}};
+  for (size_t i = 0; i < n; ++i) {
+    (is_held[i] ? holdout : train)
+        .Add(data.row(i), data.labels[i], data.weights[i]);
+  }
+  return {std::move(train), std::move(holdout)};
+}
+
+FitOptions ToFitOptions(const v1::RetrainRequest& r, FitAlgorithm algorithm) {
+  FitOptions o;
+  o.algorithm = algorithm;
+  o.epochs = r.epochs();
+  o.max_iterations = r.max_iterations();
+  if (r.batch_size() > 0) o.batch_size = r.batch_size();
+  if (r.has_learning_rate()) o.learning_rate = r.learning_rate();
+  if (r.has_tolerance()) o.tolerance = r.tolerance();
+  o.seed = r.seed() == 0 ? 1 : r.seed();
+  return o;
+}
+
+}  // namespace
+
+bool RetrainJobs::Finished(const v1::RetrainJob& job) {
+  return job.state() != v1::RETRAIN_PENDING &&
+         job.state() != v1::RETRAIN_RUNNING &&
+         job.state() != v1::RETRAIN_STATE_UNSPECIFIED;
+}
+
+absl::StatusOr<std::unique_ptr<RetrainJobs>> RetrainJobs::Start(
+    ModelRegistry* registry, DatasetStore* datasets, Options options) {
+  std::error_code ec;
+  fs::create_directories(options.jobs_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create jobs directory ", options.jobs_dir, ": ", ec.message()));
+  }
+  std::unique_ptr<RetrainJobs> jobs(
+      new RetrainJobs(registry, datasets, options));
+  std::vector<v1::RetrainJob> loaded;
+  for (const auto& entry : fs::directory_iterator(options.jobs_dir, ec)) {
+    if (entry.path().extension() != ".job") {
+      if (entry.path().extension() == ".tmp") fs::remove(entry.path(), ec);
+      continue;
+    }
+    absl::StatusOr<std::string> bytes = ReadWholeFile(entry.path().string());
+    v1::RetrainJob job;
+    if (!bytes.ok() || !job.ParseFromString(*bytes)) continue;
+    if (!Finished(job)) {
+      job.set_state(v1::RETRAIN_ABORTED);
+      job.set_error(kAbortedMessage);
+      job.set_finished_unix_ms(NowMillis());
+      jobs->Persist(job);
+    }
+    loaded.push_back(std::move(job));
+  }
+  std::sort(loaded.begin(), loaded.end(), [](const auto& a, const auto& b) {
+    return std::make_pair(a.created_unix_ms(), a.id()) <
+           std::make_pair(b.created_unix_ms(), b.id());
+  });
+  {
+    absl::MutexLock lock(&jobs->mu_);
+    for (v1::RetrainJob& job : loaded) {
+      auto j = std::make_shared<Job>();
+      j->state = std::move(job);
+      jobs->order_.push_back(j->state.id());
+      jobs->jobs_.emplace(j->state.id(), std::move(j));
+    }
+  }
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    jobs->workers_.emplace_back([p = jobs.get()] { p->Work(); });
+  }
+  return jobs;
+}
+
+RetrainJobs::~RetrainJobs() { Shutdown(); }
+
+void RetrainJobs::Persist(const v1::RetrainJob& job) const {
+  // Best effort: a lost record only loses the ABORTED report after a crash.
+  (void)WriteFileAtomically(
+      absl::StrCat(options_.jobs_dir, "/", job.id(), ".job"),
+      job.SerializeAsString());
+}
+
+absl::StatusOr<v1::RetrainJob> RetrainJobs::Submit(
+    const v1::RetrainRequest& request) {
+  ASSIGN_OR_RETURN(std::shared_ptr<LiveModel> model,
+                   registry_->Get(request.model()));
+  if (request.dataset_id().empty()) {
+    return absl::InvalidArgumentError("dataset_id is empty");
+  }
+  ASSIGN_OR_RETURN(const v1::DatasetInfo dataset,
+                   datasets_->Get(request.dataset_id()));
+  if (dataset.num_features() != model->config.num_features) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset '", dataset.id(), "' has ",
+                     dataset.num_features(), " features; model '", model->name,
+                     "' takes ", model->config.num_features));
+  }
+  ASSIGN_OR_RETURN(
+      const FitAlgorithm algorithm,
+      ParseFitAlgorithm(request.algorithm().empty() ? "full_batch_gd"
+                                                    : request.algorithm()));
+  if (algorithm == FitAlgorithm::kLeastSquares &&
+      model->config.task != Task::kRegression) {
+    return absl::InvalidArgumentError(
+        "least_squares fits regression models only; use lbfgs");
+  }
+  const double h = request.holdout_fraction();
+  if (!(h >= 0 && h < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("holdout_fraction must be in [0, 1), got ", h));
+  }
+  if (request.has_l2() && !(request.l2() >= 0 && std::isfinite(request.l2()))) {
+    return absl::InvalidArgumentError("l2 must be finite and >= 0");
+  }
+  if (request.has_learning_rate() &&
+      !(request.learning_rate() > 0 &&
+        std::isfinite(request.learning_rate()))) {
+    return absl::InvalidArgumentError("learning_rate must be finite and > 0");
+  }
+  if (request.has_tolerance() && !(request.tolerance() >= 0)) {
+    return absl::InvalidArgumentError("tolerance must be >= 0");
+  }
+  auto job = std::make_shared<Job>();
+  v1::RetrainJob& s = job->state;
+  *s.mutable_request() = request;
+  s.mutable_request()->set_algorithm(std::string(FitAlgorithmName(algorithm)));
+  if (s.request().swap_policy() == v1::SWAP_POLICY_UNSPECIFIED) {
+    s.mutable_request()->set_swap_policy(v1::SWAP_ALWAYS);
+  }
+  s.set_state(v1::RETRAIN_PENDING);
+  s.set_created_unix_ms(NowMillis());
+  s.mutable_progress()->set_phase("pending");
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::UnavailableError("the server is stopping");
+    for (const auto& [id, other] : jobs_) {
+      if (other->state.request().model() == request.model() &&
+          !Finished(other->state)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("model '", request.model(), "' already has job ", id,
+                         " pending or running"));
+      }
+    }
+    s.set_id(absl::StrCat("job-", s.created_unix_ms(), "-", next_id_++));
+    Persist(s);
+    jobs_.emplace(s.id(), job);
+    order_.push_back(s.id());
+    pending_.push_back(job);
+    work_.Signal();
+    return s;
+  }
+}
+
+absl::StatusOr<v1::RetrainJob> RetrainJobs::Get(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("retrain job '", id, "' not found"));
+  }
+  return it->second->state;
+}
+
+std::vector<v1::RetrainJob> RetrainJobs::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::RetrainJob> out;
+  for (const std::string& id : order_) out.push_back(jobs_.at(id)->state);
+  return out;
+}
+
+absl::StatusOr<v1::RetrainJob> RetrainJobs::Cancel(const std::string& id) {
+  std::shared_ptr<Job> job;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("retrain job '", id, "' not found"));
+    }
+    job = it->second;
+    job->cancelled = true;
+    if (job->state.state() != v1::RETRAIN_PENDING) return job->state;
+  }
+  // Pending: it ends here (the worker skips cancelled jobs).
+  Update(
+      *job,
+      [](v1::RetrainJob& s) {
+        s.set_state(v1::RETRAIN_CANCELLED);
+        s.set_error("cancelled before it started");
+        s.set_finished_unix_ms(NowMillis());
+      },
+      true);
+  return Get(id);
+}
+
+absl::StatusOr<uint64_t> RetrainJobs::Subscribe(const std::string& id,
+                                                Listener listener) {
+  v1::RetrainJob now;
+  uint64_t token;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("retrain job '", id, "' not found"));
+    }
+    now = it->second->state;
+    token = next_token_++;
+    listeners_.emplace(token, std::make_pair(id, listener));
+  }
+  listener(now);
+  return token;
+}
+
+void RetrainJobs::Unsubscribe(uint64_t token) {
+  absl::MutexLock lock(&mu_);
+  listeners_.erase(token);
+}
+
+void RetrainJobs::Update(Job& job,
+                         const std::function<void(v1::RetrainJob&)>& change,
+                         bool persist) {
+  v1::RetrainJob copy;
+  std::vector<Listener> to_call;
+  {
+    absl::MutexLock lock(&mu_);
+    change(job.state);
+    copy = job.state;
+    if (persist) Persist(copy);
+    for (const auto& [token, entry] : listeners_) {
+      if (entry.first == copy.id()) to_call.push_back(entry.second);
+    }
+  }
+  for (const Listener& l : to_call) l(copy);
+}
+
+void RetrainJobs::Work() {
+  for (;;) {
+    std::shared_ptr<Job> job;
+    {
+      absl::MutexLock lock(&mu_);
+      while (pending_.empty() && !stopping_) work_.Wait(&mu_);
+      if (stopping_) return;
+      job = std::move(pending_.front());
+      pending_.pop_front();
+      if (job->state.state() != v1::RETRAIN_PENDING) continue;  // cancelled
+    }
+    Run(*job);
+  }
+}
+
+void RetrainJobs::Run(Job& job) {
+  const v1::RetrainRequest request = job.state.request();
+  Update(
+      job,
+      [](v1::RetrainJob& s) {
+        s.set_state(v1::RETRAIN_RUNNING);
+        s.mutable_progress()->set_phase("loading");
+      },
+      true);
+  std::shared_ptr<LiveModel> model;
+  bool recording = false;
+  // Ends the job in `state` with `error`; the live model stays as it is.
+  auto end = [&](v1::RetrainState state, const absl::Status& error) {
+    if (recording) model->learner.EndRecording();
+    bool stopping;
+    {
+      absl::MutexLock lock(&mu_);
+      stopping = stopping_;
+    }
+    if (stopping && state == v1::RETRAIN_CANCELLED) {
+      state = v1::RETRAIN_ABORTED;
+    }
+    Update(
+        job,
+        [&](v1::RetrainJob& s) {
+          s.set_state(state);
+          if (state == v1::RETRAIN_ABORTED) {
+            s.set_error(kAbortedMessage);
+          } else if (!error.ok()) {
+            s.set_error(error.ToString());
+          }
+          s.mutable_progress()->set_phase("done");
+          s.set_finished_unix_ms(NowMillis());
+        },
+        true);
+  };
+  auto fail = [&](const absl::Status& error) {
+    end(error.code() == absl::StatusCode::kCancelled ? v1::RETRAIN_CANCELLED
+                                                     : v1::RETRAIN_FAILED,
+        error);
+  };
+
+  absl::StatusOr<std::shared_ptr<LiveModel>> found =
+      registry_->Get(request.model());
+  if (!found.ok()) return fail(found.status());
+  model = *std::move(found);
+  absl::StatusOr<ExampleBatch> data = datasets_->Load(request.dataset_id());
+  if (!data.ok()) return fail(data.status());
+  if (absl::Status s = ValidateBatch(*data, model->config); !s.ok()) {
+    return fail(absl::InvalidArgumentError(absl::StrCat(
+        "dataset '", request.dataset_id(), "' does not fit model '",
+        model->name, "': ", s.message())));
+  }
+  auto [train, holdout] = Split(*data, request.holdout_fraction(),
+                                request.seed() == 0 ? 1 : request.seed());
+  data->values.clear();
+  data->values.shrink_to_fit();
+  if (train.size() == 0) {
+    return fail(absl::InvalidArgumentError("no rows are left to train on"));
+  }
+
+  // Everything the model learns from here on is replayed onto the fit.
+  absl::StatusOr<uint64_t> cutoff =
+      model->learner.BeginRecording(options_.replay_limit);
+  if (!cutoff.ok()) return fail(cutoff.status());
+  recording = true;
+
+  ModelConfig fit_config = model->config;
+  if (request.has_l2()) fit_config.l2 = request.l2();
+  FitOptions fit =
+      ToFitOptions(request, *ParseFitAlgorithm(request.algorithm()));
+  fit.cancelled = &job.cancelled;
+  absl::StatusOr<LinearModel> warm = absl::UnknownError("unused");
+  if (request.warm_start()) {
+    warm = LinearModel::FromState(fit_config, 0,
+                                  model->learner.Current()->ExportState());
+    if (!warm.ok()) return fail(warm.status());
+    fit.warm_start = &*warm;
+  }
+  absl::Time last_report = absl::InfinitePast();
+  FitProgress last_progress;
+  auto report = [&](const FitProgress& p) {
+    Update(
+        job,
+        [&](v1::RetrainJob& s) {
+          auto* progress = s.mutable_progress();
+          progress->set_step(p.step);
+          progress->set_max_steps(p.max_steps);
+          progress->set_objective(p.objective);
+        },
+        false);
+  };
+  fit.on_progress = [&](const FitProgress& p) {
+    last_progress = p;
+    if (absl::Now() - last_report < absl::Milliseconds(100)) return;
+    last_report = absl::Now();
+    report(p);
+  };
+  Update(
+      job,
+      [&](v1::RetrainJob& s) {
+        s.set_cutoff_version(*cutoff);
+        s.mutable_progress()->set_phase("fitting");
+        s.mutable_metrics()->set_train_rows(train.size());
+        s.mutable_metrics()->set_holdout_rows(holdout.size());
+      },
+      false);
+  const absl::Time fit_start = absl::Now();
+  absl::StatusOr<LinearModel> fitted = Fit(fit_config, train, fit);
+  const double fit_seconds = absl::ToDoubleSeconds(absl::Now() - fit_start);
+  if (!fitted.ok()) return fail(fitted.status());
+  report(last_progress);  // the final step, which throttling may have skipped
+  if (!(fit_config == model->config)) {
+    // The overrides shaped the fit only: the live config goes on.
+    fitted = LinearModel::FromState(model->config, 0, fitted->ExportState());
+    if (!fitted.ok()) return fail(fitted.status());
+  }
+
+  double new_loss = 0, live_loss = 0;
+  if (holdout.size() > 0) {
+    new_loss = MeanLoss(*fitted, holdout);
+    live_loss = MeanLoss(*model->learner.Current(), holdout);
+  }
+  const v1::SwapPolicy policy = request.swap_policy();
+  const bool swap = policy == v1::SWAP_ALWAYS ||
+                    policy == v1::SWAP_POLICY_UNSPECIFIED ||
+                    (policy == v1::SWAP_IF_BETTER && holdout.size() > 0 &&
+                     new_loss < live_loss);
+  Update(
+      job,
+      [&](v1::RetrainJob& s) {
+        auto* m = s.mutable_metrics();
+        m->set_new_holdout_loss(new_loss);
+        m->set_live_holdout_loss(live_loss);
+        m->set_fit_seconds(fit_seconds);
+        s.mutable_progress()->set_phase(swap ? "swapping" : "done");
+      },
+      false);
+  if (job.cancelled) return fail(absl::CancelledError("cancelled"));
+  if (!swap) return end(v1::RETRAIN_SUCCEEDED, absl::OkStatus());
+
+  std::promise<absl::StatusOr<uint64_t>> adopted;
+  model->learner.Adopt(*std::move(fitted),
+                       [&adopted](absl::StatusOr<uint64_t> version) {
+                         adopted.set_value(std::move(version));
+                       });
+  const absl::StatusOr<uint64_t> version = adopted.get_future().get();
+  recording = false;  // Adopt ended it either way
+  if (!version.ok()) return fail(version.status());
+  Update(
+      job,
+      [&](v1::RetrainJob& s) {
+        s.set_swapped(true);
+        s.set_swap_version(*version);
+        s.set_replayed_samples(*version - *cutoff);
+      },
+      false);
+  end(v1::RETRAIN_SUCCEEDED, absl::OkStatus());
+}
+
+void RetrainJobs::Shutdown() {
+  std::vector<std::shared_ptr<Job>> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& [id, job] : jobs_) job->cancelled = true;
+    pending.assign(pending_.begin(), pending_.end());
+    pending_.clear();
+    work_.SignalAll();
+  }
+  for (std::thread& t : workers_) t.join();
+  for (const auto& job : pending) {
+    Update(
+        *job,
+        [](v1::RetrainJob& s) {
+          if (Finished(s)) return;
+          s.set_state(v1::RETRAIN_ABORTED);
+          s.set_error(kAbortedMessage);
+          s.set_finished_unix_ms(NowMillis());
+        },
+        true);
+  }
+}
+
+}  // namespace streamfit

@@ -1,0 +1,104 @@
+// Retrain jobs: fit a live model to an uploaded dataset on a small worker
+// pool, compare it with the live model on a holdout, and swap it in through
+// Learner::Adopt (which replays the samples learned meanwhile).
+//
+// Jobs live in memory; each state change (not progress) is also written to
+// <jobs_dir>/<id>.job, so a job that was pending or running when the server
+// stopped is reported ABORTED after a restart (its model untouched: a swap is
+// never half done, as it happens on the learner thread in one step).
+#ifndef STREAMFIT_SERVER_RETRAIN_JOBS_H_
+#define STREAMFIT_SERVER_RETRAIN_JOBS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/dataset_store.h"
+#include "server/model_registry.h"
+#include "streamfit/v1/streamfit.pb.h"
+
+namespace streamfit {
+
+// Thread-safe. `registry` and `datasets` must outlive it.
+class RetrainJobs {
+ public:
+  struct Options {
+    std::string jobs_dir;  // created if missing
+    int threads = 1;       // jobs running at once (one per model at most)
+    // Samples a model may learn during a job; past that the swap fails with
+    // RESOURCE_EXHAUSTED rather than hold more in memory.
+    uint64_t replay_limit = 1 << 22;
+  };
+  // Called with the job after each change (progress included), off any lock.
+  using Listener = std::function<void(const v1::RetrainJob&)>;
+
+  // Loads the job records of earlier runs, marking unfinished ones ABORTED,
+  // and starts the workers.
+  static absl::StatusOr<std::unique_ptr<RetrainJobs>> Start(
+      ModelRegistry* registry, DatasetStore* datasets, Options options);
+  // Shutdown().
+  ~RetrainJobs();
+
+  // Validates and queues a job (see the Retrain RPC for the statuses).
+  absl::StatusOr<v1::RetrainJob> Submit(const v1::RetrainRequest& request);
+  // NOT_FOUND for an unknown id.
+  absl::StatusOr<v1::RetrainJob> Get(const std::string& id) const;
+  absl::StatusOr<v1::RetrainJob> Cancel(const std::string& id);
+  std::vector<v1::RetrainJob> List() const;  // oldest first
+  // Calls `listener` with the job now and after each change. Returns a token
+  // for Unsubscribe; NOT_FOUND for an unknown id.
+  absl::StatusOr<uint64_t> Subscribe(const std::string& id, Listener listener);
+  void Unsubscribe(uint64_t token);
+
+  // Cancels every job, marks unfinished ones ABORTED and joins the workers.
+  // Idempotent.
+  void Shutdown();
+
+ private:
+  struct Job {
+    v1::RetrainJob state;
+    std::atomic<bool> cancelled{false};
+  };
+
+  RetrainJobs(ModelRegistry* registry, DatasetStore* datasets, Options options)
+      : registry_(registry),
+        datasets_(datasets),
+        options_(std::move(options)) {}
+  void Work();
+  void Run(Job& job);
+  // Applies `change` to a job's state, persists it when `persist`, and
+  // notifies listeners.
+  void Update(Job& job, const std::function<void(v1::RetrainJob&)>& change,
+              bool persist);
+  void Persist(const v1::RetrainJob& job) const;
+  static bool Finished(const v1::RetrainJob& job);
+
+  ModelRegistry* const registry_;
+  DatasetStore* const datasets_;
+  const Options options_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar work_;
+  std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);  // by creation
+  std::deque<std::shared_ptr<Job>> pending_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::pair<std::string, Listener>> listeners_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_SERVER_RETRAIN_JOBS_H_

@@ -1,0 +1,170 @@
+// Learner::Adopt (core/learner_swap.cc): the swapped-in model is the fitted
+// one continued by every sample applied since the recording began (G4).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "core/batch_trainer.h"
+#include "core/learner.h"
+#include "tests/testing/status_matchers.h"
+
+namespace streamfit {
+namespace {
+
+using ::streamfit::testing::IsOk;
+using ::streamfit::testing::StatusIs;
+
+constexpr absl::Duration kTimeout = absl::Seconds(30);
+
+ModelConfig Config() {
+  ModelConfig config;
+  config.task = Task::kRegression;
+  config.num_features = 3;
+  return config;
+}
+
+ExampleBatch Batch(size_t n, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0, 1);
+  ExampleBatch b;
+  b.num_features = 3;
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<float> x = {normal(rng), normal(rng), normal(rng)};
+    b.Add(x, 2 * x[0] - x[1] + 0.1 * normal(rng));
+  }
+  return b;
+}
+
+void ExpectSameState(const LinearModel& a, const LinearModel& b) {
+  EXPECT_EQ(a.version(), b.version());
+  const auto sa = a.ExportState(), sb = b.ExportState();
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    EXPECT_EQ(sa[i].values, sb[i].values) << sa[i].name;  // bit-equal
+  }
+}
+
+absl::StatusOr<uint64_t> AdoptAndWait(Learner& learner, LinearModel fitted) {
+  absl::Notification done;
+  absl::StatusOr<uint64_t> result;
+  learner.Adopt(std::move(fitted), [&](absl::StatusOr<uint64_t> v) {
+    result = std::move(v);
+    done.Notify();
+  });
+  EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
+  return result;
+}
+
+void SubmitAndWait(Learner& learner, ExampleBatch batch) {
+  absl::Notification queued;
+  learner.Submit(std::move(batch), [&](absl::StatusOr<uint64_t> v) {
+    EXPECT_THAT(v, IsOk());
+    queued.Notify();
+  });
+  ASSERT_TRUE(queued.WaitForNotificationWithTimeout(kTimeout));
+}
+
+TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
+  std::mt19937 rng(1);
+  const ExampleBatch dataset = Batch(500, rng);
+  Learner::Options options;
+  options.queue_capacity = 64;
+  options.publish_every = 7;
+  Learner learner(*LinearModel::Create(Config()), options);
+  std::vector<ExampleBatch> before, during;
+  for (int i = 0; i < 5; ++i) before.push_back(Batch(13, rng));
+  for (const auto& b : before) SubmitAndWait(learner, b);
+
+  absl::StatusOr<uint64_t> cutoff = learner.BeginRecording(1 << 20);
+  ASSERT_THAT(cutoff, IsOk());
+  // A producer streams while the fit runs.
+  for (int i = 0; i < 40; ++i) during.push_back(Batch(1 + i % 17, rng));
+  std::thread producer([&] {
+    for (const auto& b : during) SubmitAndWait(learner, b);
+  });
+  FitOptions fit;
+  fit.algorithm = FitAlgorithm::kLbfgs;
+  absl::StatusOr<LinearModel> fitted = Fit(Config(), dataset, fit);
+  ASSERT_THAT(fitted, IsOk());
+  const LinearModel fitted_copy = *fitted;
+  producer.join();
+  absl::StatusOr<uint64_t> version = AdoptAndWait(learner, *std::move(fitted));
+  ASSERT_THAT(version, IsOk());
+
+  // Expected: the fit, at the cutoff version, then every batch the learner
+  // applied after the cutoff, in order.
+  uint64_t total = 0;
+  for (const auto& b : before) total += b.size();
+  for (const auto& b : during) total += b.size();
+  // Batches still queued at the swap are learned after it, by the new model.
+  EXPECT_GE(*version, *cutoff);
+  EXPECT_LE(*version, total);
+  absl::Notification applied;
+  learner.WhenVersion(total, [&](auto) { applied.Notify(); });
+  ASSERT_TRUE(applied.WaitForNotificationWithTimeout(kTimeout));
+  absl::StatusOr<LinearModel> expected =
+      LinearModel::FromState(Config(), *cutoff, fitted_copy.ExportState());
+  ASSERT_THAT(expected, IsOk());
+  uint64_t v = 0;
+  for (const auto* list : {&before, &during}) {
+    for (const auto& b : *list) {
+      for (size_t i = 0; i < b.size(); ++i, ++v) {
+        if (v >= *cutoff) expected->Learn(b.row(i), b.labels[i], b.weights[i]);
+      }
+    }
+  }
+  ExpectSameState(*learner.Current(), *expected);
+
+  // After the swap the learner goes on from the swapped model.
+  ExampleBatch after = Batch(9, rng);
+  SubmitAndWait(learner, after);
+  for (size_t i = 0; i < after.size(); ++i) {
+    expected->Learn(after.row(i), after.labels[i], after.weights[i]);
+  }
+  absl::Notification published;
+  learner.WhenVersion(total + 9, [&](auto) { published.Notify(); });
+  ASSERT_TRUE(published.WaitForNotificationWithTimeout(kTimeout));
+  ExpectSameState(*learner.Current(), *expected);
+}
+
+TEST(LearnerSwapTest, AdoptWithoutRecordingOrAfterOverflowKeepsTheModel) {
+  std::mt19937 rng(2);
+  Learner learner(*LinearModel::Create(Config()), {});
+  SubmitAndWait(learner, Batch(10, rng));
+  EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  ASSERT_THAT(learner.BeginRecording(5), IsOk());
+  EXPECT_THAT(learner.BeginRecording(5),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  SubmitAndWait(learner, Batch(10, rng));
+  absl::Notification published;
+  learner.WhenVersion(20, [&](auto) { published.Notify(); });
+  ASSERT_TRUE(published.WaitForNotificationWithTimeout(kTimeout));
+  const auto before = learner.Current();
+  EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  ExpectSameState(*learner.Current(), *before);
+
+  // EndRecording drops it; a new one may start.
+  learner.EndRecording();
+  EXPECT_THAT(learner.BeginRecording(5), IsOk());
+}
+
+TEST(LearnerSwapTest, AdoptAfterStopIsRefused) {
+  Learner learner(*LinearModel::Create(Config()), {});
+  ASSERT_THAT(learner.BeginRecording(5), IsOk());
+  learner.Stop();
+  absl::StatusOr<uint64_t> result = absl::UnknownError("not called");
+  learner.Adopt(*LinearModel::Create(Config()),
+                [&](absl::StatusOr<uint64_t> v) { result = v; });
+  EXPECT_FALSE(result.ok());
+  EXPECT_THAT(learner.BeginRecording(5), StatusIs(absl::StatusCode::kAborted));
+}
+
+}  // namespace
+}  // namespace streamfit
