@@ -21,6 +21,7 @@ absl::Status RunDelete(LearnerClient& client, const Args& args);
 absl::Status RunObserve(LearnerClient& client, const Args& args);
 absl::Status RunPredict(LearnerClient& client, const Args& args);
 absl::Status RunSnapshot(LearnerClient& client, const Args& args);
+absl::Status RunRestore(LearnerClient& client, const Args& args);
 
 }  // namespace streamfit
 

@@ -66,6 +66,9 @@ class LearnerClient {
   absl::StatusOr<v1::PredictResponse> Predict(
       const v1::PredictRequest& request);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(const std::string& name);
+  // Issue 6: replaces the model's state by `snapshot` (admin rollback).
+  absl::StatusOr<v1::ModelInfo> Restore(const std::string& name,
+                                        const v1::ModelSnapshot& snapshot);
 
  private:
   const Options options_;

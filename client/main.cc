@@ -38,6 +38,9 @@ constexpr Command kCommands[] = {
      "print one prediction per row; accuracy or MSE on stderr", RunPredict},
     {"snapshot", "NAME [--out FILE]", "print a model snapshot as JSON",
      RunSnapshot},
+    {"restore", "NAME FILE",
+     "replace a model's state by a snapshot saved with snapshot --out",
+     RunRestore},
 };
 
 std::string Usage() {

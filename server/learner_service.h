@@ -4,15 +4,17 @@
 #define STREAMFIT_SERVER_LEARNER_SERVICE_H_
 
 #include "server/model_registry.h"
+#include "server/model_store.h"
 #include "streamfit/v1/streamfit.grpc.pb.h"
 
 namespace streamfit {
 
 // Callback-API service; every handler returns without blocking. Thread-safe.
-// `registry` must outlive the service.
+// `registry` (and `store`, if any) must outlive the service.
 class LearnerService final : public v1::Learner::CallbackService {
  public:
-  explicit LearnerService(ModelRegistry* registry) : registry_(registry) {}
+  explicit LearnerService(ModelRegistry* registry, ModelStore* store = nullptr)
+      : registry_(registry), store_(store) {}
 
   grpc::ServerUnaryReactor* CreateModel(grpc::CallbackServerContext* context,
                                         const v1::CreateModelRequest* request,
@@ -39,9 +41,14 @@ class LearnerService final : public v1::Learner::CallbackService {
   grpc::ServerUnaryReactor* Snapshot(grpc::CallbackServerContext* context,
                                      const v1::SnapshotRequest* request,
                                      v1::ModelSnapshot* response) override;
+  // Issue 6.
+  grpc::ServerUnaryReactor* Restore(grpc::CallbackServerContext* context,
+                                    const v1::RestoreRequest* request,
+                                    v1::ModelInfo* response) override;
 
  private:
   ModelRegistry* const registry_;
+  ModelStore* const store_;
 };
 
 }  // namespace streamfit
