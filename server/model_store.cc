@@ -1,5 +1,6 @@
 #include "server/model_store.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -116,6 +117,17 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
   for (const std::string& s : skipped) {
     std::fprintf(stderr, "streamfit-server: model '%s': skipped %s\n",
                  name.c_str(), s.c_str());
+  }
+  // Set the skipped checkpoints aside, so pruning never keeps them in place
+  // of good ones.
+  if (absl::StatusOr<std::vector<uint64_t>> all = checkpoints.List(); all.ok()) {
+    for (uint64_t v : *all) {
+      if (loaded.ok() && v <= *loaded) break;
+      const std::string path = checkpoints.PathOf(v);
+      if (std::rename(path.c_str(), (path + ".corrupt").c_str()) != 0) {
+        return FileError(errno, absl::StrCat("rename ", path));
+      }
+    }
   }
   if (!loaded.ok()) {
     // No usable checkpoint: replay the whole log from an empty model.
