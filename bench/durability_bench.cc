@@ -112,7 +112,10 @@ double RecoveryTime(uint64_t samples) {
     std::mt19937 rng(1);
     const ExampleBatch batch = MakeBatch(rng, 1000);
     for (uint64_t sent = 0; sent < samples; sent += batch.size()) {
-      model->learner.Submit(batch, [](absl::StatusOr<uint64_t>) {});
+      absl::Notification queued;  // wait for room, as a producer does
+      model->learner.Submit(batch,
+                            [&](absl::StatusOr<uint64_t>) { queued.Notify(); });
+      queued.WaitForNotification();
     }
     model->learner.Stop();
   }
