@@ -123,8 +123,7 @@ double RecoveryTime(uint64_t samples) {
   const absl::Time start = absl::Now();
   auto models = *store->RecoverAll();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  if (models.size() != 1 ||
-      models[0]->learner.Current()->version() < samples) {
+  if (models.size() != 1 || models[0]->learner.Current()->version() < samples) {
     std::fprintf(stderr, "recovery bench: wrong recovered version\n");
     std::exit(1);
   }
@@ -137,10 +136,11 @@ double RecoveryTime(uint64_t samples) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const int runs = absl::GetFlag(FLAGS_runs);
-  std::printf("Observe admission throughput, batches of %d x %u floats, "
-              "acked (median of %d runs of %.1f s)\n",
-              absl::GetFlag(FLAGS_batch), streamfit::kFeatures, runs,
-              absl::GetFlag(FLAGS_seconds));
+  std::printf(
+      "Observe admission throughput, batches of %d x %u floats, "
+      "acked (median of %d runs of %.1f s)\n",
+      absl::GetFlag(FLAGS_batch), streamfit::kFeatures, runs,
+      absl::GetFlag(FLAGS_seconds));
   for (const char* policy : {"", "never", "interval:100", "always"}) {
     for (int producers : {1, 8}) {
       std::vector<double> r;
@@ -155,10 +155,10 @@ int main(int argc, char** argv) {
   const uint64_t samples = absl::GetFlag(FLAGS_samples);
   std::vector<double> r;
   for (int i = 0; i < runs; ++i) r.push_back(streamfit::RecoveryTime(samples));
-  std::printf("Recovery of %llu logged samples (no checkpoint, full replay): "
-              "%.3f s median of %d\n",
-              static_cast<unsigned long long>(samples), streamfit::Median(r),
-              runs);
+  std::printf(
+      "Recovery of %llu logged samples (no checkpoint, full replay): "
+      "%.3f s median of %d\n",
+      static_cast<unsigned long long>(samples), streamfit::Median(r), runs);
   std::filesystem::remove_all(absl::GetFlag(FLAGS_dir));
   return 0;
 }

@@ -28,11 +28,10 @@ absl::Status RunRestore(LearnerClient& client, const Args& args) {
   const auto parsed =
       google::protobuf::util::JsonStringToMessage(json.str(), &snapshot);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        args[1], " is not a snapshot: ", parsed.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(args[1], " is not a snapshot: ", parsed.ToString()));
   }
-  ASSIGN_OR_RETURN(const v1::ModelInfo info,
-                   client.Restore(args[0], snapshot));
+  ASSIGN_OR_RETURN(const v1::ModelInfo info, client.Restore(args[0], snapshot));
   std::cerr << "restored model '" << info.name() << "' to version "
             << info.model_version() << " from " << args[1] << "\n";
   return absl::OkStatus();

@@ -56,12 +56,11 @@ absl::StatusOr<uint64_t> CheckpointStore::LoadNewest(
     absl::Status status = payload.ok() ? load(v, *payload) : payload.status();
     if (status.ok()) return v;
     if (skipped != nullptr) {
-      skipped->push_back(absl::StrCat("checkpoint ", PathOf(v), ": ",
-                                      status.message()));
+      skipped->push_back(
+          absl::StrCat("checkpoint ", PathOf(v), ": ", status.message()));
     }
   }
-  return absl::DataLossError(
-      absl::StrCat("no valid checkpoint in ", dir_));
+  return absl::DataLossError(absl::StrCat("no valid checkpoint in ", dir_));
 }
 
 absl::StatusOr<uint64_t> CheckpointStore::Prune(size_t keep) const {

@@ -14,7 +14,8 @@ constexpr std::array<std::array<uint32_t, 256>, 8> MakeTables() {
     t[0][i] = c;
   }
   for (uint32_t i = 0; i < 256; ++i) {
-    for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
+    for (int s = 1; s < 8; ++s)
+      t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
   }
   return t;
 }

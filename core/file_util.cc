@@ -185,10 +185,9 @@ absl::StatusOr<std::string> DecodeFramed(absl::string_view magic,
   const uint64_t length = GetLe(data, 8, 8);
   const uint32_t crc = static_cast<uint32_t>(GetLe(data, 16, 4));
   if (length != data.size() - kHeader) {
-    return absl::DataLossError(absl::StrCat(what, ": holds ",
-                                            data.size() - kHeader,
-                                            " payload bytes, header says ",
-                                            length));
+    return absl::DataLossError(
+        absl::StrCat(what, ": holds ", data.size() - kHeader,
+                     " payload bytes, header says ", length));
   }
   absl::string_view payload = data.substr(kHeader);
   if (Crc32c(payload) != crc) {

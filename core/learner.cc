@@ -120,7 +120,8 @@ void Learner::Run() {
       while (!stopping_ && !parked_.empty() &&
              HasRoom(parked_.front().batch.size())) {
         Parked& p = parked_.front();
-        admitted.emplace_back(std::move(p.on_queued), Admit(std::move(p.batch)));
+        admitted.emplace_back(std::move(p.on_queued),
+                              Admit(std::move(p.batch)));
         parked_.pop_front();
       }
     }

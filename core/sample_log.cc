@@ -164,8 +164,7 @@ absl::StatusOr<std::unique_ptr<SampleLog>> SampleLog::Open(
         (!log->empty_ && named_start != log->end_version_)) {
       if (!cut) {
         r.dropped_reason = absl::StrCat(
-            name, ": does not continue the log at version ",
-            log->end_version_);
+            name, ": does not continue the log at version ", log->end_version_);
       }
       cut = true;
       r.dropped_bytes += std::filesystem::file_size(path);
@@ -182,9 +181,9 @@ absl::StatusOr<std::unique_ptr<SampleLog>> SampleLog::Open(
       absl::StatusOr<Parsed> parsed = ParseRecord(data, pos, false);
       absl::Status bad = parsed.status();
       if (parsed.ok() && parsed->start_version != expected) {
-        bad = absl::DataLossError(absl::StrCat(
-            "record starts at version ", parsed->start_version,
-            ", expected ", expected));
+        bad = absl::DataLossError(absl::StrCat("record starts at version ",
+                                               parsed->start_version,
+                                               ", expected ", expected));
       }
       if (!bad.ok()) {
         cut = true;
@@ -248,24 +247,23 @@ absl::Status SampleLog::Replay(
   }
   if (empty || end <= from_version) return absl::OkStatus();
   if (first > from_version) {
-    return absl::DataLossError(absl::StrCat(
-        "the log starts at version ", first, ", after version ", from_version,
-        ": the samples between are missing"));
+    return absl::DataLossError(
+        absl::StrCat("the log starts at version ", first, ", after version ",
+                     from_version, ": the samples between are missing"));
   }
   for (size_t i = 0; i < segments.size(); ++i) {
     if (i + 1 < segments.size() &&
         segments[i + 1].start_version <= from_version) {
       continue;  // wholly before from_version
     }
-    ASSIGN_OR_RETURN(const std::string data,
-                     ReadWholeFile(segments[i].path));
+    ASSIGN_OR_RETURN(const std::string data, ReadWholeFile(segments[i].path));
     size_t pos = 0;
     while (pos < data.size()) {
       absl::StatusOr<Parsed> parsed = ParseRecord(data, pos, true);
       if (!parsed.ok()) {
         return absl::DataLossError(absl::StrCat(
-            segments[i].path, " changed since it was opened: ",
-            parsed.status().message()));
+            segments[i].path,
+            " changed since it was opened: ", parsed.status().message()));
       }
       pos += parsed->bytes;
       if (parsed->start_version + parsed->batch.size() <= from_version) {
@@ -278,8 +276,8 @@ absl::Status SampleLog::Replay(
 }
 
 absl::Status SampleLog::StartSegment(uint64_t start_version) {
-  const std::string path =
-      absl::StrCat(dir_, "/", NumberedFileName(kPrefix, start_version, kSuffix));
+  const std::string path = absl::StrCat(
+      dir_, "/", NumberedFileName(kPrefix, start_version, kSuffix));
   const int fd =
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return FileError(errno, absl::StrCat("create ", path));
@@ -313,9 +311,9 @@ absl::StatusOr<uint64_t> SampleLog::Append(uint64_t start_version,
   const std::string record = EncodeRecord(start_version, batch);
   absl::MutexLock lock(&mu_);
   if (!empty_ && start_version < end_version_) {
-    return absl::InternalError(absl::StrCat(
-        "log append at version ", start_version, " behind its end ",
-        end_version_));
+    return absl::InternalError(absl::StrCat("log append at version ",
+                                            start_version, " behind its end ",
+                                            end_version_));
   }
   if (!empty_ && start_version > end_version_) {
     // The model is ahead of the log: the old records are obsolete.
@@ -327,7 +325,8 @@ absl::StatusOr<uint64_t> SampleLog::Append(uint64_t start_version,
   if (fd_ == nullptr || offset_ >= options_.segment_bytes) {
     RETURN_IF_ERROR(StartSegment(start_version));
   }
-  absl::Status written = PWriteAll(*fd_, record, offset_, segments_.back().path);
+  absl::Status written =
+      PWriteAll(*fd_, record, offset_, segments_.back().path);
   if (!written.ok()) {
     // Leave no partial record behind (the next record overwrites it anyway).
     (void)::ftruncate(*fd_, static_cast<off_t>(offset_));

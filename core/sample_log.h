@@ -45,9 +45,9 @@ struct LogOpenReport {
   uint64_t first_version = 0;  // of the first valid record
   uint64_t end_version = 0;    // after the last valid record
   uint64_t records = 0;
-  uint64_t dropped_bytes = 0;   // cut from the tail
+  uint64_t dropped_bytes = 0;     // cut from the tail
   uint64_t dropped_segments = 0;  // whole segment files removed with it
-  std::string dropped_reason;   // empty if nothing was dropped
+  std::string dropped_reason;     // empty if nothing was dropped
 };
 
 // Segment files "log-<20-digit start version>.seg" in one directory hold
@@ -70,8 +70,9 @@ class SampleLog final : public Journal {
 
   // Opens (creating if missing) the log in `dir`, cutting a torn or corrupt
   // tail (the cut is durable before Open returns). `report` may be null.
-  static absl::StatusOr<std::unique_ptr<SampleLog>> Open(
-      const std::string& dir, const Options& options, LogOpenReport* report);
+  static absl::StatusOr<std::unique_ptr<SampleLog>> Open(const std::string& dir,
+                                                         const Options& options,
+                                                         LogOpenReport* report);
   // Fsyncs what was appended, runs the pending callbacks and closes.
   ~SampleLog() override;
 

@@ -384,12 +384,12 @@ grpc::ServerUnaryReactor* LearnerService::Snapshot(
   absl::Status written;
   if (!request->to_file().empty()) {
     absl::StatusOr<std::string> path =
-        store_ != nullptr ? store_->SnapshotPath(request->to_file())
-                          : absl::FailedPreconditionError(
-                                "the server has no data directory");
-    written = path.ok() ? WriteFileAtomically(*path, EncodeSnapshotFile(
-                                                         *response))
-                        : path.status();
+        store_ != nullptr
+            ? store_->SnapshotPath(request->to_file())
+            : absl::FailedPreconditionError("the server has no data directory");
+    written = path.ok()
+                  ? WriteFileAtomically(*path, EncodeSnapshotFile(*response))
+                  : path.status();
   }
   return FinishWith(context, written);
 }

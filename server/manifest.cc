@@ -51,9 +51,9 @@ absl::StatusOr<Manifest> Manifest::Load(const std::string& path) {
 absl::Status Manifest::Save(const std::string& path) const {
   std::string payload = absl::StrCat("next ", next_incarnation, "\n");
   for (const auto& [name, entry] : models) {
-    absl::StrAppend(&payload, "model ", name, " ", entry.incarnation, " ",
-                    absl::Base64Escape(ToProto(entry.config).SerializeAsString()),
-                    "\n");
+    absl::StrAppend(
+        &payload, "model ", name, " ", entry.incarnation, " ",
+        absl::Base64Escape(ToProto(entry.config).SerializeAsString()), "\n");
   }
   return WriteFileAtomically(path, EncodeFramed(kMagic, payload));
 }

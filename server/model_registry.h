@@ -35,8 +35,8 @@ struct LiveModel {
 
   const std::string name;
   const ModelConfig config;
-  const std::string dir;                  // empty: in memory only
-  const std::unique_ptr<SampleLog> log;   // null: in memory only
+  const std::string dir;                 // empty: in memory only
+  const std::unique_ptr<SampleLog> log;  // null: in memory only
   Learner learner;  // after log: stopped before the log closes
 
   absl::Mutex checkpoint_mu;  // one checkpoint writer at a time

@@ -105,9 +105,10 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
     if (m.version() != version) {
       return absl::DataLossError("checkpoint version does not match its name");
     }
-    RETURN_IF_ERROR(log->Replay(version, [&](uint64_t s, const ExampleBatch& b) {
-      return ApplyRecord(m, s, b);
-    }));
+    RETURN_IF_ERROR(
+        log->Replay(version, [&](uint64_t s, const ExampleBatch& b) {
+          return ApplyRecord(m, s, b);
+        }));
     model = std::move(m);
     return absl::OkStatus();
   };
@@ -120,7 +121,8 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
   }
   // Set the skipped checkpoints aside, so pruning never keeps them in place
   // of good ones.
-  if (absl::StatusOr<std::vector<uint64_t>> all = checkpoints.List(); all.ok()) {
+  if (absl::StatusOr<std::vector<uint64_t>> all = checkpoints.List();
+      all.ok()) {
     for (uint64_t v : *all) {
       if (loaded.ok() && v <= *loaded) break;
       const std::string path = checkpoints.PathOf(v);
@@ -143,8 +145,7 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
   std::fprintf(stderr,
                "streamfit-server: model '%s' recovered at version %llu "
                "(checkpoint %llu, log to %llu) in %.3f s\n",
-               name.c_str(),
-               static_cast<unsigned long long>(model->version()),
+               name.c_str(), static_cast<unsigned long long>(model->version()),
                static_cast<unsigned long long>(loaded.ok() ? *loaded : 0),
                static_cast<unsigned long long>(report.end_version),
                absl::ToDoubleSeconds(absl::Now() - start));

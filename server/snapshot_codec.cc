@@ -12,7 +12,8 @@ absl::StatusOr<LinearModel> FromSnapshot(const v1::ModelSnapshot& snapshot) {
                    WithDefaults(FromProto(snapshot.config())));
   std::vector<NamedTensor> state;
   for (const v1::Tensor& t : snapshot.state()) {
-    state.push_back({t.name(), {t.shape().begin(), t.shape().end()},
+    state.push_back({t.name(),
+                     {t.shape().begin(), t.shape().end()},
                      {t.values().begin(), t.values().end()}});
   }
   return LinearModel::FromState(config, snapshot.model_version(), state);

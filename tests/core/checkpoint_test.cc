@@ -116,9 +116,9 @@ TEST_F(CheckpointTest, PruneKeepsNewest) {
 }
 
 TEST(FileUtilTest, MapsDiskErrorsToRetryableCodes) {
-  EXPECT_THAT(FileError(ENOSPC, "write x"),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("write x")));
+  EXPECT_THAT(
+      FileError(ENOSPC, "write x"),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("write x")));
   EXPECT_THAT(FileError(EFBIG, "w"),
               StatusIs(absl::StatusCode::kResourceExhausted));
   EXPECT_THAT(FileError(EROFS, "w"), StatusIs(absl::StatusCode::kUnavailable));
@@ -130,8 +130,7 @@ TEST(FileUtilTest, FramedRoundTripAndDamage) {
   EXPECT_EQ(*DecodeFramed("MAGIC001", framed, "f"), "payload");
   EXPECT_THAT(DecodeFramed("OTHER001", framed, "f").status(),
               StatusIs(absl::StatusCode::kDataLoss));
-  EXPECT_THAT(DecodeFramed("MAGIC001", framed.substr(0, framed.size() - 1),
-                           "f")
+  EXPECT_THAT(DecodeFramed("MAGIC001", framed.substr(0, framed.size() - 1), "f")
                   .status(),
               StatusIs(absl::StatusCode::kDataLoss));
 }

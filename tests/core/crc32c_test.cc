@@ -17,8 +17,8 @@ TEST(Crc32cTest, MatchesKnownValues) {
 TEST(Crc32cTest, ExtendEqualsWhole) {
   const std::string data = "the sample log is the truth; models are views";
   for (size_t cut = 0; cut <= data.size(); ++cut) {
-    EXPECT_EQ(Crc32cExtend(Crc32cExtend(0, data.data(), cut),
-                           data.data() + cut, data.size() - cut),
+    EXPECT_EQ(Crc32cExtend(Crc32cExtend(0, data.data(), cut), data.data() + cut,
+                           data.size() - cut),
               Crc32c(data))
         << cut;
   }

@@ -27,7 +27,8 @@ class FakeJournal : public Journal {
     starts_.push_back(start);
     return start + batch.size();
   }
-  void WhenDurable(uint64_t, absl::AnyInvocable<void(absl::Status)> done) override {
+  void WhenDurable(uint64_t,
+                   absl::AnyInvocable<void(absl::Status)> done) override {
     absl::MutexLock lock(&mu_);
     pending_.push_back(std::move(done));
   }
@@ -99,9 +100,8 @@ TEST(LearnerJournalTest, ARefusedAppendIsNeverApplied) {
   learner.Submit(Batch(3), [](absl::StatusOr<uint64_t>) {});
   journal.SetFull(true);
   absl::Status refused;
-  learner.Submit(Batch(5), [&](absl::StatusOr<uint64_t> v) {
-    refused = v.status();
-  });
+  learner.Submit(Batch(5),
+                 [&](absl::StatusOr<uint64_t> v) { refused = v.status(); });
   EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
   journal.SetFull(false);  // space returns
   learner.Submit(Batch(2), [](absl::StatusOr<uint64_t>) {});

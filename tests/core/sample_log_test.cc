@@ -108,7 +108,8 @@ TEST_F(SampleLogTest, RefusesAnAppendBehindItsEnd) {
 TEST_F(SampleLogTest, CutsATornTail) {
   {
     auto log = Open();
-    for (uint64_t v = 0; v < 40; v += 4) ASSERT_THAT(log->Append(v, Batch(v, 4)).status(), IsOk());
+    for (uint64_t v = 0; v < 40; v += 4)
+      ASSERT_THAT(log->Append(v, Batch(v, 4)).status(), IsOk());
   }
   const auto size = std::filesystem::file_size(SegmentPath(0));
   std::filesystem::resize_file(SegmentPath(0), size - 7);
@@ -131,12 +132,14 @@ TEST_F(SampleLogTest, CutsATornTail) {
 TEST_F(SampleLogTest, CutsAtACorruptRecordAndDropsLaterSegments) {
   {
     auto log = Open(nullptr, /*segment_bytes=*/100);
-    for (uint64_t v = 0; v < 30; v += 3) ASSERT_THAT(log->Append(v, Batch(v, 3)).status(), IsOk());
+    for (uint64_t v = 0; v < 30; v += 3)
+      ASSERT_THAT(log->Append(v, Batch(v, 3)).status(), IsOk());
   }
   const size_t segments = Segments().size();
   ASSERT_GE(segments, 3u);
   {  // flip a byte inside the second segment's first record payload
-    std::fstream f(SegmentPath(1), std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(SegmentPath(1),
+                   std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(20);
     f.put('\x7f');
   }
@@ -154,13 +157,14 @@ TEST_F(SampleLogTest, CutsAtACorruptRecordAndDropsLaterSegments) {
 TEST_F(SampleLogTest, ReplayFromBeforeItsStartIsDataLoss) {
   {
     auto log = Open(nullptr, 100);
-    for (uint64_t v = 0; v < 30; v += 3) ASSERT_THAT(log->Append(v, Batch(v, 3)).status(), IsOk());
+    for (uint64_t v = 0; v < 30; v += 3)
+      ASSERT_THAT(log->Append(v, Batch(v, 3)).status(), IsOk());
     ASSERT_THAT(log->RemoveSegmentsBefore(12), IsOk());
     EXPECT_THAT(ReplayAll(*log, 12).front(), "12:3");
-    EXPECT_THAT(log->Replay(0, [](uint64_t, const ExampleBatch&) {
-      return absl::OkStatus();
-    }),
-                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("missing")));
+    EXPECT_THAT(
+        log->Replay(
+            0, [](uint64_t, const ExampleBatch&) { return absl::OkStatus(); }),
+        StatusIs(absl::StatusCode::kDataLoss, HasSubstr("missing")));
   }
   auto log = Open(nullptr, 100);
   EXPECT_THAT(ReplayAll(*log, 12).front(), "12:3");
@@ -218,7 +222,8 @@ TEST_F(SampleLogTest, ParsesFsyncPolicies) {
   for (const char* bad : {"", "sometimes", "interval:", "interval:0",
                           "interval:-5", "interval:x"}) {
     EXPECT_THAT(ParseFsyncPolicy(bad).status(),
-                StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad;
   }
 }
 

@@ -372,7 +372,9 @@ class CrashTest(unittest.TestCase):
         with open(newest, "wb") as f:
             f.write(data)
         stub = self._restart_and_check(ledger, producers, "checksum mismatch")
-        self.server.stop()  # clean stop: final checkpoint
+        # SIGTERM: drain, final checkpoint, exit 0 within the grace period.
+        self.assertEqual(self.server.stop(grace=10), 0)
+        self.assertIn("stopped", self.server.output())
         self.server = None
         model_dir, _, ckpts = self._segments()
         newest = os.path.join(model_dir, ckpts[-1])
