@@ -188,6 +188,7 @@ class CrashTest(unittest.TestCase):
         self.addCleanup(self.dir.cleanup)
         self.server = None
         self.ref_versions = 0
+        self.ref_count = 0
         self.ref_model = f"ref_{self._testMethodName}"
         self.create(self.ref_stub, self.ref_model)
 
@@ -249,7 +250,8 @@ class CrashTest(unittest.TestCase):
                     *[fits for _, fits in ledger.ambiguous])):
                 for (gap_start, _), order in zip(ledger.ambiguous, orders):
                     ledger.place(gap_start, order)
-                name = f"{self.ref_model}_v{v}_{k}"
+                self.ref_count += 1
+                name = f"ref_{self._testMethodName[:40]}_{self.ref_count}"
                 self.create(self.ref_stub, name)
                 self.feed_reference(name, ledger, 0, v)
                 if self.state_of(self.ref_stub, name) == got:
@@ -362,9 +364,11 @@ class CrashTest(unittest.TestCase):
         for p in producers:
             p.join(10)
             self.assertIsNone(p.error)
+        output = self.server.output()
         self.kill()
         model_dir, _, ckpts = self._segments()
-        self.assertGreaterEqual(len(ckpts), 2)
+        self.assertGreaterEqual(len(ckpts), 2, f"{os.listdir(model_dir)}\n"
+                                f"{output}")
         newest = os.path.join(model_dir, ckpts[-1])
         with open(newest, "rb") as f:
             data = bytearray(f.read())
