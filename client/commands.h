@@ -25,6 +25,7 @@ absl::Status RunSnapshot(LearnerClient& client, const Args& args);
 absl::Status RunDataset(LearnerClient& client, const Args& args);
 absl::Status RunRetrain(LearnerClient& client, const Args& args);
 absl::Status RunJobs(LearnerClient& client, const Args& args);
+absl::Status RunRestore(LearnerClient& client, const Args& args);
 
 }  // namespace streamfit
 

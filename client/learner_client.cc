@@ -100,4 +100,13 @@ absl::StatusOr<v1::ModelSnapshot> LearnerClient::Snapshot(
                    options_.timeout);
 }
 
+absl::StatusOr<v1::ModelInfo> LearnerClient::Restore(
+    const std::string& name, const v1::ModelSnapshot& snapshot) {
+  v1::RestoreRequest request;
+  request.set_model(name);
+  *request.mutable_snapshot() = snapshot;
+  return CallUnary(*stub_, &v1::Learner::Stub::Restore, request,
+                   options_.timeout);
+}
+
 }  // namespace streamfit

@@ -66,6 +66,9 @@ class LearnerClient {
   absl::StatusOr<v1::PredictResponse> Predict(
       const v1::PredictRequest& request);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(const std::string& name);
+  // Issue 6: replaces the model's state by `snapshot` (admin rollback).
+  absl::StatusOr<v1::ModelInfo> Restore(const std::string& name,
+                                        const v1::ModelSnapshot& snapshot);
 
   // --- Datasets and retraining (issue 5; retrain_client.cc) ---
   // Streams the file at `path` in chunks of `chunk_bytes`, described by

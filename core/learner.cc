@@ -13,8 +13,9 @@ absl::Status StoppedError() {
 
 }  // namespace
 
-Learner::Learner(LinearModel model, Options options)
+Learner::Learner(LinearModel model, Options options, Journal* journal)
     : options_(options),
+      journal_(journal),
       model_(std::move(model)),
       published_(std::make_shared<const LinearModel>(model_)),
       admitted_version_(model_.version()),
@@ -27,7 +28,12 @@ bool Learner::HasRoom(size_t samples) const {
   return queue_.empty() || queued_samples_ + samples <= options_.queue_capacity;
 }
 
-uint64_t Learner::Admit(ExampleBatch batch) {
+absl::StatusOr<uint64_t> Learner::Admit(ExampleBatch batch) {
+  if (journal_ != nullptr) {
+    absl::StatusOr<uint64_t> logged =
+        journal_->Append(admitted_version_, batch);
+    if (!logged.ok()) return logged.status();
+  }
   admitted_version_ += batch.size();
   queued_samples_ += batch.size();
   queue_.push_back(std::move(batch));
@@ -48,7 +54,21 @@ void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued) {
       end_version = Admit(std::move(batch));
     }
   }
-  on_queued(end_version);
+  Deliver(std::move(on_queued), std::move(end_version));
+}
+
+void Learner::Deliver(QueuedCallback on_queued,
+                      absl::StatusOr<uint64_t> end_version) {
+  if (journal_ == nullptr || !end_version.ok()) {
+    on_queued(std::move(end_version));
+    return;
+  }
+  journal_->WhenDurable(
+      *end_version, [on_queued = std::move(on_queued),
+                     v = *end_version](absl::Status durable) mutable {
+        on_queued(durable.ok() ? absl::StatusOr<uint64_t>(v)
+                               : absl::StatusOr<uint64_t>(durable));
+      });
 }
 
 void Learner::WhenVersion(uint64_t version, StateCallback callback) {
@@ -97,7 +117,7 @@ void Learner::Run() {
     RunPendingAdoption();
     ExampleBatch batch;
     uint64_t record = 0;  // the recording generation, if any
-    std::vector<std::pair<QueuedCallback, uint64_t>> admitted;
+    std::vector<std::pair<QueuedCallback, absl::StatusOr<uint64_t>>> admitted;
     {
       absl::MutexLock lock(&mu_);
       while (queue_.empty() && !stopping_ && !adoption_) work_.Wait(&mu_);
@@ -112,12 +132,14 @@ void Learner::Run() {
       while (!stopping_ && !parked_.empty() &&
              HasRoom(parked_.front().batch.size())) {
         Parked& p = parked_.front();
-        const uint64_t end_version = Admit(std::move(p.batch));
-        admitted.emplace_back(std::move(p.on_queued), end_version);
+        admitted.emplace_back(std::move(p.on_queued),
+                              Admit(std::move(p.batch)));
         parked_.pop_front();
       }
     }
-    for (auto& [on_queued, end_version] : admitted) on_queued(end_version);
+    for (auto& [on_queued, end_version] : admitted) {
+      Deliver(std::move(on_queued), std::move(end_version));
+    }
 
     std::vector<StateCallback> ready;
     for (size_t i = 0; i < batch.size(); ++i) {

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/example_batch.h"
+#include "core/journal.h"
 #include "core/linear_model.h"
 
 namespace streamfit {
@@ -50,8 +51,12 @@ class Learner {
     absl::Duration publish_interval = absl::ZeroDuration();
   };
 
-  // Starts the learner thread with `model` as its initial state.
-  Learner(LinearModel model, Options options);
+  // Starts the learner thread with `model` as its initial state. With a
+  // `journal` (not owned, must outlive the learner), each batch is appended
+  // to it before it is queued; a batch the journal refuses is not applied
+  // and its on_queued gets the journal's error; on_queued runs once the
+  // record is durable.
+  Learner(LinearModel model, Options options, Journal* journal = nullptr);
   Learner(const Learner&) = delete;
   Learner& operator=(const Learner&) = delete;
   // Stops (see Stop).
@@ -106,8 +111,13 @@ class Learner {
  private:
   void Run();
   bool HasRoom(size_t samples) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Appends a batch to the queue; returns the version after its last sample.
-  uint64_t Admit(ExampleBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Journals a batch and appends it to the queue; returns the version after
+  // its last sample, or the journal's error (nothing is queued then).
+  absl::StatusOr<uint64_t> Admit(ExampleBatch batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs on_queued with `end_version`, once durable if there is a journal.
+  void Deliver(QueuedCallback on_queued, absl::StatusOr<uint64_t> end_version)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Publishes a copy of model_ and returns the waiters it satisfies.
   std::vector<StateCallback> Publish() ABSL_LOCKS_EXCLUDED(mu_);
   // Learner thread: runs a pending Adopt, if any (learner_swap.cc).
@@ -123,6 +133,7 @@ class Learner {
 
   // Constant after construction.
   const Options options_;
+  Journal* const journal_;
 
   // Owned by the learner thread alone.
   LinearModel model_;

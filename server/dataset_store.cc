@@ -13,9 +13,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/file_util.h"
 #include "core/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
-#include "server/file_util.h"
 
 namespace streamfit {
 namespace fs = std::filesystem;

@@ -5,8 +5,10 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "core/file_util.h"
 #include "server/proto_convert.h"
 #include "server/reactor_handoff.h"
+#include "server/snapshot_codec.h"
 
 namespace streamfit {
 namespace {
@@ -392,8 +394,34 @@ grpc::ServerUnaryReactor* LearnerService::Snapshot(
     v1::ModelSnapshot* response) {
   absl::StatusOr<std::shared_ptr<LiveModel>> model =
       registry_->Get(request->model());
+  if (!model.ok()) return FinishWith(context, model.status());
+  std::shared_ptr<const LinearModel> state = (*model)->learner.Current();
+  ToSnapshot((*model)->name, *state, response);
+  absl::Status written;
+  if (!request->to_file().empty()) {
+    absl::StatusOr<std::string> path =
+        store_ != nullptr
+            ? store_->SnapshotPath(request->to_file())
+            : absl::FailedPreconditionError("the server has no data directory");
+    written = path.ok()
+                  ? WriteFileAtomically(*path, EncodeSnapshotFile(*response))
+                  : path.status();
+  }
+  return FinishWith(context, written);
+}
+
+grpc::ServerUnaryReactor* LearnerService::Restore(
+    grpc::CallbackServerContext* context, const v1::RestoreRequest* request,
+    v1::ModelInfo* response) {
+  absl::StatusOr<LinearModel> state = FromSnapshot(request->snapshot());
+  if (!state.ok()) {
+    return FinishWith(context, absl::InvalidArgumentError(absl::StrCat(
+                                   "snapshot: ", state.status().message())));
+  }
+  absl::StatusOr<std::shared_ptr<LiveModel>> model =
+      registry_->Restore(request->model(), *state);
   if (model.ok()) {
-    ToSnapshot((*model)->name, *(*model)->learner.Current(), response);
+    ToModelInfo((*model)->name, *(*model)->learner.Current(), response);
   }
   return FinishWith(context, model.status());
 }

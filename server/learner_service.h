@@ -5,16 +5,18 @@
 
 #include "server/dataset_store.h"
 #include "server/model_registry.h"
+#include "server/model_store.h"
 #include "server/retrain_jobs.h"
 #include "streamfit/v1/streamfit.grpc.pb.h"
 
 namespace streamfit {
 
 // Callback-API service; every handler returns without blocking. Thread-safe.
-// `registry` must outlive the service.
+// `registry` (and `store`, if any) must outlive the service.
 class LearnerService final : public v1::Learner::CallbackService {
  public:
-  explicit LearnerService(ModelRegistry* registry) : registry_(registry) {}
+  explicit LearnerService(ModelRegistry* registry, ModelStore* store = nullptr)
+      : registry_(registry), store_(store) {}
 
   grpc::ServerUnaryReactor* CreateModel(grpc::CallbackServerContext* context,
                                         const v1::CreateModelRequest* request,
@@ -41,6 +43,10 @@ class LearnerService final : public v1::Learner::CallbackService {
   grpc::ServerUnaryReactor* Snapshot(grpc::CallbackServerContext* context,
                                      const v1::SnapshotRequest* request,
                                      v1::ModelSnapshot* response) override;
+  // Issue 6.
+  grpc::ServerUnaryReactor* Restore(grpc::CallbackServerContext* context,
+                                    const v1::RestoreRequest* request,
+                                    v1::ModelInfo* response) override;
 
   // --- Datasets and retraining (issue 5; retrain_service.cc) ---
   // Both must outlive the service; set before serving. Unset: UNIMPLEMENTED.
@@ -81,6 +87,7 @@ class LearnerService final : public v1::Learner::CallbackService {
   ModelRegistry* const registry_;
   DatasetStore* datasets_ = nullptr;  // issue 5
   RetrainJobs* jobs_ = nullptr;       // issue 5
+  ModelStore* const store_;
 };
 
 }  // namespace streamfit

@@ -37,6 +37,20 @@ ABSL_FLAG(uint64_t, retrain_replay_limit, 1 << 22,
           "samples a model may learn during a retrain; past that its swap "
           "fails (they are held in memory for the replay)");
 
+// Durability (issue 6).
+ABSL_FLAG(std::string, fsync, "always",
+          "when an Observe ack is sent: always (after an fsync covering the "
+          "samples; group commit), interval:<ms> (once written; fsync every "
+          "<ms>), never (once written; the OS flushes)");
+ABSL_FLAG(uint64_t, checkpoint_every_samples, 1'000'000,
+          "checkpoint a model after this many new samples");
+ABSL_FLAG(double, checkpoint_interval_s, 60,
+          "checkpoint a model that learned anything at least this often");
+ABSL_FLAG(uint64_t, log_segment_bytes, 64 << 20,
+          "start a new sample log segment file after this many bytes");
+ABSL_FLAG(double, shutdown_grace_s, 5,
+          "on SIGTERM/SIGINT, cancel calls still open after this many seconds");
+
 namespace {
 
 absl::StatusOr<streamfit::Task> ParseTask(std::string name) {
@@ -78,6 +92,19 @@ int main(int argc, char** argv) {
   options.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   options.retrain_threads = absl::GetFlag(FLAGS_retrain_threads);
   options.retrain_replay_limit = absl::GetFlag(FLAGS_retrain_replay_limit);
+  absl::StatusOr<streamfit::FsyncPolicy> fsync =
+      streamfit::ParseFsyncPolicy(absl::GetFlag(FLAGS_fsync));
+  if (!fsync.ok()) {
+    std::fprintf(stderr, "streamfit-server: --fsync: %s\n",
+                 fsync.status().ToString().c_str());
+    return 2;
+  }
+  options.storage.fsync = *fsync;
+  options.storage.checkpoint_every_samples =
+      absl::GetFlag(FLAGS_checkpoint_every_samples);
+  options.storage.checkpoint_interval =
+      absl::Seconds(absl::GetFlag(FLAGS_checkpoint_interval_s));
+  options.storage.segment_bytes = absl::GetFlag(FLAGS_log_segment_bytes);
   if (!options.default_model.empty()) {
     absl::StatusOr<streamfit::Task> task =
         ParseTask(absl::GetFlag(FLAGS_default_task));
@@ -103,7 +130,7 @@ int main(int argc, char** argv) {
   int signal = 0;
   sigwait(&signals, &signal);
   std::fprintf(stderr, "streamfit-server: signal %d, shutting down\n", signal);
-  (*server)->Shutdown();
+  (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s)));
   std::fprintf(stderr, "streamfit-server: stopped\n");
   return 0;
 }

@@ -4,6 +4,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "server/model_store.h"
 
 namespace streamfit {
 
@@ -30,8 +31,13 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Create(
     return absl::AlreadyExistsError(
         absl::StrCat("model '", name, "' already exists"));
   }
-  auto model =
-      std::make_shared<LiveModel>(std::string(name), initial, learner_options_);
+  std::shared_ptr<LiveModel> model;
+  if (store_ != nullptr) {
+    ASSIGN_OR_RETURN(model, store_->Replace(std::string(name), initial));
+  } else {
+    model = std::make_shared<LiveModel>(std::string(name), initial,
+                                        learner_options_);
+  }
   models_.emplace(std::string(name), model);
   return model;
 }
@@ -62,10 +68,42 @@ absl::Status ModelRegistry::Delete(absl::string_view name) {
     if (it == models_.end()) {
       return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
     }
+    if (store_ != nullptr) RETURN_IF_ERROR(store_->Delete(it->first));
     model = std::move(it->second);
     models_.erase(it);
   }
   model->learner.Stop();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Restore(
+    absl::string_view name, const LinearModel& state) {
+  RETURN_IF_ERROR(ValidateModelName(name));
+  std::shared_ptr<LiveModel> old;
+  std::shared_ptr<LiveModel> model;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = models_.find(name);
+    if (it == models_.end()) {
+      return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
+    }
+    if (store_ != nullptr) {
+      ASSIGN_OR_RETURN(model, store_->Replace(it->first, state));
+    } else {
+      model = std::make_shared<LiveModel>(it->first, state, learner_options_);
+    }
+    old = std::exchange(it->second, model);
+  }
+  old->learner.Stop();
+  if (store_ != nullptr) store_->RemoveIncarnation(old->dir);
+  return model;
+}
+
+absl::Status ModelRegistry::RecoverFromStore() {
+  if (store_ == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto models, store_->RecoverAll());
+  absl::MutexLock lock(&mu_);
+  for (auto& model : models) models_[model->name] = std::move(model);
   return absl::OkStatus();
 }
 

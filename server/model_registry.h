@@ -11,32 +11,51 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/learner.h"
 #include "core/model_config.h"
+#include "core/sample_log.h"
 
 namespace streamfit {
 
-// One live model: its name, its full configuration and its learner. The
-// learner is thread-safe; name and config are constant.
+// One live model: its name, its full configuration and its learner, and
+// when it is durable its directory and sample log (the learner's journal).
+// The learner and log are thread-safe; the other fields are constant except
+// the checkpoint bookkeeping, guarded by checkpoint_mu.
 struct LiveModel {
   LiveModel(std::string name, const LinearModel& initial,
-            const Learner::Options& options)
+            const Learner::Options& options, std::string dir = "",
+            std::unique_ptr<SampleLog> log = nullptr)
       : name(std::move(name)),
         config(initial.config()),
-        learner(initial, options) {}
+        dir(std::move(dir)),
+        log(std::move(log)),
+        learner(initial, options, this->log.get()),
+        checkpointed_version(initial.version()) {}
 
   const std::string name;
   const ModelConfig config;
-  Learner learner;
+  const std::string dir;                 // empty: in memory only
+  const std::unique_ptr<SampleLog> log;  // null: in memory only
+  Learner learner;  // after log: stopped before the log closes
+
+  absl::Mutex checkpoint_mu;  // one checkpoint writer at a time
+  uint64_t checkpointed_version ABSL_GUARDED_BY(checkpoint_mu);
+  absl::Time checkpointed_at ABSL_GUARDED_BY(checkpoint_mu) = absl::Now();
 };
+
+class ModelStore;
 
 // Names are 1-128 characters of [A-Za-z0-9_.-]. Thread-safe. A deleted
 // model's learner is stopped at once (pending work gets ABORTED); callers
 // holding its shared_ptr may still read its last state.
 class ModelRegistry {
  public:
-  explicit ModelRegistry(Learner::Options learner_options = {})
-      : learner_options_(learner_options) {}
+  // With a `store` (not owned, must outlive the registry), models are
+  // durable: created, deleted and restored through it.
+  explicit ModelRegistry(Learner::Options learner_options = {},
+                         ModelStore* store = nullptr)
+      : learner_options_(learner_options), store_(store) {}
   ~ModelRegistry() { StopAll(); }
 
   // INVALID_ARGUMENT on a bad name or config, ALREADY_EXISTS on a taken name.
@@ -46,11 +65,19 @@ class ModelRegistry {
   absl::StatusOr<std::shared_ptr<LiveModel>> Get(absl::string_view name) const;
   std::vector<std::shared_ptr<LiveModel>> List() const;  // by name
   absl::Status Delete(absl::string_view name);
+  // Replaces model `name` by `state` (rollback to a snapshot), durably when
+  // there is a store; the old learner stops (its pending work gets ABORTED).
+  // NOT_FOUND on an unknown name.
+  absl::StatusOr<std::shared_ptr<LiveModel>> Restore(absl::string_view name,
+                                                     const LinearModel& state);
+  // Adds the models the store recovered (at start, before serving).
+  absl::Status RecoverFromStore();
   // Stops every learner (used at shutdown, after they drained).
   void StopAll();
 
  private:
   const Learner::Options learner_options_;
+  ModelStore* const store_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<LiveModel>, std::less<>> models_
       ABSL_GUARDED_BY(mu_);

@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/batch_trainer.h"
+#include "core/file_util.h"
 #include "core/status_macros.h"
-#include "server/file_util.h"
 
 namespace streamfit {
 namespace fs = std::filesystem;

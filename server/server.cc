@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
 
@@ -19,8 +20,14 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot create data directory ", options.data_dir, ": ", ec.message()));
   }
-  std::unique_ptr<StreamfitServer> server(new StreamfitServer(options));
-  if (!options.default_model.empty()) {
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<ModelStore> store,
+      ModelStore::Open(options.data_dir, options.storage, options.learner));
+  std::unique_ptr<StreamfitServer> server(
+      new StreamfitServer(options, std::move(store)));
+  RETURN_IF_ERROR(server->registry_.RecoverFromStore());
+  if (!options.default_model.empty() &&
+      absl::IsNotFound(server->registry_.Get(options.default_model).status())) {
     RETURN_IF_ERROR(
         server->registry_.Create(options.default_model, options.default_config)
             .status());
@@ -49,6 +56,8 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.address));
   }
+  server->checkpointer_ =
+      std::thread([s = server.get()] { s->CheckpointLoop(); });
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   return server;
 }
@@ -69,7 +78,31 @@ void StreamfitServer::Shutdown(absl::Duration grace) {
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   if (jobs_) jobs_->Shutdown();  // running retrains end ABORTED
-  registry_.StopAll();
+  stop_checkpointing_.Notify();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  registry_.StopAll();  // drains every queue
+  for (const auto& model : registry_.List()) {
+    const absl::Status s = store_->Checkpoint(*model, /*force=*/true);
+    if (!s.ok()) {
+      std::fprintf(stderr, "streamfit-server: final checkpoint of '%s': %s\n",
+                   model->name.c_str(), s.ToString().c_str());
+    }
+  }
+}
+
+void StreamfitServer::CheckpointLoop() {
+  std::string last_error;
+  while (!stop_checkpointing_.WaitForNotificationWithTimeout(
+      absl::Milliseconds(100))) {
+    for (const auto& model : registry_.List()) {
+      const absl::Status s = store_->Checkpoint(*model, /*force=*/false);
+      if (!s.ok() && s.ToString() != last_error) {  // once per distinct error
+        last_error = s.ToString();
+        std::fprintf(stderr, "streamfit-server: checkpoint of '%s': %s\n",
+                     model->name.c_str(), last_error.c_str());
+      }
+    }
+  }
 }
 
 void StreamfitServer::Wait() { server_->Wait(); }

@@ -7,12 +7,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "core/model_config.h"
 #include "server/learner_service.h"
 #include "server/model_registry.h"
+#include "server/model_store.h"
 
 namespace streamfit {
 
@@ -33,10 +36,14 @@ class StreamfitServer {
     uint64_t max_dataset_bytes = 1ull << 30;
     int retrain_threads = 1;
     uint64_t retrain_replay_limit = 1 << 22;
+    // Sample log, fsync policy and checkpoints (issue 6).
+    StorageOptions storage;
   };
 
-  // Creates the data directory, the default model and starts serving.
-  // UNAVAILABLE if the address cannot be bound.
+  // Opens the data directory and recovers its models (checkpoint + log
+  // replay), creates the default model if it does not exist, and starts
+  // serving. UNAVAILABLE if the address cannot be bound; DATA_LOSS if a
+  // model cannot be recovered.
   static absl::StatusOr<std::unique_ptr<StreamfitServer>> Start(
       const Options& options);
   ~StreamfitServer();
@@ -46,22 +53,30 @@ class StreamfitServer {
   ModelRegistry& registry() { return registry_; }
 
   // Reports NOT_SERVING, stops accepting calls (cancelling open ones after
-  // `grace`), then stops the learners.
+  // `grace`), drains the learners and writes a final checkpoint of each
+  // model.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
   // Blocks until Shutdown.
   void Wait();
 
  private:
-  explicit StreamfitServer(const Options& options)
-      : options_(options), registry_(options.learner), service_(&registry_) {}
+  StreamfitServer(const Options& options, std::unique_ptr<ModelStore> store)
+      : options_(options),
+        store_(std::move(store)),
+        registry_(options.learner, store_.get()),
+        service_(&registry_, store_.get()) {}
+  void CheckpointLoop();
 
   const Options options_;
+  const std::unique_ptr<ModelStore> store_;
   ModelRegistry registry_;
   LearnerService service_;
   std::unique_ptr<DatasetStore> datasets_;  // issue 5
   std::unique_ptr<RetrainJobs> jobs_;       // issue 5
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  absl::Notification stop_checkpointing_;
+  std::thread checkpointer_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

@@ -22,6 +22,7 @@ class ServerProcess:
         self.command = [binary, "--address=127.0.0.1:0",
                         f"--data_dir={data_dir}", *extra_args]
         self.address = None  # "127.0.0.1:PORT" once serving
+        self.preexec_fn = None  # run in the child before exec (e.g. rlimits)
         self._process = None
         self._reader = None
         self._lines = []
@@ -33,7 +34,7 @@ class ServerProcess:
         `timeout` seconds (the caller must still call stop())."""
         self._process = subprocess.Popen(
             self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT)
+            stderr=subprocess.STDOUT, preexec_fn=self.preexec_fn)
         # The reader drains the pipe for the child's whole life, so a chatty
         # server never blocks on a full pipe.
         self._reader = threading.Thread(target=self._read_output, daemon=True)

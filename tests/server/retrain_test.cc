@@ -15,7 +15,7 @@
 #include "absl/time/clock.h"
 #include "core/batch_trainer.h"
 #include "core/dataset_reader.h"
-#include "server/file_util.h"
+#include "core/file_util.h"
 #include "server/proto_convert.h"
 #include "tests/server/server_fixture.h"
 

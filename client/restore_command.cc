@@ -1,0 +1,40 @@
+// `streamfit restore NAME FILE`: replaces a model's state by a snapshot that
+// `streamfit snapshot NAME --out FILE` saved (JSON). Issue 6.
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "client/cli_common.h"
+#include "client/commands.h"
+#include "core/status_macros.h"
+
+namespace streamfit {
+
+absl::Status RunRestore(LearnerClient& client, const Args& args) {
+  if (args.size() != 2) {
+    return absl::InvalidArgumentError("usage: streamfit restore NAME FILE");
+  }
+  std::ifstream in(args[1], std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", args[1]));
+  }
+  std::stringstream json;
+  json << in.rdbuf();
+  v1::ModelSnapshot snapshot;
+  const auto parsed =
+      google::protobuf::util::JsonStringToMessage(json.str(), &snapshot);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(args[1], " is not a snapshot: ", parsed.ToString()));
+  }
+  ASSIGN_OR_RETURN(const v1::ModelInfo info, client.Restore(args[0], snapshot));
+  std::cerr << "restored model '" << info.name() << "' to version "
+            << info.model_version() << " from " << args[1] << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace streamfit

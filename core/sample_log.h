@@ -1,0 +1,136 @@
+// The per-model append-only log of accepted Observe batches: the truth a
+// model is a view of (DESIGN.md principle 1).
+#ifndef STREAMFIT_CORE_SAMPLE_LOG_H_
+#define STREAMFIT_CORE_SAMPLE_LOG_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/example_batch.h"
+#include "core/journal.h"
+
+namespace streamfit {
+
+// When an appended record counts as durable (its ack may be sent):
+// - kAlways: after an fsync that covers it. Loses nothing acknowledged, even
+//   on power loss. Concurrent appends share one fsync (group commit).
+// - kInterval: once written to the OS; a background fsync runs every
+//   `interval`. A process crash loses nothing acknowledged; an OS crash or
+//   power loss may lose the acks of the last `interval`.
+// - kNever: once written to the OS, which flushes when it likes (Linux:
+//   about 30 s). Process crash: nothing lost; OS crash: up to that window.
+struct FsyncPolicy {
+  enum class Mode { kAlways, kInterval, kNever };
+  Mode mode = Mode::kAlways;
+  absl::Duration interval = absl::Milliseconds(100);
+};
+
+// Parses "always", "never" or "interval:<ms>" (ms >= 1); INVALID_ARGUMENT
+// otherwise.
+absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view text);
+
+// What opening a log found: the valid records' version range, and what was
+// cut from its tail (a torn or corrupt record and everything after it).
+struct LogOpenReport {
+  uint64_t first_version = 0;  // of the first valid record
+  uint64_t end_version = 0;    // after the last valid record
+  uint64_t records = 0;
+  uint64_t dropped_bytes = 0;     // cut from the tail
+  uint64_t dropped_segments = 0;  // whole segment files removed with it
+  std::string dropped_reason;     // empty if nothing was dropped
+};
+
+// Segment files "log-<20-digit start version>.seg" in one directory hold
+// records: payload length (u32), CRC-32C of the payload (u32), payload =
+// start version (u64), feature count (u32), sample count (u32), features
+// (f32, row-major), labels (f64), weights (f32); little-endian. Records are
+// contiguous: each starts at the version the previous one ended at.
+//
+// Open validates every record and cuts the log at the first bad one. New
+// records always go to a new segment (rolled at `segment_bytes`). Append
+// writes a record with pwrite (so a process crash after it returns loses
+// nothing); a writer thread fsyncs per the policy and runs WhenDurable
+// callbacks in version order. Thread-safe.
+class SampleLog final : public Journal {
+ public:
+  struct Options {
+    FsyncPolicy fsync;
+    uint64_t segment_bytes = 64 << 20;
+  };
+
+  // Opens (creating if missing) the log in `dir`, cutting a torn or corrupt
+  // tail (the cut is durable before Open returns). `report` may be null.
+  static absl::StatusOr<std::unique_ptr<SampleLog>> Open(const std::string& dir,
+                                                         const Options& options,
+                                                         LogOpenReport* report);
+  // Fsyncs what was appended, runs the pending callbacks and closes.
+  ~SampleLog() override;
+
+  // Calls `apply` in order with every record holding samples after
+  // `from_version`, each with the version before its first sample (which
+  // may be below from_version: the caller skips the samples it has).
+  // DATA_LOSS if the log starts after from_version (a gap) while it holds
+  // anything past it. Stops at apply's first error. Call before appending.
+  absl::Status Replay(
+      uint64_t from_version,
+      const std::function<absl::Status(uint64_t, const ExampleBatch&)>& apply)
+      const;
+
+  // Journal. Append with start_version != end_version() is only allowed
+  // when start_version > end_version() (the model is ahead of the log, e.g.
+  // after restoring a checkpoint past it): the old segments are removed and
+  // the log restarts there. Errors: RESOURCE_EXHAUSTED (disk full) or
+  // UNAVAILABLE (I/O error, read-only); the record is then not in the log.
+  absl::StatusOr<uint64_t> Append(uint64_t start_version,
+                                  const ExampleBatch& batch) override;
+  void WhenDurable(uint64_t end_version,
+                   absl::AnyInvocable<void(absl::Status)> done) override;
+
+  uint64_t end_version() const;
+  // Removes segment files whose records all end at or before `version`
+  // (never the one being written).
+  absl::Status RemoveSegmentsBefore(uint64_t version);
+
+ private:
+  struct Segment {
+    uint64_t start_version;
+    std::string path;
+  };
+  SampleLog(std::string dir, const Options& options);
+  absl::Status StartSegment(uint64_t start_version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SyncLoop();
+
+  // Constant after construction.
+  const std::string dir_;
+  const Options options_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar wake_;
+  std::vector<Segment> segments_ ABSL_GUARDED_BY(mu_);  // by start version
+  std::shared_ptr<int> fd_ ABSL_GUARDED_BY(mu_);  // active segment, or null
+  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;      // bytes in active segment
+  uint64_t first_version_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t end_version_ ABSL_GUARDED_BY(mu_) = 0;
+  bool empty_ ABSL_GUARDED_BY(mu_) = true;
+  uint64_t synced_version_ ABSL_GUARDED_BY(mu_) = 0;
+  std::multimap<uint64_t, absl::AnyInvocable<void(absl::Status)>> waiters_
+      ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread sync_thread_;
+};
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_CORE_SAMPLE_LOG_H_

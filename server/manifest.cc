@@ -1,0 +1,61 @@
+#include "server/manifest.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/file_util.h"
+#include "core/status_macros.h"
+#include "server/proto_convert.h"
+
+namespace streamfit {
+namespace {
+
+constexpr absl::string_view kMagic = "SFMANI1\n";
+
+}  // namespace
+
+// Payload: "next <n>" then one "model <name> <incarnation> <base64 of the
+// serialized v1::ModelConfig>" line per model (names hold no spaces).
+absl::StatusOr<Manifest> Manifest::Load(const std::string& path) {
+  absl::StatusOr<std::string> data = ReadWholeFile(path);
+  if (absl::IsNotFound(data.status())) return Manifest();
+  if (!data.ok()) return data.status();
+  ASSIGN_OR_RETURN(const std::string payload,
+                   DecodeFramed(kMagic, *data, path));
+  Manifest manifest;
+  for (absl::string_view line : absl::StrSplit(payload, '\n')) {
+    if (line.empty()) continue;
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
+    std::string config_bytes;
+    v1::ModelConfig config;
+    Entry entry;
+    if (f.size() == 2 && f[0] == "next" &&
+        absl::SimpleAtoi(f[1], &manifest.next_incarnation)) {
+      continue;
+    }
+    if (f.size() == 4 && f[0] == "model" &&
+        absl::SimpleAtoi(f[2], &entry.incarnation) &&
+        absl::Base64Unescape(f[3], &config_bytes) &&
+        config.ParseFromString(config_bytes)) {
+      entry.config = FromProto(config);
+      manifest.models[std::string(f[1])] = entry;
+      continue;
+    }
+    return absl::DataLossError(
+        absl::StrCat(path, ": unreadable line '", line, "'"));
+  }
+  return manifest;
+}
+
+absl::Status Manifest::Save(const std::string& path) const {
+  std::string payload = absl::StrCat("next ", next_incarnation, "\n");
+  for (const auto& [name, entry] : models) {
+    absl::StrAppend(
+        &payload, "model ", name, " ", entry.incarnation, " ",
+        absl::Base64Escape(ToProto(entry.config).SerializeAsString()), "\n");
+  }
+  return WriteFileAtomically(path, EncodeFramed(kMagic, payload));
+}
+
+}  // namespace streamfit

@@ -1,0 +1,32 @@
+// The durable list of a server's models: which exist, their configs and the
+// directory ("incarnation") holding each one's log and checkpoints.
+#ifndef STREAMFIT_SERVER_MANIFEST_H_
+#define STREAMFIT_SERVER_MANIFEST_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/model_config.h"
+
+namespace streamfit {
+
+// A value type. Saved whole and atomically (temp, fsync, rename, directory
+// fsync) with a CRC-32C, so a crash leaves the old or the new manifest.
+struct Manifest {
+  struct Entry {
+    uint64_t incarnation = 0;
+    ModelConfig config;
+  };
+  std::map<std::string, Entry> models;  // by name
+  uint64_t next_incarnation = 1;
+
+  // An empty manifest if `path` does not exist; DATA_LOSS if it is corrupt.
+  static absl::StatusOr<Manifest> Load(const std::string& path);
+  absl::Status Save(const std::string& path) const;
+};
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_SERVER_MANIFEST_H_

@@ -1,0 +1,240 @@
+#include "server/model_store.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/checkpoint.h"
+#include "core/file_util.h"
+#include "core/status_macros.h"
+#include "server/snapshot_codec.h"
+
+namespace streamfit {
+namespace {
+
+// Applies the samples of `batch` after model.version() exactly as the
+// learner thread does.
+absl::Status ApplyRecord(LinearModel& model, uint64_t start,
+                         const ExampleBatch& batch) {
+  if (start > model.version()) {
+    return absl::DataLossError(absl::StrCat("log record at version ", start,
+                                            " leaves a gap after version ",
+                                            model.version()));
+  }
+  if (batch.num_features != model.config().num_features) {
+    return absl::DataLossError("log record has the wrong feature count");
+  }
+  for (size_t i = model.version() - start; i < batch.size(); ++i) {
+    model.Learn(batch.row(i), batch.labels[i], batch.weights[i]);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(
+    const std::string& data_dir, const StorageOptions& options,
+    const Learner::Options& learner_options) {
+  RETURN_IF_ERROR(CreateDirectoryDurably(data_dir + "/models"));
+  std::unique_ptr<ModelStore> store(
+      new ModelStore(data_dir, options, learner_options));
+  ASSIGN_OR_RETURN(Manifest manifest, Manifest::Load(store->ManifestPath()));
+  absl::MutexLock lock(&store->mu_);
+  store->manifest_ = std::move(manifest);
+  return store;
+}
+
+std::string ModelStore::ModelDir(const std::string& name,
+                                 uint64_t incarnation) const {
+  return absl::StrCat(data_dir_, "/models/", name, ".", incarnation);
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<LiveModel>>>
+ModelStore::RecoverAll() {
+  Manifest manifest;
+  {
+    absl::MutexLock lock(&mu_);
+    manifest = manifest_;
+  }
+  std::vector<std::shared_ptr<LiveModel>> models;
+  for (const auto& [name, entry] : manifest.models) {
+    ASSIGN_OR_RETURN(auto model, Recover(name, entry));
+    models.push_back(std::move(model));
+  }
+  // Directories of deleted or replaced incarnations left by a crash.
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator(data_dir_ + "/models", ec)) {
+    const std::string dir = e.path().string();
+    bool live = false;
+    for (const auto& [name, entry] : manifest.models) {
+      live = live || dir == ModelDir(name, entry.incarnation);
+    }
+    if (!live) RemoveIncarnation(dir);
+  }
+  return models;
+}
+
+absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
+    const std::string& name, const Manifest::Entry& entry) {
+  const absl::Time start = absl::Now();
+  const std::string dir = ModelDir(name, entry.incarnation);
+  SampleLog::Options log_options{options_.fsync, options_.segment_bytes};
+  LogOpenReport report;
+  ASSIGN_OR_RETURN(std::unique_ptr<SampleLog> log,
+                   SampleLog::Open(dir, log_options, &report));
+  if (!report.dropped_reason.empty()) {
+    std::fprintf(stderr,
+                 "streamfit-server: model '%s': cut the log after version "
+                 "%llu, dropping %llu bytes and %llu later segment files "
+                 "(never acknowledged): %s\n",
+                 name.c_str(),
+                 static_cast<unsigned long long>(report.end_version),
+                 static_cast<unsigned long long>(report.dropped_bytes),
+                 static_cast<unsigned long long>(report.dropped_segments),
+                 report.dropped_reason.c_str());
+  }
+  std::optional<LinearModel> model;
+  auto load = [&](uint64_t version,
+                  const std::string& payload) -> absl::Status {
+    ASSIGN_OR_RETURN(LinearModel m, DecodeState(payload));
+    if (m.version() != version) {
+      return absl::DataLossError("checkpoint version does not match its name");
+    }
+    RETURN_IF_ERROR(
+        log->Replay(version, [&](uint64_t s, const ExampleBatch& b) {
+          return ApplyRecord(m, s, b);
+        }));
+    model = std::move(m);
+    return absl::OkStatus();
+  };
+  std::vector<std::string> skipped;
+  CheckpointStore checkpoints(dir);
+  absl::StatusOr<uint64_t> loaded = checkpoints.LoadNewest(load, &skipped);
+  for (const std::string& s : skipped) {
+    std::fprintf(stderr, "streamfit-server: model '%s': skipped %s\n",
+                 name.c_str(), s.c_str());
+  }
+  // Set the skipped checkpoints aside, so pruning never keeps them in place
+  // of good ones.
+  if (absl::StatusOr<std::vector<uint64_t>> all = checkpoints.List();
+      all.ok()) {
+    for (uint64_t v : *all) {
+      if (loaded.ok() && v <= *loaded) break;
+      const std::string path = checkpoints.PathOf(v);
+      if (std::rename(path.c_str(), (path + ".corrupt").c_str()) != 0) {
+        return FileError(errno, absl::StrCat("rename ", path));
+      }
+    }
+  }
+  if (!loaded.ok()) {
+    // No usable checkpoint: replay the whole log from an empty model.
+    ASSIGN_OR_RETURN(const ModelConfig config, WithDefaults(entry.config));
+    ASSIGN_OR_RETURN(LinearModel empty, LinearModel::Create(config));
+    const absl::Status replayed = load(0, EncodeState(name, empty));
+    if (!replayed.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "model '", name, "' cannot be recovered: ", loaded.status().message(),
+          "; replaying from the start: ", replayed.message()));
+    }
+  }
+  std::fprintf(stderr,
+               "streamfit-server: model '%s' recovered at version %llu "
+               "(checkpoint %llu, log to %llu) in %.3f s\n",
+               name.c_str(), static_cast<unsigned long long>(model->version()),
+               static_cast<unsigned long long>(loaded.ok() ? *loaded : 0),
+               static_cast<unsigned long long>(report.end_version),
+               absl::ToDoubleSeconds(absl::Now() - start));
+  auto live = std::make_shared<LiveModel>(name, *model, learner_options_, dir,
+                                          std::move(log));
+  absl::MutexLock lock(&live->checkpoint_mu);
+  live->checkpointed_version = loaded.ok() ? *loaded : 0;
+  return live;
+}
+
+absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Create(
+    const std::string& name, const ModelConfig& config) {
+  ASSIGN_OR_RETURN(LinearModel initial, LinearModel::Create(config));
+  return Replace(name, initial);
+}
+
+absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Replace(
+    const std::string& name, const LinearModel& state) {
+  absl::MutexLock lock(&mu_);
+  Manifest next = manifest_;
+  const uint64_t incarnation = next.next_incarnation++;
+  next.models[name] = {incarnation, state.config()};
+  const std::string dir = ModelDir(name, incarnation);
+  // The new directory is complete (checkpoint of the state) before the
+  // manifest names it: a crash in between leaves an orphan, removed later.
+  RETURN_IF_ERROR(
+      CheckpointStore(dir).Write(state.version(), EncodeState(name, state)));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<SampleLog> log,
+      SampleLog::Open(dir, {options_.fsync, options_.segment_bytes}, nullptr));
+  RETURN_IF_ERROR(next.Save(ManifestPath()));
+  manifest_ = std::move(next);
+  return std::make_shared<LiveModel>(name, state, learner_options_, dir,
+                                     std::move(log));
+}
+
+absl::Status ModelStore::Delete(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  Manifest next = manifest_;
+  auto it = next.models.find(name);
+  if (it == next.models.end()) return absl::OkStatus();
+  const std::string dir = ModelDir(name, it->second.incarnation);
+  next.models.erase(it);
+  RETURN_IF_ERROR(next.Save(ManifestPath()));
+  manifest_ = std::move(next);
+  RemoveIncarnation(dir);
+  return absl::OkStatus();
+}
+
+void ModelStore::RemoveIncarnation(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "streamfit-server: cannot remove %s: %s\n",
+                 dir.c_str(), ec.message().c_str());
+  }
+}
+
+absl::Status ModelStore::Checkpoint(LiveModel& model, bool force) {
+  if (model.log == nullptr) return absl::OkStatus();
+  absl::MutexLock lock(&model.checkpoint_mu);
+  std::shared_ptr<const LinearModel> state = model.learner.Current();
+  const uint64_t version = state->version();
+  const uint64_t learned = version - model.checkpointed_version;
+  const bool due =
+      learned >= options_.checkpoint_every_samples ||
+      (learned > 0 && (force || absl::Now() - model.checkpointed_at >=
+                                    options_.checkpoint_interval));
+  if (!due) return absl::OkStatus();
+  CheckpointStore checkpoints(model.dir);
+  RETURN_IF_ERROR(checkpoints.Write(version, EncodeState(model.name, *state)));
+  model.checkpointed_version = version;
+  model.checkpointed_at = absl::Now();
+  ASSIGN_OR_RETURN(const uint64_t oldest_kept, checkpoints.Prune(2));
+  return model.log->RemoveSegmentsBefore(oldest_kept);
+}
+
+absl::StatusOr<std::string> ModelStore::SnapshotPath(
+    const std::string& file) const {
+  if (file.empty() || file.size() > 255 || file[0] == '.' ||
+      absl::StrContains(file, '/') || absl::StrContains(file, '\0')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "to_file must be a plain file name (no '/', not starting with '.'), "
+        "got '",
+        file, "'"));
+  }
+  const std::string dir = data_dir_ + "/snapshots";
+  RETURN_IF_ERROR(CreateDirectoryDurably(dir));
+  return absl::StrCat(dir, "/", file);
+}
+
+}  // namespace streamfit

@@ -1,0 +1,86 @@
+// Durable models in a data directory: the manifest, and per model a
+// directory with its sample log and checkpoints. Recovery on start.
+#ifndef STREAMFIT_SERVER_MODEL_STORE_H_
+#define STREAMFIT_SERVER_MODEL_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/learner.h"
+#include "core/sample_log.h"
+#include "server/manifest.h"
+#include "server/model_registry.h"
+
+namespace streamfit {
+
+struct StorageOptions {
+  FsyncPolicy fsync;
+  uint64_t segment_bytes = 64 << 20;
+  // A checkpoint is written when a model has learned this many samples
+  // since its last one, or `checkpoint_interval` passed and it learned any.
+  uint64_t checkpoint_every_samples = 1'000'000;
+  absl::Duration checkpoint_interval = absl::Seconds(60);
+};
+
+// Layout: <data_dir>/MANIFEST, <data_dir>/models/<name>.<incarnation>/
+// {log-*.seg, ckpt-*.ckpt}, <data_dir>/snapshots/ for Snapshot.to_file.
+// A model's two newest checkpoints are kept, and the log from the older one
+// on, so a corrupt newest checkpoint falls back to the previous one.
+// Thread-safe.
+class ModelStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<ModelStore>> Open(
+      const std::string& data_dir, const StorageOptions& options,
+      const Learner::Options& learner_options);
+
+  // Recovers every model of the manifest: newest valid checkpoint, then the
+  // log tail replayed through LinearModel::Learn (as the learner does).
+  // Prints what it cut or skipped to stderr.
+  absl::StatusOr<std::vector<std::shared_ptr<LiveModel>>> RecoverAll();
+
+  // A new empty durable model (config already validated).
+  absl::StatusOr<std::shared_ptr<LiveModel>> Create(const std::string& name,
+                                                    const ModelConfig& config);
+  // A new incarnation of `name` holding `state` (its checkpoint is written
+  // before the manifest points at it). The caller stops the old one, then
+  // calls RemoveIncarnation(old->dir).
+  absl::StatusOr<std::shared_ptr<LiveModel>> Replace(const std::string& name,
+                                                     const LinearModel& state);
+  absl::Status Delete(const std::string& name);
+  void RemoveIncarnation(const std::string& dir);
+
+  // Checkpoints `model`'s published state if it is due (always when `force`
+  // and the version moved), then prunes old checkpoints and log segments.
+  absl::Status Checkpoint(LiveModel& model, bool force);
+
+  // Path for a Snapshot.to_file name: a plain file name (no '/', not
+  // starting with '.'), placed in <data_dir>/snapshots. INVALID_ARGUMENT else.
+  absl::StatusOr<std::string> SnapshotPath(const std::string& file) const;
+
+ private:
+  ModelStore(std::string data_dir, const StorageOptions& options,
+             const Learner::Options& learner_options)
+      : data_dir_(std::move(data_dir)),
+        options_(options),
+        learner_options_(learner_options) {}
+  std::string ModelDir(const std::string& name, uint64_t incarnation) const;
+  absl::StatusOr<std::shared_ptr<LiveModel>> Recover(
+      const std::string& name, const Manifest::Entry& entry);
+  std::string ManifestPath() const { return data_dir_ + "/MANIFEST"; }
+
+  const std::string data_dir_;
+  const StorageOptions options_;
+  const Learner::Options learner_options_;
+  absl::Mutex mu_;
+  Manifest manifest_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_SERVER_MODEL_STORE_H_

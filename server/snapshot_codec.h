@@ -1,0 +1,30 @@
+// Model states as bytes: the format of checkpoints, Snapshot.to_file files
+// and Restore, a serialized v1::ModelSnapshot (config, version, named state
+// tensors), so it follows the model's own ExportState/FromState.
+#ifndef STREAMFIT_SERVER_SNAPSHOT_CODEC_H_
+#define STREAMFIT_SERVER_SNAPSHOT_CODEC_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/linear_model.h"
+#include "streamfit/v1/streamfit.pb.h"
+
+namespace streamfit {
+
+// The model a snapshot describes, continuing bit-identically from it.
+// INVALID_ARGUMENT if its config or state is invalid.
+absl::StatusOr<LinearModel> FromSnapshot(const v1::ModelSnapshot& snapshot);
+
+std::string EncodeState(const std::string& name, const LinearModel& state);
+// DATA_LOSS if `bytes` is not a snapshot; INVALID_ARGUMENT as FromSnapshot.
+absl::StatusOr<LinearModel> DecodeState(const std::string& bytes);
+
+// A Snapshot.to_file file: the snapshot framed with a CRC-32C like a
+// checkpoint, and its inverse (DATA_LOSS if torn or corrupt).
+std::string EncodeSnapshotFile(const v1::ModelSnapshot& snapshot);
+absl::StatusOr<v1::ModelSnapshot> DecodeSnapshotFile(const std::string& data);
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_SERVER_SNAPSHOT_CODEC_H_

@@ -1,0 +1,115 @@
+// The Learner's journal hook (issue 6): a batch is journaled before it is
+// queued, in admission order; a refused append is never applied; on_queued
+// waits for durability.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "core/journal.h"
+#include "core/learner.h"
+#include "tests/testing/status_matchers.h"
+
+namespace streamfit {
+namespace {
+
+using ::streamfit::testing::StatusIs;
+
+// Records appends; fails them while `full` is set; holds durability
+// callbacks until Flush().
+class FakeJournal : public Journal {
+ public:
+  absl::StatusOr<uint64_t> Append(uint64_t start,
+                                  const ExampleBatch& batch) override {
+    absl::MutexLock lock(&mu_);
+    if (full_) return absl::ResourceExhaustedError("disk full");
+    starts_.push_back(start);
+    return start + batch.size();
+  }
+  void WhenDurable(uint64_t,
+                   absl::AnyInvocable<void(absl::Status)> done) override {
+    absl::MutexLock lock(&mu_);
+    pending_.push_back(std::move(done));
+  }
+  void Flush() {
+    std::vector<absl::AnyInvocable<void(absl::Status)>> done;
+    {
+      absl::MutexLock lock(&mu_);
+      done.swap(pending_);
+    }
+    for (auto& d : done) d(absl::OkStatus());
+  }
+  void SetFull(bool full) {
+    absl::MutexLock lock(&mu_);
+    full_ = full;
+  }
+  std::vector<uint64_t> starts() {
+    absl::MutexLock lock(&mu_);
+    return starts_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool full_ = false;
+  std::vector<uint64_t> starts_;
+  std::vector<absl::AnyInvocable<void(absl::Status)>> pending_;
+};
+
+ExampleBatch Batch(size_t n) {
+  ExampleBatch b;
+  b.num_features = 1;
+  for (size_t i = 0; i < n; ++i) {
+    const float x[1] = {static_cast<float>(i)};
+    b.Add(x, 2.0 * i);
+  }
+  return b;
+}
+
+LinearModel NewModel() {
+  ModelConfig config;
+  config.task = Task::kRegression;
+  config.num_features = 1;
+  return *LinearModel::Create(config);
+}
+
+TEST(LearnerJournalTest, AcksOnlyOnceDurableAndJournalsInOrder) {
+  FakeJournal journal;
+  Learner learner(NewModel(), {}, &journal);
+  std::vector<uint64_t> acked;
+  absl::Mutex mu;
+  for (size_t n : {3, 2, 4}) {
+    learner.Submit(Batch(n), [&](absl::StatusOr<uint64_t> v) {
+      absl::MutexLock lock(&mu);
+      acked.push_back(*v);
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(acked.empty());
+  }
+  journal.Flush();
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(acked, (std::vector<uint64_t>{3, 5, 9}));
+  EXPECT_EQ(journal.starts(), (std::vector<uint64_t>{0, 3, 5}));
+}
+
+TEST(LearnerJournalTest, ARefusedAppendIsNeverApplied) {
+  FakeJournal journal;
+  Learner learner(NewModel(), {}, &journal);
+  learner.Submit(Batch(3), [](absl::StatusOr<uint64_t>) {});
+  journal.SetFull(true);
+  absl::Status refused;
+  learner.Submit(Batch(5),
+                 [&](absl::StatusOr<uint64_t> v) { refused = v.status(); });
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
+  journal.SetFull(false);  // space returns
+  learner.Submit(Batch(2), [](absl::StatusOr<uint64_t>) {});
+  journal.Flush();
+  learner.Stop();
+  EXPECT_EQ(learner.Current()->version(), 5u);
+  EXPECT_EQ(journal.starts(), (std::vector<uint64_t>{0, 3}));
+}
+
+}  // namespace
+}  // namespace streamfit

@@ -1,0 +1,231 @@
+#include "core/sample_log.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "core/file_util.h"
+#include "tests/testing/status_matchers.h"
+
+namespace streamfit {
+namespace {
+
+using ::streamfit::testing::IsOk;
+using ::streamfit::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+// n samples with 2 features whose values encode their version.
+ExampleBatch Batch(uint64_t start, size_t n) {
+  ExampleBatch b;
+  b.num_features = 2;
+  for (size_t i = 0; i < n; ++i) {
+    const float v = static_cast<float>(start + i);
+    const float x[2] = {v, -v};
+    b.Add(x, static_cast<double>(v) * 0.5, 1.0f + (i % 3));
+  }
+  return b;
+}
+
+// "start:n" per replayed record, and checks the contents encode versions.
+std::vector<std::string> ReplayAll(const SampleLog& log, uint64_t from) {
+  std::vector<std::string> out;
+  const absl::Status s =
+      log.Replay(from, [&](uint64_t start, const ExampleBatch& b) {
+        EXPECT_EQ(b.values, Batch(start, b.size()).values);
+        EXPECT_EQ(b.labels, Batch(start, b.size()).labels);
+        EXPECT_EQ(b.weights, Batch(start, b.size()).weights);
+        out.push_back(absl::StrCat(start, ":", b.size()));
+        return absl::OkStatus();
+      });
+  EXPECT_THAT(s, IsOk());
+  return out;
+}
+
+class SampleLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (std::filesystem::path(::testing::TempDir()) /
+            ("log_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<SampleLog> Open(LogOpenReport* report = nullptr,
+                                  uint64_t segment_bytes = 64 << 20) {
+    SampleLog::Options options;
+    options.segment_bytes = segment_bytes;
+    auto log = SampleLog::Open(dir_, options, report);
+    EXPECT_THAT(log.status(), IsOk());
+    return log.ok() ? *std::move(log) : nullptr;
+  }
+  std::vector<std::string> Segments() {
+    return *ListFiles(dir_, "log-", ".seg");
+  }
+  std::string SegmentPath(size_t i) { return dir_ + "/" + Segments()[i]; }
+
+  std::string dir_;
+};
+
+TEST_F(SampleLogTest, ReplaysWhatWasAppendedAfterReopen) {
+  {
+    auto log = Open();
+    EXPECT_EQ(*log->Append(0, Batch(0, 3)), 3u);
+    EXPECT_EQ(*log->Append(3, Batch(3, 5)), 8u);
+    EXPECT_EQ(log->end_version(), 8u);
+  }
+  LogOpenReport report;
+  auto log = Open(&report);
+  EXPECT_EQ(report.records, 2u);
+  EXPECT_EQ(report.end_version, 8u);
+  EXPECT_THAT(report.dropped_reason, IsEmpty());
+  EXPECT_THAT(ReplayAll(*log, 0), ::testing::ElementsAre("0:3", "3:5"));
+  // A record straddling from_version is given whole; earlier ones are not.
+  EXPECT_THAT(ReplayAll(*log, 4), ::testing::ElementsAre("3:5"));
+  EXPECT_THAT(ReplayAll(*log, 8), IsEmpty());
+  // Appending continues after reopening, in a new segment.
+  EXPECT_EQ(*log->Append(8, Batch(8, 1)), 9u);
+  EXPECT_THAT(Segments(), SizeIs(2));
+}
+
+TEST_F(SampleLogTest, RefusesAnAppendBehindItsEnd) {
+  auto log = Open();
+  ASSERT_THAT(log->Append(0, Batch(0, 3)).status(), IsOk());
+  EXPECT_THAT(log->Append(2, Batch(2, 1)).status(),
+              StatusIs(absl::StatusCode::kInternal));
+  EXPECT_EQ(log->end_version(), 3u);
+}
+
+TEST_F(SampleLogTest, CutsATornTail) {
+  {
+    auto log = Open();
+    for (uint64_t v = 0; v < 40; v += 4)
+      ASSERT_THAT(log->Append(v, Batch(v, 4)).status(), IsOk());
+  }
+  const auto size = std::filesystem::file_size(SegmentPath(0));
+  std::filesystem::resize_file(SegmentPath(0), size - 7);
+  LogOpenReport report;
+  auto log = Open(&report);
+  EXPECT_EQ(report.end_version, 36u);
+  EXPECT_EQ(report.records, 9u);
+  EXPECT_THAT(report.dropped_reason, HasSubstr("torn record"));
+  EXPECT_GT(report.dropped_bytes, 0u);
+  EXPECT_THAT(ReplayAll(*log, 0), SizeIs(9));
+  // The cut is physical: a later open finds a clean log.
+  EXPECT_EQ(*log->Append(36, Batch(36, 2)), 38u);
+  log.reset();
+  LogOpenReport again;
+  log = Open(&again);
+  EXPECT_THAT(again.dropped_reason, IsEmpty());
+  EXPECT_EQ(again.end_version, 38u);
+}
+
+TEST_F(SampleLogTest, CutsAtACorruptRecordAndDropsLaterSegments) {
+  {
+    auto log = Open(nullptr, /*segment_bytes=*/100);
+    for (uint64_t v = 0; v < 30; v += 3)
+      ASSERT_THAT(log->Append(v, Batch(v, 3)).status(), IsOk());
+  }
+  const size_t segments = Segments().size();
+  ASSERT_GE(segments, 3u);
+  {  // flip a byte inside the second segment's first record payload
+    std::fstream f(SegmentPath(1),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(20);
+    f.put('\x7f');
+  }
+  LogOpenReport report;
+  auto log = Open(&report, 100);
+  EXPECT_THAT(report.dropped_reason, HasSubstr("checksum"));
+  EXPECT_EQ(report.dropped_segments, segments - 2);
+  EXPECT_THAT(Segments(), SizeIs(1));
+  const uint64_t end = report.end_version;
+  EXPECT_GT(end, 0u);
+  EXPECT_LT(end, 30u);
+  EXPECT_EQ(log->end_version(), end);
+}
+
+TEST_F(SampleLogTest, ReplayFromBeforeItsStartIsDataLoss) {
+  {
+    auto log = Open(nullptr, 100);
+    for (uint64_t v = 0; v < 30; v += 3)
+      ASSERT_THAT(log->Append(v, Batch(v, 3)).status(), IsOk());
+    ASSERT_THAT(log->RemoveSegmentsBefore(12), IsOk());
+    EXPECT_THAT(ReplayAll(*log, 12).front(), "12:3");
+    EXPECT_THAT(
+        log->Replay(
+            0, [](uint64_t, const ExampleBatch&) { return absl::OkStatus(); }),
+        StatusIs(absl::StatusCode::kDataLoss, HasSubstr("missing")));
+  }
+  auto log = Open(nullptr, 100);
+  EXPECT_THAT(ReplayAll(*log, 12).front(), "12:3");
+}
+
+TEST_F(SampleLogTest, RestartsWhenTheModelIsAhead) {
+  auto log = Open();
+  ASSERT_THAT(log->Append(0, Batch(0, 3)).status(), IsOk());
+  EXPECT_EQ(*log->Append(10, Batch(10, 2)), 12u);
+  EXPECT_THAT(ReplayAll(*log, 10), ::testing::ElementsAre("10:2"));
+  log.reset();
+  LogOpenReport report;
+  log = Open(&report);
+  EXPECT_EQ(report.first_version, 10u);
+  EXPECT_EQ(report.end_version, 12u);
+}
+
+TEST_F(SampleLogTest, GroupCommitAcksEveryAppendAfterAnFsync) {
+  auto log = Open();  // policy: always
+  absl::Mutex mu;
+  uint64_t next = 0;
+  std::atomic<int> acked{0};
+  std::vector<std::thread> producers;
+  for (int t = 0; t < 4; ++t) {
+    producers.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        uint64_t end;
+        {
+          absl::MutexLock lock(&mu);  // like the learner's admission lock
+          end = *log->Append(next, Batch(next, 2));
+          next = end;
+        }
+        absl::Notification done;
+        log->WhenDurable(end, [&](absl::Status s) {
+          EXPECT_THAT(s, IsOk());
+          ++acked;
+          done.Notify();
+        });
+        done.WaitForNotification();
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+  EXPECT_EQ(acked.load(), 200);
+  EXPECT_EQ(log->end_version(), 400u);
+}
+
+TEST_F(SampleLogTest, ParsesFsyncPolicies) {
+  EXPECT_EQ(ParseFsyncPolicy("always")->mode, FsyncPolicy::Mode::kAlways);
+  EXPECT_EQ(ParseFsyncPolicy("never")->mode, FsyncPolicy::Mode::kNever);
+  auto interval = ParseFsyncPolicy("interval:25");
+  ASSERT_THAT(interval.status(), IsOk());
+  EXPECT_EQ(interval->mode, FsyncPolicy::Mode::kInterval);
+  EXPECT_EQ(interval->interval, absl::Milliseconds(25));
+  for (const char* bad : {"", "sometimes", "interval:", "interval:0",
+                          "interval:-5", "interval:x"}) {
+    EXPECT_THAT(ParseFsyncPolicy(bad).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad;
+  }
+}
+
+}  // namespace
+}  // namespace streamfit
