@@ -111,4 +111,9 @@ void ModelRegistry::StopAll() {
   for (const auto& model : List()) model->learner.Stop();
 }
 
+absl::Status ModelRegistry::Persist(LiveModel& model) {
+  if (store_ == nullptr) return absl::OkStatus();
+  return store_->Checkpoint(model, ModelStore::When::kAlways);
+}
+
 }  // namespace streamfit

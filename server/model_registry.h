@@ -70,6 +70,9 @@ class ModelRegistry {
   // NOT_FOUND on an unknown name.
   absl::StatusOr<std::shared_ptr<LiveModel>> Restore(absl::string_view name,
                                                      const LinearModel& state);
+  // Makes the model's current weights durable now (after a retrain swap,
+  // which changes them without new samples in the log). OK without a store.
+  absl::Status Persist(LiveModel& model);
   // Adds the models the store recovered (at start, before serving).
   absl::Status RecoverFromStore();
   // Stops every learner (used at shutdown, after they drained).

@@ -204,16 +204,17 @@ void ModelStore::RemoveIncarnation(const std::string& dir) {
   }
 }
 
-absl::Status ModelStore::Checkpoint(LiveModel& model, bool force) {
+absl::Status ModelStore::Checkpoint(LiveModel& model, When when) {
   if (model.log == nullptr) return absl::OkStatus();
   absl::MutexLock lock(&model.checkpoint_mu);
   std::shared_ptr<const LinearModel> state = model.learner.Current();
   const uint64_t version = state->version();
   const uint64_t learned = version - model.checkpointed_version;
   const bool due =
-      learned >= options_.checkpoint_every_samples ||
-      (learned > 0 && (force || absl::Now() - model.checkpointed_at >=
-                                    options_.checkpoint_interval));
+      when == When::kAlways || learned >= options_.checkpoint_every_samples ||
+      (learned > 0 &&
+       (when == When::kIfChanged ||
+        absl::Now() - model.checkpointed_at >= options_.checkpoint_interval));
   if (!due) return absl::OkStatus();
   CheckpointStore checkpoints(model.dir);
   RETURN_IF_ERROR(checkpoints.Write(version, EncodeState(model.name, *state)));

@@ -55,9 +55,14 @@ class ModelStore {
   absl::Status Delete(const std::string& name);
   void RemoveIncarnation(const std::string& dir);
 
-  // Checkpoints `model`'s published state if it is due (always when `force`
-  // and the version moved), then prunes old checkpoints and log segments.
-  absl::Status Checkpoint(LiveModel& model, bool force);
+  enum class When {
+    kIfDue,      // after checkpoint_every_samples or checkpoint_interval
+    kIfChanged,  // whenever the version moved (shutdown)
+    kAlways,     // even at the same version (the weights changed by a swap)
+  };
+  // Checkpoints `model`'s published state when `when` says so, then prunes
+  // old checkpoints and log segments.
+  absl::Status Checkpoint(LiveModel& model, When when);
 
   // Path for a Snapshot.to_file name: a plain file name (no '/', not
   // starting with '.'), placed in <data_dir>/snapshots. INVALID_ARGUMENT else.

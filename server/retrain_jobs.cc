@@ -439,6 +439,14 @@ void RetrainJobs::Run(Job& job) {
   const absl::StatusOr<uint64_t> version = adopted.get_future().get();
   recording = false;  // Adopt ended it either way
   if (!version.ok()) return fail(version.status());
+  // The log holds samples, not the fit: a checkpoint makes the swap durable.
+  // A crash before it leaves the job unfinished, so it reads ABORTED.
+  if (absl::Status s = registry_->Persist(*model); !s.ok()) {
+    return fail(absl::Status(
+        s.code(), absl::StrCat("swapped in, but its checkpoint failed (a "
+                               "restart would bring back the old model): ",
+                               s.message())));
+  }
   Update(
       job,
       [&](v1::RetrainJob& s) {

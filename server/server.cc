@@ -82,7 +82,8 @@ void StreamfitServer::Shutdown(absl::Duration grace) {
   if (checkpointer_.joinable()) checkpointer_.join();
   registry_.StopAll();  // drains every queue
   for (const auto& model : registry_.List()) {
-    const absl::Status s = store_->Checkpoint(*model, /*force=*/true);
+    const absl::Status s =
+        store_->Checkpoint(*model, ModelStore::When::kIfChanged);
     if (!s.ok()) {
       std::fprintf(stderr, "streamfit-server: final checkpoint of '%s': %s\n",
                    model->name.c_str(), s.ToString().c_str());
@@ -95,7 +96,8 @@ void StreamfitServer::CheckpointLoop() {
   while (!stop_checkpointing_.WaitForNotificationWithTimeout(
       absl::Milliseconds(100))) {
     for (const auto& model : registry_.List()) {
-      const absl::Status s = store_->Checkpoint(*model, /*force=*/false);
+      const absl::Status s =
+          store_->Checkpoint(*model, ModelStore::When::kIfDue);
       if (!s.ok() && s.ToString() != last_error) {  // once per distinct error
         last_error = s.ToString();
         std::fprintf(stderr, "streamfit-server: checkpoint of '%s': %s\n",

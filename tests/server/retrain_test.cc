@@ -484,6 +484,34 @@ TEST_F(RetrainTest, SwapPoliciesAndHoldoutMetrics) {
   EXPECT_EQ(list.jobs_size(), 3);
 }
 
+// The sample log holds samples, not fits: a swap must be checkpointed, or a
+// restart would bring back the model from before it (same version).
+TEST_F(RetrainTest, SwappedModelSurvivesARestart) {
+  Create("m", v1::TASK_REGRESSION, 3);
+  const v1::DatasetInfo info = UploadOk(DatasetCsv(2000, 3));
+  v1::RetrainRequest request;
+  request.set_model("m");
+  request.set_dataset_id(info.id());
+  request.set_algorithm("least_squares");
+  v1::RetrainJob job;
+  ASSERT_TRUE(Retrain(request, &job).ok());
+  job = WatchToEnd(job.id());
+  ASSERT_EQ(job.state(), v1::RETRAIN_SUCCEEDED) << job.error();
+  ASSERT_TRUE(job.swapped());
+  const v1::ModelSnapshot swapped = Snap("m");
+  EXPECT_NEAR(swapped.weights(0), 3, 0.05);
+
+  Restart(nullptr);
+  const v1::ModelSnapshot recovered = Snap("m");
+  EXPECT_EQ(recovered.model_version(), swapped.model_version());
+  ASSERT_EQ(recovered.state_size(), swapped.state_size());
+  for (int i = 0; i < swapped.state_size(); ++i) {
+    EXPECT_EQ(recovered.state(i).SerializeAsString(),
+              swapped.state(i).SerializeAsString())
+        << swapped.state(i).name();
+  }
+}
+
 TEST_F(RetrainTest, RestartMarksUnfinishedJobsAborted) {
   Create("m", v1::TASK_REGRESSION, 3);
   const v1::DatasetInfo info = UploadOk(DatasetCsv(20000, 4));
