@@ -430,12 +430,16 @@ bool LinearModel::Update(double weight, double sgd_step) {
     p.rate = p.eta * weight * std::sqrt(weight_sum_ / norm_sum_);
   }
 
-  // Undo state: a copy of the dense coordinates (small, contiguous) and a
-  // log of the sparse ones touched.
-  dense_backup_.assign(dense_.begin(), dense_.end());
-  if (undo_.size() < slots_.size() * outputs_) {
-    undo_.resize(slots_.size() * outputs_);
-  }
+  // Undo state: a log of the coordinates touched, in order.
+  const size_t max_logged = (d + 1 + slots_.size()) * outputs_;
+  if (undo_.size() < max_logged) undo_.resize(max_logged);
+  const auto log = [&](double* coord, size_t& n) {
+    Undo& u = undo_[n++];
+    u.coord = coord;
+    u.old[0] = coord[0];
+    u.old[1] = coord[1];
+    u.old[2] = coord[2];
+  };
   size_t logged = 0;
   double probe = 0;
   for (uint32_t k = 0; k < outputs_; ++k) {
@@ -443,18 +447,18 @@ bool LinearModel::Update(double weight, double sgd_step) {
     double* c = DenseCoord(k, 0);
     for (uint32_t j = 0; j < d; ++j) {
       if (z_[j] == 0) continue;
+      log(c + j * kStride, logged);
       StepCoordinate<kRule>(c + j * kStride, z_[j], g, l1, l2, p);
       probe += NonFiniteProbe(c + j * kStride);
     }
     // The bias, unregularized.
+    log(c + d * kStride, logged);
     StepCoordinate<kRule>(c + d * kStride, 1.0, g, 0, 0, p);
     probe += NonFiniteProbe(c + d * kStride);
     for (size_t f = 0; f < slots_.size(); ++f) {
       if (xs_[f] == 0) continue;
       double* t = table_.Mutable(slots_[f]) + k * kStride;
-      Undo& u = undo_[logged++];
-      u.coord = t;
-      std::copy(t, t + kStride, u.old);
+      log(t, logged);
       StepCoordinate<kRule>(t, xs_[f], g, l1, l2, p);
       probe += NonFiniteProbe(t);
     }
@@ -463,7 +467,6 @@ bool LinearModel::Update(double weight, double sgd_step) {
     return true;
   }
   // Roll back, the log in reverse order (a slot may appear more than once).
-  dense_.swap(dense_backup_);
   while (logged-- > 0) {
     std::copy(undo_[logged].old, undo_[logged].old + kStride,
               undo_[logged].coord);
