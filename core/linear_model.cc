@@ -20,8 +20,10 @@ inline double SoftThreshold(double w, double t) {
   return 0;
 }
 
-inline bool Finite3(const double* c) {
-  return std::isfinite(c[0]) && std::isfinite(c[1]) && std::isfinite(c[2]);
+// 0 if c[0..2] are finite, NaN otherwise (v - v is NaN exactly for Inf and
+// NaN): summed over coordinates without a branch per coordinate.
+inline double NonFiniteProbe(const double* c) {
+  return (c[0] - c[0]) + (c[1] - c[1]) + (c[2] - c[2]);
 }
 
 // The settings of one update, fixed for all coordinates of an example.
@@ -180,6 +182,7 @@ void LinearModel::Gather(const ExampleView& x, std::vector<uint32_t>& slots,
   const uint32_t bits = config_.hash_bits;
   for (size_t f = 0; f < x.hashes.size(); ++f) {
     slots.push_back(HashSlot(x.hashes[f], bits));
+    table_.Prefetch(slots.back());
     xs.push_back(x.values[f]);
   }
   for (const auto& [a, b] : interactions_) {
@@ -198,6 +201,7 @@ void LinearModel::Gather(const ExampleView& x, std::vector<uint32_t>& slots,
         const uint32_t fi = scratch[i], fj = scratch[j];
         slots.push_back(
             HashSlot(InteractionHash(x.hashes[fi], x.hashes[fj]), bits));
+        table_.Prefetch(slots.back());
         xs.push_back(static_cast<double>(x.values[fi]) * x.values[fj]);
       }
     }
@@ -426,40 +430,43 @@ bool LinearModel::Update(double weight, double sgd_step) {
     p.rate = p.eta * weight * std::sqrt(weight_sum_ / norm_sum_);
   }
 
-  // Undo state: a copy of the dense coordinates (small, contiguous) and a
-  // log of the sparse ones touched.
-  dense_backup_.assign(dense_.begin(), dense_.end());
-  if (undo_.size() < slots_.size() * outputs_) {
-    undo_.resize(slots_.size() * outputs_);
-  }
+  // Undo state: a log of the coordinates touched, in order.
+  const size_t max_logged = (d + 1 + slots_.size()) * outputs_;
+  if (undo_.size() < max_logged) undo_.resize(max_logged);
+  const auto log = [&](double* coord, size_t& n) {
+    Undo& u = undo_[n++];
+    u.coord = coord;
+    u.old[0] = coord[0];
+    u.old[1] = coord[1];
+    u.old[2] = coord[2];
+  };
   size_t logged = 0;
-  bool finite = true;
+  double probe = 0;
   for (uint32_t k = 0; k < outputs_; ++k) {
     const double g = grad_[k];
     double* c = DenseCoord(k, 0);
     for (uint32_t j = 0; j < d; ++j) {
       if (z_[j] == 0) continue;
+      log(c + j * kStride, logged);
       StepCoordinate<kRule>(c + j * kStride, z_[j], g, l1, l2, p);
-      finite = finite && Finite3(c + j * kStride);
+      probe += NonFiniteProbe(c + j * kStride);
     }
     // The bias, unregularized.
+    log(c + d * kStride, logged);
     StepCoordinate<kRule>(c + d * kStride, 1.0, g, 0, 0, p);
-    finite = finite && Finite3(c + d * kStride);
+    probe += NonFiniteProbe(c + d * kStride);
     for (size_t f = 0; f < slots_.size(); ++f) {
       if (xs_[f] == 0) continue;
       double* t = table_.Mutable(slots_[f]) + k * kStride;
-      Undo& u = undo_[logged++];
-      u.coord = t;
-      std::copy(t, t + kStride, u.old);
+      log(t, logged);
       StepCoordinate<kRule>(t, xs_[f], g, l1, l2, p);
-      finite = finite && Finite3(t);
+      probe += NonFiniteProbe(t);
     }
   }
-  if (finite && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {
+  if (probe == 0 && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {
     return true;
   }
   // Roll back, the log in reverse order (a slot may appear more than once).
-  dense_.swap(dense_backup_);
   while (logged-- > 0) {
     std::copy(undo_[logged].old, undo_[logged].old + kStride,
               undo_[logged].coord);

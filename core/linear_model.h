@@ -158,7 +158,7 @@ class LinearModel {
   RunningStats label_stats_;  // regression only
   ProgressiveMetrics metrics_;
   // Scratch, kept to avoid allocating per example.
-  std::vector<double> z_, xs_, scores_, grad_, dense_backup_;
+  std::vector<double> z_, xs_, scores_, grad_;
   std::vector<uint32_t> slots_, scratch_;
   struct Undo {
     double* coord;

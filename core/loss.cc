@@ -86,9 +86,14 @@ double LossAndGradient(const LossSpec& spec, const double* s, int num_outputs,
       grad[0] = rate - label;
       return rate - label * s[0];
     }
-    case LossKind::kLogistic:
-      grad[0] = Sigmoid(s[0]) - label;
-      return Softplus(s[0]) - label * s[0];
+    case LossKind::kLogistic: {
+      // Sigmoid and Softplus, sharing one exponential: e = e^-|s|.
+      const double e = std::exp(-std::abs(s[0]));
+      const double sigmoid = s[0] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+      const double softplus = s[0] > 0 ? s[0] + std::log1p(e) : std::log1p(e);
+      grad[0] = sigmoid - label;
+      return softplus - label * s[0];
+    }
     case LossKind::kHinge: {
       const double t = 2 * label - 1;
       grad[0] = t * s[0] < 1 ? -t : 0;

@@ -4,6 +4,7 @@
 #ifndef STREAMFIT_CORE_SPARSE_TABLE_H_
 #define STREAMFIT_CORE_SPARSE_TABLE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,14 +28,34 @@ class SparseTable {
 
   // The slot's values, or nullptr if its block was never written (zeros).
   const double* Find(uint32_t slot) const {
-    const Block* b = blocks_[slot >> block_bits_].get();
-    return b == nullptr ? nullptr : b->data() + Offset(slot);
+    const double* b = data_[slot >> block_bits_];
+    return b == nullptr ? nullptr : b + Offset(slot);
   }
   // The slot's values, writable: its block is owned by this copy alone.
-  double* Mutable(uint32_t slot);
+  double* Mutable(uint32_t slot) {
+    const uint32_t i = slot >> block_bits_;
+    if (data_[i] != nullptr && blocks_[i].use_count() == 1) {
+      // Held alone: order the writes after the reads of copies that
+      // released the block.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      return data_[i] + Offset(slot);
+    }
+    return MutableSlow(slot);
+  }
+  // A hint that the slot's values will be read or written soon: starts
+  // loading them into the cache. Changes nothing.
+  void Prefetch(uint32_t slot) const {
+    const double* b = data_[slot >> block_bits_];
+    if (b == nullptr) return;
+    const double* v = b + Offset(slot);
+    __builtin_prefetch(v, 1);
+    __builtin_prefetch(v + per_slot_ - 1, 1);
+  }
 
  private:
   using Block = std::vector<double>;
+  // Mutable for a block that is unallocated or shared.
+  double* MutableSlow(uint32_t slot);
   size_t Offset(uint32_t slot) const {
     return static_cast<size_t>(slot & ((uint32_t{1} << block_bits_) - 1)) *
            per_slot_;
@@ -42,6 +63,8 @@ class SparseTable {
 
   uint32_t bits_ = 0, block_bits_ = 0, per_slot_ = 0;
   std::vector<std::shared_ptr<Block>> blocks_{1};
+  // blocks_[i]->data() (nullptr while unallocated), so a lookup is one load.
+  std::vector<double*> data_{1, nullptr};
 };
 
 }  // namespace streamfit
