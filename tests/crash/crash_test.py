@@ -12,6 +12,7 @@ gaps left between acked ranges identify which of them made it.
 import argparse
 import itertools
 import os
+import queue
 import random
 import resource
 import signal
@@ -50,10 +51,11 @@ class Producer(threading.Thread):
         self.acked = []  # (start_version, producer, index)
         self.in_flight = None  # index of the request sent and not acked
         self.error = None
+        # Created here, not in _requests: gRPC runs that generator lazily on
+        # its own thread, after run() may already have put a request.
+        self.queue = queue.Queue()
 
     def _requests(self):
-        import queue
-        self.queue = queue.Queue()
         while True:
             item = self.queue.get()
             if item is None:
