@@ -77,6 +77,16 @@ class RetrainTest : public ServerTest {
     return info;
   }
 
+  static v1::RetrainRequest Request(const std::string& model,
+                                    const std::string& dataset_id,
+                                    const std::string& algorithm) {
+    v1::RetrainRequest request;
+    request.set_model(model);
+    request.set_dataset_id(dataset_id);
+    request.set_algorithm(algorithm);
+    return request;
+  }
+
   grpc::Status Retrain(const v1::RetrainRequest& request, v1::RetrainJob* job) {
     grpc::ClientContext context;
     return stub_->Retrain(&context, request, job);
@@ -336,10 +346,7 @@ TEST_F(RetrainTest, SwapReplaysConcurrentSamplesBitEqualAndPredictNeverFails) {
   });
 
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  v1::RetrainRequest request;
-  request.set_model("m");
-  request.set_dataset_id(info.id());
-  request.set_algorithm("minibatch_sgd");
+  v1::RetrainRequest request = Request("m", info.id(), "minibatch_sgd");
   request.set_epochs(100);
   request.set_seed(5);
   v1::RetrainJob job;
@@ -408,10 +415,7 @@ TEST_F(RetrainTest, SwapReplaysConcurrentSamplesBitEqualAndPredictNeverFails) {
 TEST_F(RetrainTest, CancelLeavesModelUntouched) {
   Create("m", v1::TASK_REGRESSION, 3);
   const v1::DatasetInfo info = UploadOk(DatasetCsv(20000, 2));
-  v1::RetrainRequest request;
-  request.set_model("m");
-  request.set_dataset_id(info.id());
-  request.set_algorithm("minibatch_sgd");
+  v1::RetrainRequest request = Request("m", info.id(), "minibatch_sgd");
   request.set_epochs(1000000);
   v1::RetrainJob job;
   ASSERT_TRUE(Retrain(request, &job).ok());
@@ -445,10 +449,7 @@ TEST_F(RetrainTest, CancelLeavesModelUntouched) {
 TEST_F(RetrainTest, SwapPoliciesAndHoldoutMetrics) {
   Create("m", v1::TASK_REGRESSION, 3);
   const v1::DatasetInfo info = UploadOk(DatasetCsv(2000, 3));
-  v1::RetrainRequest request;
-  request.set_model("m");
-  request.set_dataset_id(info.id());
-  request.set_algorithm("least_squares");
+  v1::RetrainRequest request = Request("m", info.id(), "least_squares");
   request.set_holdout_fraction(0.25);
   request.set_swap_policy(v1::SWAP_NEVER);
   v1::RetrainJob job;
@@ -489,10 +490,7 @@ TEST_F(RetrainTest, SwapPoliciesAndHoldoutMetrics) {
 TEST_F(RetrainTest, SwappedModelSurvivesARestart) {
   Create("m", v1::TASK_REGRESSION, 3);
   const v1::DatasetInfo info = UploadOk(DatasetCsv(2000, 3));
-  v1::RetrainRequest request;
-  request.set_model("m");
-  request.set_dataset_id(info.id());
-  request.set_algorithm("least_squares");
+  v1::RetrainRequest request = Request("m", info.id(), "least_squares");
   v1::RetrainJob job;
   ASSERT_TRUE(Retrain(request, &job).ok());
   job = WatchToEnd(job.id());
@@ -515,10 +513,7 @@ TEST_F(RetrainTest, SwappedModelSurvivesARestart) {
 TEST_F(RetrainTest, RestartMarksUnfinishedJobsAborted) {
   Create("m", v1::TASK_REGRESSION, 3);
   const v1::DatasetInfo info = UploadOk(DatasetCsv(20000, 4));
-  v1::RetrainRequest request;
-  request.set_model("m");
-  request.set_dataset_id(info.id());
-  request.set_algorithm("minibatch_sgd");
+  v1::RetrainRequest request = Request("m", info.id(), "minibatch_sgd");
   request.set_epochs(1000000);
   v1::RetrainJob job;
   ASSERT_TRUE(Retrain(request, &job).ok());
