@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -20,10 +21,27 @@ inline double SoftThreshold(double w, double t) {
   return 0;
 }
 
-// 0 if c[0..2] are finite, NaN otherwise (v - v is NaN exactly for Inf and
-// NaN): summed over coordinates without a branch per coordinate.
-inline double NonFiniteProbe(const double* c) {
-  return (c[0] - c[0]) + (c[1] - c[1]) + (c[2] - c[2]);
+// Whether c[0..2] are all finite, without a branch per value.
+inline bool IsFinite(const double* c) {
+  constexpr double kMax = std::numeric_limits<double>::max();
+  return (std::abs(c[0]) <= kMax) & (std::abs(c[1]) <= kMax) &
+         (std::abs(c[2]) <= kMax);
+}
+
+// The normalized rule's scale: takes |x| into coordinate c's s = c[2] (the
+// largest |x| seen, the same for every output), shrinking the weights of the
+// outputs it grows past (Ross et al. 2013); returns (x / s)^2.
+inline double TakeScale(double* c, double x, uint32_t outputs) {
+  const double ax = std::abs(x);
+  if (ax > c[2]) {
+    for (uint32_t k = 0; k < outputs; ++k) {
+      double* ck = c + k * 3;
+      if (ck[2] > 0) ck[0] *= ck[2] / ax;
+      ck[2] = ax;
+    }
+  }
+  const double xn = x / c[2];
+  return xn * xn;
 }
 
 // The settings of one update, fixed for all coordinates of an example.
@@ -80,12 +98,7 @@ inline void StepCoordinate(double* c, double x, double g, double l1, double l2,
     }
     default: {
       // Normalized adaptive: c[1] = G (sum of weighted squared gradients),
-      // c[2] = s (largest |x| seen).
-      const double ax = std::abs(x);
-      if (ax > c[2]) {
-        if (c[2] > 0) w *= c[2] / ax;
-        c[2] = ax;
-      }
+      // c[2] = s (largest |x| seen, already updated for this x by Update).
       const double gi = g * x + l2 * w;
       c[1] += p.weight * gi * gi;
       if (c[1] > 0) {
@@ -145,7 +158,9 @@ LinearModel::LinearModel(const ModelConfig& config)
              0.0),
       table_(config.hash_bits, NumOutputs(config) * kStride),
       feature_stats_(config.num_features),
+      inv_std_(config.num_features, 1.0),
       label_stats_(1) {
+  dense_undo_.resize(dense_.size());
   for (const auto& [a, b] : config.interactions) {
     interactions_.emplace_back(HashNamespace(a), HashNamespace(b));
   }
@@ -214,32 +229,43 @@ void LinearModel::Score(const ExampleView& x, std::vector<double>& z,
   const uint32_t d = config_.num_features;
   z.resize(d);
   if (config_.standardize) {
-    // As RunningStats::SafeStd, inlined: sd = 1 before two samples or where
-    // the variance is ~0.
-    const Eigen::VectorXd& mean = feature_stats_.mean();
-    const Eigen::VectorXd& m2 = feature_stats_.m2();
-    const int64_t n = feature_stats_.count();
-    const double count = static_cast<double>(n);
-    for (uint32_t j = 0; j < d; ++j) {
-      double sd = 1.0;
-      if (n >= 2) {
-        sd = std::sqrt(m2[j] / count);
-        if (!(sd > 1e-12)) sd = 1.0;
-      }
-      z[j] = (x.dense[j] - mean[j]) / sd;
-    }
+    const double* mean = feature_stats_.mean().data();
+    for (uint32_t j = 0; j < d; ++j)
+      z[j] = (x.dense[j] - mean[j]) * inv_std_[j];
   } else {
     for (uint32_t j = 0; j < d; ++j) z[j] = x.dense[j];
   }
   Gather(x, slots, xs, scratch);
+  const size_t stride = static_cast<size_t>(outputs_) * kStride;
   for (uint32_t k = 0; k < outputs_; ++k) {
     const double* c = DenseCoord(k, 0);
-    double s = c[d * kStride];  // bias
-    for (uint32_t j = 0; j < d; ++j) s += c[j * kStride] * z[j];
-    for (size_t f = 0; f < slots.size(); ++f) {
-      if (const double* t = table_.Find(slots[f])) s += t[k * kStride] * xs[f];
+    // Four partial sums, so the additions do not wait on each other.
+    double s0 = c[d * stride], s1 = 0, s2 = 0, s3 = 0;  // s0 from the bias
+    uint32_t j = 0;
+    for (; j + 4 <= d; j += 4) {
+      s0 += c[j * stride] * z[j];
+      s1 += c[(j + 1) * stride] * z[j + 1];
+      s2 += c[(j + 2) * stride] * z[j + 2];
+      s3 += c[(j + 3) * stride] * z[j + 3];
     }
-    scores[k] = s;
+    for (; j < d; ++j) s0 += c[j * stride] * z[j];
+    for (size_t f = 0; f < slots.size(); ++f) {
+      if (const double* t = table_.Find(slots[f])) {
+        (f % 2 == 0 ? s1 : s3) += t[k * kStride] * xs[f];
+      }
+    }
+    scores[k] = (s0 + s1) + (s2 + s3);
+  }
+}
+
+void LinearModel::ComputeScale() {
+  const int64_t n = feature_stats_.count();
+  const double* m2 = feature_stats_.m2().data();
+  const double inv_n = 1.0 / static_cast<double>(n);
+  for (uint32_t j = 0; j < config_.num_features; ++j) {
+    // 1 / RunningStats::SafeStd(j).
+    const double sd = std::sqrt(m2[j] * inv_n);
+    inv_std_[j] = n >= 2 && sd > 1e-12 ? 1.0 / sd : 1.0;
   }
 }
 
@@ -300,7 +326,13 @@ MetricsSummary LinearModel::metrics() const {
 
 void LinearModel::Learn(const ExampleView& x, double label, double weight) {
   ++version_;
-  if (config_.standardize) feature_stats_.Add(x.dense);
+  if (config_.standardize) {
+    feature_stats_.Add(x.dense);
+    const int64_t n = feature_stats_.count();
+    if (n <= kExactScaleSamples || n % kScaleRefreshInterval == 0) {
+      ComputeScale();
+    }
+  }
   Score(x, z_, slots_, xs_, scratch_, scores_.data());
   const bool regression = config_.task == Task::kRegression;
   if (regression && loss_.kind == LossKind::kPoisson) {
@@ -308,12 +340,14 @@ void LinearModel::Learn(const ExampleView& x, double label, double weight) {
   }
 
   // Progressive validation on the prediction made before learning.
-  Prediction& p = prediction_;
-  ToPrediction(scores_.data(), p);
   double metric_loss;
   double target = label;
   bool learn = true;
+  bool correct = false;
+  double abs_error = 0;
   if (regression) {
+    Prediction& p = prediction_;
+    ToPrediction(scores_.data(), p);
     if (loss_.kind == LossKind::kSquared) {
       metric_loss = (p.value - label) * (p.value - label);
     } else if (loss_.kind == LossKind::kPoisson) {
@@ -321,6 +355,7 @@ void LinearModel::Learn(const ExampleView& x, double label, double weight) {
     } else {
       metric_loss = LossValue(loss_, &p.value, 1, label);
     }
+    abs_error = std::abs(p.value - label);
     if (StandardizesTarget()) {
       // Until two distinct labels are seen, the running mean alone is the
       // model.
@@ -331,12 +366,14 @@ void LinearModel::Learn(const ExampleView& x, double label, double weight) {
   } else {
     metric_loss =
         LossAndGradient(loss_, scores_.data(), outputs_, label, grad_.data());
+    // The decision, as ToPrediction makes it, from the scores alone.
+    correct = config_.task == Task::kBinary
+                  ? (scores_[0] >= 0) == (label == 1)
+                  : std::max_element(scores_.begin(), scores_.end()) -
+                            scores_.begin() ==
+                        static_cast<ptrdiff_t>(label);
   }
-  const bool correct = !regression && (config_.task == Task::kBinary
-                                           ? (p.value >= 0.5) == (label == 1)
-                                           : p.value == label);
-  metrics_.Add(metric_loss, correct,
-               regression ? std::abs(p.value - label) : 0);
+  metrics_.Add(metric_loss, correct, abs_error);
 
   if (!config_.class_weights.empty()) {
     weight *= config_.class_weights[static_cast<size_t>(label)];
@@ -399,6 +436,31 @@ bool LinearModel::Update(double weight, double sgd_step) {
   const double old_steps = steps_, old_norm = norm_sum_, old_wsum = weight_sum_,
                old_b1 = beta1_t_, old_b2 = beta2_t_;
   steps_ += 1;
+
+  // For a rollback: a copy of the dense coordinates (an update visits all of
+  // them anyway) and a log of the sparse ones, each with every output's
+  // values (stride kStride, as for dense coordinates).
+  std::copy(dense_.begin(), dense_.end(), dense_undo_.begin());
+  const size_t per_coord = static_cast<size_t>(outputs_) * kStride;
+  if (sparse_.size() < slots_.size()) {
+    sparse_.resize(slots_.size());
+    sparse_undo_.resize(slots_.size() * per_coord);
+  }
+  size_t n = 0;
+  for (size_t f = 0; f < slots_.size(); ++f) {
+    if (xs_[f] == 0) continue;
+    double* c = table_.Mutable(slots_[f]);
+    sparse_[n] = {c, xs_[f]};
+    double* old = &sparse_undo_[n * per_coord];
+    // Per output, so that the copy has a constant size and is inlined.
+    for (uint32_t k = 0; k < outputs_; ++k) {
+      std::copy_n(c + k * kStride, kStride, old + k * kStride);
+    }
+    ++n;
+  }
+
+  const size_t stride = per_coord;  // between dense coordinates
+  double* dense = DenseCoord(0, 0);
   if constexpr (kRule == Optimizer::kAdam) {
     p.b1 = *config_.adam_beta1;
     p.b2 = *config_.adam_beta2;
@@ -408,69 +470,46 @@ bool LinearModel::Update(double weight, double sgd_step) {
     p.inv_c2 = 1 / (1 - beta2_t_);
   }
   if constexpr (kRule == Optimizer::kNormalized) {
-    // Normalized |x|^2 with each coordinate's scale after this example
-    // (output 0 stands for all: every output sees the same x).
-    double norm_x = 1.0;  // the bias, x = 1
-    const double* c = DenseCoord(0, 0);
+    // Each coordinate's scale takes in this example; then the rate uses the
+    // normalized |x|^2 of this example.
+    double norm_x = TakeScale(dense + d * stride, 1.0, outputs_);  // bias
     for (uint32_t j = 0; j < d; ++j) {
-      const double ax = std::abs(z_[j]);
-      if (ax == 0) continue;
-      const double s = std::max(c[j * kStride + 2], ax);
-      norm_x += (z_[j] / s) * (z_[j] / s);
+      if (z_[j] != 0) norm_x += TakeScale(dense + j * stride, z_[j], outputs_);
     }
-    for (size_t f = 0; f < slots_.size(); ++f) {
-      const double ax = std::abs(xs_[f]);
-      if (ax == 0) continue;
-      const double* t = table_.Find(slots_[f]);
-      const double s = std::max(t == nullptr ? 0.0 : t[2], ax);
-      norm_x += (xs_[f] / s) * (xs_[f] / s);
+    for (size_t i = 0; i < n; ++i) {
+      norm_x += TakeScale(sparse_[i].coord, sparse_[i].x, outputs_);
     }
     norm_sum_ += weight * norm_x;
     weight_sum_ += weight;
     p.rate = p.eta * weight * std::sqrt(weight_sum_ / norm_sum_);
   }
 
-  // Undo state: a log of the coordinates touched, in order.
-  const size_t max_logged = (d + 1 + slots_.size()) * outputs_;
-  if (undo_.size() < max_logged) undo_.resize(max_logged);
-  const auto log = [&](double* coord, size_t& n) {
-    Undo& u = undo_[n++];
-    u.coord = coord;
-    u.old[0] = coord[0];
-    u.old[1] = coord[1];
-    u.old[2] = coord[2];
-  };
-  size_t logged = 0;
-  double probe = 0;
+  bool finite = true;
   for (uint32_t k = 0; k < outputs_; ++k) {
     const double g = grad_[k];
-    double* c = DenseCoord(k, 0);
+    double* c = dense + k * kStride;
     for (uint32_t j = 0; j < d; ++j) {
       if (z_[j] == 0) continue;
-      log(c + j * kStride, logged);
-      StepCoordinate<kRule>(c + j * kStride, z_[j], g, l1, l2, p);
-      probe += NonFiniteProbe(c + j * kStride);
+      StepCoordinate<kRule>(c + j * stride, z_[j], g, l1, l2, p);
+      finite &= IsFinite(c + j * stride);
     }
     // The bias, unregularized.
-    log(c + d * kStride, logged);
-    StepCoordinate<kRule>(c + d * kStride, 1.0, g, 0, 0, p);
-    probe += NonFiniteProbe(c + d * kStride);
-    for (size_t f = 0; f < slots_.size(); ++f) {
-      if (xs_[f] == 0) continue;
-      double* t = table_.Mutable(slots_[f]) + k * kStride;
-      log(t, logged);
-      StepCoordinate<kRule>(t, xs_[f], g, l1, l2, p);
-      probe += NonFiniteProbe(t);
+    StepCoordinate<kRule>(c + d * stride, 1.0, g, 0, 0, p);
+    finite &= IsFinite(c + d * stride);
+    for (size_t i = 0; i < n; ++i) {
+      double* t = sparse_[i].coord + k * kStride;
+      StepCoordinate<kRule>(t, sparse_[i].x, g, l1, l2, p);
+      finite &= IsFinite(t);
     }
   }
-  if (probe == 0 && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {
+  if (finite && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {
     return true;
   }
-  // Roll back, the log in reverse order (a slot may appear more than once).
-  while (logged-- > 0) {
-    std::copy(undo_[logged].old, undo_[logged].old + kStride,
-              undo_[logged].coord);
+  // Roll back; the log in reverse order, as a slot may appear more than once.
+  while (n-- > 0) {
+    std::copy_n(&sparse_undo_[n * per_coord], per_coord, sparse_[n].coord);
   }
+  std::copy(dense_undo_.begin(), dense_undo_.end(), dense_.begin());
   steps_ = old_steps;
   norm_sum_ = old_norm;
   weight_sum_ = old_wsum;
@@ -502,11 +541,11 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
   LinearModel model(config);
   model.feature_stats_ = std::move(feature_stats);
   model.label_stats_ = std::move(label_stats);
+  model.ComputeScale();
   const uint32_t d = config.num_features;
   for (uint32_t k = 0; k < model.outputs_; ++k) {
-    double* c = model.DenseCoord(k, 0);
-    for (uint32_t j = 0; j < d; ++j) c[j * kStride] = weights(k, j);
-    c[d * kStride] = bias[k];
+    for (uint32_t j = 0; j < d; ++j) *model.DenseCoord(k, j) = weights(k, j);
+    *model.DenseCoord(k, d) = bias[k];
   }
   return model;
 }
@@ -515,13 +554,12 @@ RawLinearFunction LinearModel::RawFunction() const {
   const uint32_t d = config_.num_features;
   RawLinearFunction f{Eigen::MatrixXd(outputs_, d), Eigen::VectorXd(outputs_)};
   for (uint32_t k = 0; k < outputs_; ++k) {
-    const double* c = DenseCoord(k, 0);
-    for (uint32_t j = 0; j < d; ++j) f.weights(k, j) = c[j * kStride];
-    f.bias[k] = c[d * kStride];
+    for (uint32_t j = 0; j < d; ++j) f.weights(k, j) = *DenseCoord(k, j);
+    f.bias[k] = *DenseCoord(k, d);
   }
   if (!config_.standardize) return f;
-  const Eigen::VectorXd sd = feature_stats_.SafeStd();
-  f.weights = f.weights.array().rowwise() / sd.transpose().array();
+  const Eigen::Map<const Eigen::RowVectorXd> inv_std(inv_std_.data(), d);
+  f.weights = f.weights.array().rowwise() * inv_std.array();
   f.bias = f.bias - f.weights * feature_stats_.mean();
   if (StandardizesTarget()) {
     const double sy = label_stats_.SafeStd(0);
@@ -536,12 +574,11 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
   std::vector<double> weights, bias, aux;
   weights.reserve(static_cast<size_t>(k) * d);
   for (uint32_t o = 0; o < k; ++o) {
-    const double* c = DenseCoord(o, 0);
-    for (uint32_t j = 0; j < d; ++j) weights.push_back(c[j * kStride]);
-    bias.push_back(c[d * kStride]);
+    for (uint32_t j = 0; j < d; ++j) weights.push_back(*DenseCoord(o, j));
+    bias.push_back(*DenseCoord(o, d));
     for (uint32_t j = 0; j <= d; ++j) {
-      aux.push_back(c[j * kStride + 1]);
-      aux.push_back(c[j * kStride + 2]);
+      aux.push_back(DenseCoord(o, j)[1]);
+      aux.push_back(DenseCoord(o, j)[2]);
     }
   }
   std::vector<double> slots, sparse;
@@ -571,6 +608,7 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
       {"feature_count", {1}, {static_cast<double>(feature_stats_.count())}},
       {"feature_mean", {d}, FromEigen(feature_stats_.mean())},
       {"feature_m2", {d}, FromEigen(feature_stats_.m2())},
+      {"feature_inv_std", {d}, inv_std_},
       {"label_count", {1}, {static_cast<double>(label_stats_.count())}},
       {"label_mean", {1}, {label_stats_.mean()[0]}},
       {"label_m2", {1}, {label_stats_.m2()[0]}},
@@ -601,12 +639,13 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
          fcount = Get(state, "feature_count", 1),
          fmean = Get(state, "feature_mean", d),
          fm2 = Get(state, "feature_m2", d),
+         inv_std = Get(state, "feature_inv_std", d),
          lcount = Get(state, "label_count", 1),
          lmean = Get(state, "label_mean", 1), lm2 = Get(state, "label_m2", 1),
          sums = Get(state, "metric_sums", 5);
   for (const Values* v :
        {&weights, &bias, &aux, &slots, &sparse, &opt, &range, &fcount, &fmean,
-        &fm2, &lcount, &lmean, &lm2, &sums}) {
+        &fm2, &inv_std, &lcount, &lmean, &lm2, &sums}) {
     if (!v->ok()) return v->status();
   }
   const NamedTensor* recent_loss = Find(state, "metric_recent_loss");
@@ -617,12 +656,13 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
   }
   mo.version_ = version;
   for (size_t o = 0; o < k; ++o) {
-    double* c = mo.DenseCoord(o, 0);
-    for (size_t j = 0; j < d; ++j) c[j * kStride] = (**weights)[o * d + j];
-    c[d * kStride] = (**bias)[o];
+    for (size_t j = 0; j < d; ++j)
+      *mo.DenseCoord(o, j) = (**weights)[o * d + j];
+    *mo.DenseCoord(o, d) = (**bias)[o];
     for (size_t j = 0; j <= d; ++j) {
-      c[j * kStride + 1] = (**aux)[(o * (d + 1) + j) * 2];
-      c[j * kStride + 2] = (**aux)[(o * (d + 1) + j) * 2 + 1];
+      double* c = mo.DenseCoord(o, j);
+      c[1] = (**aux)[(o * (d + 1) + j) * 2];
+      c[2] = (**aux)[(o * (d + 1) + j) * 2 + 1];
     }
   }
   if (n > 0) {
@@ -647,6 +687,7 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
   mo.label_max_ = (**range)[1];
   mo.feature_stats_ = RunningStats::FromState(
       static_cast<int64_t>((**fcount)[0]), ToEigen(**fmean), ToEigen(**fm2));
+  mo.inv_std_ = **inv_std;
   mo.label_stats_ = RunningStats::FromState(static_cast<int64_t>((**lcount)[0]),
                                             ToEigen(**lmean), ToEigen(**lm2));
   const std::vector<double>& s = **sums;

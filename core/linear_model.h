@@ -113,9 +113,18 @@ class LinearModel {
   // Per coordinate and output: the weight and two optimizer values (see
   // docs/LEARNING.md for what each rule keeps there).
   static constexpr int kStride = 3;
+  // Standardization multiplies by 1 / sd, recomputed after each of the first
+  // kExactScaleSamples examples and then every kScaleRefreshInterval: the
+  // spread of a feature barely moves over a few dozen examples once
+  // thousands are in, and a square root and a division per feature and
+  // example would cost more than the rest of an update.
+  static constexpr int64_t kExactScaleSamples = 1024;
+  static constexpr int64_t kScaleRefreshInterval = 64;
 
   explicit LinearModel(const ModelConfig& config);
   double LearningRate(uint64_t t) const;
+  // inv_std_ = 1 / feature_stats_.SafeStd(), elementwise.
+  void ComputeScale();
   bool StandardizesTarget() const;
   // z receives the (standardized) dense input; slots/xs the active sparse
   // coordinates; scores the raw outputs.
@@ -130,12 +139,10 @@ class LinearModel {
   template <Optimizer kRule>
   bool Update(double weight, double sgd_step);
   double* DenseCoord(uint32_t k, uint32_t j) {
-    return &dense_[(static_cast<size_t>(k) * (config_.num_features + 1) + j) *
-                   kStride];
+    return &dense_[(static_cast<size_t>(j) * outputs_ + k) * kStride];
   }
   const double* DenseCoord(uint32_t k, uint32_t j) const {
-    return &dense_[(static_cast<size_t>(k) * (config_.num_features + 1) + j) *
-                   kStride];
+    return &dense_[(static_cast<size_t>(j) * outputs_ + k) * kStride];
   }
 
   ModelConfig config_;
@@ -143,7 +150,8 @@ class LinearModel {
   uint32_t outputs_ = 1;
   std::vector<std::pair<uint32_t, uint32_t>> interactions_;  // namespace hashes
   uint64_t version_ = 0;
-  // [output][dense feature j, then the bias][kStride].
+  // [dense feature j, then the bias][output][kStride], laid out like a
+  // sparse slot so an update treats both alike.
   std::vector<double> dense_;
   // [slot][output][kStride], blocks shared copy-on-write with published
   // copies; blocks are allocated on their first write.
@@ -155,16 +163,22 @@ class LinearModel {
   // The range of labels seen (regression); empty (min > max) before any.
   double label_min_ = 1, label_max_ = 0;
   RunningStats feature_stats_;
-  RunningStats label_stats_;  // regression only
+  std::vector<double> inv_std_;  // see kExactScaleSamples
+  RunningStats label_stats_;     // regression only
   ProgressiveMetrics metrics_;
   // Scratch, kept to avoid allocating per example.
   std::vector<double> z_, xs_, scores_, grad_;
   std::vector<uint32_t> slots_, scratch_;
-  struct Undo {
+  // What an update rolls back to: dense_ before it, and the sparse
+  // coordinates it touched (output 0's values; output k's are kStride * k
+  // further) with their inputs and values before it.
+  std::vector<double> dense_undo_;
+  struct SparseCoord {
     double* coord;
-    double old[kStride];
+    double x;
   };
-  std::vector<Undo> undo_;
+  std::vector<SparseCoord> sparse_;
+  std::vector<double> sparse_undo_;
   Prediction prediction_;
 };
 

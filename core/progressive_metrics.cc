@@ -23,7 +23,7 @@ void ProgressiveMetrics::Add(double loss, bool correct, double abs_error) {
     ring_loss_[next_] = loss;
     ring_correct_[next_] = correct;
   }
-  next_ = (next_ + 1) % window_;
+  if (++next_ == static_cast<size_t>(window_)) next_ = 0;
 }
 
 MetricsSummary ProgressiveMetrics::Summary() const {

@@ -31,6 +31,7 @@
 #include "bench/streamfit_bench/load.h"
 #include "bench/streamfit_bench/noop_service.h"
 #include "bench/streamfit_bench/rss_sampler.h"
+#include "core/sample_log.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, mode, "observe-stream",
@@ -63,6 +64,9 @@ ABSL_FLAG(uint64_t, publish_interval_us, 0,
           "streamfit server: publish_interval_us (0: off)");
 ABSL_FLAG(uint64_t, queue_capacity, 1 << 16,
           "streamfit server: learner queue capacity (samples)");
+ABSL_FLAG(std::string, fsync, "always",
+          "streamfit server: when an Observe ack is sent (always, "
+          "interval:<ms> or never), as the server's --fsync");
 ABSL_FLAG(bool, csv, false, "also print one CSV line per result");
 
 namespace streamfit::bench {
@@ -103,6 +107,14 @@ class Servers {
       options.learner.publish_interval =
           absl::Microseconds(absl::GetFlag(FLAGS_publish_interval_us));
       options.learner.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
+      absl::StatusOr<FsyncPolicy> fsync =
+          ParseFsyncPolicy(absl::GetFlag(FLAGS_fsync));
+      if (!fsync.ok()) {
+        std::fprintf(stderr, "--fsync: %s\n",
+                     fsync.status().ToString().c_str());
+        return false;
+      }
+      options.storage.fsync = *fsync;
       auto server = StreamfitServer::Start(options);
       if (!server.ok()) {
         std::fprintf(stderr, "%s\n", server.status().ToString().c_str());

@@ -161,7 +161,13 @@ TEST(UpdateRulesTest, EveryRuleConvergesOnALinearTarget) {
       model.Learn(x, y);
     }
     const RawLinearFunction f = model.RawFunction();
-    for (int j = 0; j < 3; ++j) EXPECT_NEAR(f.weights(0, j), w[j], 0.05);
+    for (int j = 0; j < 3; ++j) {
+      // Adam's constant step keeps each weight moving by about eta = 0.01
+      // in standardized units, sd(y) / sd(x_j) = 32 / 10^j in raw ones.
+      const double tolerance =
+          o == Optimizer::kAdam ? 0.03 * 32 / std::pow(10.0, j) : 0.05;
+      EXPECT_NEAR(f.weights(0, j), w[j], tolerance) << "weight " << j;
+    }
     // Label variance is about 2.25 + 400 + 625: the fit explains ~all of it.
     EXPECT_LT(model.metrics().recent_loss, 1.0);
   }
