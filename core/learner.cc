@@ -41,24 +41,27 @@ absl::StatusOr<uint64_t> Learner::Admit(ExampleBatch batch) {
   return admitted_version_;
 }
 
-void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued) {
+void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued,
+                     AdmittedCallback on_admitted) {
   absl::StatusOr<uint64_t> end_version;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
       end_version = StoppedError();
     } else if (!parked_.empty() || !HasRoom(batch.size())) {
-      parked_.push_back({std::move(batch), std::move(on_queued)});
+      parked_.push_back(
+          {std::move(batch), std::move(on_queued), std::move(on_admitted)});
       return;
     } else {
       end_version = Admit(std::move(batch));
     }
   }
-  Deliver(std::move(on_queued), std::move(end_version));
+  Deliver(std::move(on_queued), std::move(on_admitted), std::move(end_version));
 }
 
-void Learner::Deliver(QueuedCallback on_queued,
+void Learner::Deliver(QueuedCallback on_queued, AdmittedCallback on_admitted,
                       absl::StatusOr<uint64_t> end_version) {
+  if (on_admitted) on_admitted();
   if (journal_ == nullptr || !end_version.ok()) {
     on_queued(std::move(end_version));
     return;
@@ -117,7 +120,7 @@ void Learner::Run() {
     RunPendingAdoption();
     ExampleBatch batch;
     uint64_t record = 0;  // the recording generation, if any
-    std::vector<std::pair<QueuedCallback, absl::StatusOr<uint64_t>>> admitted;
+    std::vector<std::pair<Parked, absl::StatusOr<uint64_t>>> admitted;
     {
       absl::MutexLock lock(&mu_);
       while (queue_.empty() && !stopping_ && !adoption_) work_.Wait(&mu_);
@@ -132,13 +135,14 @@ void Learner::Run() {
       while (!stopping_ && !parked_.empty() &&
              HasRoom(parked_.front().batch.size())) {
         Parked& p = parked_.front();
-        admitted.emplace_back(std::move(p.on_queued),
-                              Admit(std::move(p.batch)));
+        absl::StatusOr<uint64_t> end_version = Admit(std::move(p.batch));
+        admitted.emplace_back(std::move(p), std::move(end_version));
         parked_.pop_front();
       }
     }
-    for (auto& [on_queued, end_version] : admitted) {
-      Deliver(std::move(on_queued), std::move(end_version));
+    for (auto& [p, end_version] : admitted) {
+      Deliver(std::move(p.on_queued), std::move(p.on_admitted),
+              std::move(end_version));
     }
 
     std::vector<StateCallback> ready;
@@ -182,7 +186,10 @@ void Learner::Stop() {
     recording_.reset();
   }
   if (adoption) adoption->on_done(StoppedError());
-  for (auto& p : parked) p.on_queued(StoppedError());
+  for (auto& p : parked) {
+    if (p.on_admitted) p.on_admitted();
+    p.on_queued(StoppedError());
+  }
   for (auto& [v, cb] : waiters) cb(StoppedError());
 }
 

@@ -68,7 +68,12 @@ class Learner {
   // Queues a batch (which must pass ValidateBatch) behind every batch admitted
   // before. `on_queued` runs before Submit returns if there is room, otherwise
   // on the learner thread once there is.
-  void Submit(ExampleBatch batch, QueuedCallback on_queued);
+  // `on_admitted`, if set, runs once the batch is admitted or refused, before
+  // `on_queued`: with a journal, on_queued waits until the record is durable,
+  // and a producer may send its next batch meanwhile (group commit).
+  using AdmittedCallback = absl::AnyInvocable<void()>;
+  void Submit(ExampleBatch batch, QueuedCallback on_queued,
+              AdmittedCallback on_admitted = nullptr);
 
   using StateCallback = absl::AnyInvocable<void(
       absl::StatusOr<std::shared_ptr<const LinearModel>>)>;
@@ -115,9 +120,10 @@ class Learner {
   // its last sample, or the journal's error (nothing is queued then).
   absl::StatusOr<uint64_t> Admit(ExampleBatch batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Runs on_queued with `end_version`, once durable if there is a journal.
-  void Deliver(QueuedCallback on_queued, absl::StatusOr<uint64_t> end_version)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs on_admitted, then on_queued with `end_version` (once durable if
+  // there is a journal).
+  void Deliver(QueuedCallback on_queued, AdmittedCallback on_admitted,
+               absl::StatusOr<uint64_t> end_version) ABSL_LOCKS_EXCLUDED(mu_);
   // Publishes a copy of model_ and returns the waiters it satisfies.
   std::vector<StateCallback> Publish() ABSL_LOCKS_EXCLUDED(mu_);
   // Learner thread: runs a pending Adopt, if any (learner_swap.cc).
@@ -129,6 +135,7 @@ class Learner {
   struct Parked {
     ExampleBatch batch;
     QueuedCallback on_queued;
+    AdmittedCallback on_admitted;
   };
 
   // Constant after construction.

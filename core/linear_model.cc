@@ -21,11 +21,17 @@ inline double SoftThreshold(double w, double t) {
   return 0;
 }
 
-// Whether c[0..2] are all finite, without a branch per value.
+// Whether the values rule kRule writes in coordinate c are finite, without a
+// branch per value. (The normalized rule's scale, c[2], is some |x|.)
+template <Optimizer kRule>
 inline bool IsFinite(const double* c) {
   constexpr double kMax = std::numeric_limits<double>::max();
-  return (std::abs(c[0]) <= kMax) & (std::abs(c[1]) <= kMax) &
-         (std::abs(c[2]) <= kMax);
+  bool finite = std::abs(c[0]) <= kMax;
+  if constexpr (kRule != Optimizer::kSgd) finite &= std::abs(c[1]) <= kMax;
+  if constexpr (kRule == Optimizer::kFtrl || kRule == Optimizer::kAdam) {
+    finite &= std::abs(c[2]) <= kMax;
+  }
+  return finite;
 }
 
 // The normalized rule's scale: takes |x| into coordinate c's s = c[2] (the
@@ -491,15 +497,15 @@ bool LinearModel::Update(double weight, double sgd_step) {
     for (uint32_t j = 0; j < d; ++j) {
       if (z_[j] == 0) continue;
       StepCoordinate<kRule>(c + j * stride, z_[j], g, l1, l2, p);
-      finite &= IsFinite(c + j * stride);
+      finite &= IsFinite<kRule>(c + j * stride);
     }
     // The bias, unregularized.
     StepCoordinate<kRule>(c + d * stride, 1.0, g, 0, 0, p);
-    finite &= IsFinite(c + d * stride);
+    finite &= IsFinite<kRule>(c + d * stride);
     for (size_t i = 0; i < n; ++i) {
       double* t = sparse_[i].coord + k * kStride;
       StepCoordinate<kRule>(t, sparse_[i].x, g, l1, l2, p);
-      finite &= IsFinite(t);
+      finite &= IsFinite<kRule>(t);
     }
   }
   if (finite && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {

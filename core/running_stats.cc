@@ -10,10 +10,14 @@ RunningStats::RunningStats(int dim)
 void RunningStats::Add(std::span<const float> x) {
   ++count_;
   const double inv_n = 1.0 / static_cast<double>(count_);
-  for (int j = 0; j < mean_.size(); ++j) {
-    const double delta = x[j] - mean_[j];
-    mean_[j] += delta * inv_n;
-    m2_[j] += delta * (x[j] - mean_[j]);
+  // Plain pointers that do not alias, so the loop vectorizes.
+  double* __restrict mean = mean_.data();
+  double* __restrict m2 = m2_.data();
+  const float* __restrict in = x.data();
+  for (Eigen::Index j = 0; j < mean_.size(); ++j) {
+    const double delta = in[j] - mean[j];
+    mean[j] += delta * inv_n;
+    m2[j] += delta * (in[j] - mean[j]);
   }
 }
 

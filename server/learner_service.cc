@@ -1,6 +1,7 @@
 #include "server/learner_service.h"
 
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -122,12 +123,15 @@ class ObserveReactor final
   uint64_t last_version_ = 0;
 };
 
-// Serves ObserveStream: like ObserveReactor, but acks every request once it
-// is queued, in order. Reads on as soon as a request is queued, so many
-// requests can be in flight; stops reading while kMaxUnwrittenAcks acks wait
-// for a slow reader, so memory stays bounded. On a bad request, the acks of
-// the requests before it are written first, then the stream ends with the
-// error. Owned by gRPC until OnDone.
+// Serves ObserveStream: like ObserveReactor, but acks every request, in
+// order, once it is queued (and, with a sample log, durable). Reads the next
+// request as soon as one is admitted to the learner's queue, so many requests
+// can be in flight and wait for one group commit together; stops reading
+// while kMaxUnackedRequests requests wait for their acks (a slow disk or a
+// slow reader of acks), so memory stays bounded. On a bad or refused request,
+// the acks of the requests before it are written first, then the stream ends
+// with the error. Owned by gRPC until OnDone, which comes only after every
+// learner callback has run.
 class ObserveStreamReactor final
     : public HandedOffReactor<
           grpc::ServerBidiReactor<v1::ObserveRequest, v1::ObserveAck>> {
@@ -142,6 +146,10 @@ class ObserveStreamReactor final
       EndReading(absl::OkStatus());
       return;
     }
+    {
+      absl::MutexLock lock(&mu_);
+      if (reads_done_) return;  // ended by an error while this read was out
+    }
     absl::Status status = BindModel(*registry_, request_, model_);
     absl::StatusOr<ExampleBatch> batch =
         status.ok() ? ToExampleBatch(request_, model_->config)
@@ -150,15 +158,18 @@ class ObserveStreamReactor final
       EndReading(batch.status());
       return;
     }
+    uint64_t seq;
+    {
+      absl::MutexLock lock(&mu_);
+      seq = submitted_++;
+    }
     const uint64_t n = batch->size();
-    model_->learner.Submit(*std::move(batch),
-                           [this, n](absl::StatusOr<uint64_t> end_version) {
-                             if (end_version.ok()) {
-                               Acknowledge(n, *end_version);
-                             } else {
-                               EndReading(end_version.status());
-                             }
-                           });
+    model_->learner.Submit(
+        *std::move(batch),
+        [this, seq, n](absl::StatusOr<uint64_t> end_version) {
+          Complete(seq, n, std::move(end_version));
+        },
+        [this] { Admitted(); });
   }
 
   void OnWriteDone(bool ok) override {
@@ -170,15 +181,12 @@ class ObserveStreamReactor final
       absl::MutexLock lock(&mu_);
       writing_ = false;
       acks_.pop_front();
+      ++written_;
       if (!ok) {  // the client went away
         acks_.clear();
-        reads_done_ = true;
-        error_ = absl::CancelledError("the client stopped reading acks");
+        Fail(absl::CancelledError("the client stopped reading acks"), 0);
       }
-      if (read_paused_ && !reads_done_) {
-        read_paused_ = false;
-        read_next = true;
-      }
+      read_next = ResumeReading();
       next = NextWrite();
       finish = FinishStatus();
     }
@@ -191,20 +199,46 @@ class ObserveStreamReactor final
   }
 
  private:
-  static constexpr size_t kMaxUnwrittenAcks = 1024;
+  static constexpr uint64_t kMaxUnackedRequests = 1024;
 
-  void Acknowledge(uint64_t accepted, uint64_t version) {
-    bool read_next;
-    const v1::ObserveAck* next;
+  // The request just submitted is admitted (or refused): the next may be
+  // read, unless too many wait for their acks.
+  void Admitted() {
+    bool read_next = false;
     {
       absl::MutexLock lock(&mu_);
-      acks_.emplace_back().set_accepted(accepted);
-      acks_.back().set_model_version(version);
-      read_next = acks_.size() < kMaxUnwrittenAcks;
-      read_paused_ = !read_next;
-      next = NextWrite();
+      read_paused_ = true;
+      read_next = ResumeReading();
     }
-    Act(read_next, next, std::nullopt);
+    Act(read_next, nullptr, std::nullopt);
+  }
+
+  // Request `seq` (of `accepted` samples) is queued and durable, or refused.
+  void Complete(uint64_t seq, uint64_t accepted,
+                absl::StatusOr<uint64_t> end_version) {
+    const v1::ObserveAck* next;
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      ++completed_;
+      if (!end_version.ok()) {
+        Fail(end_version.status(), seq);
+      } else if (seq < fail_seq_) {
+        v1::ObserveAck& ack = ready_[seq];
+        ack.set_accepted(accepted);
+        ack.set_model_version(*end_version);
+        // Completions may come out of order; acks go out in order.
+        for (auto it = ready_.begin();
+             it != ready_.end() && it->first == next_ack_;
+             it = ready_.erase(it)) {
+          acks_.push_back(std::move(it->second));
+          ++next_ack_;
+        }
+      }
+      next = NextWrite();
+      finish = FinishStatus();
+    }
+    Act(false, next, finish);
   }
 
   // No more reads: the client is done, or `error` ends the stream once the
@@ -213,11 +247,35 @@ class ObserveStreamReactor final
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
-      reads_done_ = true;
-      if (!error.ok()) error_ = error;
+      if (error.ok()) {
+        reads_done_ = true;
+      } else {
+        Fail(error, submitted_);
+      }
       finish = FinishStatus();
     }
     Act(false, nullptr, finish);
+  }
+
+  // Ends reading with `error` at request `seq`: acks from it on are dropped.
+  void Fail(const absl::Status& error, uint64_t seq)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    reads_done_ = true;
+    if (seq < fail_seq_) {
+      fail_seq_ = seq;
+      error_ = error;
+      ready_.erase(ready_.lower_bound(seq), ready_.end());
+    }
+  }
+
+  // Whether a paused read may start now.
+  bool ResumeReading() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!read_paused_ || reads_done_ ||
+        submitted_ - written_ >= kMaxUnackedRequests) {
+      return false;
+    }
+    read_paused_ = false;
+    return true;
   }
 
   // The ack to write next, if no write is in flight.
@@ -227,10 +285,12 @@ class ObserveStreamReactor final
     return &acks_.front();  // stable: deques keep elements in place
   }
 
-  // The final status, once reading has ended and every ack is written.
+  // The final status, once reading has ended, every learner callback has run
+  // and every ack due is written.
   std::optional<grpc::Status> FinishStatus()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || !reads_done_ || writing_ || !acks_.empty()) {
+    if (finished_ || !reads_done_ || completed_ < submitted_ || writing_ ||
+        !acks_.empty()) {
       return std::nullopt;
     }
     finished_ = true;
@@ -250,11 +310,20 @@ class ObserveStreamReactor final
   std::shared_ptr<LiveModel> model_;
 
   absl::Mutex mu_;
+  // Requests are numbered from 0 in the order read.
+  uint64_t submitted_ ABSL_GUARDED_BY(mu_) = 0;  // handed to the learner
+  uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;  // their callbacks have run
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;    // acks written
+  uint64_t next_ack_ ABSL_GUARDED_BY(mu_) = 0;   // next request to ack
+  // Acks completed ahead of an earlier request's.
+  std::map<uint64_t, v1::ObserveAck> ready_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::ObserveAck> acks_ ABSL_GUARDED_BY(mu_);  // front: writing
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // The first failed request (none: the maximum) and its error.
+  uint64_t fail_seq_ ABSL_GUARDED_BY(mu_) = UINT64_MAX;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -4,8 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "core/journal.h"
 #include "core/learner.h"
@@ -92,6 +94,37 @@ TEST(LearnerJournalTest, AcksOnlyOnceDurableAndJournalsInOrder) {
   absl::MutexLock lock(&mu);
   EXPECT_EQ(acked, (std::vector<uint64_t>{3, 5, 9}));
   EXPECT_EQ(journal.starts(), (std::vector<uint64_t>{0, 3, 5}));
+}
+
+TEST(LearnerJournalTest, AdmittedRunsBeforeDurabilitySoProducersPipeline) {
+  FakeJournal journal;
+  Learner learner(NewModel(), {}, &journal);
+  // Three batches admitted while none is durable: a producer told "admitted"
+  // may send on, and their records can share one fsync.
+  std::vector<std::string> events;
+  absl::Mutex mu;
+  const auto log = [&](std::string e) {
+    absl::MutexLock lock(&mu);
+    events.push_back(std::move(e));
+  };
+  for (int i = 0; i < 3; ++i) {
+    learner.Submit(
+        Batch(2),
+        [&, i](absl::StatusOr<uint64_t> v) {
+          log(absl::StrCat("queued ", i, " at ", *v));
+        },
+        [&, i] { log(absl::StrCat("admitted ", i)); });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(events, (std::vector<std::string>{"admitted 0", "admitted 1",
+                                                "admitted 2"}));
+  }
+  journal.Flush();
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(events, (std::vector<std::string>{
+                        "admitted 0", "admitted 1", "admitted 2",
+                        "queued 0 at 2", "queued 1 at 4", "queued 2 at 6"}));
 }
 
 TEST(LearnerJournalTest, ARefusedAppendIsNeverApplied) {
