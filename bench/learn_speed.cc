@@ -1,6 +1,7 @@
 // streamfit-learn-speed: nanoseconds per learned example (LinearModel::Learn)
 // for each update rule on three input shapes, and heap allocations per
-// example counted by a replaced global operator new.
+// example counted by a replaced global operator new; for the sparse shapes,
+// the memory floor (BM_MemoryFloor) in the same run.
 //
 //   build/bench/streamfit-learn-speed --benchmark_repetitions=5 \
 //       --benchmark_report_aggregates_only=true
@@ -103,12 +104,62 @@ void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer) {
   benchmark::DoNotOptimize(model->version());
 }
 
+// The memory floor of a sparse shape: the same examples' slots (with the
+// a x b interactions for the quadratic shape) read for a score and then
+// written once each, in a plain table of 2^18 slots of three doubles, with no
+// learning rule at all. No learner with this table can beat it; on this
+// machine's shared caches the misses, not the arithmetic, dominate.
+void BM_MemoryFloor(benchmark::State& state, Shape shape) {
+  const ExampleBatch data = MakeData(shape);
+  constexpr uint32_t kBits = 18;
+  std::vector<double> table(size_t{3} << kBits, 0.0);
+  std::vector<uint32_t> slots;
+  std::vector<double> xs;
+  size_t i = 0;
+  for (auto _ : state) {
+    const ExampleView x = data.view(i);
+    slots.clear();
+    xs.clear();
+    for (size_t f = 0; f < x.hashes.size(); ++f) {
+      slots.push_back(HashSlot(x.hashes[f], kBits));
+      xs.push_back(x.values[f]);
+    }
+    if (shape == Shape::kSparse30Quadratic) {
+      for (size_t f = 0; f < 15; ++f) {
+        for (size_t g = 15; g < 30; ++g) {
+          slots.push_back(
+              HashSlot(InteractionHash(x.hashes[f], x.hashes[g]), kBits));
+          xs.push_back(static_cast<double>(x.values[f]) * x.values[g]);
+        }
+      }
+    }
+    for (uint32_t slot : slots) __builtin_prefetch(&table[slot * 3], 1);
+    double score = 0;
+    for (size_t f = 0; f < slots.size(); ++f) {
+      score += table[slots[f] * 3] * xs[f];
+    }
+    const double g = 1e-6 * (score - data.labels[i]);
+    for (size_t f = 0; f < slots.size(); ++f) {
+      double* c = &table[slots[f] * 3];
+      c[0] -= g * xs[f];
+      c[1] += g * g;
+    }
+    if (++i == kExamples) i = 0;
+  }
+  benchmark::DoNotOptimize(table.data());
+}
+
 void RegisterAll() {
   const std::pair<const char*, Shape> shapes[] = {
       {"dense10", Shape::kDense10},
       {"sparse30_b18", Shape::kSparse30},
       {"sparse30_b18_quadratic", Shape::kSparse30Quadratic}};
   for (const auto& [shape_name, shape] : shapes) {
+    if (shape != Shape::kDense10) {
+      benchmark::RegisterBenchmark(
+          (std::string("MemoryFloor/") + shape_name).c_str(), BM_MemoryFloor,
+          shape);
+    }
     for (Optimizer o : {Optimizer::kSgd, Optimizer::kAdagrad, Optimizer::kFtrl,
                         Optimizer::kAdam, Optimizer::kNormalized}) {
       benchmark::RegisterBenchmark((std::string("Learn/") + shape_name + "/" +

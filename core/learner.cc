@@ -41,6 +41,11 @@ absl::StatusOr<uint64_t> Learner::Admit(ExampleBatch batch) {
   return admitted_version_;
 }
 
+uint64_t Learner::AdmittedVersion() const {
+  absl::MutexLock lock(&mu_);
+  return admitted_version_;
+}
+
 void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued,
                      AdmittedCallback on_admitted) {
   absl::StatusOr<uint64_t> end_version;

@@ -82,6 +82,11 @@ class Learner {
   // first, calls it with ABORTED.
   void WhenVersion(uint64_t version, StateCallback callback);
 
+  const Options& options() const { return options_; }
+  // The version the model will have once every batch admitted so far is
+  // applied.
+  uint64_t AdmittedVersion() const ABSL_LOCKS_EXCLUDED(mu_);
+
   std::shared_ptr<const LinearModel> Current() const {
     return published_.load(std::memory_order_acquire);
   }

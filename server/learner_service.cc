@@ -394,6 +394,17 @@ class PredictReactor final
   std::shared_ptr<PredictReactor> self_;  // released in OnDone
 };
 
+// The model's published state, config, metrics and freshness.
+void FillModelInfo(const LiveModel& model, v1::ModelInfo* info) {
+  ToModelInfo(model.name, *model.learner.Current(), info);
+  const Learner::Options& options = model.learner.options();
+  v1::Freshness* freshness = info->mutable_freshness();
+  freshness->set_publish_every_samples(options.publish_every);
+  freshness->set_publish_interval_us(
+      absl::ToInt64Microseconds(options.publish_interval));
+  freshness->set_admitted_version(model.learner.AdmittedVersion());
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* LearnerService::CreateModel(
@@ -402,7 +413,7 @@ grpc::ServerUnaryReactor* LearnerService::CreateModel(
   absl::StatusOr<std::shared_ptr<LiveModel>> model =
       registry_->Create(request->name(), FromProto(request->config()));
   if (model.ok()) {
-    ToModelInfo((*model)->name, *(*model)->learner.Current(), response);
+    FillModelInfo(**model, response);
   }
   return FinishWith(context, model.status());
 }
@@ -413,7 +424,7 @@ grpc::ServerUnaryReactor* LearnerService::GetModel(
   absl::StatusOr<std::shared_ptr<LiveModel>> model =
       registry_->Get(request->name());
   if (model.ok()) {
-    ToModelInfo((*model)->name, *(*model)->learner.Current(), response);
+    FillModelInfo(**model, response);
   }
   return FinishWith(context, model.status());
 }
@@ -422,7 +433,7 @@ grpc::ServerUnaryReactor* LearnerService::ListModels(
     grpc::CallbackServerContext* context, const v1::ListModelsRequest*,
     v1::ListModelsResponse* response) {
   for (const auto& model : registry_->List()) {
-    ToModelInfo(model->name, *model->learner.Current(), response->add_models());
+    FillModelInfo(*model, response->add_models());
   }
   return FinishWith(context, absl::OkStatus());
 }
@@ -490,7 +501,7 @@ grpc::ServerUnaryReactor* LearnerService::Restore(
   absl::StatusOr<std::shared_ptr<LiveModel>> model =
       registry_->Restore(request->model(), *state);
   if (model.ok()) {
-    ToModelInfo((*model)->name, *(*model)->learner.Current(), response);
+    FillModelInfo(**model, response);
   }
   return FinishWith(context, model.status());
 }

@@ -24,13 +24,13 @@ class ThroughputBackpressureTest : public ServerTest {
     learner_options_.publish_every = kPublishEvery;
   }
 
-  uint64_t PublishedVersion(const std::string& model) {
+  v1::ModelInfo Info(const std::string& model) {
     v1::GetModelRequest request;
     request.set_name(model);
     v1::ModelInfo info;
     grpc::ClientContext context;
     EXPECT_TRUE(stub_->GetModel(&context, request, &info).ok());
-    return info.model_version();
+    return info;
   }
 };
 
@@ -74,10 +74,18 @@ TEST_F(ThroughputBackpressureTest, SlowLearnerBoundsUnappliedSamples) {
     ASSERT_EQ(ack.accepted(), static_cast<uint64_t>(kBatch));
     ASSERT_EQ(ack.model_version(), acked);
     if (acks % 10 == 0) {
-      const uint64_t published = PublishedVersion("slow");
+      const v1::ModelInfo info = Info("slow");
+      const uint64_t published = info.model_version();
       const uint64_t lag = acked > published ? acked - published : 0;
       max_lag = std::max(max_lag, lag);
       ASSERT_LE(lag, bound) << "after ack " << acks;
+      // The server's own report of the same bound.
+      const v1::Freshness& freshness = info.freshness();
+      ASSERT_EQ(freshness.publish_every_samples(),
+                static_cast<uint64_t>(kPublishEvery));
+      ASSERT_GE(freshness.admitted_version(), acked);
+      ASSERT_LE(freshness.admitted_version() - published, bound)
+          << "after ack " << acks;
     }
   }
   writer.join();
@@ -116,7 +124,7 @@ TEST_F(ThroughputBackpressureTest, ClientStreamIsSlowedNotFailed) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.accepted(), messages.size() * kBatch);
   EXPECT_EQ(response.model_version(), messages.size() * kBatch);
-  EXPECT_EQ(PublishedVersion("slow"), messages.size() * kBatch);
+  EXPECT_EQ(Info("slow").model_version(), messages.size() * kBatch);
 }
 
 }  // namespace
