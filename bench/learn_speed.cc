@@ -34,17 +34,29 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 namespace streamfit {
 namespace {
 
-enum class Shape { kDense10, kSparse30, kSparse30Quadratic };
+enum class Shape { kDense10, kSparse30, kSparse30Zipf, kSparse30Quadratic };
 
 constexpr int kExamples = 4096;
 
 // kExamples binary examples of the given shape: dense ones from a fixed
 // linear rule; sparse ones with 30 active named features in two namespaces
-// (15 each) drawn from a vocabulary of 100k names per namespace.
+// (15 each) drawn from a vocabulary of 100k names per namespace, uniformly
+// (every lookup a cache miss: the worst case) or, for kSparse30Zipf, with
+// Zipf frequencies (P(rank r) ~ 1 / r, as words in text and most categorical
+// data: the frequent features stay in cache).
 ExampleBatch MakeData(Shape shape) {
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0, 1);
-  std::uniform_int_distribution<uint32_t> word(0, 99999);
+  std::uniform_int_distribution<uint32_t> uniform(0, 99999);
+  std::vector<double> zipf_weights(100000);
+  for (size_t r = 0; r < zipf_weights.size(); ++r) {
+    zipf_weights[r] = 1.0 / static_cast<double>(r + 1);
+  }
+  std::discrete_distribution<uint32_t> zipf(zipf_weights.begin(),
+                                            zipf_weights.end());
+  const auto word = [&] {
+    return shape == Shape::kSparse30Zipf ? zipf(rng) : uniform(rng);
+  };
   ExampleBatch batch;
   const uint32_t a = HashNamespace("a"), b = HashNamespace("b");
   if (shape == Shape::kDense10) {
@@ -65,7 +77,7 @@ ExampleBatch MakeData(Shape shape) {
     std::vector<float> values;
     for (int f = 0; f < 30; ++f) {
       const uint32_t ns = f < 15 ? a : b;
-      hashes.push_back(HashFeatureIndex(ns, word(rng)));
+      hashes.push_back(HashFeatureIndex(ns, word()));
       namespaces.push_back(ns);
       values.push_back(1);
     }
@@ -153,6 +165,7 @@ void RegisterAll() {
   const std::pair<const char*, Shape> shapes[] = {
       {"dense10", Shape::kDense10},
       {"sparse30_b18", Shape::kSparse30},
+      {"sparse30_b18_zipf", Shape::kSparse30Zipf},
       {"sparse30_b18_quadratic", Shape::kSparse30Quadratic}};
   for (const auto& [shape_name, shape] : shapes) {
     if (shape != Shape::kDense10) {
