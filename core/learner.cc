@@ -192,8 +192,7 @@ void Learner::Stop() {
   }
   if (adoption) adoption->on_done(StoppedError());
   for (auto& p : parked) {
-    if (p.on_admitted) p.on_admitted();
-    p.on_queued(StoppedError());
+    Deliver(std::move(p.on_queued), std::move(p.on_admitted), StoppedError());
   }
   for (auto& [v, cb] : waiters) cb(StoppedError());
 }

@@ -41,7 +41,7 @@ inline double TakeScale(double* c, double x, uint32_t outputs) {
   const double ax = std::abs(x);
   if (ax > c[2]) {
     for (uint32_t k = 0; k < outputs; ++k) {
-      double* ck = c + k * 3;  // LinearModel::kStride values per output
+      double* ck = c + k * 3;  // kStride (3) values per output
       if (ck[2] > 0) ck[0] *= ck[2] / ax;
       ck[2] = ax;
     }
@@ -265,13 +265,8 @@ void LinearModel::Score(const ExampleView& x, std::vector<double>& z,
 }
 
 void LinearModel::ComputeScale() {
-  const int64_t n = feature_stats_.count();
-  const double* m2 = feature_stats_.m2().data();
-  const double inv_n = 1.0 / static_cast<double>(n);
   for (uint32_t j = 0; j < config_.num_features; ++j) {
-    // 1 / RunningStats::SafeStd(j) (up to rounding: m2 * (1 / n)).
-    const double sd = std::sqrt(m2[j] * inv_n);
-    inv_std_[j] = n >= 2 && sd > 1e-12 ? 1.0 / sd : 1.0;
+    inv_std_[j] = 1.0 / feature_stats_.SafeStd(j);
   }
 }
 

@@ -146,10 +146,6 @@ class ObserveStreamReactor final
       EndReading(absl::OkStatus());
       return;
     }
-    {
-      absl::MutexLock lock(&mu_);
-      if (reads_done_) return;  // ended by an error while this read was out
-    }
     absl::Status status = BindModel(*registry_, request_, model_);
     absl::StatusOr<ExampleBatch> batch =
         status.ok() ? ToExampleBatch(request_, model_->config)
@@ -161,6 +157,7 @@ class ObserveStreamReactor final
     uint64_t seq;
     {
       absl::MutexLock lock(&mu_);
+      if (reads_done_) return;  // ended by an error while this read was out
       seq = submitted_++;
     }
     const uint64_t n = batch->size();
