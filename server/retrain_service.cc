@@ -6,6 +6,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/learner_service.h"
 #include "server/proto_convert.h"
+#include "server/reactor_handoff.h"
 
 namespace streamfit {
 namespace {
@@ -26,7 +27,8 @@ absl::Status Unimplemented() {
 // failed upload leaves nothing (the Upload's destructor removes its file).
 // Owned by gRPC until OnDone.
 class UploadReactor final
-    : public grpc::ServerReadReactor<v1::UploadDatasetRequest> {
+    : public HandedOffReactor<
+          grpc::ServerReadReactor<v1::UploadDatasetRequest>> {
  public:
   UploadReactor(grpc::CallbackServerContext* context, DatasetStore* store,
                 v1::DatasetInfo* response)
@@ -42,6 +44,7 @@ class UploadReactor final
   }
 
   void OnReadDone(bool ok) override {
+    Reacting();
     if (!ok) {
       if (context_->IsCancelled()) {
         upload_.reset();  // removes the partial file now
@@ -72,7 +75,10 @@ class UploadReactor final
     StartRead(&request_);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    Reacting();
+    delete this;
+  }
 
  private:
   grpc::CallbackServerContext* const context_;
