@@ -1,5 +1,6 @@
 #include "server/learner_service.h"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -41,9 +42,14 @@ absl::Status BindModel(const ModelRegistry& registry,
   return absl::OkStatus();
 }
 
-// Reads an Observe stream: validates each message, queues it for the model's
-// learner, and reads the next only once it is queued (backpressure). Replies
-// when every accepted example has been applied. Owned by gRPC until OnDone.
+// Reads an Observe stream: validates each message and queues it for the
+// model's learner. Reads the next message as soon as one is admitted to the
+// learner's queue (backpressure: not before), so the messages of one call
+// wait for one group commit together rather than an fsync each. Replies
+// once every message is queued (durable, with a sample log) and applied; a
+// bad or refused message ends the call with its error (the messages queued
+// before it stay applied). Owned by gRPC until OnDone, which comes only
+// after every learner callback has run.
 class ObserveReactor final
     : public HandedOffReactor<grpc::ServerReadReactor<v1::ObserveRequest>> {
  public:
@@ -55,11 +61,33 @@ class ObserveReactor final
   void OnReadDone(bool ok) override {
     Reacting();
     if (!ok) {  // the client finished sending (or the call was cancelled)
-      FinishWhenApplied();
+      EndReading(absl::OkStatus());
       return;
     }
-    const absl::Status status = Accept();
-    if (!status.ok()) Finish(ToGrpcStatus(status));
+    absl::Status status = BindModel(*registry_, request_, model_);
+    absl::StatusOr<ExampleBatch> batch =
+        status.ok() ? ToExampleBatch(request_, model_->config)
+                    : absl::StatusOr<ExampleBatch>(status);
+    if (!batch.ok()) {
+      EndReading(batch.status());
+      return;
+    }
+    if (batch->size() == 0) {
+      StartRead(&request_);
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (reads_done_) return;  // ended by an error while this read was out
+      ++submitted_;
+    }
+    const uint64_t n = batch->size();
+    model_->learner.Submit(
+        *std::move(batch),
+        [this, n](absl::StatusOr<uint64_t> end_version) {
+          Complete(n, std::move(end_version));
+        },
+        [this] { Admitted(); });
   }
 
   void OnDone() override {
@@ -68,34 +96,76 @@ class ObserveReactor final
   }
 
  private:
-  // Validates the current message and queues it; reads on once it is queued.
-  absl::Status Accept() {
-    if (absl::Status s = BindModel(*registry_, request_, model_); !s.ok()) {
-      return s;
+  // The message just submitted is admitted (or refused): read the next.
+  void Admitted() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (reads_done_) return;
     }
-    absl::StatusOr<ExampleBatch> batch =
-        ToExampleBatch(request_, model_->config);
-    if (!batch.ok()) return batch.status();
-    const size_t n = batch->size();
-    if (n == 0) {
-      StartRead(&request_);
-      return absl::OkStatus();
-    }
-    model_->learner.Submit(*std::move(batch),
-                           [this, n](absl::StatusOr<uint64_t> end_version) {
-                             if (!end_version.ok()) {
-                               Finish(ToGrpcStatus(end_version.status()));
-                               return;
-                             }
-                             accepted_ += n;
-                             last_version_ = *end_version;
-                             StartRead(&request_);
-                           });
-    return absl::OkStatus();
+    StartRead(&request_);
   }
 
+  // A message of `n` samples is queued (and durable), or refused.
+  void Complete(uint64_t n, absl::StatusOr<uint64_t> end_version) {
+    bool finish;
+    {
+      absl::MutexLock lock(&mu_);
+      ++completed_;
+      if (end_version.ok()) {
+        accepted_ += n;
+        last_version_ = std::max(last_version_, *end_version);
+      } else {
+        Fail(end_version.status());
+      }
+      finish = ReadyToFinish();
+    }
+    if (finish) FinishWhenApplied();
+  }
+
+  // No more reads: the client is done, or `error` ends the call.
+  void EndReading(const absl::Status& error) {
+    bool finish;
+    {
+      absl::MutexLock lock(&mu_);
+      if (error.ok()) {
+        reads_done_ = true;
+      } else {
+        Fail(error);
+      }
+      finish = ReadyToFinish();
+    }
+    if (finish) FinishWhenApplied();
+  }
+
+  void Fail(const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    reads_done_ = true;
+    if (error_.ok()) error_ = error;
+  }
+
+  // Whether the call may end now (true once): reading has ended and every
+  // learner callback has run.
+  bool ReadyToFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_ || !reads_done_ || completed_ < submitted_) return false;
+    finishing_ = true;
+    return true;
+  }
+
+  // Finishes with the first error, or once the last accepted sample is
+  // applied. Runs once, after every other reaction but OnDone.
   void FinishWhenApplied() {
-    if (accepted_ == 0) {
+    absl::Status error;
+    uint64_t accepted, last_version;
+    {
+      absl::MutexLock lock(&mu_);
+      error = error_;
+      accepted = accepted_;
+      last_version = last_version_;
+    }
+    if (!error.ok()) {
+      Finish(ToGrpcStatus(error));
+      return;
+    }
+    if (accepted == 0) {
       response_->set_accepted(0);
       response_->set_model_version(model_ ? model_->learner.Current()->version()
                                           : 0);
@@ -103,14 +173,15 @@ class ObserveReactor final
       return;
     }
     model_->learner.WhenVersion(
-        last_version_,
-        [this](absl::StatusOr<std::shared_ptr<const LinearModel>> state) {
+        last_version,
+        [this, accepted, last_version](
+            absl::StatusOr<std::shared_ptr<const LinearModel>> state) {
           if (!state.ok()) {
             Finish(ToGrpcStatus(state.status()));
             return;
           }
-          response_->set_accepted(accepted_);
-          response_->set_model_version(last_version_);
+          response_->set_accepted(accepted);
+          response_->set_model_version(last_version);
           Finish(grpc::Status::OK);
         });
   }
@@ -118,9 +189,15 @@ class ObserveReactor final
   ModelRegistry* const registry_;
   v1::ObserveResponse* const response_;
   v1::ObserveRequest request_;
-  std::shared_ptr<LiveModel> model_;
-  uint64_t accepted_ = 0;
-  uint64_t last_version_ = 0;
+  std::shared_ptr<LiveModel> model_;  // set by the first read
+  absl::Mutex mu_;
+  uint64_t submitted_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t accepted_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t last_version_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // Serves ObserveStream: like ObserveReactor, but acks every request, in

@@ -196,14 +196,16 @@ ObserveResult RunObserveStream(const std::string& address,
 ObserveResult RunObserveUnary(const std::string& address,
                               const ObserveLoad& load) {
   return RunConnections(address, load, [&](Connection c) {
-    for (int64_t m = 0;; ++m) {
-      if (load.duration_s > 0 ? Clock::now() >= c.end : m >= load.messages) {
-        break;
-      }
+    const auto done = [&](int64_t m) {
+      return load.duration_s > 0 ? Clock::now() >= c.end : m >= load.messages;
+    };
+    for (int64_t m = 0; !done(m);) {
       grpc::ClientContext context;
       v1::ObserveResponse response;
       auto writer = c.stub.Observe(&context, &response);
-      writer->Write(c.messages[m % c.messages.size()]);
+      for (int i = 0; i < load.messages_per_call && !done(m); ++i, ++m) {
+        if (!writer->Write(c.messages[m % c.messages.size()])) break;
+      }
       writer->WritesDone();
       const grpc::Status status = writer->Finish();
       c.errors.Add(status);

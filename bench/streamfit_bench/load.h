@@ -17,10 +17,11 @@ namespace streamfit::bench {
 struct ObserveLoad {
   std::string model = "bench";
   uint32_t features = 10;
-  int batch = 64;            // examples per message (DenseBatch)
-  int64_t messages = 20000;  // per connection; ignored when duration_s > 0
-  double duration_s = 0;     // run for this long instead
-  int connections = 1;       // channels, one stream (or caller) each
+  int batch = 64;             // examples per message (DenseBatch)
+  int64_t messages = 20000;   // per connection; ignored when duration_s > 0
+  double duration_s = 0;      // run for this long instead
+  int connections = 1;        // channels, one stream (or caller) each
+  int messages_per_call = 1;  // observe-unary: messages per Observe call
 };
 
 struct ObserveResult {
@@ -40,8 +41,8 @@ ObserveResult RunObserveStream(const std::string& address,
                                const ObserveLoad& load,
                                const std::atomic<bool>* stop = nullptr);
 
-// One Observe call (a client stream of one message) per batch, one caller
-// per connection, each waiting for its reply before the next.
+// Observe calls (client streams of messages_per_call messages each), one
+// caller per connection, each waiting for its reply before the next.
 ObserveResult RunObserveUnary(const std::string& address,
                               const ObserveLoad& load);
 

@@ -45,6 +45,8 @@ ABSL_FLAG(int, runs, 3, "repetitions per server; medians are reported");
 ABSL_FLAG(uint32_t, features, 10, "dense features per example");
 ABSL_FLAG(int, batch, 64, "examples per Observe message");
 ABSL_FLAG(int64_t, messages, 20000, "Observe messages per connection");
+ABSL_FLAG(int, messages_per_call, 1,
+          "observe-unary: messages per Observe call (a client stream)");
 ABSL_FLAG(int, connections, 1, "Observe channels (one stream each)");
 ABSL_FLAG(double, duration_s, 0,
           "observe: run this long instead of --messages; predict and mixed: "
@@ -152,6 +154,7 @@ ObserveLoad ObserveFlags() {
   load.features = absl::GetFlag(FLAGS_features);
   load.batch = absl::GetFlag(FLAGS_batch);
   load.messages = absl::GetFlag(FLAGS_messages);
+  load.messages_per_call = std::max(1, absl::GetFlag(FLAGS_messages_per_call));
   load.connections = absl::GetFlag(FLAGS_connections);
   load.duration_s = absl::GetFlag(FLAGS_duration_s);
   return load;
@@ -171,9 +174,13 @@ PredictLoad PredictFlags() {
 int RunObserve(const Servers& servers, bool stream) {
   const ObserveLoad load = ObserveFlags();
   const int runs = absl::GetFlag(FLAGS_runs);
-  std::printf("%s: %d x %u features per message, %d connection(s), %s\n",
+  std::printf("%s: %d x %u features per message, %d connection(s)%s, %s\n",
               stream ? "observe-stream" : "observe-unary", load.batch,
               load.features, load.connections,
+              stream ? ""
+                     : absl::StrCat(", ", load.messages_per_call,
+                                    " message(s) per call")
+                           .c_str(),
               load.duration_s > 0
                   ? absl::StrCat(load.duration_s, " s").c_str()
                   : absl::StrCat(load.messages, " messages each").c_str());
