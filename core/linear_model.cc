@@ -50,6 +50,14 @@ inline double TakeScale(double* c, double x, uint32_t outputs) {
   return xn * xn;
 }
 
+// Copies one output's values of a coordinate, {w, a, b}: three moves, where
+// std::copy_n of them became a library memmove call per coordinate.
+inline void CopyCoordinate(const double* from, double* to) {
+  to[0] = from[0];
+  to[1] = from[1];
+  to[2] = from[2];
+}
+
 // The settings of one update, fixed for all coordinates of an example.
 struct StepParams {
   double weight;  // importance weight (times the class weight)
@@ -426,6 +434,7 @@ void LinearModel::Learn(const ExampleView& x, double label, double weight) {
 
 template <Optimizer kRule>
 bool LinearModel::Update(double weight, double sgd_step) {
+  static_assert(kStride == 3, "CopyCoordinate and TakeScale copy three values");
   const uint32_t d = config_.num_features;
   const double l1 = *config_.l1, l2 = *config_.l2;
   StepParams p{};
@@ -453,9 +462,8 @@ bool LinearModel::Update(double weight, double sgd_step) {
     double* c = table_.Mutable(slots_[f]);
     sparse_[n] = {c, xs_[f]};
     double* old = &sparse_undo_[n * per_coord];
-    // Per output, so that the copy has a constant size and is inlined.
     for (uint32_t k = 0; k < outputs_; ++k) {
-      std::copy_n(c + k * kStride, kStride, old + k * kStride);
+      CopyCoordinate(c + k * kStride, old + k * kStride);
     }
     ++n;
   }
