@@ -72,16 +72,16 @@ class ObserveReactor final
       EndReading(batch.status());
       return;
     }
-    if (batch->size() == 0) {
-      StartRead(&request_);
-      return;
-    }
+    const uint64_t n = batch->size();
     {
       absl::MutexLock lock(&mu_);
       if (reads_done_) return;  // ended by an error while this read was out
-      ++submitted_;
+      if (n > 0) ++submitted_;
     }
-    const uint64_t n = batch->size();
+    if (n == 0) {  // nothing to learn: read on
+      StartRead(&request_);
+      return;
+    }
     model_->learner.Submit(
         *std::move(batch),
         [this, n](absl::StatusOr<uint64_t> end_version) {
