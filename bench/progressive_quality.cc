@@ -5,12 +5,21 @@
 //
 //   streamfit-quality [--data_dir=tests/data] [--optimizer=..]
 //       [--learning_rate=..] ...
+//   streamfit-quality --files=my.bin.csv,other.multi7.csv,prices.reg.csv
+//
+// --files measures other CSV files the same way (no reference to beat); the
+// task comes from the name: NAME.reg.csv, NAME.bin.csv or NAME.multiK.csv.
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "core/csv_reader.h"
 #include "core/linear_model.h"
 
@@ -22,36 +31,71 @@ ABSL_FLAG(double, l2, -1, "override the default (for exploring)");
 ABSL_FLAG(std::string, schedule, "", "constant or invscaling (exploring)");
 ABSL_FLAG(std::string, optimizer, "",
           "sgd, adagrad, ftrl, adam or normalized (default: the model's)");
+ABSL_FLAG(bool, standardize, true, "online standardization (exploring)");
+ABSL_FLAG(std::vector<std::string>, files, {},
+          "other CSV files (NAME.reg.csv, NAME.bin.csv, NAME.multiK.csv) to "
+          "measure instead of the shared datasets");
 
 namespace {
 
+constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+
 struct Dataset {
-  const char* file;
+  std::string file;
   streamfit::Task task;
   uint32_t classes;
   const char* metric;
-  double best_reference;    // "best of these" column
+  double best_reference;    // "best of these" column (kNone: none)
   double scaler_reference;  // "sklearn + online StandardScaler" column
 };
+
+// A --files entry, its task read from its name; false if the name has none.
+bool FromName(const std::string& path, Dataset& d) {
+  d = {path, streamfit::Task::kBinary, 0, "accuracy", kNone, kNone};
+  if (absl::EndsWith(path, ".reg.csv")) {
+    d.task = streamfit::Task::kRegression;
+    d.metric = "MSE";
+    return true;
+  }
+  if (absl::EndsWith(path, ".bin.csv")) return true;
+  const size_t multi = path.rfind(".multi");
+  d.task = streamfit::Task::kMulticlass;
+  return multi != std::string::npos && absl::EndsWith(path, ".csv") &&
+         absl::SimpleAtoi(path.substr(multi + 6, path.size() - 4 - (multi + 6)),
+                          &d.classes) &&
+         d.classes >= 2;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  const std::vector<Dataset> datasets = {
-      {"diabetes.reg.csv", streamfit::Task::kRegression, 0, "MSE", 10246,
-       10246},
-      {"breast_cancer.bin.csv", streamfit::Task::kBinary, 0, "accuracy", 0.942,
-       0.942},
-      {"digits.multi10.csv", streamfit::Task::kMulticlass, 10, "accuracy",
-       0.894, 0.860},
-  };
+  std::vector<Dataset> datasets;
+  for (const std::string& path : absl::GetFlag(FLAGS_files)) {
+    if (!FromName(path, datasets.emplace_back())) {
+      std::fprintf(stderr,
+                   "%s: name it NAME.reg.csv, NAME.bin.csv or "
+                   "NAME.multiK.csv\n",
+                   path.c_str());
+      return 1;
+    }
+  }
+  if (datasets.empty()) {
+    const std::string dir = absl::GetFlag(FLAGS_data_dir) + "/";
+    datasets = {
+        {dir + "diabetes.reg.csv", streamfit::Task::kRegression, 0, "MSE",
+         10246, 10246},
+        {dir + "breast_cancer.bin.csv", streamfit::Task::kBinary, 0, "accuracy",
+         0.942, 0.942},
+        {dir + "digits.multi10.csv", streamfit::Task::kMulticlass, 10,
+         "accuracy", 0.894, 0.860},
+    };
+  }
   std::printf("%-24s %-9s %12s %12s %12s %8s\n", "dataset", "metric",
               "streamfit", "sk+scaler", "best-of", "beats");
   bool all = true;
   for (const Dataset& d : datasets) {
-    auto data =
-        streamfit::ReadCsvFile(absl::GetFlag(FLAGS_data_dir) + "/" + d.file);
+    auto data = streamfit::ReadCsvFile(d.file);
     if (!data.ok()) {
       std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
       return 1;
@@ -65,6 +109,7 @@ int main(int argc, char** argv) {
     if (absl::GetFlag(FLAGS_power_t) >= 0)
       config.power_t = absl::GetFlag(FLAGS_power_t);
     if (absl::GetFlag(FLAGS_l2) >= 0) config.l2 = absl::GetFlag(FLAGS_l2);
+    config.standardize = absl::GetFlag(FLAGS_standardize);
     if (absl::GetFlag(FLAGS_schedule) == "constant")
       config.schedule = streamfit::Schedule::kConstant;
     for (auto o : {streamfit::Optimizer::kSgd, streamfit::Optimizer::kAdagrad,
@@ -88,8 +133,15 @@ int main(int argc, char** argv) {
         regression ? m.progressive_mse : m.progressive_accuracy;
     const bool beats =
         regression ? value < d.best_reference : value > d.best_reference;
-    all = all && beats;
-    std::printf("%-24s %-9s %12.4g %12.4g %12.4g %8s\n", d.file, d.metric,
+    const bool reference = !std::isnan(d.best_reference);
+    all = all && (beats || !reference);
+    const std::string name = d.file.substr(d.file.rfind('/') + 1);
+    if (!reference) {
+      std::printf("%-24s %-9s %12.4g %12s %12s %8s\n", name.c_str(), d.metric,
+                  value, "-", "-", "-");
+      continue;
+    }
+    std::printf("%-24s %-9s %12.4g %12.4g %12.4g %8s\n", name.c_str(), d.metric,
                 value, d.scaler_reference, d.best_reference,
                 beats ? "yes" : "no");
   }
