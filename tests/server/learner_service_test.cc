@@ -244,6 +244,73 @@ TEST_F(LearnerServiceTest, BadObserveMessageIsRejectedWholeAndChangesNothing) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(LearnerServiceTest, DeletingAModelEndsItsOpenStreamsWithAnError) {
+  Create("m", v1::TASK_REGRESSION, 3);
+  const auto examples = LinearExamples(64, 3);
+  const v1::ObserveRequest message = Message("m", examples, 0, 64);
+  const auto deadline = [] {
+    return std::chrono::system_clock::now() + std::chrono::seconds(30);
+  };
+  // One stream of each kind, each with a message taken before the delete.
+  grpc::ClientContext observe_context, stream_context;
+  observe_context.set_deadline(deadline());
+  stream_context.set_deadline(deadline());
+  v1::ObserveResponse response;
+  auto writer = stub_->Observe(&observe_context, &response);
+  ASSERT_TRUE(writer->Write(message));
+  auto stream = stub_->ObserveStream(&stream_context);
+  ASSERT_TRUE(stream->Write(message));
+  v1::ObserveAck ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.accepted(), 64u);
+  // Until both first messages are admitted (so each stream is bound to the
+  // model): bounded.
+  uint64_t admitted = 0;
+  for (int i = 0; i < 10000 && admitted < 128; ++i) {
+    grpc::ClientContext context;
+    v1::GetModelRequest request;
+    request.set_name("m");
+    v1::ModelInfo info;
+    ASSERT_TRUE(stub_->GetModel(&context, request, &info).ok());
+    admitted = info.freshness().admitted_version();
+    if (admitted < 128)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(admitted, 128u);
+  {
+    grpc::ClientContext context;
+    v1::DeleteModelRequest request;
+    request.set_name("m");
+    v1::DeleteModelResponse out;
+    ASSERT_TRUE(stub_->DeleteModel(&context, request, &out).ok());
+  }
+  // Both calls end with the learner's refusal (not a hang, not OK): a
+  // message sent after the delete goes to a stopped learner.
+  for (int i = 0; i < 4; ++i) {
+    if (!writer->Write(message)) break;
+  }
+  writer->WritesDone();
+  const grpc::Status observe = writer->Finish();
+  EXPECT_EQ(observe.error_code(), grpc::StatusCode::ABORTED)
+      << observe.error_message();
+  for (int i = 0; i < 4; ++i) {
+    if (!stream->Write(message)) break;
+  }
+  stream->WritesDone();
+  while (stream->Read(&ack)) {
+  }
+  const grpc::Status observe_stream = stream->Finish();
+  EXPECT_EQ(observe_stream.error_code(), grpc::StatusCode::ABORTED)
+      << observe_stream.error_message();
+  EXPECT_THAT(observe_stream.error_message(), HasSubstr("stopped"));
+
+  // The name is free again and the new model starts from nothing.
+  const v1::ModelInfo fresh = Create("m", v1::TASK_REGRESSION, 3);
+  EXPECT_EQ(fresh.model_version(), 0u);
+  EXPECT_TRUE(Observe({message}, &response).ok());
+  EXPECT_EQ(response.model_version(), 64u);
+}
+
 TEST_F(LearnerServiceTest, PredictRejectsBadInputWhole) {
   Create("b", v1::TASK_BINARY, 2);
   v1::PredictRequest request;
