@@ -1,12 +1,24 @@
 #include "core/sparse_table.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace streamfit {
 namespace {
 
-// 2^12 slots per block: 96 KiB for one output with three values per slot.
+// 2^12 slots per block: 96 KiB for one output with three values per slot
+// (and BlockWrites::written has a bit for each).
 constexpr uint32_t kBlockBits = 12;
+
+// Whether `block` is referenced by `owner` alone. The probe's copy and
+// release are read-modify-writes of the count (acq_rel), so every release of
+// the block by another copy happens before what the caller does next; unlike
+// a relaxed use_count() and a fence, ThreadSanitizer sees that edge too.
+template <typename T>
+bool HeldAlone(const std::shared_ptr<T>& owner) {
+  const std::shared_ptr<T> probe = owner;
+  return probe.use_count() == 2;
+}
 
 }  // namespace
 
@@ -17,22 +29,60 @@ SparseTable::SparseTable(uint32_t bits, uint32_t values_per_slot)
       blocks_(size_t{1} << (bits - std::min(bits, kBlockBits))),
       data_(blocks_.size(), nullptr) {}
 
+SparseTable::SparseTable(const SparseTable& other)
+    : bits_(other.bits_),
+      block_bits_(other.block_bits_),
+      per_slot_(other.per_slot_),
+      blocks_(other.blocks_),
+      data_(other.data_) {}
+
+SparseTable& SparseTable::operator=(const SparseTable& other) {
+  if (this != &other) {
+    bits_ = other.bits_;
+    block_bits_ = other.block_bits_;
+    per_slot_ = other.per_slot_;
+    blocks_ = other.blocks_;
+    data_ = other.data_;
+    writes_.clear();
+  }
+  return *this;
+}
+
 double* SparseTable::MutableSlow(uint32_t slot) {
+  static_assert(sizeof(BlockWrites::written) * 8 >= (size_t{1} << kBlockBits));
   const uint32_t i = slot >> block_bits_;
+  const size_t block_slots = size_t{1} << block_bits_;
+  if (writes_.empty()) writes_.resize(blocks_.size());
+  std::unique_ptr<BlockWrites>& w = writes_[i];
+  if (w == nullptr) w = std::make_unique<BlockWrites>();
   std::shared_ptr<Block>& b = blocks_[i];
   if (b == nullptr) {
-    b = std::make_shared<Block>((size_t{1} << block_bits_) * per_slot_, 0.0);
-    data_[i] = b->data();
+    b = std::make_shared<Block>(block_slots * per_slot_, 0.0);
   } else if (b.use_count() != 1) {
-    // Shared with a published copy: write to a private copy.
-    b = std::make_shared<Block>(*b);
-    data_[i] = b->data();
+    // Shared with a copy: switch to another buffer, equal to this one.
+    std::shared_ptr<Block> next;
+    if (w->previous != nullptr && HeldAlone(w->previous)) {
+      next = std::move(w->previous);
+      for (size_t k = 0; k < w->written.size(); ++k) {
+        for (uint64_t bits = w->written[k]; bits != 0; bits &= bits - 1) {
+          const size_t at = (k * 64 + std::countr_zero(bits)) * per_slot_;
+          std::copy_n(b->data() + at, per_slot_, next->data() + at);
+        }
+      }
+    } else {
+      next = std::make_shared<Block>(*b);
+    }
+    w->written.fill(0);
+    w->previous = std::move(b);
+    b = std::move(next);
   } else {
     // Held alone: order the writes after the reads of copies that released
     // the block.
     std::atomic_thread_fence(std::memory_order_acquire);
   }
-  return b->data() + Offset(slot);
+  data_[i] = b->data();
+  w->Mark(slot & BlockMask());
+  return data_[i] + Offset(slot);
 }
 
 }  // namespace streamfit

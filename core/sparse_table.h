@@ -4,6 +4,7 @@
 #ifndef STREAMFIT_CORE_SPARSE_TABLE_H_
 #define STREAMFIT_CORE_SPARSE_TABLE_H_
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -12,16 +13,28 @@
 
 namespace streamfit {
 
-// A value type. Copies share blocks; a block is copied by the first write
-// through a copy that does not hold it alone, and allocated (zeroed) on the
-// first write to it at all. Untouched slots read as zeros.
+// A value type. Copies share blocks; a block is allocated (zeroed) on the
+// first write to it at all. The first write to a block shared with a copy
+// (a published state) switches this table to another buffer of that block:
+// the buffer it used before the previous switch, brought up to date by
+// copying only the slots written since, if no copy reads that buffer any
+// more; otherwise a full copy of the block. So a learner that publishes
+// every few hundred samples pays per slot it wrote, not per block it touched
+// (scattered sparse writes touch every block between two publishes).
+// Untouched slots read as zeros.
 // Thread-safety: const methods may run concurrently with each other, and
-// with writes through a *different* copy (the blocks a copy reads are never
-// written while shared). A single copy is not safe to write concurrently.
+// with writes through a *different* copy (the buffers a copy reads are never
+// written while it holds them). A single copy is not safe to write
+// concurrently.
 class SparseTable {
  public:
   SparseTable() = default;
   SparseTable(uint32_t bits, uint32_t values_per_slot);
+  // A copy shares the blocks (not the writer's spare buffers).
+  SparseTable(const SparseTable& other);
+  SparseTable& operator=(const SparseTable& other);
+  SparseTable(SparseTable&&) = default;
+  SparseTable& operator=(SparseTable&&) = default;
 
   size_t slots() const { return size_t{1} << bits_; }
   uint32_t values_per_slot() const { return per_slot_; }
@@ -34,10 +47,12 @@ class SparseTable {
   // The slot's values, writable: its block is owned by this copy alone.
   double* Mutable(uint32_t slot) {
     const uint32_t i = slot >> block_bits_;
-    if (data_[i] != nullptr && blocks_[i].use_count() == 1) {
+    BlockWrites* w = i < writes_.size() ? writes_[i].get() : nullptr;
+    if (w != nullptr && blocks_[i].use_count() == 1) {
       // Held alone: order the writes after the reads of copies that
       // released the block.
       std::atomic_thread_fence(std::memory_order_acquire);
+      w->Mark(slot & BlockMask());
       return data_[i] + Offset(slot);
     }
     return MutableSlow(slot);
@@ -54,17 +69,28 @@ class SparseTable {
 
  private:
   using Block = std::vector<double>;
-  // Mutable for a block that is unallocated or shared.
+  // The writer's record of one block: its buffer before the last switch
+  // (copies may still read it) and a bit per slot written since, the only
+  // slots where that buffer differs from the current one.
+  struct BlockWrites {
+    std::shared_ptr<Block> previous;
+    std::array<uint64_t, 64> written{};  // 4096 bits: kBlockBits is 12
+    void Mark(uint32_t s) { written[s >> 6] |= uint64_t{1} << (s & 63); }
+  };
+
+  // Mutable for a block that is unallocated, shared, or not yet tracked.
   double* MutableSlow(uint32_t slot);
+  uint32_t BlockMask() const { return (uint32_t{1} << block_bits_) - 1; }
   size_t Offset(uint32_t slot) const {
-    return static_cast<size_t>(slot & ((uint32_t{1} << block_bits_) - 1)) *
-           per_slot_;
+    return static_cast<size_t>(slot & BlockMask()) * per_slot_;
   }
 
   uint32_t bits_ = 0, block_bits_ = 0, per_slot_ = 0;
   std::vector<std::shared_ptr<Block>> blocks_{1};
   // blocks_[i]->data() (nullptr while unallocated), so a lookup is one load.
   std::vector<double*> data_{1, nullptr};
+  // Per block, once this copy writes to it; empty in a fresh copy.
+  std::vector<std::unique_ptr<BlockWrites>> writes_;
 };
 
 }  // namespace streamfit

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstring>
+#include <map>
 #include <memory>
 #include <random>
 #include <thread>
@@ -15,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/feature_hash.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
@@ -354,6 +358,102 @@ TEST(LearnerTest, ConcurrentProducersAndReadersSeeOfflineReplayStates) {
     }
   }
   EXPECT_EQ(next, all_seen.size()) << "a state with an impossible version";
+}
+
+// Sparse models: the learner writes the shared-block table while readers
+// take each published state and let it go at once, so the learner keeps
+// switching to buffers that readers have just released. Every state a reader
+// saw must equal the offline replay at its version (compared through a
+// fingerprint of its whole exported state, taken while the reader held it).
+TEST(LearnerTest, ReadersOfASparseModelSeeExactStatesWhileBuffersAreReused) {
+  ModelConfig config;
+  config.task = Task::kBinary;
+  config.num_features = 0;
+  config.hash_bits = 13;  // two blocks
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<uint32_t> word(0, 5000);
+  const uint32_t ns = HashNamespace("w");
+  std::vector<ExampleBatch> batches(60);
+  uint64_t total = 0;
+  for (ExampleBatch& batch : batches) {
+    for (int i = 0; i < 8; ++i) {
+      std::vector<uint32_t> hashes, namespaces(6, ns);
+      std::vector<float> values(6, 1.0f);
+      for (int f = 0; f < 6; ++f)
+        hashes.push_back(HashFeatureIndex(ns, word(rng)));
+      batch.Add(ExampleView{{}, hashes, namespaces, values}, rng() % 2);
+    }
+    total += batch.size();
+  }
+  const auto fingerprint = [](const LinearModel& m) {
+    uint64_t h = 1469598103934665603u;
+    for (const NamedTensor& t : m.ExportState()) {
+      for (double v : t.values) {
+        uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        h = (h ^ bits) * 1099511628211u;
+      }
+    }
+    return h;
+  };
+
+  Learner learner(NewModel(config), {.publish_every = 3});
+  std::atomic<bool> stop_readers = false;
+  constexpr int kReaders = 2;
+  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> seen(kReaders);
+  std::atomic<uint64_t> last_seen[kReaders] = {0, 0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < kReaders; ++r) {
+    readers.emplace_back([&, r] {
+      uint64_t last = ~uint64_t{0};
+      while (!stop_readers.load()) {
+        std::shared_ptr<const LinearModel> state = learner.Current();
+        if (state->version() != last) {
+          last = state->version();
+          seen[r].emplace_back(last, fingerprint(*state));
+          last_seen[r] = last;
+        }
+      }  // released here: its buffers may be reused
+    });
+  }
+  uint64_t end = 0;
+  for (const ExampleBatch& batch : batches) {
+    QueuedResult queued;
+    learner.Submit(batch, queued.Callback());
+    ASSERT_THAT(queued.Get(), IsOk());
+    // Until both readers have seen this batch applied (bounded), so every
+    // batch is read while the learner goes on.
+    end += batch.size();
+    for (int i = 0; i < 100000 && (last_seen[0] < end || last_seen[1] < end);
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+  StateResult final_state;
+  learner.WhenVersion(total, final_state.Callback());
+  ASSERT_THAT(final_state.Get(), IsOk());
+  stop_readers = true;
+  for (auto& t : readers) t.join();
+
+  std::map<uint64_t, uint64_t> expected;  // version -> fingerprint
+  LinearModel offline = NewModel(config);
+  expected[0] = fingerprint(offline);
+  for (const ExampleBatch& batch : batches) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      offline.Learn(batch.view(i), batch.labels[i], batch.weights[i]);
+      expected[offline.version()] = fingerprint(offline);
+    }
+  }
+  size_t checked = 0;
+  for (const auto& out : seen) {
+    for (const auto& [version, print] : out) {
+      ASSERT_TRUE(expected.count(version)) << version;
+      EXPECT_EQ(print, expected[version]) << "version " << version;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, kReaders * batches.size());
+  EXPECT_EQ(fingerprint(**final_state.Get()), expected[total]);
 }
 
 TEST(LearnerTest, SubmitParksWhenQueueIsFullAndAdmitsLater) {

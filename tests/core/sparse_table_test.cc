@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <random>
+#include <vector>
+
 namespace streamfit {
 namespace {
 
@@ -33,6 +37,83 @@ TEST(SparseTableTest, CopiesShareBlocksUntilWritten) {
   EXPECT_EQ(original.Find(1)[0], 10);
   EXPECT_NE(published.Find(1), original.Find(1));
   EXPECT_EQ(published.Find(40000), original.Find(40000));
+}
+
+TEST(SparseTableTest, ReusesAReleasedBufferInsteadOfCopyingTheBlock) {
+  SparseTable table(16, 1);
+  table.Mutable(1)[0] = 1;
+  const double* first = table.Find(1);
+  {
+    const SparseTable published = table;
+    table.Mutable(1)[0] = 2;  // no spare yet: a full copy of the block
+    EXPECT_NE(table.Find(1), first);
+    EXPECT_EQ(published.Find(1)[0], 1);
+  }
+  {
+    const SparseTable published = table;
+    // The first buffer is free again: it is brought up to date (slot 1) and
+    // written, instead of copying the block.
+    table.Mutable(2)[0] = 3;
+    EXPECT_EQ(table.Find(1), first);
+    EXPECT_EQ(table.Find(1)[0], 2);
+    EXPECT_EQ(table.Find(2)[0], 3);
+    EXPECT_EQ(published.Find(1)[0], 2);
+    EXPECT_EQ(published.Find(2)[0], 0);
+    // While a copy still reads the spare buffer, it is not reused.
+    const SparseTable held = table;
+    const SparseTable next = table;
+    table.Mutable(3)[0] = 4;
+    EXPECT_EQ(held.Find(3)[0], 0);
+    EXPECT_EQ(published.Find(2)[0], 0);
+    EXPECT_EQ(table.Find(3)[0], 4);
+  }
+}
+
+// Random writes with copies taken and released at random, as a learner
+// publishing and readers holding states: every copy keeps exactly the values
+// it was taken with, and the table always holds every write.
+TEST(SparseTableTest, CopiesKeepTheirValuesWhileTheWriterSwitchesBuffers) {
+  constexpr uint32_t kBits = 14, kPerSlot = 2;
+  const size_t n = size_t{1} << kBits;
+  SparseTable table(kBits, kPerSlot);
+  std::vector<double> truth(n * kPerSlot, 0.0);
+  struct Held {
+    SparseTable copy;
+    std::vector<double> values;
+  };
+  std::deque<Held> held;
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<uint32_t> any_slot(0, n - 1);
+  // A few hot slots, as in real feature streams, and the rest scattered.
+  std::uniform_int_distribution<uint32_t> hot_slot(0, 31);
+  const auto matches = [&](const SparseTable& t,
+                           const std::vector<double>& values) {
+    for (size_t slot = 0; slot < n; ++slot) {
+      const double* v = t.Find(static_cast<uint32_t>(slot));
+      for (uint32_t k = 0; k < kPerSlot; ++k) {
+        if ((v == nullptr ? 0.0 : v[k]) != values[slot * kPerSlot + k]) {
+          return false;
+        }
+      }
+    }
+    return true;
+  };
+  for (int round = 0; round < 200; ++round) {
+    const int writes = 1 + static_cast<int>(rng() % 300);
+    for (int w = 0; w < writes; ++w) {
+      const uint32_t slot = rng() % 2 ? hot_slot(rng) : any_slot(rng);
+      const uint32_t k = rng() % kPerSlot;
+      const double value = round * 1000.0 + w;
+      table.Mutable(slot)[k] = value;
+      truth[size_t{slot} * kPerSlot + k] = value;
+    }
+    held.push_back({table, truth});                        // publish
+    while (held.size() > 1 + rng() % 3) held.pop_front();  // readers leave
+    ASSERT_TRUE(matches(table, truth)) << "round " << round;
+    for (const Held& h : held) {
+      ASSERT_TRUE(matches(h.copy, h.values)) << "round " << round;
+    }
+  }
 }
 
 TEST(SparseTableTest, SmallTablesUseOneBlock) {
