@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <random>
 #include <string>
@@ -86,7 +87,12 @@ ExampleBatch MakeData(Shape shape) {
   return batch;
 }
 
-void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer) {
+// Learns one example per iteration; with publish_every > 0, also copies the
+// model every publish_every examples and keeps the copy until the next, as
+// the learner publishes states for Predict (the copy shares the sparse
+// table's blocks, so the next writes to them switch buffers).
+void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer,
+              int publish_every) {
   ModelConfig config;
   config.task = Task::kBinary;
   config.optimizer = optimizer;
@@ -104,10 +110,16 @@ void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer) {
     model->Learn(data.view(i), data.labels[i]);
   }
   size_t i = 0;
+  int unpublished = 0;
+  std::shared_ptr<const LinearModel> published;
   const uint64_t allocations_before = g_allocations.load();
   for (auto _ : state) {
     model->Learn(data.view(i), data.labels[i]);
     if (++i == kExamples) i = 0;
+    if (publish_every > 0 && ++unpublished == publish_every) {
+      published = std::make_shared<const LinearModel>(*model);
+      unpublished = 0;
+    }
   }
   const uint64_t allocations = g_allocations.load() - allocations_before;
   state.counters["allocs_per_example"] =
@@ -178,7 +190,16 @@ void RegisterAll() {
       benchmark::RegisterBenchmark((std::string("Learn/") + shape_name + "/" +
                                     std::string(OptimizerName(o)))
                                        .c_str(),
-                                   BM_Learn, shape, o);
+                                   BM_Learn, shape, o, 0);
+    }
+    if (shape == Shape::kSparse30 || shape == Shape::kSparse30Zipf) {
+      for (int every : {64, 1024}) {
+        benchmark::RegisterBenchmark(
+            (std::string("Learn/") + shape_name +
+             "/normalized/publish_every:" + std::to_string(every))
+                .c_str(),
+            BM_Learn, shape, Optimizer::kNormalized, every);
+      }
     }
   }
 }
