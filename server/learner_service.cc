@@ -22,24 +22,23 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// Resolves the model a stream observes: the first message must name it and
-// later ones may only repeat that name.
-absl::Status BindModel(const ModelRegistry& registry,
-                       const v1::ObserveRequest& request,
-                       std::shared_ptr<LiveModel>& model) {
-  if (model != nullptr) {
-    if (request.model().empty() || request.model() == model->name) {
-      return absl::OkStatus();
-    }
+// One message of an Observe stream as a batch for its model: the first
+// message must name the model (which binds `model`), later ones may only
+// repeat that name; then the whole message is validated and converted.
+absl::StatusOr<ExampleBatch> ReadBatch(const ModelRegistry& registry,
+                                       const v1::ObserveRequest& request,
+                                       std::shared_ptr<LiveModel>& model) {
+  if (model == nullptr) {
+    absl::StatusOr<std::shared_ptr<LiveModel>> found =
+        registry.Get(request.model());
+    if (!found.ok()) return found.status();
+    model = *std::move(found);
+  } else if (!request.model().empty() && request.model() != model->name) {
     return absl::InvalidArgumentError(
         absl::StrCat("a stream observes one model: '", model->name, "', not '",
                      request.model(), "'"));
   }
-  absl::StatusOr<std::shared_ptr<LiveModel>> found =
-      registry.Get(request.model());
-  if (!found.ok()) return found.status();
-  model = *std::move(found);
-  return absl::OkStatus();
+  return ToExampleBatch(request, model->config);
 }
 
 // Reads an Observe stream: validates each message and queues it for the
@@ -64,10 +63,8 @@ class ObserveReactor final
       EndReading(absl::OkStatus());
       return;
     }
-    absl::Status status = BindModel(*registry_, request_, model_);
     absl::StatusOr<ExampleBatch> batch =
-        status.ok() ? ToExampleBatch(request_, model_->config)
-                    : absl::StatusOr<ExampleBatch>(status);
+        ReadBatch(*registry_, request_, model_);
     if (!batch.ok()) {
       EndReading(batch.status());
       return;
@@ -223,10 +220,8 @@ class ObserveStreamReactor final
       EndReading(absl::OkStatus());
       return;
     }
-    absl::Status status = BindModel(*registry_, request_, model_);
     absl::StatusOr<ExampleBatch> batch =
-        status.ok() ? ToExampleBatch(request_, model_->config)
-                    : absl::StatusOr<ExampleBatch>(status);
+        ReadBatch(*registry_, request_, model_);
     if (!batch.ok()) {
       EndReading(batch.status());
       return;
