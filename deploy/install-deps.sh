@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libeigen3-dev libabsl-dev liblbfgspp-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libeigen3-dev libabsl-dev libxxhash-dev liblbfgspp-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-grpc-tools python3-protobuf
 )
 missing=()
