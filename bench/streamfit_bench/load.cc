@@ -31,24 +31,54 @@ std::unique_ptr<v1::Learner::Stub> NewStub(const std::string& address,
       address, grpc::InsecureChannelCredentials(), args));
 }
 
-// Messages to cycle through: y = sum_j (j+1) x_j + noise, x ~ N(0, 1).
+// One example's features: `sparse` hashed indices (uniform over 2^32, so
+// they touch every block of the weight table) of value 1 if sparse > 0, else
+// `dense` values ~ N(0, 1). Returns sum_j w_j x_j for a fixed w.
+double FillFeatures(uint32_t dense, uint32_t sparse, std::mt19937& rng,
+                    v1::Features& f) {
+  double y = 0;
+  if (sparse > 0) {
+    for (uint32_t j = 0; j < sparse; ++j) {
+      const uint32_t index = rng();
+      f.add_indices(index);
+      f.add_values(1);
+      y += 0.1 * static_cast<double>(index % 7) - 0.3;
+    }
+    return y;
+  }
+  std::normal_distribution<float> normal(0, 1);
+  for (uint32_t j = 0; j < dense; ++j) {
+    const float x = normal(rng);
+    f.add_dense(x);
+    y += (j + 1) * x;
+  }
+  return y;
+}
+
+// Messages to cycle through: y = sum_j w_j x_j + noise (FillFeatures), dense
+// examples packed as a DenseBatch.
 std::vector<v1::ObserveRequest> MakeMessages(const ObserveLoad& load) {
   constexpr int kDistinct = 16;
   std::mt19937 rng(42);
-  std::normal_distribution<float> normal(0, 1);
+  std::normal_distribution<double> noise(0, 0.1);
   std::vector<v1::ObserveRequest> messages(kDistinct);
+  v1::Features f;
   for (auto& m : messages) {
     m.set_model(load.model);
     v1::DenseBatch* dense = m.mutable_dense_batch();
-    dense->set_num_features(load.features);
+    if (load.sparse == 0) dense->set_num_features(load.features);
     for (int i = 0; i < load.batch; ++i) {
-      double y = 0.1 * normal(rng);
-      for (uint32_t j = 0; j < load.features; ++j) {
-        const float x = normal(rng);
-        dense->add_values(x);
-        y += (j + 1) * x;
+      f.Clear();
+      const double y =
+          FillFeatures(load.features, load.sparse, rng, f) + noise(rng);
+      if (load.sparse > 0) {
+        v1::Example* e = m.add_examples();
+        *e->mutable_features() = f;
+        e->set_label(y);
+      } else {
+        dense->mutable_values()->Add(f.dense().begin(), f.dense().end());
+        dense->add_labels(y);
       }
-      dense->add_labels(y);
     }
   }
   return messages;
@@ -98,12 +128,13 @@ class Errors {
 }  // namespace
 
 bool PrepareModel(const std::string& address, const std::string& model,
-                  uint32_t features, std::string* error) {
+                  uint32_t features, uint32_t sparse, std::string* error) {
   auto stub = NewStub(address, -1);
   v1::CreateModelRequest request;
   request.set_name(model);
   request.mutable_config()->set_task(v1::TASK_REGRESSION);
-  request.mutable_config()->set_num_features(features);
+  request.mutable_config()->set_num_features(sparse > 0 ? 0 : features);
+  request.mutable_config()->set_hash_bits(18);
   v1::ModelInfo info;
   grpc::ClientContext context;
   context.set_wait_for_ready(true);
@@ -223,11 +254,9 @@ class PredictDriver {
   PredictDriver(const std::string& address, const PredictLoad& load)
       : stub_(NewStub(address, 1000)) {
     std::mt19937 rng(7);
-    std::normal_distribution<float> normal(0, 1);
     request_.set_model(load.model);
     for (int i = 0; i < load.inputs; ++i) {
-      v1::Features* f = request_.add_features();
-      for (uint32_t j = 0; j < load.features; ++j) f->add_dense(normal(rng));
+      FillFeatures(load.features, load.sparse, rng, *request_.add_features());
     }
   }
 

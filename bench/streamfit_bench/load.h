@@ -16,8 +16,9 @@ namespace streamfit::bench {
 
 struct ObserveLoad {
   std::string model = "bench";
-  uint32_t features = 10;
-  int batch = 64;             // examples per message (DenseBatch)
+  uint32_t features = 10;     // dense features per example
+  uint32_t sparse = 0;        // hashed features per example instead, if > 0
+  int batch = 64;             // examples per message (DenseBatch if dense)
   int64_t messages = 20000;   // per connection; ignored when duration_s > 0
   double duration_s = 0;      // run for this long instead
   int connections = 1;        // channels, one stream (or caller) each
@@ -49,6 +50,7 @@ ObserveResult RunObserveUnary(const std::string& address,
 struct PredictLoad {
   std::string model = "bench";
   uint32_t features = 10;
+  uint32_t sparse = 0;  // as ObserveLoad::sparse
   int inputs = 1;       // examples per call
   double qps = 0;       // open loop at this rate; 0: closed loop
   int concurrency = 1;  // closed loop: calls in flight
@@ -64,10 +66,11 @@ struct PredictResult {
 
 PredictResult RunPredict(const std::string& address, const PredictLoad& load);
 
-// Creates `model` (regression, `features`) unless it exists; waits for the
-// server to answer. False with a message on failure.
+// Creates `model` (regression with `features` dense features, or none if
+// `sparse` > 0: hashed features only, 2^18 slots) unless it exists; waits for
+// the server to answer. False with a message on failure.
 bool PrepareModel(const std::string& address, const std::string& model,
-                  uint32_t features, std::string* error);
+                  uint32_t features, uint32_t sparse, std::string* error);
 
 }  // namespace streamfit::bench
 

@@ -43,6 +43,10 @@ ABSL_FLAG(std::string, servers, "both",
           "in-process servers to measure: both, streamfit or noop");
 ABSL_FLAG(int, runs, 3, "repetitions per server; medians are reported");
 ABSL_FLAG(uint32_t, features, 10, "dense features per example");
+ABSL_FLAG(uint32_t, sparse, 0,
+          "if > 0: this many hashed features per example (Features.indices, "
+          "uniform 32-bit, value 1; Observe sends Examples, not a DenseBatch) "
+          "instead of --features dense ones; the model has 2^18 slots");
 ABSL_FLAG(int, batch, 64, "examples per Observe message");
 ABSL_FLAG(int64_t, messages, 20000, "Observe messages per connection");
 ABSL_FLAG(int, messages_per_call, 1,
@@ -152,6 +156,7 @@ double Median(std::vector<double> v) {
 ObserveLoad ObserveFlags() {
   ObserveLoad load;
   load.features = absl::GetFlag(FLAGS_features);
+  load.sparse = absl::GetFlag(FLAGS_sparse);
   load.batch = absl::GetFlag(FLAGS_batch);
   load.messages = absl::GetFlag(FLAGS_messages);
   load.messages_per_call = std::max(1, absl::GetFlag(FLAGS_messages_per_call));
@@ -163,6 +168,7 @@ ObserveLoad ObserveFlags() {
 PredictLoad PredictFlags() {
   PredictLoad load;
   load.features = absl::GetFlag(FLAGS_features);
+  load.sparse = absl::GetFlag(FLAGS_sparse);
   load.qps = absl::GetFlag(FLAGS_qps);
   load.concurrency = absl::GetFlag(FLAGS_concurrency);
   const double d = absl::GetFlag(FLAGS_duration_s);
@@ -174,9 +180,10 @@ PredictLoad PredictFlags() {
 int RunObserve(const Servers& servers, bool stream) {
   const ObserveLoad load = ObserveFlags();
   const int runs = absl::GetFlag(FLAGS_runs);
-  std::printf("%s: %d x %u features per message, %d connection(s)%s, %s\n",
+  std::printf("%s: %d x %u %s features per message, %d connection(s)%s, %s\n",
               stream ? "observe-stream" : "observe-unary", load.batch,
-              load.features, load.connections,
+              load.sparse > 0 ? load.sparse : load.features,
+              load.sparse > 0 ? "hashed" : "dense", load.connections,
               stream ? ""
                      : absl::StrCat(", ", load.messages_per_call,
                                     " message(s) per call")
@@ -271,6 +278,7 @@ pid_t SpawnObserveLoad(const std::string& address, double seconds) {
       absl::StrCat("--duration_s=", seconds),
       absl::StrCat("--batch=", load.batch),
       absl::StrCat("--features=", load.features),
+      absl::StrCat("--sparse=", load.sparse),
       absl::StrCat("--connections=", load.connections)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -371,7 +379,7 @@ int main(int argc, char** argv) {
   for (const Target& t : servers.targets()) {
     std::string error;
     if (!PrepareModel(t.address, "bench", absl::GetFlag(FLAGS_features),
-                      &error)) {
+                      absl::GetFlag(FLAGS_sparse), &error)) {
       std::fprintf(stderr, "streamfit-bench: %s: %s\n", t.name.c_str(),
                    error.c_str());
       return 1;
