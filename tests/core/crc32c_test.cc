@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 
 namespace streamfit {
@@ -21,6 +22,20 @@ TEST(Crc32cTest, ExtendEqualsWhole) {
                            data.size() - cut),
               Crc32c(data))
         << cut;
+  }
+}
+
+TEST(Crc32cTest, PortableAndDispatchedVersionsAgree) {
+  EXPECT_EQ(Crc32cExtendPortable(0, "123456789", 9), 0xE3069283u);
+  std::mt19937 rng(5);
+  std::string data(4096, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  for (int trial = 0; trial < 500; ++trial) {
+    const size_t start = rng() % 64, n = rng() % (data.size() - start);
+    const uint32_t seed = rng();
+    ASSERT_EQ(Crc32cExtend(seed, data.data() + start, n),
+              Crc32cExtendPortable(seed, data.data() + start, n))
+        << "start " << start << " length " << n;
   }
 }
 
