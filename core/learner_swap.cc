@@ -100,7 +100,7 @@ void Learner::RunPendingAdoption() {
   if (!next.ok()) return fail(next.status());
   for (const ExampleBatch& batch : recording->batches) {
     for (size_t i = 0; i < batch.size(); ++i) {
-      next->Learn(batch.row(i), batch.labels[i], batch.weights[i]);
+      next->Learn(batch.view(i), batch.labels[i], batch.weights[i]);
     }
   }
   model_ = *std::move(next);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -36,24 +37,59 @@ T Get(const char* p) {
   return v;
 }
 
+// The bytes of a batch's dense part: features, labels, weights.
+uint64_t DenseBytes(uint64_t n, uint64_t features) {
+  return n * features * sizeof(float) + n * (sizeof(double) + sizeof(float));
+}
+
+// The bytes of a sparse section with m entries for n samples: m (u32),
+// offsets (n + 1 x u32), hashes (m x u32), namespaces (m x u32), values
+// (m x f32).
+uint64_t SparseBytes(uint64_t n, uint64_t m) {
+  return sizeof(uint32_t) * (1 + (n + 1)) + m * 3 * sizeof(uint32_t);
+}
+
+template <typename T>
+void PutAll(std::string& out, const std::vector<T>& v) {
+  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+
+template <typename T>
+const char* GetAll(const char* p, size_t count, std::vector<T>& out) {
+  out.resize(count);
+  std::memcpy(out.data(), p, count * sizeof(T));
+  return p + count * sizeof(T);
+}
+
 std::string EncodeRecord(uint64_t start_version, const ExampleBatch& batch) {
   const uint32_t n = static_cast<uint32_t>(batch.size());
-  std::string payload;
-  payload.reserve(kPayloadHeaderBytes + batch.values.size() * 4 + n * 12);
-  Put(payload, start_version);
-  Put(payload, batch.num_features);
-  Put(payload, n);
-  payload.append(reinterpret_cast<const char*>(batch.values.data()),
-                 batch.values.size() * sizeof(float));
-  payload.append(reinterpret_cast<const char*>(batch.labels.data()),
-                 n * sizeof(double));
-  payload.append(reinterpret_cast<const char*>(batch.weights.data()),
-                 n * sizeof(float));
+  const bool sparse = !batch.sparse_offsets.empty();
+  const uint32_t m = static_cast<uint32_t>(batch.sparse_hashes.size());
+  const size_t payload_bytes = kPayloadHeaderBytes +
+                               DenseBytes(n, batch.num_features) +
+                               (sparse ? SparseBytes(n, m) : 0);
+  // One buffer: the header (length, then the payload's CRC, filled in last)
+  // and the payload after it.
   std::string record;
-  record.reserve(kHeaderBytes + payload.size());
-  Put(record, static_cast<uint32_t>(payload.size()));
-  Put(record, Crc32c(payload));
-  record += payload;
+  record.reserve(kHeaderBytes + payload_bytes);
+  Put(record, static_cast<uint32_t>(payload_bytes));
+  Put(record, uint32_t{0});
+  Put(record, start_version);
+  Put(record, batch.num_features);
+  Put(record, n);
+  PutAll(record, batch.values);
+  PutAll(record, batch.labels);
+  PutAll(record, batch.weights);
+  if (sparse) {
+    Put(record, m);
+    PutAll(record, batch.sparse_offsets);
+    PutAll(record, batch.sparse_hashes);
+    PutAll(record, batch.sparse_namespaces);
+    PutAll(record, batch.sparse_values);
+  }
+  const uint32_t crc =
+      Crc32cExtend(0, record.data() + kHeaderBytes, payload_bytes);
+  std::memcpy(record.data() + sizeof(uint32_t), &crc, sizeof(crc));
   return record;
 }
 
@@ -87,23 +123,42 @@ absl::StatusOr<Parsed> ParseRecord(absl::string_view data, size_t pos,
   out.start_version = Get<uint64_t>(p);
   const uint32_t features = Get<uint32_t>(p + 8);
   const uint32_t n = Get<uint32_t>(p + 12);
-  if (uint64_t{length} !=
-      kPayloadHeaderBytes + uint64_t{n} * features * 4 + uint64_t{n} * 12) {
+  // Bounds first, so the sizes below cannot overflow.
+  if (n > length / 12 || (n > 0 && features > length / 4 / n)) {
+    return absl::DataLossError("record length does not match its shape");
+  }
+  const uint64_t dense_end = kPayloadHeaderBytes + DenseBytes(n, features);
+  // After the dense part, a sparse section or nothing (a record of a batch
+  // without sparse features, as all records were before they existed).
+  uint32_t m = 0;
+  const bool sparse = length > dense_end;
+  if (sparse && length >= dense_end + sizeof(uint32_t)) {
+    m = Get<uint32_t>(p + dense_end);
+  }
+  if (length < dense_end ||
+      (sparse && length != dense_end + SparseBytes(n, m))) {
     return absl::DataLossError("record length does not match its shape");
   }
   out.batch.num_features = features;
-  if (decode) {
-    const char* v = p + kPayloadHeaderBytes;
-    out.batch.values.resize(size_t{n} * features);
-    std::memcpy(out.batch.values.data(), v, out.batch.values.size() * 4);
-    v += out.batch.values.size() * 4;
-    out.batch.labels.resize(n);
-    std::memcpy(out.batch.labels.data(), v, size_t{n} * 8);
-    v += size_t{n} * 8;
-    out.batch.weights.resize(n);
-    std::memcpy(out.batch.weights.data(), v, size_t{n} * 4);
-  } else {
+  if (!decode) {
     out.batch.labels.resize(n);  // size() only
+    return out;
+  }
+  const char* v = p + kPayloadHeaderBytes;
+  v = GetAll(v, size_t{n} * features, out.batch.values);
+  v = GetAll(v, n, out.batch.labels);
+  v = GetAll(v, n, out.batch.weights);
+  if (sparse) {
+    v += sizeof(uint32_t);  // m
+    v = GetAll(v, size_t{n} + 1, out.batch.sparse_offsets);
+    v = GetAll(v, m, out.batch.sparse_hashes);
+    v = GetAll(v, m, out.batch.sparse_namespaces);
+    GetAll(v, m, out.batch.sparse_values);
+    const std::vector<uint32_t>& offsets = out.batch.sparse_offsets;
+    if (offsets.front() != 0 || offsets.back() != m ||
+        !std::is_sorted(offsets.begin(), offsets.end())) {
+      return absl::DataLossError("record has bad sparse offsets");
+    }
   }
   return out;
 }

@@ -52,9 +52,12 @@ struct LogOpenReport {
 
 // Segment files "log-<20-digit start version>.seg" in one directory hold
 // records: payload length (u32), CRC-32C of the payload (u32), payload =
-// start version (u64), feature count (u32), sample count (u32), features
-// (f32, row-major), labels (f64), weights (f32); little-endian. Records are
-// contiguous: each starts at the version the previous one ended at.
+// start version (u64), feature count (u32), sample count n (u32), features
+// (f32, row-major), labels (f64), weights (f32), then, only if the batch has
+// sparse or named features, their entry count m (u32), offsets (n + 1 x u32),
+// hashes, namespace hashes (m x u32 each) and values (m x f32); all
+// little-endian. Records are contiguous: each starts at the version the
+// previous one ended at.
 //
 // Open validates every record and cuts the log at the first bad one. New
 // records always go to a new segment (rolled at `segment_bytes`). Append

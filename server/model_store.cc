@@ -29,7 +29,7 @@ absl::Status ApplyRecord(LinearModel& model, uint64_t start,
     return absl::DataLossError("log record has the wrong feature count");
   }
   for (size_t i = model.version() - start; i < batch.size(); ++i) {
-    model.Learn(batch.row(i), batch.labels[i], batch.weights[i]);
+    model.Learn(batch.view(i), batch.labels[i], batch.weights[i]);
   }
   return absl::OkStatus();
 }

@@ -46,6 +46,17 @@ std::pair<ExampleBatch, ExampleBatch> Split(const ExampleBatch& data,
   return {std::move(train), std::move(holdout)};
 }
 
+// A batch fit learns dense features only (datasets have no others), and the
+// fitted model replaces the live one: refused while the live model holds any
+// weight for hashed or named features, which the swap would drop.
+absl::Status CheckNoHashedWeights(const LiveModel& model) {
+  if (model.learner.Current()->SparseNonZeros() == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "model '", model.name,
+      "' has learned hashed or named features; a batch retrain fits dense "
+      "features only and its swap would drop them"));
+}
+
 FitOptions ToFitOptions(const v1::RetrainRequest& r, FitAlgorithm algorithm) {
   FitOptions o;
   o.algorithm = algorithm;
@@ -136,6 +147,7 @@ absl::StatusOr<v1::RetrainJob> RetrainJobs::Submit(
                      dataset.num_features(), " features; model '", model->name,
                      "' takes ", model->config.num_features));
   }
+  RETURN_IF_ERROR(CheckNoHashedWeights(*model));
   ASSIGN_OR_RETURN(
       const FitAlgorithm algorithm,
       ParseFitAlgorithm(request.algorithm().empty() ? "full_batch_gd"
@@ -351,6 +363,7 @@ void RetrainJobs::Run(Job& job) {
     return fail(absl::InvalidArgumentError("no rows are left to train on"));
   }
 
+  if (absl::Status s = CheckNoHashedWeights(*model); !s.ok()) return fail(s);
   // Everything the model learns from here on is replayed onto the fit.
   absl::StatusOr<uint64_t> cutoff =
       model->learner.BeginRecording(options_.replay_limit);

@@ -28,13 +28,23 @@ ModelConfig Config() {
   return config;
 }
 
-ExampleBatch Batch(size_t n, std::mt19937& rng) {
+// With `hashed`, every other example also has two hashed features.
+ExampleBatch Batch(size_t n, std::mt19937& rng, bool hashed = false) {
   std::normal_distribution<float> normal(0, 1);
   ExampleBatch b;
   b.num_features = 3;
   for (size_t i = 0; i < n; ++i) {
     std::vector<float> x = {normal(rng), normal(rng), normal(rng)};
-    b.Add(x, 2 * x[0] - x[1] + 0.1 * normal(rng));
+    const double y = 2 * x[0] - x[1] + 0.1 * normal(rng);
+    if (hashed && i % 2 == 0) {
+      const uint32_t hashes[2] = {static_cast<uint32_t>(rng() % 100),
+                                  static_cast<uint32_t>(rng() % 100)};
+      const uint32_t namespaces[2] = {0, 0};
+      const float values[2] = {1, normal(rng)};
+      b.Add(ExampleView{x, hashes, namespaces, values}, y + hashes[0] % 3);
+    } else {
+      b.Add(x, y);
+    }
   }
   return b;
 }
@@ -76,13 +86,15 @@ TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
   options.publish_every = 7;
   Learner learner(*LinearModel::Create(Config()), options);
   std::vector<ExampleBatch> before, during;
-  for (int i = 0; i < 5; ++i) before.push_back(Batch(13, rng));
+  // Streamed samples carry hashed features too: the replay after the swap
+  // must apply them whole.
+  for (int i = 0; i < 5; ++i) before.push_back(Batch(13, rng, true));
   for (const auto& b : before) SubmitAndWait(learner, b);
 
   absl::StatusOr<uint64_t> cutoff = learner.BeginRecording(1 << 20);
   ASSERT_THAT(cutoff, IsOk());
   // A producer streams while the fit runs.
-  for (int i = 0; i < 40; ++i) during.push_back(Batch(1 + i % 17, rng));
+  for (int i = 0; i < 40; ++i) during.push_back(Batch(1 + i % 17, rng, true));
   std::thread producer([&] {
     for (const auto& b : during) SubmitAndWait(learner, b);
   });
@@ -113,17 +125,17 @@ TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
   for (const auto* list : {&before, &during}) {
     for (const auto& b : *list) {
       for (size_t i = 0; i < b.size(); ++i, ++v) {
-        if (v >= *cutoff) expected->Learn(b.row(i), b.labels[i], b.weights[i]);
+        if (v >= *cutoff) expected->Learn(b.view(i), b.labels[i], b.weights[i]);
       }
     }
   }
   ExpectSameState(*learner.Current(), *expected);
 
   // After the swap the learner goes on from the swapped model.
-  ExampleBatch after = Batch(9, rng);
+  ExampleBatch after = Batch(9, rng, true);
   SubmitAndWait(learner, after);
   for (size_t i = 0; i < after.size(); ++i) {
-    expected->Learn(after.row(i), after.labels[i], after.weights[i]);
+    expected->Learn(after.view(i), after.labels[i], after.weights[i]);
   }
   absl::Notification published;
   learner.WhenVersion(total + 9, [&](auto) { published.Notify(); });

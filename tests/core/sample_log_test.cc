@@ -97,6 +97,51 @@ TEST_F(SampleLogTest, ReplaysWhatWasAppendedAfterReopen) {
   EXPECT_THAT(Segments(), SizeIs(2));
 }
 
+// A batch with dense, sparse and named features, as a hashed-feature model
+// receives: the log must give back every feature, not just the dense ones.
+TEST_F(SampleLogTest, ReplaysSparseAndNamedFeaturesExactly) {
+  ExampleBatch mixed;
+  mixed.num_features = 1;
+  const float x0[1] = {0.5f};
+  mixed.Add(x0, 1.0);  // no sparse entries
+  const uint32_t hashes[3] = {7, 123456789, 42};
+  const uint32_t namespaces[3] = {0, 99, 99};
+  const float values[3] = {1.0f, -2.5f, 3.0f};
+  const float x1[1] = {-1.0f};
+  mixed.Add(ExampleView{x1, hashes, namespaces, values}, 2.0, 0.5f);
+  const float x2[1] = {2.0f};
+  mixed.Add(ExampleView{x2, {hashes, 1}, {namespaces, 1}, {values, 1}}, 3.0);
+  ASSERT_EQ(mixed.sparse_offsets, (std::vector<uint32_t>{0, 0, 3, 4}));
+  {
+    auto log = Open();
+    ASSERT_EQ(*log->Append(0, mixed), 3u);
+    ASSERT_EQ(*log->Append(3, Batch(3, 2)), 5u);  // dense only, after it
+  }
+  LogOpenReport report;
+  auto log = Open(&report);
+  EXPECT_EQ(report.end_version, 5u);
+  EXPECT_THAT(report.dropped_reason, IsEmpty());
+  std::vector<ExampleBatch> replayed;
+  ASSERT_THAT(log->Replay(0,
+                          [&](uint64_t, const ExampleBatch& b) {
+                            replayed.push_back(b);
+                            return absl::OkStatus();
+                          }),
+              IsOk());
+  ASSERT_THAT(replayed, SizeIs(2));
+  const ExampleBatch& got = replayed[0];
+  EXPECT_EQ(got.num_features, mixed.num_features);
+  EXPECT_EQ(got.values, mixed.values);
+  EXPECT_EQ(got.labels, mixed.labels);
+  EXPECT_EQ(got.weights, mixed.weights);
+  EXPECT_EQ(got.sparse_offsets, mixed.sparse_offsets);
+  EXPECT_EQ(got.sparse_hashes, mixed.sparse_hashes);
+  EXPECT_EQ(got.sparse_namespaces, mixed.sparse_namespaces);
+  EXPECT_EQ(got.sparse_values, mixed.sparse_values);
+  EXPECT_THAT(replayed[1].sparse_offsets, IsEmpty());
+  EXPECT_EQ(replayed[1].values, Batch(3, 2).values);
+}
+
 TEST_F(SampleLogTest, RefusesAnAppendBehindItsEnd) {
   auto log = Open();
   ASSERT_THAT(log->Append(0, Batch(0, 3)).status(), IsOk());

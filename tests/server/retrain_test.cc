@@ -252,6 +252,22 @@ TEST_F(RetrainTest, BadRetrainRequests) {
   Create("m", v1::TASK_REGRESSION, 3);
   Create("b", v1::TASK_BINARY, 3);
   Create("wide", v1::TASK_REGRESSION, 5);
+  // A model that has learned a named feature: a dense fit would drop it.
+  Create("hashed", v1::TASK_REGRESSION, 3);
+  {
+    v1::ObserveRequest message;
+    message.set_model("hashed");
+    for (double label : {4.0, 1.0, 7.0}) {
+      v1::Example* e = message.add_examples();
+      for (float x : {1.0f, 2.0f, 3.0f}) e->mutable_features()->add_dense(x);
+      v1::NamedFeature* f = e->mutable_features()->add_named();
+      f->set_namespace_("user");
+      f->set_name("u7");
+      e->set_label(label);
+    }
+    v1::ObserveResponse response;
+    ASSERT_TRUE(Observe({message}, &response).ok());
+  }
   const v1::DatasetInfo info = UploadOk(DatasetCsv(100, 1));
   struct Case {
     std::string model, dataset, algorithm;
@@ -270,6 +286,8 @@ TEST_F(RetrainTest, BadRetrainRequests) {
        "algorithm"},
       {"m", info.id(), "", 1.0, grpc::StatusCode::INVALID_ARGUMENT,
        "holdout_fraction"},
+      {"hashed", info.id(), "", 0, grpc::StatusCode::FAILED_PRECONDITION,
+       "has learned hashed or named features"},
   };
   for (const Case& c : cases) {
     v1::RetrainRequest request;
