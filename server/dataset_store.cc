@@ -90,7 +90,11 @@ absl::StatusOr<ParsedDataset> ParseExampleStream(absl::string_view bytes,
           "message ", index, ": truncated or not a streamfit.v1.Example"));
     }
     const auto& dense = example.features().dense();
-    if (dense.empty()) {
+    if (!example.features().indices().empty() ||
+        !example.features().named().empty()) {
+      // Not dropped silently: a fit would learn a different model.
+      error = "has sparse or named features; datasets hold dense ones only";
+    } else if (dense.empty()) {
       error = "no features";
     } else if (b.size() > 0 &&
                static_cast<uint32_t>(dense.size()) != b.num_features) {

@@ -195,6 +195,17 @@ TEST_F(RetrainTest, UploadLibsvmAndExampleStream) {
       Upload(stream.substr(0, stream.size() - 3), spec, &info);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("message 9"));
+  // An example with a named feature is refused, not cut to its dense part.
+  v1::Example named = LinearExamples(1, 3)[0];
+  v1::NamedFeature* f = named.mutable_features()->add_named();
+  f->set_namespace_("user");
+  f->set_name("u1");
+  const std::string bytes = named.SerializeAsString();
+  status =
+      Upload(stream + static_cast<char>(bytes.size()) + bytes, spec, &info);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("message 10: has sparse or named features"));
 }
 
 TEST_F(RetrainTest, BadUploadsLeaveNoFiles) {
