@@ -21,17 +21,17 @@ inline double SoftThreshold(double w, double t) {
   return 0;
 }
 
-// Whether the values rule kRule writes in coordinate c are finite, without a
-// branch per value. (The normalized rule's scale, c[2], is some |x|.)
+// Adds to `check` a term that is 0 if the values rule kRule writes in
+// coordinate c are finite and NaN otherwise (v - v is 0 for a finite v, NaN
+// for an infinite or NaN one): one subtraction and one addition per value,
+// no branch; `check` stays 0 only if every value added is finite.
 template <Optimizer kRule>
-inline bool IsFinite(const double* c) {
-  constexpr double kMax = std::numeric_limits<double>::max();
-  bool finite = std::abs(c[0]) <= kMax;
-  if constexpr (kRule != Optimizer::kSgd) finite &= std::abs(c[1]) <= kMax;
+inline void AddFiniteCheck(const double* c, double& check) {
+  check += c[0] - c[0];
+  if constexpr (kRule != Optimizer::kSgd) check += c[1] - c[1];
   if constexpr (kRule == Optimizer::kFtrl || kRule == Optimizer::kAdam) {
-    finite &= std::abs(c[2]) <= kMax;
+    check += c[2] - c[2];
   }
-  return finite;
 }
 
 // The normalized rule's scale: takes |x| into coordinate c's s = c[2] (the
@@ -493,25 +493,25 @@ bool LinearModel::Update(double weight, double sgd_step) {
     p.rate = p.eta * weight * std::sqrt(weight_sum_ / norm_sum_);
   }
 
-  bool finite = true;
+  double check = 0;  // AddFiniteCheck
   for (uint32_t k = 0; k < outputs_; ++k) {
     const double g = grad_[k];
     double* c = dense + k * kStride;
     for (uint32_t j = 0; j < d; ++j) {
       if (z_[j] == 0) continue;
       StepCoordinate<kRule>(c + j * stride, z_[j], g, l1, l2, p);
-      finite &= IsFinite<kRule>(c + j * stride);
+      AddFiniteCheck<kRule>(c + j * stride, check);
     }
     // The bias, unregularized.
     StepCoordinate<kRule>(c + d * stride, 1.0, g, 0, 0, p);
-    finite &= IsFinite<kRule>(c + d * stride);
+    AddFiniteCheck<kRule>(c + d * stride, check);
     for (size_t i = 0; i < n; ++i) {
       double* t = sparse_[i].coord + k * kStride;
       StepCoordinate<kRule>(t, sparse_[i].x, g, l1, l2, p);
-      finite &= IsFinite<kRule>(t);
+      AddFiniteCheck<kRule>(t, check);
     }
   }
-  if (finite && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {
+  if (check == 0 && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {
     return true;
   }
   // Roll back; the log in reverse order, as a slot may appear more than once.
