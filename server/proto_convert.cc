@@ -91,22 +91,22 @@ bool HasSparse(const v1::Features& f) {
 }
 
 // Appends the hashed sparse and named features of `f` to `hashes`,
-// `namespaces` and `values`. INVALID_ARGUMENT names `where` ("example 3: ")
+// `namespaces` and `values`. INVALID_ARGUMENT names the input ("example 3: ")
 // and the field.
-absl::Status HashSparse(const v1::Features& f, const std::string& where,
-                        std::vector<uint32_t>& hashes,
+absl::Status HashSparse(const v1::Features& f, absl::string_view what,
+                        size_t index, std::vector<uint32_t>& hashes,
                         std::vector<uint32_t>& namespaces,
                         std::vector<float>& values) {
   if (f.indices_size() != f.values_size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "features.indices has ", f.indices_size(),
-                     " entries but features.values has ", f.values_size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " ", index, ": features.indices has ", f.indices_size(),
+        " entries but features.values has ", f.values_size()));
   }
   const uint32_t index_ns = HashNamespace("");
   for (int j = 0; j < f.indices_size(); ++j) {
     if (!std::isfinite(f.values(j))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "features.values[", j, "] is ", f.values(j)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " ", index, ": features.values[", j, "] is ", f.values(j)));
     }
     hashes.push_back(HashFeatureIndex(index_ns, f.indices(j)));
     namespaces.push_back(index_ns);
@@ -115,8 +115,8 @@ absl::Status HashSparse(const v1::Features& f, const std::string& where,
   for (int j = 0; j < f.named_size(); ++j) {
     const v1::NamedFeature& nf = f.named(j);
     if (!std::isfinite(nf.value())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "features.named[", j, "].value is ", nf.value()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " ", index, ": features.named[", j, "].value is ", nf.value()));
     }
     const uint32_t ns = HashNamespace(nf.namespace_());
     hashes.push_back(HashFeatureName(ns, nf.name()));
@@ -126,20 +126,23 @@ absl::Status HashSparse(const v1::Features& f, const std::string& where,
   return absl::OkStatus();
 }
 
-// Appends `f` to `batch` as one example; its dense part must already have
-// the model's length.
-absl::Status AppendFeatures(const v1::Features& f, const std::string& where,
-                            double label, float weight, ExampleBatch& batch) {
+// Appends `f` to `batch` as one example (`what` `index` in error messages);
+// its dense part must already have the model's length. Sparse features are
+// hashed straight into the batch, without temporaries; on an error the batch
+// is left part-written, so callers drop it.
+absl::Status AppendFeatures(const v1::Features& f, absl::string_view what,
+                            size_t index, double label, float weight,
+                            ExampleBatch& batch) {
   const std::span<const float> dense(f.dense().data(),
                                      static_cast<size_t>(f.dense_size()));
-  if (!HasSparse(f)) {
-    batch.Add(dense, label, weight);
-    return absl::OkStatus();
+  if (HasSparse(f)) {
+    if (batch.sparse_offsets.empty()) {
+      batch.sparse_offsets.assign(batch.size() + 1, 0);
+    }
+    RETURN_IF_ERROR(HashSparse(f, what, index, batch.sparse_hashes,
+                               batch.sparse_namespaces, batch.sparse_values));
   }
-  std::vector<uint32_t> hashes, namespaces;
-  std::vector<float> values;
-  RETURN_IF_ERROR(HashSparse(f, where, hashes, namespaces, values));
-  batch.Add(ExampleView{dense, hashes, namespaces, values}, label, weight);
+  batch.Add(dense, label, weight);  // ends the example's sparse entries
   return absl::OkStatus();
 }
 
@@ -195,6 +198,16 @@ absl::StatusOr<ExampleBatch> ToExampleBatch(const v1::ObserveRequest& request,
   batch.values.reserve(n * config.num_features);
   batch.labels.reserve(n);
   batch.weights.reserve(n);
+  size_t sparse_entries = 0;
+  for (const v1::Example& e : examples) {
+    sparse_entries += e.features().indices_size() + e.features().named_size();
+  }
+  if (sparse_entries > 0) {
+    batch.sparse_offsets.reserve(n + 1);
+    batch.sparse_hashes.reserve(sparse_entries);
+    batch.sparse_namespaces.reserve(sparse_entries);
+    batch.sparse_values.reserve(sparse_entries);
+  }
   for (int i = 0; i < examples.size(); ++i) {
     const v1::Example& e = examples[i];
     const auto& values = e.features().dense();
@@ -203,8 +216,7 @@ absl::StatusOr<ExampleBatch> ToExampleBatch(const v1::ObserveRequest& request,
           "example ", i, ": features.dense has ", values.size(),
           " values, the model has ", config.num_features, " features"));
     }
-    RETURN_IF_ERROR(AppendFeatures(e.features(),
-                                   absl::StrCat("example ", i, ": "), e.label(),
+    RETURN_IF_ERROR(AppendFeatures(e.features(), "example", i, e.label(),
                                    e.weight() == 0 ? 1.0f : e.weight(), batch));
   }
   batch.values.insert(batch.values.end(), dense.values().begin(),
@@ -240,8 +252,7 @@ absl::Status PredictFromState(const LinearModel& state,
     const std::span<const float> dense(f.dense().data(),
                                        static_cast<size_t>(f.dense_size()));
     RETURN_IF_ERROR(ValidateFeatures(dense, config, i));
-    RETURN_IF_ERROR(
-        AppendFeatures(f, absl::StrCat("features ", i, ": "), 0, 1, batch));
+    RETURN_IF_ERROR(AppendFeatures(f, "features", i, 0, 1, batch));
   }
   const float* packed = request.dense_batch().values().data();
   for (size_t i = 0; i < dense_rows; ++i) {
