@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -139,6 +138,17 @@ absl::StatusOr<Parsed> ParseRecord(absl::string_view data, size_t pos,
       (sparse && length != dense_end + SparseBytes(n, m))) {
     return absl::DataLossError("record length does not match its shape");
   }
+  if (sparse) {  // offsets: from 0, non-decreasing, up to m
+    const char* offsets = p + dense_end + sizeof(uint32_t);
+    uint32_t previous = 0;
+    for (uint64_t i = 0; i <= n; ++i) {
+      const uint32_t at = Get<uint32_t>(offsets + i * sizeof(uint32_t));
+      if (at < previous || (i == 0 && at != 0) || (i == n && at != m)) {
+        return absl::DataLossError("record has bad sparse offsets");
+      }
+      previous = at;
+    }
+  }
   out.batch.num_features = features;
   if (!decode) {
     out.batch.labels.resize(n);  // size() only
@@ -154,11 +164,6 @@ absl::StatusOr<Parsed> ParseRecord(absl::string_view data, size_t pos,
     v = GetAll(v, m, out.batch.sparse_hashes);
     v = GetAll(v, m, out.batch.sparse_namespaces);
     GetAll(v, m, out.batch.sparse_values);
-    const std::vector<uint32_t>& offsets = out.batch.sparse_offsets;
-    if (offsets.front() != 0 || offsets.back() != m ||
-        !std::is_sorted(offsets.begin(), offsets.end())) {
-      return absl::DataLossError("record has bad sparse offsets");
-    }
   }
   return out;
 }

@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "core/crc32c.h"
 #include "core/file_util.h"
 #include "tests/testing/status_matchers.h"
 
@@ -97,9 +99,9 @@ TEST_F(SampleLogTest, ReplaysWhatWasAppendedAfterReopen) {
   EXPECT_THAT(Segments(), SizeIs(2));
 }
 
-// A batch with dense, sparse and named features, as a hashed-feature model
-// receives: the log must give back every feature, not just the dense ones.
-TEST_F(SampleLogTest, ReplaysSparseAndNamedFeaturesExactly) {
+// Three samples with one dense feature each and 0, 3 and 1 hashed or named
+// features, as a hashed-feature model receives.
+ExampleBatch MixedBatch() {
   ExampleBatch mixed;
   mixed.num_features = 1;
   const float x0[1] = {0.5f};
@@ -111,6 +113,12 @@ TEST_F(SampleLogTest, ReplaysSparseAndNamedFeaturesExactly) {
   mixed.Add(ExampleView{x1, hashes, namespaces, values}, 2.0, 0.5f);
   const float x2[1] = {2.0f};
   mixed.Add(ExampleView{x2, {hashes, 1}, {namespaces, 1}, {values, 1}}, 3.0);
+  return mixed;
+}
+
+// The log must give back every feature, not just the dense ones.
+TEST_F(SampleLogTest, ReplaysSparseAndNamedFeaturesExactly) {
+  const ExampleBatch mixed = MixedBatch();
   ASSERT_EQ(mixed.sparse_offsets, (std::vector<uint32_t>{0, 0, 3, 4}));
   {
     auto log = Open();
@@ -140,6 +148,32 @@ TEST_F(SampleLogTest, ReplaysSparseAndNamedFeaturesExactly) {
   EXPECT_EQ(got.sparse_values, mixed.sparse_values);
   EXPECT_THAT(replayed[1].sparse_offsets, IsEmpty());
   EXPECT_EQ(replayed[1].values, Batch(3, 2).values);
+}
+
+// A record whose checksum holds but whose sparse offsets do not fit is cut
+// when the log is opened, not replayed.
+TEST_F(SampleLogTest, CutsARecordWithBadSparseOffsets) {
+  {
+    auto log = Open();
+    ASSERT_EQ(*log->Append(0, MixedBatch()), 3u);
+  }
+  std::string bytes;
+  {
+    std::ifstream in(SegmentPath(0), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // Header 8, payload header 16, dense part 3 x (4 + 8 + 4), entry count 4:
+  // then offsets {0, 0, 3, 4}; make the second 5, so they decrease.
+  const size_t second_offset = 8 + 16 + 48 + 4 + 4;
+  ASSERT_EQ(bytes[second_offset], 0);
+  bytes[second_offset] = 5;
+  const uint32_t crc = Crc32cExtend(0, bytes.data() + 8, bytes.size() - 8);
+  std::memcpy(bytes.data() + 4, &crc, sizeof(crc));
+  std::ofstream(SegmentPath(0), std::ios::binary | std::ios::trunc) << bytes;
+  LogOpenReport report;
+  auto log = Open(&report);
+  EXPECT_EQ(report.records, 0u);
+  EXPECT_THAT(report.dropped_reason, HasSubstr("bad sparse offsets"));
 }
 
 TEST_F(SampleLogTest, RefusesAnAppendBehindItsEnd) {
