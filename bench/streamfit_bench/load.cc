@@ -65,13 +65,14 @@ std::vector<v1::ObserveRequest> MakeMessages(const ObserveLoad& load) {
   v1::Features f;
   for (auto& m : messages) {
     m.set_model(load.model);
-    v1::DenseBatch* dense = m.mutable_dense_batch();
-    if (load.sparse == 0) dense->set_num_features(load.features);
+    v1::DenseBatch* dense =
+        load.sparse == 0 ? m.mutable_dense_batch() : nullptr;
+    if (dense != nullptr) dense->set_num_features(load.features);
     for (int i = 0; i < load.batch; ++i) {
       f.Clear();
       const double y =
           FillFeatures(load.features, load.sparse, rng, f) + noise(rng);
-      if (load.sparse > 0) {
+      if (dense == nullptr) {
         v1::Example* e = m.add_examples();
         *e->mutable_features() = f;
         e->set_label(y);
