@@ -89,14 +89,25 @@ void ExampleBatch::Add(std::span<const float> features, double label,
 
 void ExampleBatch::Add(const ExampleView& features, double label,
                        float weight) {
-  if (sparse_offsets.empty()) sparse_offsets.assign(size() + 1, 0);
-  sparse_hashes.insert(sparse_hashes.end(), features.hashes.begin(),
-                       features.hashes.end());
-  sparse_namespaces.insert(sparse_namespaces.end(), features.namespaces.begin(),
-                           features.namespaces.end());
-  sparse_values.insert(sparse_values.end(), features.values.begin(),
-                       features.values.end());
+  for (size_t f = 0; f < features.hashes.size(); ++f) {
+    AddSparse(features.hashes[f], features.namespaces[f], features.values[f]);
+  }
   Add(features.dense, label, weight);
+}
+
+void ExampleBatch::AddSparse(uint32_t hash, uint32_t ns, float value) {
+  // The examples so far have none: offsets start here, all 0.
+  if (sparse_offsets.empty()) sparse_offsets.assign(size() + 1, 0);
+  sparse_hashes.push_back(hash);
+  sparse_namespaces.push_back(ns);
+  sparse_values.push_back(value);
+}
+
+void ExampleBatch::ReserveSparse(size_t examples, size_t entries) {
+  sparse_offsets.reserve(examples + 1);
+  sparse_hashes.reserve(entries);
+  sparse_namespaces.reserve(entries);
+  sparse_values.reserve(entries);
 }
 
 absl::Status ValidateFeatures(std::span<const float> features,

@@ -58,6 +58,10 @@ struct ExampleBatch {
   void Add(std::span<const float> features, double label, float weight = 1);
   // Appends one example with sparse features (spans of equal length).
   void Add(const ExampleView& features, double label, float weight = 1);
+  // Appends one sparse feature to the example that the next Add completes.
+  void AddSparse(uint32_t hash, uint32_t ns, float value);
+  // Room for `entries` sparse features over `examples` examples in all.
+  void ReserveSparse(size_t examples, size_t entries);
 };
 
 // OK if every example fits `config`: the right feature count, finite features,

@@ -86,17 +86,14 @@ void ToProto(const MetricsSummary& m, v1::ModelMetrics* proto) {
 
 namespace {
 
-bool HasSparse(const v1::Features& f) {
-  return f.indices_size() > 0 || f.values_size() > 0 || f.named_size() > 0;
-}
-
-// Appends the hashed sparse and named features of `f` to `hashes`,
-// `namespaces` and `values`. INVALID_ARGUMENT names the input ("example 3: ")
-// and the field.
-absl::Status HashSparse(const v1::Features& f, absl::string_view what,
-                        size_t index, std::vector<uint32_t>& hashes,
-                        std::vector<uint32_t>& namespaces,
-                        std::vector<float>& values) {
+// Appends `f` to `batch` as one example (`what` `index` in error messages);
+// its dense part must already have the model's length. Sparse and named
+// features are hashed straight into the batch; on an error the batch is left
+// part-written, so callers drop it. INVALID_ARGUMENT names the input
+// ("example 3: ") and the field.
+absl::Status AppendFeatures(const v1::Features& f, absl::string_view what,
+                            size_t index, double label, float weight,
+                            ExampleBatch& batch) {
   if (f.indices_size() != f.values_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         what, " ", index, ": features.indices has ", f.indices_size(),
@@ -108,9 +105,8 @@ absl::Status HashSparse(const v1::Features& f, absl::string_view what,
       return absl::InvalidArgumentError(absl::StrCat(
           what, " ", index, ": features.values[", j, "] is ", f.values(j)));
     }
-    hashes.push_back(HashFeatureIndex(index_ns, f.indices(j)));
-    namespaces.push_back(index_ns);
-    values.push_back(f.values(j));
+    batch.AddSparse(HashFeatureIndex(index_ns, f.indices(j)), index_ns,
+                    f.values(j));
   }
   for (int j = 0; j < f.named_size(); ++j) {
     const v1::NamedFeature& nf = f.named(j);
@@ -119,30 +115,12 @@ absl::Status HashSparse(const v1::Features& f, absl::string_view what,
           what, " ", index, ": features.named[", j, "].value is ", nf.value()));
     }
     const uint32_t ns = HashNamespace(nf.namespace_());
-    hashes.push_back(HashFeatureName(ns, nf.name()));
-    namespaces.push_back(ns);
-    values.push_back(nf.value() == 0 ? 1.0f : nf.value());
+    batch.AddSparse(HashFeatureName(ns, nf.name()), ns,
+                    nf.value() == 0 ? 1.0f : nf.value());
   }
-  return absl::OkStatus();
-}
-
-// Appends `f` to `batch` as one example (`what` `index` in error messages);
-// its dense part must already have the model's length. Sparse features are
-// hashed straight into the batch, without temporaries; on an error the batch
-// is left part-written, so callers drop it.
-absl::Status AppendFeatures(const v1::Features& f, absl::string_view what,
-                            size_t index, double label, float weight,
-                            ExampleBatch& batch) {
-  const std::span<const float> dense(f.dense().data(),
-                                     static_cast<size_t>(f.dense_size()));
-  if (HasSparse(f)) {
-    if (batch.sparse_offsets.empty()) {
-      batch.sparse_offsets.assign(batch.size() + 1, 0);
-    }
-    RETURN_IF_ERROR(HashSparse(f, what, index, batch.sparse_hashes,
-                               batch.sparse_namespaces, batch.sparse_values));
-  }
-  batch.Add(dense, label, weight);  // ends the example's sparse entries
+  batch.Add(std::span<const float>(f.dense().data(),
+                                   static_cast<size_t>(f.dense_size())),
+            label, weight);
   return absl::OkStatus();
 }
 
@@ -202,12 +180,7 @@ absl::StatusOr<ExampleBatch> ToExampleBatch(const v1::ObserveRequest& request,
   for (const v1::Example& e : examples) {
     sparse_entries += e.features().indices_size() + e.features().named_size();
   }
-  if (sparse_entries > 0) {
-    batch.sparse_offsets.reserve(n + 1);
-    batch.sparse_hashes.reserve(sparse_entries);
-    batch.sparse_namespaces.reserve(sparse_entries);
-    batch.sparse_values.reserve(sparse_entries);
-  }
+  if (sparse_entries > 0) batch.ReserveSparse(n, sparse_entries);
   for (int i = 0; i < examples.size(); ++i) {
     const v1::Example& e = examples[i];
     const auto& values = e.features().dense();
