@@ -28,12 +28,13 @@ bool Learner::HasRoom(size_t samples) const {
   return queue_.empty() || queued_samples_ + samples <= options_.queue_capacity;
 }
 
-absl::StatusOr<uint64_t> Learner::Admit(ExampleBatch batch) {
+absl::StatusOr<uint64_t> Learner::Admit(uint64_t start_version,
+                                        ExampleBatch batch) {
   if (journal_ != nullptr) {
-    absl::StatusOr<uint64_t> logged =
-        journal_->Append(admitted_version_, batch);
+    absl::StatusOr<uint64_t> logged = journal_->Append(start_version, batch);
     if (!logged.ok()) return logged.status();
   }
+  absl::MutexLock lock(&mu_);
   admitted_version_ += batch.size();
   queued_samples_ += batch.size();
   queue_.push_back(std::move(batch));
@@ -50,16 +51,21 @@ void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued,
                      AdmittedCallback on_admitted) {
   absl::StatusOr<uint64_t> end_version;
   {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) {
-      end_version = StoppedError();
-    } else if (!parked_.empty() || !HasRoom(batch.size())) {
-      parked_.push_back(
-          {std::move(batch), std::move(on_queued), std::move(on_admitted)});
-      return;
-    } else {
-      end_version = Admit(std::move(batch));
+    absl::MutexLock admission(&admission_mu_);
+    uint64_t start_version;
+    bool stopping;
+    {
+      absl::MutexLock lock(&mu_);
+      stopping = stopping_;
+      if (!stopping && (!parked_.empty() || !HasRoom(batch.size()))) {
+        parked_.push_back(
+            {std::move(batch), std::move(on_queued), std::move(on_admitted)});
+        return;
+      }
+      start_version = admitted_version_;
     }
+    end_version = stopping ? absl::StatusOr<uint64_t>(StoppedError())
+                           : Admit(start_version, std::move(batch));
   }
   Deliver(std::move(on_queued), std::move(on_admitted), std::move(end_version));
 }
@@ -125,7 +131,7 @@ void Learner::Run() {
     RunPendingAdoption();
     ExampleBatch batch;
     uint64_t record = 0;  // the recording generation, if any
-    std::vector<std::pair<Parked, absl::StatusOr<uint64_t>>> admitted;
+    bool parked;
     {
       absl::MutexLock lock(&mu_);
       while (queue_.empty() && !stopping_ && !adoption_) work_.Wait(&mu_);
@@ -135,20 +141,9 @@ void Learner::Run() {
       batch = std::move(queue_.front());
       queue_.pop_front();
       queued_samples_ -= batch.size();
-      // Admit parked batches in order while there is room (unless stopping:
-      // Stop() refuses them).
-      while (!stopping_ && !parked_.empty() &&
-             HasRoom(parked_.front().batch.size())) {
-        Parked& p = parked_.front();
-        absl::StatusOr<uint64_t> end_version = Admit(std::move(p.batch));
-        admitted.emplace_back(std::move(p), std::move(end_version));
-        parked_.pop_front();
-      }
+      parked = !parked_.empty();
     }
-    for (auto& [p, end_version] : admitted) {
-      Deliver(std::move(p.on_queued), std::move(p.on_admitted),
-              std::move(end_version));
-    }
+    if (parked) AdmitParked();
 
     std::vector<StateCallback> ready;
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -172,8 +167,38 @@ void Learner::Run() {
   }
 }
 
+void Learner::AdmitParked() {
+  std::vector<std::pair<Parked, absl::StatusOr<uint64_t>>> admitted;
+  {
+    absl::MutexLock admission(&admission_mu_);
+    for (;;) {
+      uint64_t start_version;
+      {
+        // Unless stopping: Stop() refuses them.
+        absl::MutexLock lock(&mu_);
+        if (stopping_ || parked_.empty() ||
+            !HasRoom(parked_.front().batch.size())) {
+          break;
+        }
+        admitted.emplace_back(std::move(parked_.front()),
+                              absl::StatusOr<uint64_t>());
+        parked_.pop_front();
+        start_version = admitted_version_;
+      }
+      auto& [p, end_version] = admitted.back();
+      end_version = Admit(start_version, std::move(p.batch));
+    }
+  }
+  for (auto& [p, end_version] : admitted) {
+    Deliver(std::move(p.on_queued), std::move(p.on_admitted),
+            std::move(end_version));
+  }
+}
+
 void Learner::Stop() {
   {
+    // No admission is half done once stopping_ is set.
+    absl::MutexLock admission(&admission_mu_);
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;

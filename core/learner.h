@@ -121,10 +121,15 @@ class Learner {
  private:
   void Run();
   bool HasRoom(size_t samples) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Journals a batch and appends it to the queue; returns the version after
-  // its last sample, or the journal's error (nothing is queued then).
-  absl::StatusOr<uint64_t> Admit(ExampleBatch batch)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Journals a batch, the samples after `start_version` (the admitted
+  // version), and appends it to the queue; returns the version after its
+  // last sample, or the journal's error (nothing is queued then). The
+  // journal write holds only admission_mu_, so the learner thread can take
+  // its next batch meanwhile.
+  absl::StatusOr<uint64_t> Admit(uint64_t start_version, ExampleBatch batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(admission_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Learner thread: admits parked batches in order while there is room.
+  void AdmitParked() ABSL_LOCKS_EXCLUDED(admission_mu_, mu_);
   // Runs on_admitted, then on_queued with `end_version` (once durable if
   // there is a journal).
   void Deliver(QueuedCallback on_queued, AdmittedCallback on_admitted,
@@ -156,7 +161,10 @@ class Learner {
 
   std::atomic<std::shared_ptr<const LinearModel>> published_;
 
-  mutable absl::Mutex mu_;
+  // Held across a whole admission (room check, journal append, queue push),
+  // so the journal's order is the queue's; taken before mu_.
+  absl::Mutex admission_mu_;
+  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(admission_mu_);
   absl::CondVar work_;
   std::deque<ExampleBatch> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_samples_ ABSL_GUARDED_BY(mu_) = 0;

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "core/journal.h"
 #include "core/learner.h"
 #include "tests/testing/status_matchers.h"
@@ -19,12 +21,17 @@ namespace {
 using ::streamfit::testing::StatusIs;
 
 // Records appends; fails them while `full` is set; holds durability
-// callbacks until Flush().
+// callbacks until Flush(); after HoldAppends(), appends wait in Append until
+// ReleaseAppends() (a slow disk).
 class FakeJournal : public Journal {
  public:
   absl::StatusOr<uint64_t> Append(uint64_t start,
                                   const ExampleBatch& batch) override {
     absl::MutexLock lock(&mu_);
+    ++appending_;
+    changed_.SignalAll();
+    while (held_) changed_.Wait(&mu_);
+    --appending_;
     if (full_) return absl::ResourceExhaustedError("disk full");
     starts_.push_back(start);
     return start + batch.size();
@@ -50,9 +57,26 @@ class FakeJournal : public Journal {
     absl::MutexLock lock(&mu_);
     return starts_;
   }
+  void HoldAppends() {
+    absl::MutexLock lock(&mu_);
+    held_ = true;
+  }
+  void ReleaseAppends() {
+    absl::MutexLock lock(&mu_);
+    held_ = false;
+    changed_.SignalAll();
+  }
+  // Waits until an append is held.
+  void AwaitHeldAppend() {
+    absl::MutexLock lock(&mu_);
+    while (!held_ || appending_ == 0) changed_.Wait(&mu_);
+  }
 
  private:
   absl::Mutex mu_;
+  absl::CondVar changed_;  // held_ or appending_ changed
+  bool held_ = false;
+  int appending_ = 0;
   bool full_ = false;
   std::vector<uint64_t> starts_;
   std::vector<absl::AnyInvocable<void(absl::Status)>> pending_;
@@ -142,6 +166,39 @@ TEST(LearnerJournalTest, ARefusedAppendIsNeverApplied) {
   learner.Stop();
   EXPECT_EQ(learner.Current()->version(), 5u);
   EXPECT_EQ(journal.starts(), (std::vector<uint64_t>{0, 3}));
+}
+
+TEST(LearnerJournalTest, LearnsWhileAnAppendIsInProgress) {
+  FakeJournal journal;
+  Learner learner(NewModel(), {}, &journal);
+  // Park the learner thread in a state callback (they run on it) ...
+  absl::Notification in_callback, leave_callback;
+  learner.WhenVersion(1, [&](auto) {
+    in_callback.Notify();
+    leave_callback.WaitForNotification();
+  });
+  learner.Submit(Batch(3), [](absl::StatusOr<uint64_t>) {});
+  in_callback.WaitForNotification();
+  // ... so that a batch waits in the queue while the next one's append is
+  // stuck on a slow disk.
+  learner.Submit(Batch(2), [](absl::StatusOr<uint64_t>) {});
+  journal.HoldAppends();
+  std::thread producer(
+      [&] { learner.Submit(Batch(4), [](absl::StatusOr<uint64_t>) {}); });
+  journal.AwaitHeldAppend();
+  leave_callback.Notify();
+  // The learner applies and publishes the queued batch meanwhile: the append
+  // holds only the admission lock, not the learner's.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (learner.Current()->version() < 5 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(learner.Current()->version(), 5u);
+  journal.ReleaseAppends();
+  producer.join();
+  learner.Stop();
+  EXPECT_EQ(learner.Current()->version(), 9u);
+  EXPECT_EQ(journal.starts(), (std::vector<uint64_t>{0, 3, 5}));
 }
 
 }  // namespace
