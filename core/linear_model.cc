@@ -205,13 +205,20 @@ bool LinearModel::StandardizesTarget() const {
 void LinearModel::Gather(const ExampleView& x, std::vector<uint32_t>& slots,
                          std::vector<double>& xs,
                          std::vector<uint32_t>& scratch) const {
-  slots.clear();
-  xs.clear();
   const uint32_t bits = config_.hash_bits;
-  for (size_t f = 0; f < x.hashes.size(); ++f) {
-    slots.push_back(HashSlot(x.hashes[f], bits));
-    table_.Prefetch(slots.back());
-    xs.push_back(x.values[f]);
+  const size_t m = x.hashes.size();
+  // Sized once and written through pointers: push_back's capacity check per
+  // feature cost more than the hashing.
+  if (slots.size() != m) {
+    slots.resize(m);
+    xs.resize(m);
+  }
+  uint32_t* slot = slots.data();
+  double* value = xs.data();
+  for (size_t f = 0; f < m; ++f) {
+    slot[f] = HashSlot(x.hashes[f], bits);
+    table_.Prefetch(slot[f]);
+    value[f] = x.values[f];
   }
   for (const auto& [a, b] : interactions_) {
     // scratch: the features of namespace a, then those of namespace b.
@@ -446,27 +453,7 @@ bool LinearModel::Update(double weight, double sgd_step) {
                old_b1 = beta1_t_, old_b2 = beta2_t_;
   steps_ += 1;
 
-  // For a rollback: a copy of the dense coordinates (an update visits all of
-  // them anyway) and a log of the sparse ones, each with every output's
-  // values (stride kStride, as for dense coordinates).
-  std::copy(dense_.begin(), dense_.end(), dense_undo_.begin());
   const size_t per_coord = static_cast<size_t>(outputs_) * kStride;
-  if (sparse_.size() < slots_.size()) {
-    sparse_.resize(slots_.size());
-    sparse_undo_.resize(slots_.size() * per_coord);
-  }
-  size_t n = 0;
-  for (size_t f = 0; f < slots_.size(); ++f) {
-    if (xs_[f] == 0) continue;
-    double* c = table_.Mutable(slots_[f]);
-    sparse_[n] = {c, xs_[f]};
-    double* old = &sparse_undo_[n * per_coord];
-    for (uint32_t k = 0; k < outputs_; ++k) {
-      CopyCoordinate(c + k * kStride, old + k * kStride);
-    }
-    ++n;
-  }
-
   const size_t stride = per_coord;  // between dense coordinates
   double* dense = DenseCoord(0, 0);
   if constexpr (kRule == Optimizer::kAdam) {
@@ -477,16 +464,45 @@ bool LinearModel::Update(double weight, double sgd_step) {
     p.inv_c1 = 1 / (1 - beta1_t_);
     p.inv_c2 = 1 / (1 - beta2_t_);
   }
+
+  // For a rollback: a copy of the dense coordinates (an update visits all of
+  // them anyway) and a log of the sparse ones, each with every output's
+  // values (stride kStride, as for dense coordinates). A slot may come twice;
+  // its first entry holds its values before the update.
+  std::copy(dense_.begin(), dense_.end(), dense_undo_.begin());
+  // The normalized rule: each coordinate's scale takes in this example, as
+  // it is logged; then the rate uses the normalized |x|^2 of this example.
+  double norm_x = 0;
   if constexpr (kRule == Optimizer::kNormalized) {
-    // Each coordinate's scale takes in this example; then the rate uses the
-    // normalized |x|^2 of this example.
-    double norm_x = TakeScale(dense + d * stride, 1.0, outputs_);  // bias
+    norm_x = TakeScale(dense + d * stride, 1.0, outputs_);  // bias
     for (uint32_t j = 0; j < d; ++j) {
       if (z_[j] != 0) norm_x += TakeScale(dense + j * stride, z_[j], outputs_);
     }
-    for (size_t i = 0; i < n; ++i) {
-      norm_x += TakeScale(sparse_[i].coord, sparse_[i].x, outputs_);
+  }
+  if (sparse_.size() < slots_.size()) {
+    sparse_.resize(slots_.size());
+    sparse_undo_.resize(slots_.size() * per_coord);
+  }
+  size_t n = 0;
+  for (size_t f = 0; f < slots_.size(); ++f) {
+    const double x = xs_[f];
+    if (x == 0) continue;
+    double* c = table_.Mutable(slots_[f]);
+    sparse_[n] = {c, x};
+    double* old = &sparse_undo_[n * per_coord];
+    if (outputs_ == 1) {
+      CopyCoordinate(c, old);
+    } else {
+      for (uint32_t k = 0; k < outputs_; ++k) {
+        CopyCoordinate(c + k * kStride, old + k * kStride);
+      }
     }
+    if constexpr (kRule == Optimizer::kNormalized) {
+      norm_x += TakeScale(c, x, outputs_);
+    }
+    ++n;
+  }
+  if constexpr (kRule == Optimizer::kNormalized) {
     norm_sum_ += weight * norm_x;
     weight_sum_ += weight;
     p.rate = p.eta * weight * std::sqrt(weight_sum_ / norm_sum_);

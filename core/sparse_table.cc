@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <utility>
 
 namespace streamfit {
 namespace {
@@ -34,7 +35,9 @@ SparseTable::SparseTable(const SparseTable& other)
       block_bits_(other.block_bits_),
       per_slot_(other.per_slot_),
       blocks_(other.blocks_),
-      data_(other.data_) {}
+      data_(other.data_) {
+  other.copies_.fetch_add(1, std::memory_order_relaxed);
+}
 
 SparseTable& SparseTable::operator=(const SparseTable& other) {
   if (this != &other) {
@@ -44,6 +47,29 @@ SparseTable& SparseTable::operator=(const SparseTable& other) {
     blocks_ = other.blocks_;
     data_ = other.data_;
     writes_.clear();
+    owned_since_.clear();
+    other.copies_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return *this;
+}
+
+SparseTable::SparseTable(SparseTable&& other) noexcept {
+  *this = std::move(other);
+}
+
+SparseTable& SparseTable::operator=(SparseTable&& other) noexcept {
+  if (this != &other) {
+    bits_ = other.bits_;
+    block_bits_ = other.block_bits_;
+    per_slot_ = other.per_slot_;
+    blocks_ = std::move(other.blocks_);
+    data_ = std::move(other.data_);
+    writes_ = std::move(other.writes_);
+    owned_since_ = std::move(other.owned_since_);
+    copies_.store(other.copies_.load(std::memory_order_relaxed),
+                  std::memory_order_relaxed);
+    other.owned_since_.clear();
+    other.writes_.clear();
   }
   return *this;
 }
@@ -52,7 +78,10 @@ double* SparseTable::MutableSlow(uint32_t slot) {
   static_assert(sizeof(BlockWrites::written) * 8 >= (size_t{1} << kBlockBits));
   const uint32_t i = slot >> block_bits_;
   const size_t block_slots = size_t{1} << block_bits_;
-  if (writes_.empty()) writes_.resize(blocks_.size());
+  if (writes_.empty()) {
+    writes_.resize(blocks_.size());
+    owned_since_.assign(blocks_.size(), kNever);
+  }
   std::unique_ptr<BlockWrites>& w = writes_[i];
   if (w == nullptr) w = std::make_unique<BlockWrites>();
   std::shared_ptr<Block>& b = blocks_[i];
@@ -89,6 +118,7 @@ double* SparseTable::MutableSlow(uint32_t slot) {
     std::atomic_thread_fence(std::memory_order_acquire);
   }
   data_[i] = b->data();
+  owned_since_[i] = copies_.load(std::memory_order_relaxed);
   w->Mark(slot & BlockMask());
   return data_[i] + Offset(slot);
 }

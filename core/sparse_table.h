@@ -33,8 +33,8 @@ class SparseTable {
   // A copy shares the blocks (not the writer's spare buffers).
   SparseTable(const SparseTable& other);
   SparseTable& operator=(const SparseTable& other);
-  SparseTable(SparseTable&&) = default;
-  SparseTable& operator=(SparseTable&&) = default;
+  SparseTable(SparseTable&& other) noexcept;
+  SparseTable& operator=(SparseTable&& other) noexcept;
 
   size_t slots() const { return size_t{1} << bits_; }
   uint32_t values_per_slot() const { return per_slot_; }
@@ -47,12 +47,9 @@ class SparseTable {
   // The slot's values, writable: its block is owned by this copy alone.
   double* Mutable(uint32_t slot) {
     const uint32_t i = slot >> block_bits_;
-    BlockWrites* w = i < writes_.size() ? writes_[i].get() : nullptr;
-    if (w != nullptr && blocks_[i].use_count() == 1) {
-      // Held alone: order the writes after the reads of copies that
-      // released the block.
-      std::atomic_thread_fence(std::memory_order_acquire);
-      w->Mark(slot & BlockMask());
+    if (i < owned_since_.size() &&
+        owned_since_[i] == copies_.load(std::memory_order_relaxed)) {
+      writes_[i]->Mark(slot & BlockMask());
       return data_[i] + Offset(slot);
     }
     return MutableSlow(slot);
@@ -91,6 +88,15 @@ class SparseTable {
   std::vector<double*> data_{1, nullptr};
   // Per block, once this copy writes to it; empty in a fresh copy.
   std::vector<std::unique_ptr<BlockWrites>> writes_;
+  // The number of copies made from this table so far. A block this table
+  // held alone when copies_ was c is still held alone while copies_ is c:
+  // only a copy of this table can share it. Atomic because copies of one
+  // table may be made concurrently (const).
+  mutable std::atomic<uint64_t> copies_{0};
+  // Per block, copies_ when MutableSlow last made the block this table's
+  // alone (kNever: not since); sized with writes_.
+  static constexpr uint64_t kNever = ~uint64_t{0};
+  std::vector<uint64_t> owned_since_;
 };
 
 }  // namespace streamfit

@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace streamfit {
@@ -114,6 +115,35 @@ TEST(SparseTableTest, CopiesKeepTheirValuesWhileTheWriterSwitchesBuffers) {
       ASSERT_TRUE(matches(h.copy, h.values)) << "round " << round;
     }
   }
+}
+
+// A write through a table goes to memory no copy reads, however the table
+// and its copies were made: moved, assigned, copied from a copy.
+TEST(SparseTableTest, MovesAndAssignmentsKeepCopiesIntact) {
+  SparseTable table(16, 1);
+  table.Mutable(1)[0] = 1;
+  SparseTable moved = std::move(table);
+  const SparseTable copy = moved;
+  moved.Mutable(1)[0] = 2;
+  EXPECT_EQ(copy.Find(1)[0], 1);
+
+  SparseTable assigned(16, 1);
+  assigned.Mutable(1)[0] = 7;  // owns its block before the assignment
+  assigned = moved;            // now shares moved's
+  assigned.Mutable(1)[0] = 3;
+  EXPECT_EQ(moved.Find(1)[0], 2);
+  moved.Mutable(1)[0] = 4;
+  EXPECT_EQ(assigned.Find(1)[0], 3);
+
+  const SparseTable copy_of_copy = copy;
+  SparseTable move_assigned(16, 1);
+  move_assigned = std::move(moved);
+  const SparseTable held = move_assigned;
+  move_assigned.Mutable(1)[0] = 5;
+  EXPECT_EQ(held.Find(1)[0], 4);
+  EXPECT_EQ(copy_of_copy.Find(1)[0], 1);
+  EXPECT_EQ(copy.Find(1)[0], 1);
+  EXPECT_EQ(move_assigned.Find(1)[0], 5);
 }
 
 TEST(SparseTableTest, SmallTablesUseOneBlock) {
