@@ -484,21 +484,29 @@ bool LinearModel::Update(double weight, double sgd_step) {
     sparse_undo_.resize(slots_.size() * per_coord);
   }
   size_t n = 0;
-  for (size_t f = 0; f < slots_.size(); ++f) {
-    const double x = xs_[f];
+  // Plain pointers: the log's stores of a double* could otherwise alias the
+  // vectors' own pointers, which would then be reloaded per coordinate.
+  const uint32_t* const slots = slots_.data();
+  const double* const xs = xs_.data();
+  SparseCoord* const log = sparse_.data();
+  double* const undo = sparse_undo_.data();
+  const size_t m = slots_.size();
+  const uint32_t outputs = outputs_;
+  for (size_t f = 0; f < m; ++f) {
+    const double x = xs[f];
     if (x == 0) continue;
-    double* c = table_.Mutable(slots_[f]);
-    sparse_[n] = {c, x};
-    double* old = &sparse_undo_[n * per_coord];
-    if (outputs_ == 1) {
+    double* c = table_.Mutable(slots[f]);
+    log[n] = {c, x};
+    double* old = undo + n * per_coord;
+    if (outputs == 1) {
       CopyCoordinate(c, old);
     } else {
-      for (uint32_t k = 0; k < outputs_; ++k) {
+      for (uint32_t k = 0; k < outputs; ++k) {
         CopyCoordinate(c + k * kStride, old + k * kStride);
       }
     }
     if constexpr (kRule == Optimizer::kNormalized) {
-      norm_x += TakeScale(c, x, outputs_);
+      norm_x += TakeScale(c, x, outputs);
     }
     ++n;
   }
