@@ -53,9 +53,15 @@ SparseTable& SparseTable::operator=(const SparseTable& other) {
   return *this;
 }
 
-SparseTable::SparseTable(SparseTable&& other) noexcept {
-  *this = std::move(other);
-}
+SparseTable::SparseTable(SparseTable&& other) noexcept
+    : bits_(other.bits_),
+      block_bits_(other.block_bits_),
+      per_slot_(other.per_slot_),
+      blocks_(std::move(other.blocks_)),
+      data_(std::move(other.data_)),
+      writes_(std::move(other.writes_)),
+      copies_(other.copies_.load(std::memory_order_relaxed)),
+      owned_since_(std::move(other.owned_since_)) {}
 
 SparseTable& SparseTable::operator=(SparseTable&& other) noexcept {
   if (this != &other) {

@@ -21,7 +21,9 @@ namespace streamfit {
 // more; otherwise a full copy of the block. So a learner that publishes
 // every few hundred samples pays per slot it wrote, not per block it touched
 // (scattered sparse writes touch every block between two publishes).
-// Untouched slots read as zeros.
+// Untouched slots read as zeros. A table counts the copies made from it, so
+// a write to a block it already held alone, with no copy made since, skips
+// the sharing check.
 // Thread-safety: const methods may run concurrently with each other, and
 // with writes through a *different* copy (the buffers a copy reads are never
 // written while it holds them). A single copy is not safe to write
