@@ -5,6 +5,7 @@
 #   docs/img/predict_latency.png      Predict latency histograms, idle and
 #                                     under full Observe load
 # Usage: bench/plot.sh [build dir]   (RUNS=3 DURATION=10 by default)
+# Needs gnuplot (apt-get install gnuplot-nox), which the build does not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench=${1:-build}/bench/streamfit-bench
