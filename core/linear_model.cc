@@ -255,7 +255,12 @@ void LinearModel::Score(const ExampleView& x, std::vector<double>& z,
   } else {
     for (uint32_t j = 0; j < d; ++j) z[j] = x.dense[j];
   }
-  Gather(x, slots, xs, scratch);
+  if (x.hashes.empty() && interactions_.empty()) {  // dense only
+    slots.clear();
+    xs.clear();
+  } else {
+    Gather(x, slots, xs, scratch);
+  }
   const size_t stride = static_cast<size_t>(outputs_) * kStride;
   for (uint32_t k = 0; k < outputs_; ++k) {
     const double* c = DenseCoord(k, 0);
