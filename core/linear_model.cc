@@ -209,10 +209,8 @@ void LinearModel::Gather(const ExampleView& x, std::vector<uint32_t>& slots,
   const size_t m = x.hashes.size();
   // Sized once and written through pointers: push_back's capacity check per
   // feature cost more than the hashing.
-  if (slots.size() != m) {
-    slots.resize(m);
-    xs.resize(m);
-  }
+  slots.resize(m);
+  xs.resize(m);
   uint32_t* slot = slots.data();
   double* value = xs.data();
   for (size_t f = 0; f < m; ++f) {
