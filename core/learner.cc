@@ -137,7 +137,13 @@ void Learner::Run() {
       while (queue_.empty() && !stopping_ && !adoption_) work_.Wait(&mu_);
       if (adoption_) continue;     // handled at the top of the loop
       if (queue_.empty()) return;  // stopping and drained
-      record = recording_ ? recording_->generation : 0;
+      if (recording_) {
+        record = recording_->generation;
+        // model_ is at the cutoff: every batch popped before is applied.
+        if (!recording_->hashed_at_cutoff) {
+          recording_->hashed_at_cutoff = model_.HasHashedState();
+        }
+      }
       batch = std::move(queue_.front());
       queue_.pop_front();
       queued_samples_ -= batch.size();

@@ -112,8 +112,9 @@ class Learner {
   // `fitted` (its config must equal the model's) continued by every recorded
   // sample in order, so its version is the live version, publishes it and
   // ends the recording. `on_done` gets that version, or the model stays
-  // untouched and it gets FAILED_PRECONDITION (no recording, or another
-  // config), RESOURCE_EXHAUSTED (the recording overflowed) or ABORTED
+  // untouched and it gets FAILED_PRECONDITION (no recording, another config,
+  // or the model held hashed state at the cutoff: a fit learns dense
+  // features only, so the swap would drop it), RESOURCE_EXHAUSTED (the recording overflowed) or ABORTED
   // (stopped first). Batches admitted but not applied yet are learned after
   // the swap, by the new model.
   void Adopt(LinearModel fitted, AdoptCallback on_done);
@@ -181,6 +182,9 @@ class Learner {
     uint64_t max_samples = 0;
     uint64_t samples = 0;
     bool overflowed = false;
+    // Whether the model held hashed state at the cutoff, taken by the
+    // learner thread when it pops the first recorded batch (or adopts).
+    std::optional<bool> hashed_at_cutoff;
     std::vector<ExampleBatch> batches;
   };
   struct Adoption {

@@ -83,6 +83,13 @@ void Learner::RunPendingAdoption() {
         " samples arrived during the retrain; the live model is kept "
         "(raise --retrain_replay_limit)")));
   }
+  // With no batch recorded, model_ is still at the cutoff.
+  if (recording->hashed_at_cutoff.value_or(model_.HasHashedState())) {
+    return fail(absl::FailedPreconditionError(
+        "the model had learned hashed or named features before the retrain "
+        "began; a batch fit learns dense features only and the swap would "
+        "drop them"));
+  }
   if (!(adoption->fitted.config() == model_.config())) {
     return fail(absl::FailedPreconditionError(
         "the fitted model's config differs from the live model's"));

@@ -87,6 +87,8 @@ class LinearModel {
   double SparseWeight(uint32_t slot, uint32_t k = 0) const;
   // Number of sparse slots holding a non-zero weight.
   size_t SparseNonZeros() const;
+  // Whether any hashed slot was ever written (weights or optimizer state).
+  bool HasHashedState() const { return !table_.empty(); }
 
   // The complete state (weights, optimizer and normalizer state, metrics) as
   // named tensors, and the inverse: a model that continues bit-identically.

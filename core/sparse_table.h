@@ -4,6 +4,7 @@
 #ifndef STREAMFIT_CORE_SPARSE_TABLE_H_
 #define STREAMFIT_CORE_SPARSE_TABLE_H_
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -40,6 +41,11 @@ class SparseTable {
 
   size_t slots() const { return size_t{1} << bits_; }
   uint32_t values_per_slot() const { return per_slot_; }
+  // True while no slot was ever written (every slot reads as zeros).
+  bool empty() const {
+    return std::all_of(data_.begin(), data_.end(),
+                       [](const double* b) { return b == nullptr; });
+  }
 
   // The slot's values, or nullptr if its block was never written (zeros).
   const double* Find(uint32_t slot) const {

@@ -47,10 +47,12 @@ std::pair<ExampleBatch, ExampleBatch> Split(const ExampleBatch& data,
 }
 
 // A batch fit learns dense features only (datasets have no others), and the
-// fitted model replaces the live one: refused while the live model holds any
-// weight for hashed or named features, which the swap would drop.
+// fitted model replaces the live one: refused while the live model holds
+// state for hashed or named features, which the swap would drop. Checked
+// early on the published state for a prompt answer; the learner checks the
+// model at the cutoff itself when it adopts the fit.
 absl::Status CheckNoHashedWeights(const LiveModel& model) {
-  if (model.learner.Current()->SparseNonZeros() == 0) return absl::OkStatus();
+  if (!model.learner.Current()->HasHashedState()) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "model '", model.name,
       "' has learned hashed or named features; a batch retrain fits dense "

@@ -86,14 +86,13 @@ TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
   options.publish_every = 7;
   Learner learner(*LinearModel::Create(Config()), options);
   std::vector<ExampleBatch> before, during;
-  // Streamed samples carry hashed features too: the replay after the swap
-  // must apply them whole.
-  for (int i = 0; i < 5; ++i) before.push_back(Batch(13, rng, true));
+  for (int i = 0; i < 5; ++i) before.push_back(Batch(13, rng));
   for (const auto& b : before) SubmitAndWait(learner, b);
 
   absl::StatusOr<uint64_t> cutoff = learner.BeginRecording(1 << 20);
   ASSERT_THAT(cutoff, IsOk());
-  // A producer streams while the fit runs.
+  // A producer streams while the fit runs, with hashed features too: the
+  // replay after the swap must apply them whole.
   for (int i = 0; i < 40; ++i) during.push_back(Batch(1 + i % 17, rng, true));
   std::thread producer([&] {
     for (const auto& b : during) SubmitAndWait(learner, b);
@@ -165,6 +164,32 @@ TEST(LearnerSwapTest, AdoptWithoutRecordingOrAfterOverflowKeepsTheModel) {
   // EndRecording drops it; a new one may start.
   learner.EndRecording();
   EXPECT_THAT(learner.BeginRecording(5), IsOk());
+}
+
+TEST(LearnerSwapTest, AdoptIsRefusedIfHashedStateWasLearnedBeforeTheCutoff) {
+  std::mt19937 rng(3);
+  Learner learner(*LinearModel::Create(Config()), {});
+  SubmitAndWait(learner, Batch(10, rng));
+  SubmitAndWait(learner, Batch(4, rng, /*hashed=*/true));
+  absl::Notification applied;
+  learner.WhenVersion(14, [&](auto) { applied.Notify(); });
+  ASSERT_TRUE(applied.WaitForNotificationWithTimeout(kTimeout));
+  ASSERT_TRUE(learner.Current()->HasHashedState());
+  // The hashed samples precede the cutoff, so the fit would replace them.
+  ASSERT_THAT(learner.BeginRecording(100), IsOk());
+  SubmitAndWait(learner, Batch(5, rng));
+  absl::Notification published;
+  learner.WhenVersion(19, [&](auto) { published.Notify(); });
+  ASSERT_TRUE(published.WaitForNotificationWithTimeout(kTimeout));
+  const auto before = learner.Current();
+  EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ExpectSameState(*learner.Current(), *before);
+  // Also with no sample recorded since the cutoff.
+  ASSERT_THAT(learner.BeginRecording(100), IsOk());
+  EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ExpectSameState(*learner.Current(), *before);
 }
 
 TEST(LearnerSwapTest, AdoptAfterStopIsRefused) {

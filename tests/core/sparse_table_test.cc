@@ -14,11 +14,13 @@ TEST(SparseTableTest, UntouchedSlotsReadAsAbsent) {
   const SparseTable table(18, 3);
   EXPECT_EQ(table.slots(), 1u << 18);
   EXPECT_EQ(table.Find(12345), nullptr);
+  EXPECT_TRUE(table.empty());
 }
 
 TEST(SparseTableTest, WritesLandInTheirSlotOnly) {
   SparseTable table(14, 2);
   table.Mutable(5)[1] = 7;
+  EXPECT_FALSE(table.empty());
   ASSERT_NE(table.Find(5), nullptr);
   EXPECT_EQ(table.Find(5)[0], 0);
   EXPECT_EQ(table.Find(5)[1], 7);
