@@ -20,32 +20,43 @@ inline double SoftThreshold(double w, double t) {
   return 0;
 }
 
-// Adds to `check` a term that is 0 if the values rule kRule writes in
-// coordinate c are finite and NaN otherwise (v - v is 0 for a finite v, NaN
-// for an infinite or NaN one): one subtraction and one addition per value,
-// no branch; `check` stays 0 only if every value added is finite.
+// Whether rule kRule writes a coordinate's optimizer values a and b.
 template <Optimizer kRule>
-inline void AddFiniteCheck(const double* c, double& check) {
-  check += c[0] - c[0];
-  if constexpr (kRule != Optimizer::kSgd) check += c[1] - c[1];
+constexpr bool kWritesA = kRule != Optimizer::kSgd;
+template <Optimizer kRule>
+constexpr bool kWritesB =
+    kRule == Optimizer::kFtrl || kRule == Optimizer::kAdam ||
+    kRule == Optimizer::kNormalized;
+
+// Adds to `check` a term that is 0 if the values rule kRule writes in a
+// coordinate {w, a, b} are finite and NaN otherwise (v - v is 0 for a finite
+// v, NaN for an infinite or NaN one): one subtraction and one addition per
+// value, no branch; `check` stays 0 only if every value added is finite.
+// (The normalized rule's b is a largest |x|, finite as inputs are.)
+template <Optimizer kRule>
+inline void AddFiniteCheck(double w, double a, double b, double& check) {
+  check += w - w;
+  if constexpr (kWritesA<kRule>) check += a - a;
   if constexpr (kRule == Optimizer::kFtrl || kRule == Optimizer::kAdam) {
-    check += c[2] - c[2];
+    check += b - b;
   }
 }
 
-// The normalized rule's scale: takes |x| into coordinate c's s = c[2] (the
+// The normalized rule's scale of one coordinate: takes |x| into its s (the
 // largest |x| seen, the same for every output), shrinking the weights of the
-// outputs it grows past (Ross et al. 2013); returns (x / s)^2.
-inline double TakeScale(double* c, double x, uint32_t outputs) {
+// outputs it grows past (Ross et al. 2013); returns (x / s)^2. Output k's
+// weight and s are w[k * stride] and s[k * stride].
+inline double TakeScale(double* w, double* s, size_t stride, double x,
+                        uint32_t outputs) {
   const double ax = std::abs(x);
-  if (ax > c[2]) {
+  if (ax > s[0]) {
     for (uint32_t k = 0; k < outputs; ++k) {
-      double* ck = c + k * 3;  // kStride (3) values per output
-      if (ck[2] > 0) ck[0] *= ck[2] / ax;
-      ck[2] = ax;
+      double& sk = s[k * stride];
+      if (sk > 0) w[k * stride] *= sk / ax;
+      sk = ax;
     }
   }
-  const double xn = x / c[2];
+  const double xn = x / s[0];
   return xn * xn;
 }
 
@@ -66,12 +77,11 @@ struct StepParams {
   double b1, b2, inv_c1, inv_c2;  // adam: betas, 1 / (1 - beta^t)
 };
 
-// One coordinate c = {w, a, b} with input x and loss gradient g (d loss /
+// One coordinate {w, a, b} with input x and loss gradient g (d loss /
 // d score, unweighted). docs/LEARNING.md has the formulas and sources.
 template <Optimizer kRule>
-inline void StepCoordinate(double* c, double x, double g, double l1, double l2,
-                           const StepParams& p) {
-  double& w = c[0];
+inline void StepCoordinate(double& w, double& a, double& b, double x, double g,
+                           double l1, double l2, const StepParams& p) {
   switch (kRule) {
     case Optimizer::kSgd: {
       w -= p.rate * (g * x + l2 * w);
@@ -80,22 +90,22 @@ inline void StepCoordinate(double* c, double x, double g, double l1, double l2,
     }
     case Optimizer::kAdagrad: {
       const double gi = p.weight * g * x + l2 * w;
-      c[1] += gi * gi;
-      if (c[1] > 0) {
-        const double r = p.eta / std::sqrt(c[1]);
+      a += gi * gi;
+      if (a > 0) {
+        const double r = p.eta / std::sqrt(a);
         w -= r * gi;
         if (l1 > 0) w = SoftThreshold(w, r * l1);
       }
       break;
     }
     case Optimizer::kFtrl: {
-      // c[1] = z, c[2] = n (McMahan et al. 2013, Algorithm 1).
+      // a = z, b = n (McMahan et al. 2013, Algorithm 1).
       const double gi = p.weight * g * x;
-      const double n = c[2], n_new = n + gi * gi;
+      const double n = b, n_new = n + gi * gi;
       const double sigma = (std::sqrt(n_new) - std::sqrt(n)) / p.alpha;
-      c[1] += gi - sigma * w;
-      c[2] = n_new;
-      const double z = c[1];
+      a += gi - sigma * w;
+      b = n_new;
+      const double z = a;
       w = std::abs(z) <= l1 ? 0.0
                             : -(z - (z > 0 ? l1 : -l1)) /
                                   ((p.beta + std::sqrt(n_new)) / p.alpha + l2);
@@ -103,19 +113,19 @@ inline void StepCoordinate(double* c, double x, double g, double l1, double l2,
     }
     case Optimizer::kAdam: {
       const double gi = p.weight * g * x + l2 * w;
-      c[1] = p.b1 * c[1] + (1 - p.b1) * gi;
-      c[2] = p.b2 * c[2] + (1 - p.b2) * gi * gi;
-      w -= p.eta * (c[1] * p.inv_c1) / (std::sqrt(c[2] * p.inv_c2) + 1e-8);
+      a = p.b1 * a + (1 - p.b1) * gi;
+      b = p.b2 * b + (1 - p.b2) * gi * gi;
+      w -= p.eta * (a * p.inv_c1) / (std::sqrt(b * p.inv_c2) + 1e-8);
       if (l1 > 0) w = SoftThreshold(w, p.eta * l1);
       break;
     }
     default: {
-      // Normalized adaptive: c[1] = G (sum of weighted squared gradients),
-      // c[2] = s (largest |x| seen, already updated for this x by Update).
+      // Normalized adaptive: a = G (sum of weighted squared gradients),
+      // b = s (largest |x| seen, already updated for this x by Update).
       const double gi = g * x + l2 * w;
-      c[1] += p.weight * gi * gi;
-      if (c[1] > 0) {
-        const double r = p.rate / (std::sqrt(c[1]) * c[2]);
+      a += p.weight * gi * gi;
+      if (a > 0) {
+        const double r = p.rate / (std::sqrt(a) * b);
         w -= r * gi;
         if (l1 > 0) w = SoftThreshold(w, r * l1);
       }
@@ -166,9 +176,9 @@ LinearModel::LinearModel(const ModelConfig& config)
     : config_(config),
       loss_(LossSpecOf(config)),
       outputs_(NumOutputs(config)),
-      dense_(static_cast<size_t>(NumOutputs(config)) *
-                 (config.num_features + 1) * kStride,
-             0.0),
+      plane_(static_cast<size_t>(NumOutputs(config)) *
+             (config.num_features + 1)),
+      dense_(3 * plane_, 0.0),
       table_(config.hash_bits, NumOutputs(config) * kStride),
       feature_stats_(config.num_features),
       inv_std_(config.num_features, 1.0),
@@ -259,19 +269,18 @@ void LinearModel::Score(const ExampleView& x, std::vector<double>& z,
   } else {
     Gather(x, slots, xs, scratch);
   }
-  const size_t stride = static_cast<size_t>(outputs_) * kStride;
   for (uint32_t k = 0; k < outputs_; ++k) {
-    const double* c = DenseCoord(k, 0);
+    const double* w = &dense_[Dense(k, 0)];
     // Four partial sums, so the additions do not wait on each other.
-    double s0 = c[d * stride], s1 = 0, s2 = 0, s3 = 0;  // s0 from the bias
+    double s0 = w[d], s1 = 0, s2 = 0, s3 = 0;  // s0 from the bias
     uint32_t j = 0;
     for (; j + 4 <= d; j += 4) {
-      s0 += c[j * stride] * z[j];
-      s1 += c[(j + 1) * stride] * z[j + 1];
-      s2 += c[(j + 2) * stride] * z[j + 2];
-      s3 += c[(j + 3) * stride] * z[j + 3];
+      s0 += w[j] * z[j];
+      s1 += w[j + 1] * z[j + 1];
+      s2 += w[j + 2] * z[j + 2];
+      s3 += w[j + 3] * z[j + 3];
     }
-    for (; j < d; ++j) s0 += c[j * stride] * z[j];
+    for (; j < d; ++j) s0 += w[j] * z[j];
     for (size_t f = 0; f < slots.size(); ++f) {
       if (const double* t = table_.Find(slots[f])) {
         (f % 2 == 0 ? s1 : s3) += t[k * kStride] * xs[f];
@@ -443,7 +452,7 @@ void LinearModel::Learn(const ExampleView& x, double label, double weight) {
 
 template <Optimizer kRule>
 bool LinearModel::Update(double weight, double sgd_step) {
-  static_assert(kStride == 3, "CopyCoordinate and TakeScale copy three values");
+  static_assert(kStride == 3, "sparse slots hold {w, a, b} per output");
   const uint32_t d = config_.num_features;
   const double l1 = *config_.l1, l2 = *config_.l2;
   StepParams p{};
@@ -455,10 +464,6 @@ bool LinearModel::Update(double weight, double sgd_step) {
   const double old_steps = steps_, old_norm = norm_sum_, old_wsum = weight_sum_,
                old_b1 = beta1_t_, old_b2 = beta2_t_;
   steps_ += 1;
-
-  const size_t per_coord = static_cast<size_t>(outputs_) * kStride;
-  const size_t stride = per_coord;  // between dense coordinates
-  double* dense = DenseCoord(0, 0);
   if constexpr (kRule == Optimizer::kAdam) {
     p.b1 = *config_.adam_beta1;
     p.b2 = *config_.adam_beta2;
@@ -468,20 +473,28 @@ bool LinearModel::Update(double weight, double sgd_step) {
     p.inv_c2 = 1 / (1 - beta2_t_);
   }
 
-  // For a rollback: a copy of the dense coordinates (an update visits all of
-  // them anyway) and a log of the sparse ones, each with every output's
-  // values (stride kStride, as for dense coordinates). A slot may come twice;
+  // For a rollback: a copy of the dense values the rule writes (an update
+  // visits every dense coordinate anyway) and a log of the sparse
+  // coordinates, each with every output's values. A slot may come twice;
   // its first entry holds its values before the update.
-  std::copy(dense_.begin(), dense_.end(), dense_undo_.begin());
+  double* const w = dense_.data();
+  double* const a = w + plane_;
+  double* const b = a + plane_;
+  const size_t row = static_cast<size_t>(d) + 1;  // between outputs
+  // The planes the rule writes: w, then a, then b.
+  const size_t written =
+      plane_ * (kWritesB<kRule> ? 3 : (kWritesA<kRule> ? 2 : 1));
+  std::copy_n(w, written, dense_undo_.data());
   // The normalized rule: each coordinate's scale takes in this example, as
   // it is logged; then the rate uses the normalized |x|^2 of this example.
   double norm_x = 0;
   if constexpr (kRule == Optimizer::kNormalized) {
-    norm_x = TakeScale(dense + d * stride, 1.0, outputs_);  // bias
+    norm_x = TakeScale(w + d, b + d, row, 1.0, outputs_);  // bias
     for (uint32_t j = 0; j < d; ++j) {
-      if (z_[j] != 0) norm_x += TakeScale(dense + j * stride, z_[j], outputs_);
+      if (z_[j] != 0) norm_x += TakeScale(w + j, b + j, row, z_[j], outputs_);
     }
   }
+  const size_t per_coord = static_cast<size_t>(outputs_) * kStride;
   if (sparse_.size() < slots_.size()) {
     sparse_.resize(slots_.size());
     sparse_undo_.resize(slots_.size() * per_coord);
@@ -509,7 +522,7 @@ bool LinearModel::Update(double weight, double sgd_step) {
       }
     }
     if constexpr (kRule == Optimizer::kNormalized) {
-      norm_x += TakeScale(c, x, outputs);
+      norm_x += TakeScale(c, c + 2, kStride, x, outputs);
     }
     ++n;
   }
@@ -522,19 +535,21 @@ bool LinearModel::Update(double weight, double sgd_step) {
   double check = 0;  // stays 0 while every written value is finite
   for (uint32_t k = 0; k < outputs_; ++k) {
     const double g = grad_[k];
-    double* c = dense + k * kStride;
+    double* const wk = w + k * row;
+    double* const ak = a + k * row;
+    double* const bk = b + k * row;
     for (uint32_t j = 0; j < d; ++j) {
       if (z_[j] == 0) continue;
-      StepCoordinate<kRule>(c + j * stride, z_[j], g, l1, l2, p);
-      AddFiniteCheck<kRule>(c + j * stride, check);
+      StepCoordinate<kRule>(wk[j], ak[j], bk[j], z_[j], g, l1, l2, p);
+      AddFiniteCheck<kRule>(wk[j], ak[j], bk[j], check);
     }
     // The bias, unregularized.
-    StepCoordinate<kRule>(c + d * stride, 1.0, g, 0, 0, p);
-    AddFiniteCheck<kRule>(c + d * stride, check);
+    StepCoordinate<kRule>(wk[d], ak[d], bk[d], 1.0, g, 0, 0, p);
+    AddFiniteCheck<kRule>(wk[d], ak[d], bk[d], check);
     for (size_t i = 0; i < n; ++i) {
-      double* t = sparse_[i].coord + k * kStride;
-      StepCoordinate<kRule>(t, sparse_[i].x, g, l1, l2, p);
-      AddFiniteCheck<kRule>(t, check);
+      double* t = log[i].coord + k * kStride;
+      StepCoordinate<kRule>(t[0], t[1], t[2], log[i].x, g, l1, l2, p);
+      AddFiniteCheck<kRule>(t[0], t[1], t[2], check);
     }
   }
   if (check == 0 && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {
@@ -544,7 +559,7 @@ bool LinearModel::Update(double weight, double sgd_step) {
   while (n-- > 0) {
     std::copy_n(&sparse_undo_[n * per_coord], per_coord, sparse_[n].coord);
   }
-  std::copy(dense_undo_.begin(), dense_undo_.end(), dense_.begin());
+  std::copy_n(dense_undo_.data(), written, w);
   steps_ = old_steps;
   norm_sum_ = old_norm;
   weight_sum_ = old_wsum;
@@ -579,8 +594,10 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
   model.ComputeScale();
   const uint32_t d = config.num_features;
   for (uint32_t k = 0; k < model.outputs_; ++k) {
-    for (uint32_t j = 0; j < d; ++j) *model.DenseCoord(k, j) = weights(k, j);
-    *model.DenseCoord(k, d) = bias[k];
+    for (uint32_t j = 0; j < d; ++j) {
+      model.dense_[model.Dense(k, j)] = weights(k, j);
+    }
+    model.dense_[model.Dense(k, d)] = bias[k];
   }
   return model;
 }
@@ -589,8 +606,8 @@ RawLinearFunction LinearModel::RawFunction() const {
   const uint32_t d = config_.num_features;
   RawLinearFunction f{Eigen::MatrixXd(outputs_, d), Eigen::VectorXd(outputs_)};
   for (uint32_t k = 0; k < outputs_; ++k) {
-    for (uint32_t j = 0; j < d; ++j) f.weights(k, j) = *DenseCoord(k, j);
-    f.bias[k] = *DenseCoord(k, d);
+    for (uint32_t j = 0; j < d; ++j) f.weights(k, j) = dense_[Dense(k, j)];
+    f.bias[k] = dense_[Dense(k, d)];
   }
   if (!config_.standardize) return f;
   const Eigen::Map<const Eigen::RowVectorXd> inv_std(inv_std_.data(), d);
@@ -609,11 +626,11 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
   std::vector<double> weights, bias, aux;
   weights.reserve(static_cast<size_t>(k) * d);
   for (uint32_t o = 0; o < k; ++o) {
-    for (uint32_t j = 0; j < d; ++j) weights.push_back(*DenseCoord(o, j));
-    bias.push_back(*DenseCoord(o, d));
+    for (uint32_t j = 0; j < d; ++j) weights.push_back(dense_[Dense(o, j)]);
+    bias.push_back(dense_[Dense(o, d)]);
     for (uint32_t j = 0; j <= d; ++j) {
-      aux.push_back(DenseCoord(o, j)[1]);
-      aux.push_back(DenseCoord(o, j)[2]);
+      aux.push_back(dense_[plane_ + Dense(o, j)]);
+      aux.push_back(dense_[2 * plane_ + Dense(o, j)]);
     }
   }
   std::vector<double> slots, sparse;
@@ -691,13 +708,14 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
   }
   mo.version_ = version;
   for (size_t o = 0; o < k; ++o) {
-    for (size_t j = 0; j < d; ++j)
-      *mo.DenseCoord(o, j) = (**weights)[o * d + j];
-    *mo.DenseCoord(o, d) = (**bias)[o];
+    for (size_t j = 0; j < d; ++j) {
+      mo.dense_[mo.Dense(o, j)] = (**weights)[o * d + j];
+    }
+    mo.dense_[mo.Dense(o, d)] = (**bias)[o];
     for (size_t j = 0; j <= d; ++j) {
-      double* c = mo.DenseCoord(o, j);
-      c[1] = (**aux)[(o * (d + 1) + j) * 2];
-      c[2] = (**aux)[(o * (d + 1) + j) * 2 + 1];
+      const size_t i = mo.Dense(o, j);
+      mo.dense_[mo.plane_ + i] = (**aux)[i * 2];
+      mo.dense_[2 * mo.plane_ + i] = (**aux)[i * 2 + 1];
     }
   }
   if (n > 0) {

@@ -112,7 +112,7 @@ class LinearModel {
   const RunningStats& label_stats() const { return label_stats_; }
 
  private:
-  // Per coordinate and output: the weight and two optimizer values (see
+  // Per sparse slot and output: the weight and two optimizer values (see
   // docs/LEARNING.md for what each rule keeps there).
   static constexpr int kStride = 3;
   // Standardization multiplies by 1 / sd, recomputed after each of the first
@@ -140,11 +140,9 @@ class LinearModel {
   // false (and nothing changed) if it would make the model non-finite.
   template <Optimizer kRule>
   bool Update(double weight, double sgd_step);
-  double* DenseCoord(uint32_t k, uint32_t j) {
-    return &dense_[(static_cast<size_t>(j) * outputs_ + k) * kStride];
-  }
-  const double* DenseCoord(uint32_t k, uint32_t j) const {
-    return &dense_[(static_cast<size_t>(j) * outputs_ + k) * kStride];
+  // The index of output k's dense coordinate j (d: the bias).
+  size_t Dense(uint32_t k, uint32_t j) const {
+    return static_cast<size_t>(k) * (config_.num_features + 1) + j;
   }
 
   ModelConfig config_;
@@ -152,8 +150,11 @@ class LinearModel {
   uint32_t outputs_ = 1;
   std::vector<std::pair<uint32_t, uint32_t>> interactions_;  // namespace hashes
   uint64_t version_ = 0;
-  // [dense feature j, then the bias][output][kStride], laid out like a
-  // sparse slot so an update treats both alike.
+  // The dense coordinates, at Dense(k, j): per output its features then its
+  // bias, so a score is one contiguous dot product. dense_ holds three
+  // planes of plane_ values: the weights w, then the optimizer values a,
+  // then b (a sparse slot keeps the same three together).
+  size_t plane_ = 0;
   std::vector<double> dense_;
   // [slot][output][kStride], blocks shared copy-on-write with published
   // copies; blocks are allocated on their first write.
@@ -171,9 +172,10 @@ class LinearModel {
   // Scratch, kept to avoid allocating per example.
   std::vector<double> z_, xs_, scores_, grad_;
   std::vector<uint32_t> slots_, scratch_;
-  // What an update rolls back to: dense_ before it, and the sparse
-  // coordinates it touched (output 0's values; output k's are kStride * k
-  // further) with their inputs and values before it.
+  // What an update rolls back to: the dense values before it (those its rule
+  // writes), and the sparse coordinates it touched (output 0's values;
+  // output k's are kStride * k further) with their inputs and values before
+  // it.
   std::vector<double> dense_undo_;
   struct SparseCoord {
     double* coord;
