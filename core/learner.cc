@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "core/thread_name.h"
 
 namespace streamfit {
 namespace {
@@ -20,7 +21,10 @@ Learner::Learner(LinearModel model, Options options, Journal* journal)
       published_(std::make_shared<const LinearModel>(model_)),
       admitted_version_(model_.version()),
       published_version_(model_.version()),
-      thread_([this] { Run(); }) {}
+      thread_([this] {
+        NameThisThread("sf-learner");
+        Run();
+      }) {}
 
 Learner::~Learner() { Stop(); }
 

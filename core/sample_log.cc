@@ -15,6 +15,7 @@
 #include "core/crc32c.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "core/thread_name.h"
 
 namespace streamfit {
 namespace {
@@ -278,7 +279,10 @@ absl::StatusOr<std::unique_ptr<SampleLog>> SampleLog::Open(
   r.first_version = log->first_version_;
   r.end_version = log->end_version_;
   // Every policy has the thread: it also runs the final fsync at close.
-  log->sync_thread_ = std::thread([l = log.get()] { l->SyncLoop(); });
+  log->sync_thread_ = std::thread([l = log.get()] {
+    NameThisThread("sf-log-sync");
+    l->SyncLoop();
+  });
   return log;
 }
 

@@ -13,6 +13,7 @@
 #include "core/batch_trainer.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "core/thread_name.h"
 
 namespace streamfit {
 namespace fs = std::filesystem;
@@ -120,7 +121,10 @@ absl::StatusOr<std::unique_ptr<RetrainJobs>> RetrainJobs::Start(
     }
   }
   for (int i = 0; i < std::max(1, options.threads); ++i) {
-    jobs->workers_.emplace_back([p = jobs.get()] { p->Work(); });
+    jobs->workers_.emplace_back([p = jobs.get()] {
+      NameThisThread("sf-retrain");
+      p->Work();
+    });
   }
   return jobs;
 }

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "core/thread_name.h"
 
 namespace streamfit {
 
@@ -56,8 +57,10 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.address));
   }
-  server->checkpointer_ =
-      std::thread([s = server.get()] { s->CheckpointLoop(); });
+  server->checkpointer_ = std::thread([s = server.get()] {
+    NameThisThread("sf-checkpoint");
+    s->CheckpointLoop();
+  });
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   return server;
 }
