@@ -114,9 +114,9 @@ class Learner {
   // ends the recording. `on_done` gets that version, or the model stays
   // untouched and it gets FAILED_PRECONDITION (no recording, another config,
   // or the model held hashed state at the cutoff: a fit learns dense
-  // features only, so the swap would drop it), RESOURCE_EXHAUSTED (the recording overflowed) or ABORTED
-  // (stopped first). Batches admitted but not applied yet are learned after
-  // the swap, by the new model.
+  // features only, so the swap would drop it), RESOURCE_EXHAUSTED (the
+  // recording overflowed) or ABORTED (stopped first). Batches admitted but not
+  // applied yet are learned after the swap, by the new model.
   void Adopt(LinearModel fitted, AdoptCallback on_done);
 
  private:
