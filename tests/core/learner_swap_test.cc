@@ -78,6 +78,13 @@ void SubmitAndWait(Learner& learner, ExampleBatch batch) {
   ASSERT_TRUE(queued.WaitForNotificationWithTimeout(kTimeout));
 }
 
+// Waits until the learner has published `version`.
+void AwaitVersion(Learner& learner, uint64_t version) {
+  absl::Notification published;
+  learner.WhenVersion(version, [&](auto) { published.Notify(); });
+  ASSERT_TRUE(published.WaitForNotificationWithTimeout(kTimeout));
+}
+
 TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
   std::mt19937 rng(1);
   const ExampleBatch dataset = Batch(500, rng);
@@ -114,9 +121,7 @@ TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
   // Batches still queued at the swap are learned after it, by the new model.
   EXPECT_GE(*version, *cutoff);
   EXPECT_LE(*version, total);
-  absl::Notification applied;
-  learner.WhenVersion(total, [&](auto) { applied.Notify(); });
-  ASSERT_TRUE(applied.WaitForNotificationWithTimeout(kTimeout));
+  AwaitVersion(learner, total);
   absl::StatusOr<LinearModel> expected =
       LinearModel::FromState(Config(), *cutoff, fitted_copy.ExportState());
   ASSERT_THAT(expected, IsOk());
@@ -136,9 +141,7 @@ TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
   for (size_t i = 0; i < after.size(); ++i) {
     expected->Learn(after.view(i), after.labels[i], after.weights[i]);
   }
-  absl::Notification published;
-  learner.WhenVersion(total + 9, [&](auto) { published.Notify(); });
-  ASSERT_TRUE(published.WaitForNotificationWithTimeout(kTimeout));
+  AwaitVersion(learner, total + 9);
   ExpectSameState(*learner.Current(), *expected);
 }
 
@@ -153,9 +156,7 @@ TEST(LearnerSwapTest, AdoptWithoutRecordingOrAfterOverflowKeepsTheModel) {
   EXPECT_THAT(learner.BeginRecording(5),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   SubmitAndWait(learner, Batch(10, rng));
-  absl::Notification published;
-  learner.WhenVersion(20, [&](auto) { published.Notify(); });
-  ASSERT_TRUE(published.WaitForNotificationWithTimeout(kTimeout));
+  AwaitVersion(learner, 20);
   const auto before = learner.Current();
   EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
               StatusIs(absl::StatusCode::kResourceExhausted));
@@ -171,16 +172,12 @@ TEST(LearnerSwapTest, AdoptIsRefusedIfHashedStateWasLearnedBeforeTheCutoff) {
   Learner learner(*LinearModel::Create(Config()), {});
   SubmitAndWait(learner, Batch(10, rng));
   SubmitAndWait(learner, Batch(4, rng, /*hashed=*/true));
-  absl::Notification applied;
-  learner.WhenVersion(14, [&](auto) { applied.Notify(); });
-  ASSERT_TRUE(applied.WaitForNotificationWithTimeout(kTimeout));
+  AwaitVersion(learner, 14);
   ASSERT_TRUE(learner.Current()->HasHashedState());
   // The hashed samples precede the cutoff, so the fit would replace them.
   ASSERT_THAT(learner.BeginRecording(100), IsOk());
   SubmitAndWait(learner, Batch(5, rng));
-  absl::Notification published;
-  learner.WhenVersion(19, [&](auto) { published.Notify(); });
-  ASSERT_TRUE(published.WaitForNotificationWithTimeout(kTimeout));
+  AwaitVersion(learner, 19);
   const auto before = learner.Current();
   EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
               StatusIs(absl::StatusCode::kFailedPrecondition));
