@@ -1,13 +1,15 @@
 // streamfit-learn-speed: nanoseconds per learned example (LinearModel::Learn)
 // for each update rule on three input shapes, and heap allocations per
-// example counted by a replaced global operator new; for the sparse shapes,
-// the memory floor (BM_MemoryFloor) in the same run.
+// example counted by a replaced global operator new; in the same run, the
+// memory floor of each sparse shape (BM_MemoryFloor) and the compute floor of
+// the dense one (BM_DenseFloor).
 //
 //   build/bench/streamfit-learn-speed --benchmark_repetitions=5 \
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -173,7 +175,31 @@ void BM_MemoryFloor(benchmark::State& state, Shape shape) {
   benchmark::DoNotOptimize(table.data());
 }
 
+// The compute floor of the dense shape: a bare logistic SGD step on its raw
+// features, hand-fused (score, sigmoid, update of 10 weights and the bias),
+// with none of what Learn must also do per example (standardization,
+// progressive metrics, clipping, the rate schedule and step cap, the
+// non-finite guard). Each example's score waits for the previous update, so
+// the chain of the dot product, the exponential, the division and the
+// update bounds it from below, however few instructions surround it.
+void BM_DenseFloor(benchmark::State& state) {
+  const ExampleBatch data = MakeData(Shape::kDense10);
+  double w[11] = {};
+  size_t i = 0;
+  for (auto _ : state) {
+    const float* x = data.row(i).data();
+    double s = w[10];
+    for (int j = 0; j < 10; ++j) s += w[j] * x[j];
+    const double g = 0.01 * (1.0 / (1.0 + std::exp(-s)) - data.labels[i]);
+    for (int j = 0; j < 10; ++j) w[j] -= g * x[j];
+    w[10] -= g;
+    if (++i == kExamples) i = 0;
+  }
+  benchmark::DoNotOptimize(w);
+}
+
 void RegisterAll() {
+  benchmark::RegisterBenchmark("DenseFloor/dense10_logistic", BM_DenseFloor);
   const std::pair<const char*, Shape> shapes[] = {
       {"dense10", Shape::kDense10},
       {"sparse30_b18", Shape::kSparse30},
