@@ -270,7 +270,7 @@ void LinearModel::Score(const ExampleView& x, std::vector<double>& z,
     Gather(x, slots, xs, scratch);
   }
   for (uint32_t k = 0; k < outputs_; ++k) {
-    const double* w = &dense_[Dense(k, 0)];
+    const double* w = &dense_[DenseIndex(k, 0)];
     // Four partial sums, so the additions do not wait on each other.
     double s0 = w[d], s1 = 0, s2 = 0, s3 = 0;  // s0 from the bias
     uint32_t j = 0;
@@ -595,9 +595,9 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
   const uint32_t d = config.num_features;
   for (uint32_t k = 0; k < model.outputs_; ++k) {
     for (uint32_t j = 0; j < d; ++j) {
-      model.dense_[model.Dense(k, j)] = weights(k, j);
+      model.dense_[model.DenseIndex(k, j)] = weights(k, j);
     }
-    model.dense_[model.Dense(k, d)] = bias[k];
+    model.dense_[model.DenseIndex(k, d)] = bias[k];
   }
   return model;
 }
@@ -606,8 +606,8 @@ RawLinearFunction LinearModel::RawFunction() const {
   const uint32_t d = config_.num_features;
   RawLinearFunction f{Eigen::MatrixXd(outputs_, d), Eigen::VectorXd(outputs_)};
   for (uint32_t k = 0; k < outputs_; ++k) {
-    for (uint32_t j = 0; j < d; ++j) f.weights(k, j) = dense_[Dense(k, j)];
-    f.bias[k] = dense_[Dense(k, d)];
+    for (uint32_t j = 0; j < d; ++j) f.weights(k, j) = dense_[DenseIndex(k, j)];
+    f.bias[k] = dense_[DenseIndex(k, d)];
   }
   if (!config_.standardize) return f;
   const Eigen::Map<const Eigen::RowVectorXd> inv_std(inv_std_.data(), d);
@@ -626,11 +626,12 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
   std::vector<double> weights, bias, aux;
   weights.reserve(static_cast<size_t>(k) * d);
   for (uint32_t o = 0; o < k; ++o) {
-    for (uint32_t j = 0; j < d; ++j) weights.push_back(dense_[Dense(o, j)]);
-    bias.push_back(dense_[Dense(o, d)]);
+    for (uint32_t j = 0; j < d; ++j)
+      weights.push_back(dense_[DenseIndex(o, j)]);
+    bias.push_back(dense_[DenseIndex(o, d)]);
     for (uint32_t j = 0; j <= d; ++j) {
-      aux.push_back(dense_[plane_ + Dense(o, j)]);
-      aux.push_back(dense_[2 * plane_ + Dense(o, j)]);
+      aux.push_back(dense_[plane_ + DenseIndex(o, j)]);
+      aux.push_back(dense_[2 * plane_ + DenseIndex(o, j)]);
     }
   }
   std::vector<double> slots, sparse;
@@ -709,11 +710,11 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
   mo.version_ = version;
   for (size_t o = 0; o < k; ++o) {
     for (size_t j = 0; j < d; ++j) {
-      mo.dense_[mo.Dense(o, j)] = (**weights)[o * d + j];
+      mo.dense_[mo.DenseIndex(o, j)] = (**weights)[o * d + j];
     }
-    mo.dense_[mo.Dense(o, d)] = (**bias)[o];
+    mo.dense_[mo.DenseIndex(o, d)] = (**bias)[o];
     for (size_t j = 0; j <= d; ++j) {
-      const size_t i = mo.Dense(o, j);
+      const size_t i = mo.DenseIndex(o, j);
       mo.dense_[mo.plane_ + i] = (**aux)[i * 2];
       mo.dense_[2 * mo.plane_ + i] = (**aux)[i * 2 + 1];
     }

@@ -141,7 +141,7 @@ class LinearModel {
   template <Optimizer kRule>
   bool Update(double weight, double sgd_step);
   // The index of output k's dense coordinate j (d: the bias).
-  size_t Dense(uint32_t k, uint32_t j) const {
+  size_t DenseIndex(uint32_t k, uint32_t j) const {
     return static_cast<size_t>(k) * (config_.num_features + 1) + j;
   }
 
@@ -150,8 +150,8 @@ class LinearModel {
   uint32_t outputs_ = 1;
   std::vector<std::pair<uint32_t, uint32_t>> interactions_;  // namespace hashes
   uint64_t version_ = 0;
-  // The dense coordinates, at Dense(k, j): per output its features then its
-  // bias, so a score is one contiguous dot product. dense_ holds three
+  // The dense coordinates, at DenseIndex(k, j): per output its features then
+  // its bias, so a score is one contiguous dot product. dense_ holds three
   // planes of plane_ values: the weights w, then the optimizer values a,
   // then b (a sparse slot keeps the same three together).
   size_t plane_ = 0;
