@@ -263,7 +263,7 @@ void LinearModel::Score(const ExampleView& x, std::vector<double>& z,
   } else {
     for (uint32_t j = 0; j < d; ++j) z[j] = x.dense[j];
   }
-  if (x.hashes.empty() && interactions_.empty()) {  // dense only
+  if (x.hashes.empty()) {  // dense only (interactions pair hashed features)
     slots.clear();
     xs.clear();
   } else {

@@ -85,6 +85,15 @@ void AwaitVersion(Learner& learner, uint64_t version) {
   ASSERT_TRUE(published.WaitForNotificationWithTimeout(kTimeout));
 }
 
+// Adopting a fresh fit is refused with `code`, and the live model stays as
+// it was.
+void ExpectAdoptionRefused(Learner& learner, absl::StatusCode code) {
+  const auto before = learner.Current();
+  EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
+              StatusIs(code));
+  ExpectSameState(*learner.Current(), *before);
+}
+
 TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
   std::mt19937 rng(1);
   const ExampleBatch dataset = Batch(500, rng);
@@ -157,10 +166,7 @@ TEST(LearnerSwapTest, AdoptWithoutRecordingOrAfterOverflowKeepsTheModel) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
   SubmitAndWait(learner, Batch(10, rng));
   AwaitVersion(learner, 20);
-  const auto before = learner.Current();
-  EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
-              StatusIs(absl::StatusCode::kResourceExhausted));
-  ExpectSameState(*learner.Current(), *before);
+  ExpectAdoptionRefused(learner, absl::StatusCode::kResourceExhausted);
 
   // EndRecording drops it; a new one may start.
   learner.EndRecording();
@@ -178,15 +184,10 @@ TEST(LearnerSwapTest, AdoptIsRefusedIfHashedStateWasLearnedBeforeTheCutoff) {
   ASSERT_THAT(learner.BeginRecording(100), IsOk());
   SubmitAndWait(learner, Batch(5, rng));
   AwaitVersion(learner, 19);
-  const auto before = learner.Current();
-  EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
-  ExpectSameState(*learner.Current(), *before);
+  ExpectAdoptionRefused(learner, absl::StatusCode::kFailedPrecondition);
   // Also with no sample recorded since the cutoff.
   ASSERT_THAT(learner.BeginRecording(100), IsOk());
-  EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
-  ExpectSameState(*learner.Current(), *before);
+  ExpectAdoptionRefused(learner, absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(LearnerSwapTest, AdoptAfterStopIsRefused) {
