@@ -76,8 +76,12 @@ void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued,
 
 void Learner::Deliver(QueuedCallback on_queued, AdmittedCallback on_admitted,
                       absl::StatusOr<uint64_t> end_version) {
+  if (!end_version.ok()) {  // refused: the producer must not send on
+    on_queued(std::move(end_version));
+    return;
+  }
   if (on_admitted) on_admitted();
-  if (journal_ == nullptr || !end_version.ok()) {
+  if (journal_ == nullptr) {
     on_queued(std::move(end_version));
     return;
   }
@@ -89,14 +93,16 @@ void Learner::Deliver(QueuedCallback on_queued, AdmittedCallback on_admitted,
       });
 }
 
-void Learner::WhenVersion(uint64_t version, StateCallback callback) {
+uint64_t Learner::WhenVersion(uint64_t version, StateCallback callback) {
   bool stopped;
   {
     absl::MutexLock lock(&mu_);
     stopped = stopping_ && version > admitted_version_;
     if (version > published_version_ && !stopped) {
-      waiters_.emplace(version, std::move(callback));
-      return;
+      const uint64_t id = next_waiter_id_++;
+      waiter_ids_.emplace(
+          id, waiters_.emplace(version, std::pair(id, std::move(callback))));
+      return id;
     }
   }
   if (stopped && version > Current()->version()) {
@@ -105,6 +111,23 @@ void Learner::WhenVersion(uint64_t version, StateCallback callback) {
     // Published states only move forward, so the current one qualifies.
     callback(Current());
   }
+  return 0;
+}
+
+bool Learner::CancelWait(uint64_t id) {
+  StateCallback dropped;  // destroyed outside the lock
+  absl::MutexLock lock(&mu_);
+  auto it = waiter_ids_.find(id);
+  if (it == waiter_ids_.end()) return false;
+  dropped = std::move(it->second->second.second);
+  waiters_.erase(it->second);
+  waiter_ids_.erase(it);
+  return true;
+}
+
+size_t Learner::WaiterCount() const {
+  absl::MutexLock lock(&mu_);
+  return waiters_.size();
 }
 
 std::vector<Learner::StateCallback> Learner::Publish() {
@@ -119,7 +142,8 @@ std::vector<Learner::StateCallback> Learner::Publish() {
   published_version_ = model_.version();
   auto end = waiters_.upper_bound(published_version_);
   for (auto it = waiters_.begin(); it != end; ++it) {
-    ready.push_back(std::move(it->second));
+    waiter_ids_.erase(it->second.first);
+    ready.push_back(std::move(it->second.second));
   }
   waiters_.erase(waiters_.begin(), end);
   return ready;
@@ -216,12 +240,13 @@ void Learner::Stop() {
   }
   thread_.join();
   std::deque<Parked> parked;
-  std::multimap<uint64_t, StateCallback> waiters;
+  Waiters waiters;
   std::optional<Adoption> adoption;
   {
     absl::MutexLock lock(&mu_);
     parked.swap(parked_);
     waiters.swap(waiters_);
+    waiter_ids_.clear();
     adoption.swap(adoption_);
     recording_.reset();
   }
@@ -229,7 +254,7 @@ void Learner::Stop() {
   for (auto& p : parked) {
     Deliver(std::move(p.on_queued), std::move(p.on_admitted), StoppedError());
   }
-  for (auto& [v, cb] : waiters) cb(StoppedError());
+  for (auto& [v, waiter] : waiters) waiter.second(StoppedError());
 }
 
 }  // namespace streamfit

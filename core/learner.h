@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -68,9 +69,12 @@ class Learner {
   // Queues a batch (which must pass ValidateBatch) behind every batch admitted
   // before. `on_queued` runs before Submit returns if there is room, otherwise
   // on the learner thread once there is.
-  // `on_admitted`, if set, runs once the batch is admitted or refused, before
+  // `on_admitted`, if set, runs once the batch is admitted, before
   // `on_queued`: with a journal, on_queued waits until the record is durable,
-  // and a producer may send its next batch meanwhile (group commit).
+  // and a producer may send its next batch meanwhile (group commit). A
+  // refused batch (journal error, learner stopped) gets only on_queued, with
+  // the error, so a producer that reads on from on_admitted never sends
+  // anything after a refused batch.
   using AdmittedCallback = absl::AnyInvocable<void()>;
   void Submit(ExampleBatch batch, QueuedCallback on_queued,
               AdmittedCallback on_admitted = nullptr);
@@ -79,8 +83,15 @@ class Learner {
       absl::StatusOr<std::shared_ptr<const LinearModel>>)>;
   // Calls `callback` with the first published state whose version is at
   // least `version`: at once if it is already published. If the learner stops
-  // first, calls it with ABORTED.
-  void WhenVersion(uint64_t version, StateCallback callback);
+  // first, calls it with ABORTED. Returns the waiter's id for CancelWait, or
+  // 0 if `callback` already ran.
+  uint64_t WhenVersion(uint64_t version, StateCallback callback);
+  // Forgets waiter `id` without calling it (its caller gave up, e.g. a
+  // cancelled call), freeing the callback. False if it already ran, was
+  // cancelled before, or `id` is 0.
+  bool CancelWait(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Waiters registered and neither called nor cancelled yet.
+  size_t WaiterCount() const ABSL_LOCKS_EXCLUDED(mu_);
 
   const Options& options() const { return options_; }
   // The version the model will have once every batch admitted so far is
@@ -131,8 +142,8 @@ class Learner {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(admission_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Learner thread: admits parked batches in order while there is room.
   void AdmitParked() ABSL_LOCKS_EXCLUDED(admission_mu_, mu_);
-  // Runs on_admitted, then on_queued with `end_version` (once durable if
-  // there is a journal).
+  // Runs on_admitted (admitted batches only), then on_queued with
+  // `end_version` (once durable if there is a journal).
   void Deliver(QueuedCallback on_queued, AdmittedCallback on_admitted,
                absl::StatusOr<uint64_t> end_version) ABSL_LOCKS_EXCLUDED(mu_);
   // Publishes a copy of model_ and returns the waiters it satisfies.
@@ -172,7 +183,13 @@ class Learner {
   std::deque<Parked> parked_ ABSL_GUARDED_BY(mu_);
   uint64_t admitted_version_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t published_version_ ABSL_GUARDED_BY(mu_) = 0;
-  std::multimap<uint64_t, StateCallback> waiters_ ABSL_GUARDED_BY(mu_);
+  // Waiters by the version they wait for, each with its id; and where each
+  // id sits, for CancelWait (multimap iterators stay valid until erased).
+  using Waiters = std::multimap<uint64_t, std::pair<uint64_t, StateCallback>>;
+  Waiters waiters_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Waiters::iterator> waiter_ids_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   // Retrain swap state (learner_swap.cc).

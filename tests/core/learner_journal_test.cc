@@ -168,6 +168,32 @@ TEST(LearnerJournalTest, ARefusedAppendIsNeverApplied) {
   EXPECT_EQ(journal.starts(), (std::vector<uint64_t>{0, 3}));
 }
 
+TEST(LearnerJournalTest, ARefusedBatchIsNeverReportedAdmitted) {
+  // A producer reads its next message when told its batch is admitted; it
+  // must hear of a refusal first (and only), so it sends nothing after it.
+  FakeJournal journal;
+  Learner learner(NewModel(), {}, &journal);
+  journal.SetFull(true);
+  std::vector<std::string> events;
+  learner.Submit(
+      Batch(5),
+      [&](absl::StatusOr<uint64_t> v) {
+        events.push_back(v.ok() ? "queued" : "refused");
+      },
+      [&] { events.push_back("admitted"); });
+  EXPECT_EQ(events, (std::vector<std::string>{"refused"}));
+
+  learner.Stop();  // a stopped learner refuses the same way
+  events.clear();
+  learner.Submit(
+      Batch(1),
+      [&](absl::StatusOr<uint64_t> v) {
+        events.push_back(v.ok() ? "queued" : "refused");
+      },
+      [&] { events.push_back("admitted"); });
+  EXPECT_EQ(events, (std::vector<std::string>{"refused"}));
+}
+
 TEST(LearnerJournalTest, LearnsWhileAnAppendIsInProgress) {
   FakeJournal journal;
   Learner learner(NewModel(), {}, &journal);

@@ -560,6 +560,44 @@ TEST(LearnerTest, StopAbortsWaitersForUnreachableVersions) {
   EXPECT_EQ(unreachable.calls(), 1);
 }
 
+TEST(LearnerTest, CancelledWaitersAreForgottenAndNeverCalled) {
+  Learner learner(NewModel(), {});
+  // Waiters for versions never reached, each given up by its caller: none
+  // may stay registered (each holds a callback and its captures).
+  constexpr int kWaiters = 100'000;
+  int called = 0;
+  auto shared = std::make_shared<int>(0);
+  for (int i = 0; i < kWaiters; ++i) {
+    const uint64_t id = learner.WhenVersion(
+        1'000'000 + i, [&called, shared](StateOr) { ++called; });
+    ASSERT_NE(id, 0u);
+    ASSERT_TRUE(learner.CancelWait(id));
+    ASSERT_FALSE(learner.CancelWait(id));  // once only
+  }
+  EXPECT_EQ(learner.WaiterCount(), 0u);
+  EXPECT_EQ(shared.use_count(), 1);  // every callback was destroyed
+
+  // A cancelled waiter is not called when its version arrives; the others
+  // still are.
+  StateResult kept;
+  const uint64_t dropped =
+      learner.WhenVersion(5, [&called](StateOr) { ++called; });
+  learner.WhenVersion(5, kept.Callback());
+  EXPECT_EQ(learner.WaiterCount(), 2u);
+  EXPECT_TRUE(learner.CancelWait(dropped));
+  std::mt19937 rng(12);
+  learner.Submit(RandomBatch(5, rng), [](absl::StatusOr<uint64_t>) {});
+  learner.Stop();
+  ASSERT_TRUE(kept.called());
+  EXPECT_THAT(kept.Get(), IsOk());
+  EXPECT_EQ(called, 0);
+  EXPECT_EQ(learner.WaiterCount(), 0u);
+  // A waiter that already ran cannot be cancelled; one answered at once has
+  // no id.
+  EXPECT_FALSE(learner.CancelWait(dropped + 1));
+  EXPECT_EQ(learner.WhenVersion(1, [](StateOr) {}), 0u);
+}
+
 TEST(LearnerTest, DestructorDrainsAndAbortsWaiters) {
   StateResult unreachable;
   QueuedResult queued;

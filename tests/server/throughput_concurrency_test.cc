@@ -8,6 +8,8 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "core/linear_model.h"
 #include "server/proto_convert.h"
 #include "tests/server/server_fixture.h"
@@ -211,6 +213,64 @@ TEST_F(ThroughputConcurrencyTest, ManyMinVersionWaitersAnsweredOrTimedOut) {
           << i;
     }
   }
+}
+
+TEST_F(ThroughputConcurrencyTest, TimedOutMinVersionWaitersLeaveNoWaiter) {
+  Create("w", v1::TASK_REGRESSION, kFeatures);
+  const auto examples = LinearExamples(1, 12);
+  // Predict calls for a version never reached, all in flight at once, each
+  // given up by its deadline or cancelled by its client.
+  constexpr int kCalls = 2000;
+  struct Call {
+    grpc::ClientContext context;
+    v1::PredictRequest request;
+    v1::PredictResponse response;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  absl::Mutex mu;
+  int done = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    auto call = std::make_unique<Call>();
+    call->request.set_model("w");
+    call->request.set_min_version(1'000'000'000);
+    *call->request.add_features() = examples[0].features();
+    if (i % 2 == 0) {
+      call->context.set_deadline(std::chrono::system_clock::now() +
+                                 std::chrono::milliseconds(1 + i % 50));
+    }
+    Call* c = call.get();
+    stub_->async()->Predict(&c->context, &c->request, &c->response,
+                            [&mu, &done, c](grpc::Status status) {
+                              absl::MutexLock lock(&mu);
+                              c->status = std::move(status);
+                              ++done;
+                            });
+    calls.push_back(std::move(call));
+  }
+  // The odd ones are cancelled by their client.
+  for (int i = 1; i < kCalls; i += 2) calls[i]->context.TryCancel();
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(
+        absl::Condition(
+            +[](int* d) { return *d == kCalls; }, &done),
+        absl::Seconds(60)));
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_EQ(calls[i]->status.error_code(),
+              i % 2 == 0 ? grpc::StatusCode::DEADLINE_EXCEEDED
+                         : grpc::StatusCode::CANCELLED)
+        << i;
+  }
+  auto model = server_->registry().Get("w");
+  ASSERT_TRUE(model.ok());
+  // OnCancel may still be running for the last calls after their client
+  // saw the status; it is bounded.
+  for (int i = 0; i < 200 && (*model)->learner.WaiterCount() > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ((*model)->learner.WaiterCount(), 0u);
 }
 
 }  // namespace
