@@ -237,13 +237,19 @@ absl::StatusOr<v1::RetrainJob> RetrainJobs::Cancel(const std::string& id) {
           absl::StrCat("retrain job '", id, "' not found"));
     }
     job = it->second;
-    job->cancelled = true;
-    if (job->state.state() != v1::RETRAIN_PENDING) return job->state;
+    if (Finished(job->state)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "retrain job '", id, "' already ended: ",
+          v1::RetrainState_Name(job->state.state())));
+    }
+    job->cancelled = true;  // a running job stops at its next check
   }
-  // Pending: it ends here (the worker skips cancelled jobs).
+  // A pending job ends here; the check is atomic with Run's start, so the
+  // job either starts (and sees `cancelled`) or never does.
   Update(
       *job,
       [](v1::RetrainJob& s) {
+        if (s.state() != v1::RETRAIN_PENDING) return;
         s.set_state(v1::RETRAIN_CANCELLED);
         s.set_error("cancelled before it started");
         s.set_finished_unix_ms(NowMillis());
@@ -296,6 +302,7 @@ void RetrainJobs::Update(Job& job,
 void RetrainJobs::Work() {
   for (;;) {
     std::shared_ptr<Job> job;
+    std::string id;
     {
       absl::MutexLock lock(&mu_);
       while (pending_.empty() && !stopping_) work_.Wait(&mu_);
@@ -303,20 +310,27 @@ void RetrainJobs::Work() {
       job = std::move(pending_.front());
       pending_.pop_front();
       if (job->state.state() != v1::RETRAIN_PENDING) continue;  // cancelled
+      id = job->state.id();
     }
+    if (options_.on_take) options_.on_take(id);
     Run(*job);
   }
 }
 
 void RetrainJobs::Run(Job& job) {
-  const v1::RetrainRequest request = job.state.request();
+  v1::RetrainRequest request;
+  bool started = false;
   Update(
       job,
-      [](v1::RetrainJob& s) {
+      [&](v1::RetrainJob& s) {
+        if (s.state() != v1::RETRAIN_PENDING) return;  // cancelled meanwhile
         s.set_state(v1::RETRAIN_RUNNING);
         s.mutable_progress()->set_phase("loading");
+        request = s.request();
+        started = true;
       },
       true);
+  if (!started) return;
   std::shared_ptr<LiveModel> model;
   bool recording = false;
   // Ends the job in `state` with `error`; the live model stays as it is.

@@ -37,6 +37,9 @@ class RetrainJobs {
     // Samples a model may learn during a job; past that the swap fails with
     // RESOURCE_EXHAUSTED rather than hold more in memory.
     uint64_t replay_limit = 1 << 22;
+    // Test switch (null in production): runs on a worker with a job's id
+    // after it takes the job off the queue, before the job starts.
+    std::function<void(const std::string&)> on_take;
   };
   // Called with the job after each change (progress included), off any lock.
   using Listener = std::function<void(const v1::RetrainJob&)>;
@@ -52,6 +55,10 @@ class RetrainJobs {
   absl::StatusOr<v1::RetrainJob> Submit(const v1::RetrainRequest& request);
   // NOT_FOUND for an unknown id.
   absl::StatusOr<v1::RetrainJob> Get(const std::string& id) const;
+  // A pending job ends CANCELLED at once and never starts; a running one is
+  // asked to stop and ends CANCELLED unless it finishes first (the returned
+  // state is RUNNING then). FAILED_PRECONDITION for a job that already
+  // ended, NOT_FOUND for an unknown id.
   absl::StatusOr<v1::RetrainJob> Cancel(const std::string& id);
   std::vector<v1::RetrainJob> List() const;  // oldest first
   // Calls `listener` with the job now and after each change. Returns a token
@@ -74,9 +81,11 @@ class RetrainJobs {
         datasets_(datasets),
         options_(std::move(options)) {}
   void Work();
+  // Starts `job` unless it was cancelled since it was taken, then runs it.
   void Run(Job& job);
   // Applies `change` to a job's state, persists it when `persist`, and
-  // notifies listeners.
+  // notifies listeners. `change` runs under mu_, so a change that first
+  // checks the state is atomic with respect to every other change.
   void Update(Job& job, const std::function<void(v1::RetrainJob&)>& change,
               bool persist);
   void Persist(const v1::RetrainJob& job) const;

@@ -1,0 +1,145 @@
+#include "server/retrain_jobs.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "tests/testing/status_matchers.h"
+
+namespace streamfit {
+namespace {
+
+using ::streamfit::testing::StatusIs;
+
+// A registry with one 2-feature regression model, a dataset store holding
+// one small dataset, and retrain jobs over them, in a temporary directory.
+class RetrainJobsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat(
+               "retrain_jobs_", ::getpid(), "_",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    ModelConfig config;
+    config.task = Task::kRegression;
+    config.num_features = 2;
+    ASSERT_TRUE(registry_.Create("m", config).ok());
+    auto datasets = DatasetStore::Open({(dir_ / "datasets").string()});
+    ASSERT_TRUE(datasets.ok()) << datasets.status();
+    datasets_ = *std::move(datasets);
+    std::string csv;
+    for (int i = 0; i < 50; ++i) {
+      absl::StrAppend(&csv, 2 * i + 1, ",", i, ",", i % 7, "\n");
+    }
+    auto upload = datasets_->BeginUpload();
+    ASSERT_TRUE(upload.ok()) << upload.status();
+    ASSERT_TRUE((*upload)->Append(csv).ok());
+    v1::UploadDatasetRequest spec;
+    spec.set_total_bytes(csv.size());
+    auto info = (*upload)->Finish(spec);
+    ASSERT_TRUE(info.ok()) << info.status();
+    dataset_id_ = info->id();
+  }
+  void TearDown() override {
+    if (jobs_) jobs_->Shutdown();
+    registry_.StopAll();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartJobs(std::function<void(const std::string&)> on_take = nullptr) {
+    RetrainJobs::Options options;
+    options.jobs_dir = (dir_ / "jobs").string();
+    options.on_take = std::move(on_take);
+    auto jobs = RetrainJobs::Start(&registry_, datasets_.get(), options);
+    ASSERT_TRUE(jobs.ok()) << jobs.status();
+    jobs_ = *std::move(jobs);
+  }
+
+  v1::RetrainRequest Request() const {
+    v1::RetrainRequest request;
+    request.set_model("m");
+    request.set_dataset_id(dataset_id_);
+    request.set_algorithm("least_squares");
+    return request;
+  }
+
+  // Every state a listener saw for job `id` until it ended (bounded wait).
+  std::vector<v1::RetrainJob> WatchToEnd(const std::string& id) {
+    absl::Mutex mu;
+    std::vector<v1::RetrainJob> seen;
+    bool ended = false;
+    auto token = jobs_->Subscribe(id, [&](const v1::RetrainJob& job) {
+      absl::MutexLock lock(&mu);
+      seen.push_back(job);
+      ended = ended || (job.state() != v1::RETRAIN_PENDING &&
+                        job.state() != v1::RETRAIN_RUNNING);
+    });
+    EXPECT_TRUE(token.ok());
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(
+        mu.AwaitWithTimeout(absl::Condition(&ended), absl::Seconds(30)));
+    if (token.ok()) jobs_->Unsubscribe(*token);
+    return seen;
+  }
+
+  std::filesystem::path dir_;
+  ModelRegistry registry_;
+  std::unique_ptr<DatasetStore> datasets_;
+  std::string dataset_id_;
+  std::unique_ptr<RetrainJobs> jobs_;
+};
+
+TEST_F(RetrainJobsTest, CancelAfterTheJobIsTakenKeepsItCancelledAndUnstarted) {
+  absl::StatusOr<v1::RetrainJob> cancelled = absl::UnknownError("not run");
+  absl::Notification hook_done;
+  // The worker has taken the job off the queue; the cancel comes before the
+  // job starts.
+  StartJobs([&](const std::string& id) {
+    cancelled = jobs_->Cancel(id);
+    hook_done.Notify();
+  });
+  absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(Request());
+  ASSERT_TRUE(job.ok()) << job.status();
+  std::vector<v1::RetrainJob> seen = WatchToEnd(job->id());
+  ASSERT_TRUE(hook_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->state(), v1::RETRAIN_CANCELLED);
+  for (const v1::RetrainJob& s : seen) {
+    EXPECT_NE(s.state(), v1::RETRAIN_RUNNING) << s.ShortDebugString();
+  }
+  absl::StatusOr<v1::RetrainJob> end = jobs_->Get(job->id());
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->state(), v1::RETRAIN_CANCELLED);
+  EXPECT_EQ(end->error(), "cancelled before it started");
+  EXPECT_FALSE(end->swapped());
+  auto model = registry_.Get("m");
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ((*model)->learner.Current()->RawFunction().weights(0, 0), 0);
+}
+
+TEST_F(RetrainJobsTest, CancellingAnEndedJobSaysItEnded) {
+  StartJobs();
+  absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(Request());
+  ASSERT_TRUE(job.ok()) << job.status();
+  std::vector<v1::RetrainJob> seen = WatchToEnd(job->id());
+  ASSERT_FALSE(seen.empty());
+  ASSERT_EQ(seen.back().state(), v1::RETRAIN_SUCCEEDED);
+  EXPECT_THAT(
+      jobs_->Cancel(job->id()),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               ::testing::HasSubstr("already ended: RETRAIN_SUCCEEDED")));
+  EXPECT_EQ(jobs_->Get(job->id())->state(), v1::RETRAIN_SUCCEEDED);
+  EXPECT_THAT(jobs_->Cancel("job-nope"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace streamfit
