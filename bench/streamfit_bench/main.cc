@@ -9,6 +9,8 @@
 //   streamfit-bench --mode=observe-unary --batch=64 --connections=4
 //   streamfit-bench --mode=predict [--qps=2000 | --concurrency=1]
 //   streamfit-bench --mode=mixed --duration_s=10   (predict idle vs loaded)
+//   streamfit-bench --mode=abandoned-waits --calls=100000
+//     (min_version Predicts given up by their deadline: RSS, waiters left)
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/streamfit_bench/abandoned_waits.h"
 #include "bench/streamfit_bench/load.h"
 #include "bench/streamfit_bench/noop_service.h"
 #include "bench/streamfit_bench/rss_sampler.h"
@@ -35,7 +38,7 @@
 #include "server/server.h"
 
 ABSL_FLAG(std::string, mode, "observe-stream",
-          "observe-stream, observe-unary, predict or mixed");
+          "observe-stream, observe-unary, predict, mixed or abandoned-waits");
 ABSL_FLAG(std::string, target, "",
           "host:port of an external server to drive instead of the two "
           "in-process servers");
@@ -73,6 +76,7 @@ ABSL_FLAG(uint64_t, queue_capacity, 1 << 16,
 ABSL_FLAG(std::string, fsync, "always",
           "streamfit server: when an Observe ack is sent (always, "
           "interval:<ms> or never), as the server's --fsync");
+ABSL_FLAG(int64_t, calls, 100000, "abandoned-waits: Predict calls");
 ABSL_FLAG(bool, csv, false, "also print one CSV line per result");
 
 namespace streamfit::bench {
@@ -137,6 +141,7 @@ class Servers {
     if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_);
   }
   const std::vector<Target>& targets() const { return targets_; }
+  StreamfitServer* streamfit() { return streamfit_.get(); }
 
  private:
   NoopLearnerService noop_service_;
@@ -399,6 +404,20 @@ int main(int argc, char** argv) {
     rc = RunPredictMode(servers);
   } else if (mode == "mixed") {
     rc = RunMixed(servers);
+  } else if (mode == "abandoned-waits") {
+    const uint32_t features = absl::GetFlag(FLAGS_features);
+    const int64_t calls = absl::GetFlag(FLAGS_calls);
+    const int in_flight = std::max(1, absl::GetFlag(FLAGS_concurrency));
+    if (!absl::GetFlag(FLAGS_target).empty()) {
+      rc = SendAbandonedWaits(absl::GetFlag(FLAGS_target), "bench", features,
+                              calls, in_flight);
+    } else if (servers.streamfit() != nullptr) {
+      rc = RunAbandonedWaits(*servers.streamfit(), "bench", features, calls,
+                             in_flight);
+    } else {
+      std::fprintf(stderr, "abandoned-waits needs --servers=streamfit\n");
+      rc = 2;
+    }
   } else {
     std::fprintf(stderr, "streamfit-bench: unknown --mode=%s\n", mode.c_str());
     rc = 2;

@@ -8,10 +8,8 @@
 #include "absl/time/time.h"
 
 namespace streamfit::bench {
-namespace {
 
-// The value in kB of a "Name:   123 kB" line of /proc/self/status.
-long StatusKb(const std::string& name) {
+long ProcStatusKb(const std::string& name) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
@@ -22,15 +20,13 @@ long StatusKb(const std::string& name) {
   return -1;
 }
 
-}  // namespace
-
 RssSampler::RssSampler(double interval_s)
     : thread_([this, interval_s] {
         const absl::Time start = absl::Now();
         do {
           std::printf("rss t=%6.1f s VmRSS %ld kB VmHWM %ld kB\n",
                       absl::ToDoubleSeconds(absl::Now() - start),
-                      StatusKb("VmRSS"), StatusKb("VmHWM"));
+                      ProcStatusKb("VmRSS"), ProcStatusKb("VmHWM"));
           std::fflush(stdout);
         } while (
             !done_.WaitForNotificationWithTimeout(absl::Seconds(interval_s)));

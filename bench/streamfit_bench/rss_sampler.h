@@ -3,11 +3,16 @@
 #ifndef STREAMFIT_BENCH_STREAMFIT_BENCH_RSS_SAMPLER_H_
 #define STREAMFIT_BENCH_STREAMFIT_BENCH_RSS_SAMPLER_H_
 
+#include <string>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
 
 namespace streamfit::bench {
+
+// The value in kB of a "Name:   123 kB" line of /proc/self/status (VmRSS,
+// VmHWM, ...), or -1.
+long ProcStatusKb(const std::string& name);
 
 // Samples from construction until destruction. Not copyable.
 class RssSampler {
