@@ -173,25 +173,21 @@ TEST(LearnerJournalTest, ARefusedBatchIsNeverReportedAdmitted) {
   // must hear of a refusal first (and only), so it sends nothing after it.
   FakeJournal journal;
   Learner learner(NewModel(), {}, &journal);
-  journal.SetFull(true);
   std::vector<std::string> events;
-  learner.Submit(
-      Batch(5),
-      [&](absl::StatusOr<uint64_t> v) {
-        events.push_back(v.ok() ? "queued" : "refused");
-      },
-      [&] { events.push_back("admitted"); });
-  EXPECT_EQ(events, (std::vector<std::string>{"refused"}));
-
+  auto submit = [&](size_t n) {
+    events.clear();
+    learner.Submit(
+        Batch(n),
+        [&](absl::StatusOr<uint64_t> v) {
+          events.push_back(v.ok() ? "queued" : "refused");
+        },
+        [&] { events.push_back("admitted"); });
+    return events;
+  };
+  journal.SetFull(true);
+  EXPECT_EQ(submit(5), (std::vector<std::string>{"refused"}));
   learner.Stop();  // a stopped learner refuses the same way
-  events.clear();
-  learner.Submit(
-      Batch(1),
-      [&](absl::StatusOr<uint64_t> v) {
-        events.push_back(v.ok() ? "queued" : "refused");
-      },
-      [&] { events.push_back("admitted"); });
-  EXPECT_EQ(events, (std::vector<std::string>{"refused"}));
+  EXPECT_EQ(submit(1), (std::vector<std::string>{"refused"}));
 }
 
 TEST(LearnerJournalTest, LearnsWhileAnAppendIsInProgress) {
