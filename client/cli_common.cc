@@ -8,11 +8,24 @@
 #include "google/protobuf/util/json_util.h"
 
 namespace streamfit {
+namespace {
+constexpr absl::string_view kUsagePayload = "type.streamfit/usage_error";
+}  // namespace
+
+absl::Status UsageError(absl::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kUsagePayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsUsageError(const absl::Status& status) {
+  return status.GetPayload(kUsagePayload).has_value();
+}
 
 absl::StatusOr<std::string> ModelNameArg(const Args& args,
                                          absl::string_view usage) {
   if (args.size() != 1 || args[0].empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("usage: ", usage));
+    return UsageError(absl::StrCat("usage: ", usage));
   }
   return args[0];
 }

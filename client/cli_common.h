@@ -15,6 +15,11 @@
 
 namespace streamfit {
 
+// An INVALID_ARGUMENT marked as a usage error: the tool exits 2 for it
+// rather than 1.
+absl::Status UsageError(absl::string_view message);
+bool IsUsageError(const absl::Status& status);
+
 // The single positional argument, a model name; INVALID_ARGUMENT naming
 // `usage` ("streamfit get NAME") otherwise.
 absl::StatusOr<std::string> ModelNameArg(const Args& args,

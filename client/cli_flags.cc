@@ -6,6 +6,20 @@ ABSL_FLAG(std::string, server, "127.0.0.1:50051",
           "Address (host:port) of the streamfit server.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
           "Deadline of each unary call (observe streams have none).");
+ABSL_FLAG(bool, tls, false,
+          "Connect with TLS, trusting the system's root CAs (implied by the "
+          "other --tls_ flags).");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "PEM file of the CA that signed the server's certificate (TLS).");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM client certificate, for servers that require mutual TLS.");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding a bearer token, sent as 'authorization: Bearer' "
+          "metadata (needs TLS).");
+ABSL_FLAG(std::string, service, "streamfit.v1.Learner",
+          "health: the service to check; \"\" for the whole server.");
 
 ABSL_FLAG(std::string, task, "",
           "create: regression, binary or multiclass (required).");

@@ -13,6 +13,14 @@
 // Every command.
 ABSL_DECLARE_FLAG(std::string, server);
 ABSL_DECLARE_FLAG(absl::Duration, timeout);
+ABSL_DECLARE_FLAG(bool, tls);
+ABSL_DECLARE_FLAG(std::string, tls_ca_file);
+ABSL_DECLARE_FLAG(std::string, tls_cert_file);
+ABSL_DECLARE_FLAG(std::string, tls_key_file);
+ABSL_DECLARE_FLAG(std::string, token_file);
+
+// health
+ABSL_DECLARE_FLAG(std::string, service);
 
 // create
 ABSL_DECLARE_FLAG(std::string, task);

@@ -4,6 +4,7 @@
 #ifndef STREAMFIT_CLIENT_COMMANDS_H_
 #define STREAMFIT_CLIENT_COMMANDS_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ absl::Status RunDataset(LearnerClient& client, const Args& args);
 absl::Status RunRetrain(LearnerClient& client, const Args& args);
 absl::Status RunJobs(LearnerClient& client, const Args& args);
 absl::Status RunRestore(LearnerClient& client, const Args& args);
+// The standard gRPC health check of --service; OK only when SERVING.
+absl::Status RunHealth(std::shared_ptr<grpc::Channel> channel,
+                       const Args& args);
 
 }  // namespace streamfit
 

@@ -1,20 +1,21 @@
 // The `streamfit` command-line tool: `streamfit COMMAND [ARGS] [--flags]`.
-// Prints "error: CODE: message" on stderr and exits with 1 on any failure.
+// Prints "error: CODE: message" on stderr and exits with 1 on a failure, 2 on
+// a usage error (bad command line); --help prints the usage and exits 0.
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/cli_channel.h"
+#include "client/cli_common.h"
 #include "client/cli_flags.h"
 #include "client/commands.h"
 #include "client/learner_client.h"
+#include "common/command_line.h"
 
 namespace streamfit {
 namespace {
@@ -23,7 +24,7 @@ struct Command {
   const char* name;
   const char* args;
   const char* help;
-  absl::Status (*run)(LearnerClient&, const Args&);
+  absl::Status (*run)(LearnerClient&, const Args&);  // null: health
 };
 
 constexpr Command kCommands[] = {
@@ -46,6 +47,8 @@ constexpr Command kCommands[] = {
     {"restore", "NAME FILE",
      "replace a model's state by a snapshot saved with snapshot --out",
      RunRestore},
+    {"health", "[--service S]",
+     "exit 0 only if the server is serving (a probe)", nullptr},
 };
 
 std::string Usage() {
@@ -63,40 +66,48 @@ std::string Usage() {
 absl::Status Run(const std::vector<char*>& positional) {
   // positional[0] is the program name.
   if (positional.size() < 2) {
-    return absl::InvalidArgumentError(
+    return UsageError(
         "no command given; run 'streamfit --help' for the commands");
   }
   const std::string name = positional[1];
   const Args args(positional.begin() + 2, positional.end());
   for (const Command& command : kCommands) {
     if (name != command.name) continue;
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ChannelFromFlags();
+    if (!channel.ok()) {
+      return absl::IsInvalidArgument(channel.status())
+                 ? UsageError(channel.status().message())
+                 : channel.status();
+    }
+    if (command.run == nullptr) return RunHealth(*std::move(channel), args);
     LearnerClient::Options options;
     options.timeout = absl::GetFlag(FLAGS_timeout);
-    std::unique_ptr<LearnerClient> client =
-        LearnerClient::Connect(absl::GetFlag(FLAGS_server), options);
-    return command.run(*client, args);
+    LearnerClient client(*std::move(channel), options);
+    return command.run(client, args);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown command '", name, "'; run 'streamfit --help' for the commands"));
+  return UsageError(absl::StrCat("unknown command '", name,
+                                 "'; run 'streamfit --help' for the commands"));
 }
 
 }  // namespace
 }  // namespace streamfit
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(streamfit::Usage());
-  // --help lists the tool's own flags (absl would look for them in main.cc).
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_help_flags = [](absl::string_view path) {
-    return absl::StrContains(path, "client/cli_flags.cc") ||
-           absl::StrContains(path, "client/retrain_flags.cc");
-  };
-  absl::SetFlagsUsageConfig(usage_config);
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  // --help lists the tool's own flags, not the libraries'.
+  const std::vector<char*> positional = streamfit::ParseCommandLineOrExit(
+      argc, argv,
+      {streamfit::Usage() +
+           "\nexit codes: 0 on success, 1 on an error (from the server or "
+           "a file), 2 on a usage error.",
+       [](absl::string_view path) {
+         return absl::StrContains(path, "client/cli_flags.cc") ||
+                absl::StrContains(path, "client/retrain_flags.cc");
+       }});
   const absl::Status status = streamfit::Run(positional);
   if (!status.ok()) {
-    std::cerr << "error: " << status << "\n";
-    return 1;
+    std::cerr << "error: " << absl::StatusCodeToString(status.code()) << ": "
+              << status.message() << "\n";
+    return streamfit::IsUsageError(status) ? streamfit::kUsageExitCode : 1;
   }
   return 0;
 }

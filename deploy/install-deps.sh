@@ -9,6 +9,7 @@ packages=(
   libeigen3-dev libabsl-dev libxxhash-dev liblbfgspp-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-grpc-tools python3-protobuf python3-numpy
   python3-pip python3-setuptools python3-wheel python3-venv
+  libspdlog-dev prometheus-cpp-dev python3-yaml openssl
 )
 missing=()
 for p in "${packages[@]}"; do

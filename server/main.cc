@@ -2,13 +2,15 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/command_line.h"
+#include "server/logging.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
@@ -51,7 +53,21 @@ ABSL_FLAG(uint64_t, log_segment_bytes, 64 << 20,
 ABSL_FLAG(double, shutdown_grace_s, 5,
           "on SIGTERM/SIGINT, cancel calls still open after this many seconds");
 
+ABSL_FLAG(std::string, log_format, "text",
+          "log lines on stderr: text, or json (one object per line)");
+
 namespace {
+
+constexpr int kServerErrorExitCode = 1;
+
+// A usage error: the message on stderr, exit code 2.
+int UsageError(absl::string_view message) {
+  std::fprintf(stderr,
+               "streamfit-server: %s\nrun 'streamfit-server --help' for "
+               "usage\n",
+               std::string(message).c_str());
+  return streamfit::kUsageExitCode;
+}
 
 absl::StatusOr<streamfit::Task> ParseTask(std::string name) {
   name = absl::AsciiStrToLower(name);
@@ -67,8 +83,24 @@ absl::StatusOr<streamfit::Task> ParseTask(std::string name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Serves live online-learning models over gRPC.");
-  absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> positional = streamfit::ParseCommandLineOrExit(
+      argc, argv,
+      {"streamfit-server: serves live online-learning models over gRPC.\n\n"
+       "usage: streamfit-server [--address host:port] [--data_dir DIR] "
+       "[flags]\n\n"
+       "exit codes: 0 after a clean shutdown or --help, 1 on a server-side "
+       "error, 2 on a usage error.",
+       [](absl::string_view file) {
+         return absl::StrContains(file, "server/main.cc");
+       }});
+  if (positional.size() > 1) {
+    return UsageError(
+        absl::StrCat("unexpected argument '", positional[1], "'"));
+  }
+  absl::StatusOr<streamfit::logging::Format> log_format =
+      streamfit::logging::ParseFormat(absl::GetFlag(FLAGS_log_format));
+  if (!log_format.ok()) return UsageError(log_format.status().message());
+  streamfit::logging::Init(*log_format);
   // Debian's Abseil is built with mutex deadlock detection on: a cycle graph
   // update on every lock, measurable on the Observe hot path.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -95,9 +127,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<streamfit::FsyncPolicy> fsync =
       streamfit::ParseFsyncPolicy(absl::GetFlag(FLAGS_fsync));
   if (!fsync.ok()) {
-    std::fprintf(stderr, "streamfit-server: --fsync: %s\n",
-                 fsync.status().ToString().c_str());
-    return 2;
+    return UsageError(absl::StrCat("--fsync: ", fsync.status().message()));
   }
   options.storage.fsync = *fsync;
   options.storage.checkpoint_every_samples =
@@ -108,29 +138,34 @@ int main(int argc, char** argv) {
   if (!options.default_model.empty()) {
     absl::StatusOr<streamfit::Task> task =
         ParseTask(absl::GetFlag(FLAGS_default_task));
-    if (!task.ok()) {
-      std::fprintf(stderr, "streamfit-server: %s\n",
-                   task.status().ToString().c_str());
-      return 2;
-    }
+    if (!task.ok()) return UsageError(task.status().message());
     options.default_config.task = *task;
     options.default_config.num_features = absl::GetFlag(FLAGS_default_features);
     options.default_config.num_classes = absl::GetFlag(FLAGS_default_classes);
   }
 
+  namespace logging = streamfit::logging;
+  logging::Info("server.start", "streamfit-server starting",
+                {{"address", options.address}, {"data_dir", options.data_dir}});
   auto server = streamfit::StreamfitServer::Start(options);
   if (!server.ok()) {
-    std::fprintf(stderr, "streamfit-server: %s\n",
-                 server.status().ToString().c_str());
-    return 1;
+    logging::Error(
+        "server.start_failed",
+        absl::StrCat("streamfit-server: cannot start: ",
+                     server.status().ToString()),
+        {{"code", absl::StatusCodeToString(server.status().code())}});
+    return kServerErrorExitCode;
   }
-  std::fprintf(stderr, "streamfit-server listening on %s (data in %s)\n",
-               (*server)->address().c_str(), options.data_dir.c_str());
+  logging::Info(
+      "server.listening",
+      absl::StrCat("streamfit-server listening on ", (*server)->address()),
+      {{"address", (*server)->address()}, {"data_dir", options.data_dir}});
 
   int signal = 0;
   sigwait(&signals, &signal);
-  std::fprintf(stderr, "streamfit-server: signal %d, shutting down\n", signal);
+  logging::Info("server.shutdown", "streamfit-server shutting down",
+                {{"signal", signal}});
   (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s)));
-  std::fprintf(stderr, "streamfit-server: stopped\n");
+  logging::Info("server.stopped", "streamfit-server stopped");
   return 0;
 }

@@ -8,9 +8,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/checkpoint.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "server/logging.h"
 #include "server/snapshot_codec.h"
 
 namespace streamfit {
@@ -142,13 +144,17 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
           "; replaying from the start: ", replayed.message()));
     }
   }
-  std::fprintf(stderr,
-               "streamfit-server: model '%s' recovered at version %llu "
-               "(checkpoint %llu, log to %llu) in %.3f s\n",
-               name.c_str(), static_cast<unsigned long long>(model->version()),
-               static_cast<unsigned long long>(loaded.ok() ? *loaded : 0),
-               static_cast<unsigned long long>(report.end_version),
-               absl::ToDoubleSeconds(absl::Now() - start));
+  const uint64_t checkpoint_version = loaded.ok() ? *loaded : 0;
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  logging::Info("model.recovered",
+                absl::StrFormat("model '%s' recovered at version %d "
+                                "(checkpoint %d, log to %d) in %.3f s",
+                                name, model->version(), checkpoint_version,
+                                report.end_version, seconds),
+                {{"model", name},
+                 {"version", model->version()},
+                 {"checkpoint_version", checkpoint_version},
+                 {"seconds", seconds}});
   auto live = std::make_shared<LiveModel>(name, *model, learner_options_, dir,
                                           std::move(log));
   absl::MutexLock lock(&live->checkpoint_mu);

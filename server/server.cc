@@ -3,13 +3,13 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "core/thread_name.h"
+#include "server/logging.h"
 
 namespace streamfit {
 
@@ -62,6 +62,8 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     s->CheckpointLoop();
   });
   server->server_->GetHealthCheckService()->SetServingStatus(true);
+  server->server_->GetHealthCheckService()->SetServingStatus(
+      kLearnerServiceName, true);
   return server;
 }
 
@@ -88,8 +90,10 @@ void StreamfitServer::Shutdown(absl::Duration grace) {
     const absl::Status s =
         store_->Checkpoint(*model, ModelStore::When::kIfChanged);
     if (!s.ok()) {
-      std::fprintf(stderr, "streamfit-server: final checkpoint of '%s': %s\n",
-                   model->name.c_str(), s.ToString().c_str());
+      logging::Error("model.checkpoint_failed",
+                     absl::StrCat("final checkpoint of '", model->name,
+                                  "': ", s.ToString()),
+                     {{"model", model->name}});
     }
   }
 }
@@ -103,8 +107,10 @@ void StreamfitServer::CheckpointLoop() {
           store_->Checkpoint(*model, ModelStore::When::kIfDue);
       if (!s.ok() && s.ToString() != last_error) {  // once per distinct error
         last_error = s.ToString();
-        std::fprintf(stderr, "streamfit-server: checkpoint of '%s': %s\n",
-                     model->name.c_str(), last_error.c_str());
+        logging::Error(
+            "model.checkpoint_failed",
+            absl::StrCat("checkpoint of '", model->name, "': ", last_error),
+            {{"model", model->name}});
       }
     }
   }

@@ -19,6 +19,11 @@
 
 namespace streamfit {
 
+// The name the health service reports the Learner service under: SERVING
+// once the models are recovered, NOT_SERVING while draining at shutdown.
+// The overall status ("") is the process's liveness.
+inline constexpr char kLearnerServiceName[] = "streamfit.v1.Learner";
+
 // Owns the gRPC server, the registry and the service. Thread-safe after
 // Start; Shutdown is idempotent and also run by the destructor.
 class StreamfitServer {

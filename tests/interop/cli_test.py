@@ -52,11 +52,11 @@ class CliTest(unittest.TestCase):
                          f"streamfit {' '.join(args)}:\n{result.stderr}")
         return result
 
-    def assert_fails(self, args, *expected_messages):
-        """run_cli(*args), expecting exit code 1 and each of
-        `expected_messages` on stderr."""
+    def assert_fails(self, args, *expected_messages, exit_code=1):
+        """run_cli(*args), expecting `exit_code` (2: a usage error) and each
+        of `expected_messages` on stderr."""
         result = self.run_cli(*args)
-        self.assertEqual(result.returncode, 1,
+        self.assertEqual(result.returncode, exit_code,
                          f"streamfit {' '.join(args)}:\n{result.stderr}")
         for message in expected_messages:
             self.assertIn(message, result.stderr)
@@ -128,8 +128,8 @@ class CliTest(unittest.TestCase):
 
     def test_usage_and_input_errors_fail_with_message(self):
         self.assert_fails(["frobnicate"], "error: INVALID_ARGUMENT: ",
-                          "unknown command 'frobnicate'")
-        self.assert_fails(["get"], "usage: streamfit get NAME")
+                          "unknown command 'frobnicate'", exit_code=2)
+        self.assert_fails(["get"], "usage: streamfit get NAME", exit_code=2)
         self.assert_fails(
             ["create", "bad", "--task", "linear", "--features", "3"],
             "--task must be regression, binary or multiclass")
