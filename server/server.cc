@@ -52,6 +52,7 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
                            &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.RegisterService(&server->service_);
+  builder.RegisterService(&server->inference_service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "core/model_config.h"
+#include "server/inference_service.h"
 #include "server/learner_service.h"
 #include "server/model_registry.h"
 #include "server/model_store.h"
@@ -69,13 +70,15 @@ class StreamfitServer {
       : options_(options),
         store_(std::move(store)),
         registry_(options.learner, store_.get()),
-        service_(&registry_, store_.get()) {}
+        service_(&registry_, store_.get()),
+        inference_service_(&registry_) {}
   void CheckpointLoop();
 
   const Options options_;
   const std::unique_ptr<ModelStore> store_;
   ModelRegistry registry_;
   LearnerService service_;
+  InferenceService inference_service_;  // the Open Inference Protocol
   std::unique_ptr<DatasetStore> datasets_;  // issue 5
   std::unique_ptr<RetrainJobs> jobs_;       // issue 5
   std::unique_ptr<grpc::Server> server_;
