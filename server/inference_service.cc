@@ -120,24 +120,36 @@ class InferWaitReactor final
     auto reactor = std::shared_ptr<InferWaitReactor>(
         new InferWaitReactor(std::move(model), version, request, response));
     reactor->self_ = reactor;
-    reactor->model_->learner.WhenVersion(
+    const uint64_t waiter = reactor->model_->learner.WhenVersion(
         version, [weak = std::weak_ptr<InferWaitReactor>(reactor)](
                      absl::StatusOr<std::shared_ptr<const LinearModel>> state) {
           if (auto r = weak.lock()) r->Answer(state);
         });
+    {
+      absl::MutexLock lock(&reactor->mu_);
+      reactor->waiter_ = waiter;
+    }
     reactor->HandOff();
     return reactor.get();
   }
 
+  // The deadline passed or the client gave up: the waiter is dropped, so a
+  // version never reached holds no memory.
   void OnCancel() override {
     Reacting();
     auto keep_alive = shared_from_this();
     if (!Claim()) return;
+    uint64_t waiter;
+    {
+      absl::MutexLock lock(&mu_);
+      waiter = waiter_;
+    }
+    model_->learner.CancelWait(waiter);
     Finish(grpc::Status(
         grpc::StatusCode::DEADLINE_EXCEEDED,
         absl::StrCat("model '", model_->name, "' did not reach model_version ",
-                     version_, " in time; it is at version ",
-                     model_->learner.Current()->version())));
+                     version_, " in time (it is at version ",
+                     model_->learner.Current()->version(), ")")));
   }
   void OnDone() override {
     Reacting();
@@ -174,7 +186,8 @@ class InferWaitReactor final
   inference::ModelInferResponse* const response_;
   absl::Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  std::shared_ptr<InferWaitReactor> self_;  // released in OnDone
+  uint64_t waiter_ ABSL_GUARDED_BY(mu_) = 0;  // for CancelWait
+  std::shared_ptr<InferWaitReactor> self_;    // released in OnDone
 };
 
 }  // namespace

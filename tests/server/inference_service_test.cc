@@ -313,6 +313,13 @@ TEST_F(InferenceServiceTest, ModelVersionIsAMinimumTheCallWaitsFor) {
   inference::ModelInferResponse response;
   grpc::Status status = Infer(request, &response, absl::Milliseconds(300));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server drops the waiter once it sees the cancellation.
+  auto model = server_->registry().Get("reg");
+  ASSERT_TRUE(model.ok());
+  for (int i = 0; i < 500 && (*model)->learner.WaiterCount() > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ((*model)->learner.WaiterCount(), 0u);
 
   grpc::Status waited;
   std::thread waiter([&] { waited = Infer(request, &response); });
