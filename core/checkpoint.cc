@@ -1,9 +1,5 @@
 #include "core/checkpoint.h"
 
-#include <unistd.h>
-
-#include <cerrno>
-
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
@@ -23,13 +19,14 @@ std::string CheckpointStore::PathOf(uint64_t version) const {
 
 absl::Status CheckpointStore::Write(uint64_t version,
                                     absl::string_view payload) const {
-  RETURN_IF_ERROR(CreateDirectoryDurably(dir_));
-  return WriteFileAtomically(PathOf(version), EncodeFramed(kMagic, payload));
+  RETURN_IF_ERROR(CreateDirectoryDurably(dir_, fs_));
+  return WriteFileAtomically(PathOf(version), EncodeFramed(kMagic, payload),
+                             fs_);
 }
 
 absl::StatusOr<std::vector<uint64_t>> CheckpointStore::List() const {
   ASSIGN_OR_RETURN(std::vector<std::string> names,
-                   ListFiles(dir_, kPrefix, kSuffix));
+                   ListFiles(dir_, kPrefix, kSuffix, fs_));
   std::vector<uint64_t> versions;
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
     uint64_t v;
@@ -40,7 +37,7 @@ absl::StatusOr<std::vector<uint64_t>> CheckpointStore::List() const {
 
 absl::StatusOr<std::string> CheckpointStore::Read(uint64_t version) const {
   const std::string path = PathOf(version);
-  ASSIGN_OR_RETURN(const std::string data, ReadWholeFile(path));
+  ASSIGN_OR_RETURN(const std::string data, ReadWholeFile(path, fs_));
   return DecodeFramed(kMagic, data, path);
 }
 
@@ -67,9 +64,8 @@ absl::StatusOr<uint64_t> CheckpointStore::Prune(size_t keep) const {
   ASSIGN_OR_RETURN(const std::vector<uint64_t> versions, List());
   for (size_t i = keep; i < versions.size(); ++i) {
     const std::string path = PathOf(versions[i]);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return FileError(errno, absl::StrCat("remove ", path));
-    }
+    absl::Status removed = fs_->Remove(path);
+    if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
   }
   if (keep == 0 || versions.empty()) return 0;
   return versions[std::min(keep, versions.size()) - 1];

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/file_system.h"
 
 namespace streamfit {
 
@@ -17,7 +18,10 @@ namespace streamfit {
 // EncodeFramed). Not thread-safe: one writer per directory.
 class CheckpointStore {
  public:
-  explicit CheckpointStore(std::string dir) : dir_(std::move(dir)) {}
+  // `fs` is not owned.
+  explicit CheckpointStore(std::string dir,
+                           FileSystem* fs = DefaultFileSystem())
+      : dir_(std::move(dir)), fs_(fs) {}
 
   // Writes the checkpoint of `version` atomically (temp file, fsync, rename,
   // directory fsync): after a crash it is either whole or absent.
@@ -45,6 +49,7 @@ class CheckpointStore {
 
  private:
   const std::string dir_;
+  FileSystem* const fs_;
 };
 
 }  // namespace streamfit

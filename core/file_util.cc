@@ -1,12 +1,10 @@
 #include "core/file_util.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <system_error>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -17,21 +15,6 @@
 
 namespace streamfit {
 namespace {
-
-// Closes a descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 void PutU64(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
@@ -70,82 +53,49 @@ absl::Status FileError(int error_number, absl::string_view what) {
 }
 
 absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents) {
+                                 absl::string_view contents, FileSystem* fs) {
   const std::string tmp = path + ".tmp";
+  absl::Status status;
   {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0) return FileError(errno, absl::StrCat("create ", tmp));
-    size_t done = 0;
-    while (done < contents.size()) {
-      const ssize_t n =
-          ::write(fd.get(), contents.data() + done, contents.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        return FileError(e, absl::StrCat("write ", tmp));
-      }
-      done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0) {
-      const int e = errno;
-      ::unlink(tmp.c_str());
-      return FileError(e, absl::StrCat("fsync ", tmp));
-    }
+    ASSIGN_OR_RETURN(std::unique_ptr<FileSystem::WritableFile> file,
+                     fs->OpenWritable(tmp, /*truncate=*/true));
+    status = file->PWrite(0, contents);
+    if (status.ok()) status = file->Sync();
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    return FileError(e, absl::StrCat("rename ", tmp));
+  if (status.ok()) status = fs->Rename(tmp, path);
+  if (!status.ok()) {
+    (void)fs->Remove(tmp);
+    return status;
   }
-  return SyncDirectory(std::filesystem::path(path).parent_path().string());
+  return SyncDirectory(std::filesystem::path(path).parent_path().string(), fs);
 }
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return FileError(errno, absl::StrCat("open ", path));
-  std::string out;
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FileError(errno, absl::StrCat("read ", path));
-    if (n == 0) return out;
-    out.append(buffer, static_cast<size_t>(n));
-  }
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
+                                          FileSystem* fs) {
+  return fs->ReadFile(path);
 }
 
-absl::Status SyncDirectory(const std::string& path) {
-  const std::string dir = path.empty() ? "." : path;
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return FileError(errno, absl::StrCat("open ", dir));
-  if (::fsync(fd.get()) != 0) {
-    return FileError(errno, absl::StrCat("fsync ", dir));
-  }
-  return absl::OkStatus();
+absl::Status SyncDirectory(const std::string& path, FileSystem* fs) {
+  return fs->SyncDirectory(path.empty() ? "." : path);
 }
 
-absl::Status CreateDirectoryDurably(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return absl::OkStatus();
-  std::filesystem::create_directories(path, ec);
-  if (ec) return FileError(ec.value(), absl::StrCat("create ", path));
-  return SyncDirectory(std::filesystem::path(path).parent_path().string());
+absl::Status CreateDirectoryDurably(const std::string& path, FileSystem* fs) {
+  if (fs->IsDirectory(path)) return absl::OkStatus();
+  RETURN_IF_ERROR(fs->CreateDirectories(path));
+  return SyncDirectory(std::filesystem::path(path).parent_path().string(), fs);
 }
 
 absl::StatusOr<std::vector<std::string>> ListFiles(const std::string& dir,
                                                    absl::string_view prefix,
-                                                   absl::string_view suffix) {
-  std::error_code ec;
+                                                   absl::string_view suffix,
+                                                   FileSystem* fs) {
+  ASSIGN_OR_RETURN(std::vector<std::string> all, fs->ListDirectory(dir));
   std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && absl::StartsWith(name, prefix) &&
-        absl::EndsWith(name, suffix)) {
-      names.push_back(name);
+  for (std::string& name : all) {
+    if (absl::StartsWith(name, prefix) && absl::EndsWith(name, suffix)) {
+      names.push_back(std::move(name));
     }
   }
-  if (ec) return FileError(ec.value(), absl::StrCat("list ", dir));
   std::sort(names.begin(), names.end());
   return names;
 }

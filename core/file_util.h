@@ -1,6 +1,6 @@
-// Careful file operations for durable state: atomic replacement, fsync of
-// files and directories, and errno -> absl::Status with codes that tell the
-// caller whether to retry.
+// Careful file operations for durable state, done through a FileSystem: atomic
+// replacement, fsync of files and directories, and errno -> absl::Status with
+// codes that tell the caller whether to retry.
 #ifndef STREAMFIT_CORE_FILE_UTIL_H_
 #define STREAMFIT_CORE_FILE_UTIL_H_
 
@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/file_system.h"
 
 namespace streamfit {
 
@@ -24,22 +25,26 @@ absl::Status FileError(int error_number, absl::string_view what);
 // old or the new contents: writes `path`.tmp, fsyncs it, renames it over
 // `path` and fsyncs the directory. On error the old file is untouched.
 absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents);
+                                 absl::string_view contents,
+                                 FileSystem* fs = DefaultFileSystem());
 
 // The whole file. NOT_FOUND if it does not exist.
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
+                                          FileSystem* fs = DefaultFileSystem());
 
 // fsyncs a directory, making renames, creations and deletions in it durable.
-absl::Status SyncDirectory(const std::string& path);
+absl::Status SyncDirectory(const std::string& path,
+                           FileSystem* fs = DefaultFileSystem());
 
 // Creates `path` (and parents) if missing and fsyncs its parent.
-absl::Status CreateDirectoryDurably(const std::string& path);
+absl::Status CreateDirectoryDurably(const std::string& path,
+                                    FileSystem* fs = DefaultFileSystem());
 
-// Names of the regular files in `dir` that start with `prefix` and end with
+// Names of the entries in `dir` that start with `prefix` and end with
 // `suffix`, sorted.
-absl::StatusOr<std::vector<std::string>> ListFiles(const std::string& dir,
-                                                   absl::string_view prefix,
-                                                   absl::string_view suffix);
+absl::StatusOr<std::vector<std::string>> ListFiles(
+    const std::string& dir, absl::string_view prefix, absl::string_view suffix,
+    FileSystem* fs = DefaultFileSystem());
 
 // File names that sort by number: prefix + 20-digit zero-padded number +
 // suffix, and the inverse (false if `name` is not of that form).

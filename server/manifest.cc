@@ -17,8 +17,9 @@ constexpr absl::string_view kMagic = "SFMANI1\n";
 
 // Payload: "next <n>" then one "model <name> <incarnation> <base64 of the
 // serialized v1::ModelConfig>" line per model (names hold no spaces).
-absl::StatusOr<Manifest> Manifest::Load(const std::string& path) {
-  absl::StatusOr<std::string> data = ReadWholeFile(path);
+absl::StatusOr<Manifest> Manifest::Load(const std::string& path,
+                                        FileSystem* fs) {
+  absl::StatusOr<std::string> data = ReadWholeFile(path, fs);
   if (absl::IsNotFound(data.status())) return Manifest();
   if (!data.ok()) return data.status();
   ASSIGN_OR_RETURN(const std::string payload,
@@ -48,14 +49,14 @@ absl::StatusOr<Manifest> Manifest::Load(const std::string& path) {
   return manifest;
 }
 
-absl::Status Manifest::Save(const std::string& path) const {
+absl::Status Manifest::Save(const std::string& path, FileSystem* fs) const {
   std::string payload = absl::StrCat("next ", next_incarnation, "\n");
   for (const auto& [name, entry] : models) {
     absl::StrAppend(
         &payload, "model ", name, " ", entry.incarnation, " ",
         absl::Base64Escape(ToProto(entry.config).SerializeAsString()), "\n");
   }
-  return WriteFileAtomically(path, EncodeFramed(kMagic, payload));
+  return WriteFileAtomically(path, EncodeFramed(kMagic, payload), fs);
 }
 
 }  // namespace streamfit

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/file_system.h"
 #include "core/model_config.h"
 
 namespace streamfit {
@@ -23,8 +24,10 @@ struct Manifest {
   uint64_t next_incarnation = 1;
 
   // An empty manifest if `path` does not exist; DATA_LOSS if it is corrupt.
-  static absl::StatusOr<Manifest> Load(const std::string& path);
-  absl::Status Save(const std::string& path) const;
+  static absl::StatusOr<Manifest> Load(const std::string& path,
+                                       FileSystem* fs = DefaultFileSystem());
+  absl::Status Save(const std::string& path,
+                    FileSystem* fs = DefaultFileSystem()) const;
 };
 
 }  // namespace streamfit

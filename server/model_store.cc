@@ -1,10 +1,7 @@
 #include "server/model_store.h"
 
-#include <cerrno>
 #include <cstdio>
-#include <filesystem>
 #include <optional>
-#include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -41,10 +38,14 @@ absl::Status ApplyRecord(LinearModel& model, uint64_t start,
 absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(
     const std::string& data_dir, const StorageOptions& options,
     const Learner::Options& learner_options) {
-  RETURN_IF_ERROR(CreateDirectoryDurably(data_dir + "/models"));
+  FileSystem* const fs = options.file_system;
+  RETURN_IF_ERROR(CreateDirectoryDurably(data_dir, fs));
   std::unique_ptr<ModelStore> store(
       new ModelStore(data_dir, options, learner_options));
-  ASSIGN_OR_RETURN(Manifest manifest, Manifest::Load(store->ManifestPath()));
+  ASSIGN_OR_RETURN(store->lock_, fs->LockFile(data_dir + "/LOCK"));
+  RETURN_IF_ERROR(CreateDirectoryDurably(data_dir + "/models", fs));
+  ASSIGN_OR_RETURN(Manifest manifest,
+                   Manifest::Load(store->ManifestPath(), fs));
   absl::MutexLock lock(&store->mu_);
   store->manifest_ = std::move(manifest);
   return store;
@@ -68,10 +69,10 @@ ModelStore::RecoverAll() {
     models.push_back(std::move(model));
   }
   // Directories of deleted or replaced incarnations left by a crash.
-  std::error_code ec;
-  for (const auto& e :
-       std::filesystem::directory_iterator(data_dir_ + "/models", ec)) {
-    const std::string dir = e.path().string();
+  ASSIGN_OR_RETURN(const std::vector<std::string> dirs,
+                   fs_->ListDirectory(data_dir_ + "/models"));
+  for (const std::string& entry : dirs) {
+    const std::string dir = absl::StrCat(data_dir_, "/models/", entry);
     bool live = false;
     for (const auto& [name, entry] : manifest.models) {
       live = live || dir == ModelDir(name, entry.incarnation);
@@ -115,7 +116,7 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
     return absl::OkStatus();
   };
   std::vector<std::string> skipped;
-  CheckpointStore checkpoints(dir);
+  CheckpointStore checkpoints(dir, fs_);
   absl::StatusOr<uint64_t> loaded = checkpoints.LoadNewest(load, &skipped);
   for (const std::string& s : skipped) {
     std::fprintf(stderr, "streamfit-server: model '%s': skipped %s\n",
@@ -128,9 +129,7 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
     for (uint64_t v : *all) {
       if (loaded.ok() && v <= *loaded) break;
       const std::string path = checkpoints.PathOf(v);
-      if (std::rename(path.c_str(), (path + ".corrupt").c_str()) != 0) {
-        return FileError(errno, absl::StrCat("rename ", path));
-      }
+      RETURN_IF_ERROR(fs_->Rename(path, path + ".corrupt"));
     }
   }
   if (!loaded.ok()) {
@@ -177,12 +176,16 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Replace(
   const std::string dir = ModelDir(name, incarnation);
   // The new directory is complete (checkpoint of the state) before the
   // manifest names it: a crash in between leaves an orphan, removed later.
-  RETURN_IF_ERROR(
-      CheckpointStore(dir).Write(state.version(), EncodeState(name, state)));
+  RETURN_IF_ERROR(CheckpointStore(dir, fs_).Write(state.version(),
+                                                  EncodeState(name, state)));
   ASSIGN_OR_RETURN(
       std::unique_ptr<SampleLog> log,
       SampleLog::Open(dir, {options_.fsync, options_.segment_bytes}, nullptr));
-  RETURN_IF_ERROR(next.Save(ManifestPath()));
+  if (absl::Status saved = SaveManifest(next); !saved.ok()) {
+    log.reset();
+    RemoveIncarnation(dir);
+    return saved;
+  }
   manifest_ = std::move(next);
   return std::make_shared<LiveModel>(name, state, learner_options_, dir,
                                      std::move(log));
@@ -195,18 +198,27 @@ absl::Status ModelStore::Delete(const std::string& name) {
   if (it == next.models.end()) return absl::OkStatus();
   const std::string dir = ModelDir(name, it->second.incarnation);
   next.models.erase(it);
-  RETURN_IF_ERROR(next.Save(ManifestPath()));
+  RETURN_IF_ERROR(SaveManifest(next));
   manifest_ = std::move(next);
   RemoveIncarnation(dir);
   return absl::OkStatus();
 }
 
+absl::Status ModelStore::SaveManifest(const Manifest& next) {
+  absl::Status saved = next.Save(ManifestPath(), fs_);
+  if (!saved.ok()) {
+    // The new manifest may already be in place (its rename happened, the
+    // directory fsync failed): put the current one back, so that the error
+    // means "not done" after a restart too.
+    (void)manifest_.Save(ManifestPath(), fs_);
+  }
+  return saved;
+}
+
 void ModelStore::RemoveIncarnation(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  if (ec) {
+  if (absl::Status s = fs_->RemoveAll(dir); !s.ok()) {
     std::fprintf(stderr, "streamfit-server: cannot remove %s: %s\n",
-                 dir.c_str(), ec.message().c_str());
+                 dir.c_str(), s.ToString().c_str());
   }
 }
 
@@ -222,7 +234,7 @@ absl::Status ModelStore::Checkpoint(LiveModel& model, When when) {
        (when == When::kIfChanged ||
         absl::Now() - model.checkpointed_at >= options_.checkpoint_interval));
   if (!due) return absl::OkStatus();
-  CheckpointStore checkpoints(model.dir);
+  CheckpointStore checkpoints(model.dir, fs_);
   RETURN_IF_ERROR(checkpoints.Write(version, EncodeState(model.name, *state)));
   model.checkpointed_version = version;
   model.checkpointed_at = absl::Now();
@@ -240,7 +252,7 @@ absl::StatusOr<std::string> ModelStore::SnapshotPath(
         file, "'"));
   }
   const std::string dir = data_dir_ + "/snapshots";
-  RETURN_IF_ERROR(CreateDirectoryDurably(dir));
+  RETURN_IF_ERROR(CreateDirectoryDurably(dir, fs_));
   return absl::StrCat(dir, "/", file);
 }
 

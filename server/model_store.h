@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/file_system.h"
 #include "core/learner.h"
 #include "core/sample_log.h"
 #include "server/manifest.h"
@@ -26,15 +27,20 @@ struct StorageOptions {
   // since its last one, or `checkpoint_interval` passed and it learned any.
   uint64_t checkpoint_every_samples = 1'000'000;
   absl::Duration checkpoint_interval = absl::Seconds(60);
+  // Every file operation of the store goes through it (not owned).
+  FileSystem* file_system = DefaultFileSystem();
 };
 
-// Layout: <data_dir>/MANIFEST, <data_dir>/models/<name>.<incarnation>/
-// {log-*.seg, ckpt-*.ckpt}, <data_dir>/snapshots/ for Snapshot.to_file.
-// A model's two newest checkpoints are kept, and the log from the older one
-// on, so a corrupt newest checkpoint falls back to the previous one.
-// Thread-safe.
+// Layout: <data_dir>/LOCK (flock-ed while a store is open, so two servers
+// never share a data directory), <data_dir>/MANIFEST,
+// <data_dir>/models/<name>.<incarnation>/ {log-*.seg, ckpt-*.ckpt},
+// <data_dir>/snapshots/ for Snapshot.to_file. A model's two newest checkpoints
+// are kept, and the log from the older one on, so a corrupt newest checkpoint
+// falls back to the previous one. Thread-safe.
 class ModelStore {
  public:
+  // Creates the data directory if missing and locks it: FAILED_PRECONDITION
+  // if another process holds its LOCK.
   static absl::StatusOr<std::unique_ptr<ModelStore>> Open(
       const std::string& data_dir, const StorageOptions& options,
       const Learner::Options& learner_options);
@@ -73,14 +79,20 @@ class ModelStore {
              const Learner::Options& learner_options)
       : data_dir_(std::move(data_dir)),
         options_(options),
+        fs_(options.file_system),
         learner_options_(learner_options) {}
   std::string ModelDir(const std::string& name, uint64_t incarnation) const;
   absl::StatusOr<std::shared_ptr<LiveModel>> Recover(
       const std::string& name, const Manifest::Entry& entry);
   std::string ManifestPath() const { return data_dir_ + "/MANIFEST"; }
+  // Saves `next` as the manifest; on error the current one is written back.
+  absl::Status SaveManifest(const Manifest& next)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string data_dir_;
   const StorageOptions options_;
+  FileSystem* const fs_;
+  std::unique_ptr<FileSystem::Lock> lock_;  // held for the store's life
   const Learner::Options learner_options_;
   absl::Mutex mu_;
   Manifest manifest_ ABSL_GUARDED_BY(mu_);

@@ -51,6 +51,9 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
+  // same port and steal half the connections: refuse to share it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&server->service_);
   builder.RegisterService(&server->inference_service_);
   server->server_ = builder.BuildAndStart();

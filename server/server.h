@@ -48,8 +48,10 @@ class StreamfitServer {
 
   // Opens the data directory and recovers its models (checkpoint + log
   // replay), creates the default model if it does not exist, and starts
-  // serving. UNAVAILABLE if the address cannot be bound; DATA_LOSS if a
-  // model cannot be recovered.
+  // serving. FAILED_PRECONDITION if another process has the data directory
+  // open (its LOCK file is flock-ed); UNAVAILABLE if the address cannot be
+  // bound (also when another process listens on it); DATA_LOSS if a model
+  // cannot be recovered.
   static absl::StatusOr<std::unique_ptr<StreamfitServer>> Start(
       const Options& options);
   ~StreamfitServer();

@@ -482,6 +482,41 @@ class CrashTest(unittest.TestCase):
         self.assertEqual(snap.model_version, acked_end)
         self.assert_matches_reference(snap, ledger)
 
+    def second_server(self, data_dir, extra=()):
+        """Starts a second server that must refuse to start; returns its exit
+        code and output."""
+        other = self.sp.ServerProcess(ARGS.server, data_dir,
+                                      ["--default_model=", *extra])
+        with self.assertRaises(RuntimeError):
+            other.start(timeout=30)
+        code = other.stop()
+        return code, other.output()
+
+    def test_second_server_on_the_same_data_dir_refuses_to_start(self):
+        stub = self.start()
+        self.create(stub, "m")
+        code, output = self.second_server(self.dir.name)
+        self.assertEqual(code, 1, output)
+        self.assertIn("LOCK", output)
+        self.assertIn("another process", output)
+        # The first server and its model are untouched.
+        info = stub.GetModel(self.pb2.GetModelRequest(name="m"), timeout=10)
+        self.assertEqual(info.name, "m")
+        # Once the first has stopped, the directory can be opened again.
+        self.server.stop()
+        self.server = None
+        stub = self.start()
+        stub.GetModel(self.pb2.GetModelRequest(name="m"), timeout=10)
+
+    def test_second_server_on_a_port_in_use_refuses_to_start(self):
+        self.start()
+        other_dir = tempfile.TemporaryDirectory(prefix="streamfit-other-")
+        self.addCleanup(other_dir.cleanup)
+        code, output = self.second_server(
+            other_dir.name, [f"--address={self.server.address}"])
+        self.assertEqual(code, 1, output)
+        self.assertIn("cannot listen on", output)
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
