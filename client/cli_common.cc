@@ -1,9 +1,12 @@
 #include "client/cli_common.h"
 
+#include <iostream>
+
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli_flags.h"
+#include "client/retrain_flags.h"
 #include "core/csv_reader.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -40,6 +43,86 @@ absl::StatusOr<size_t> BatchFlag() {
   const uint32_t batch = absl::GetFlag(FLAGS_batch);
   if (batch == 0) return absl::InvalidArgumentError("--batch must be >= 1");
   return batch;
+}
+
+absl::StatusOr<CsvInput> OpenCsvFlags(bool labeled) {
+  const std::string path = absl::GetFlag(FLAGS_file);
+  if (path.empty()) return UsageError("--file is required (- for stdin)");
+  std::string delimiter = absl::GetFlag(FLAGS_delimiter);
+  if (delimiter == "tab" || delimiter == "\\t") delimiter = "\t";
+  if (delimiter.size() != 1 || delimiter[0] == '"' || delimiter[0] == '\n' ||
+      delimiter[0] == '\r') {
+    return UsageError(absl::StrCat(
+        "--delimiter must be one character other than a quote or line "
+        "break (or 'tab'), not '",
+        delimiter, "'"));
+  }
+  CsvRowOptions options;
+  options.delimiter = delimiter[0];
+  options.header = absl::GetFlag(FLAGS_header);
+  options.label_column = absl::GetFlag(FLAGS_label_column);
+  options.labeled = labeled;
+  std::unique_ptr<std::ifstream> file;
+  if (path != "-") {
+    file = std::make_unique<std::ifstream>(path, std::ios::binary);
+    if (!*file) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  }
+  std::istream& in = file ? static_cast<std::istream&>(*file) : std::cin;
+  absl::StatusOr<CsvRowReader> rows = CsvRowReader::Create(in, options);
+  if (!rows.ok()) return rows.status();
+  return CsvInput{std::move(file), *std::move(rows)};
+}
+
+absl::Status CheckWidth(const v1::ModelInfo& info, const CsvRows& rows) {
+  if (rows.size() == 0 || rows.width == info.config().num_features()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("line ", rows.first_line, ": ", rows.width,
+                   " features, but model '", info.name(), "' takes ",
+                   info.config().num_features(), "; nothing was sent"));
+}
+
+absl::Status WithCurrentVersion(LearnerClient& client, const std::string& name,
+                                uint64_t min_version, absl::Status status) {
+  if (!absl::IsDeadlineExceeded(status) || min_version == 0) return status;
+  absl::StatusOr<v1::ModelInfo> info = client.GetModel(name);
+  if (!info.ok()) return status;
+  return absl::DeadlineExceededError(absl::StrCat(
+      "model '", name, "' did not reach version ", min_version,
+      " within --timeout; it is at version ", info->model_version(),
+      " (samples accepted: ", info->freshness().admitted_version(), ")"));
+}
+
+absl::Status PrintJson(const google::protobuf::Message& message) {
+  absl::StatusOr<std::string> json = ToJson(message);
+  if (!json.ok()) return json.status();
+  std::cout << *json;
+  return absl::OkStatus();
+}
+
+std::string JsonEscape(absl::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
 }
 
 std::string TaskName(v1::Task task) {

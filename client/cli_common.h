@@ -4,11 +4,14 @@
 #ifndef STREAMFIT_CLIENT_CLI_COMMON_H_
 #define STREAMFIT_CLIENT_CLI_COMMON_H_
 
+#include <fstream>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "client/commands.h"
+#include "client/csv_records.h"
 #include "core/example_batch.h"
 #include "google/protobuf/message.h"
 #include "streamfit/v1/streamfit.pb.h"
@@ -30,6 +33,31 @@ absl::StatusOr<std::string> ModelNameArg(const Args& args,
 absl::StatusOr<ExampleBatch> ReadFileFlag();
 // --batch; INVALID_ARGUMENT if it is 0.
 absl::StatusOr<size_t> BatchFlag();
+
+// CSV rows from --file (a path, or - for stdin) parsed per --delimiter,
+// --header and --label_column; `labeled`: a column holds the label.
+struct CsvInput {
+  std::unique_ptr<std::ifstream> file;  // null for stdin
+  CsvRowReader rows;
+};
+// Usage error without --file or with a bad --delimiter; NOT_FOUND if the
+// file cannot be opened.
+absl::StatusOr<CsvInput> OpenCsvFlags(bool labeled);
+
+// INVALID_ARGUMENT (before anything is sent) if `rows` are not as wide as
+// the model's dense input.
+absl::Status CheckWidth(const v1::ModelInfo& info, const CsvRows& rows);
+
+// A DEADLINE_EXCEEDED `status` of a call that waited for `min_version` of
+// model `name`, with the version the model has now; other statuses as given.
+absl::Status WithCurrentVersion(LearnerClient& client, const std::string& name,
+                                uint64_t min_version, absl::Status status);
+
+// Prints `message` as JSON (ToJson) to stdout.
+absl::Status PrintJson(const google::protobuf::Message& message);
+
+// `text` escaped for a JSON string literal (without the quotes).
+std::string JsonEscape(absl::string_view text);
 
 // "regression", "binary", "multiclass"; "unspecified" for anything else.
 std::string TaskName(v1::Task task);

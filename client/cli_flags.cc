@@ -1,5 +1,9 @@
 #include "client/cli_flags.h"
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "absl/flags/flag.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051",
@@ -13,11 +17,13 @@ ABSL_FLAG(std::string, tls_ca_file, "",
           "PEM file of the CA that signed the server's certificate (TLS).");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM client certificate, for servers that require mutual TLS.");
-ABSL_FLAG(std::string, tls_key_file, "",
-          "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
 ABSL_FLAG(std::string, token_file, "",
           "File holding a bearer token, sent as 'authorization: Bearer' "
           "metadata (needs TLS).");
+ABSL_FLAG(bool, json, false,
+          "Print results as JSON (predict: one JSON object per row) instead "
+          "of text.");
 ABSL_FLAG(std::string, service, "streamfit.v1.Learner",
           "health: the service to check; \"\" for the whole server.");
 
@@ -39,8 +45,41 @@ ABSL_FLAG(std::string, schedule, "",
 ABSL_FLAG(bool, disable_standardization, false,
           "create: turn off online per-feature standardization.");
 
+ABSL_FLAG(std::optional<double>, l1, std::nullopt,
+          "create: L1 penalty (ftrl: lambda1; server default if unset).");
+ABSL_FLAG(std::string, optimizer, "",
+          "create: sgd, adagrad, ftrl, adam or normalized (server default "
+          "if empty: normalized).");
+ABSL_FLAG(std::string, loss, "",
+          "create: squared, huber, quantile, poisson, logistic, hinge or "
+          "softmax (the task's default if empty).");
+ABSL_FLAG(std::optional<double>, ftrl_beta, std::nullopt,
+          "create: FTRL beta (server default if unset).");
+ABSL_FLAG(std::optional<double>, adam_beta1, std::nullopt,
+          "create: Adam beta1 (server default if unset).");
+ABSL_FLAG(std::optional<double>, adam_beta2, std::nullopt,
+          "create: Adam beta2 (server default if unset).");
+ABSL_FLAG(std::optional<double>, huber_delta, std::nullopt,
+          "create: Huber loss delta, in standardized target units.");
+ABSL_FLAG(std::optional<double>, quantile_tau, std::nullopt,
+          "create: quantile loss tau, in (0, 1).");
+ABSL_FLAG(std::optional<double>, max_gradient, std::nullopt,
+          "create: clip |dloss/dscore| to this (0: no clipping).");
+ABSL_FLAG(uint32_t, hash_bits, 0,
+          "create: hashed sparse and named features use 2^hash_bits slots "
+          "(0: the server default, 18).");
+ABSL_FLAG(std::vector<std::string>, interactions, {},
+          "create: quadratic interactions between namespaces, a:b[,c:d...].");
+ABSL_FLAG(std::vector<std::string>, class_weights, {},
+          "create: importance multiplier per class, w0,w1[,...].");
+
 ABSL_FLAG(std::string, file, "",
-          "observe, predict: CSV file, one example per line (required).");
+          "observe, predict: CSV file, one example per line, or - for "
+          "stdin (required). RFC 4180: quoted fields may hold delimiters, "
+          "line breaks and \"\" quotes.");
+ABSL_FLAG(std::string, delimiter, ",",
+          "observe, predict: the CSV field separator, one character or "
+          "'tab'.");
 ABSL_FLAG(uint32_t, batch, 256, "observe, predict: examples per message.");
 ABSL_FLAG(bool, has_label, true,
           "predict: the CSV's first column is a label (then the accuracy or "

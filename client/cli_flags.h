@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/time/time.h"
@@ -19,6 +20,8 @@ ABSL_DECLARE_FLAG(std::string, tls_cert_file);
 ABSL_DECLARE_FLAG(std::string, tls_key_file);
 ABSL_DECLARE_FLAG(std::string, token_file);
 
+ABSL_DECLARE_FLAG(bool, json);
+
 // health
 ABSL_DECLARE_FLAG(std::string, service);
 
@@ -31,9 +34,22 @@ ABSL_DECLARE_FLAG(std::optional<double>, power_t);
 ABSL_DECLARE_FLAG(std::optional<double>, l2);
 ABSL_DECLARE_FLAG(std::string, schedule);
 ABSL_DECLARE_FLAG(bool, disable_standardization);
+ABSL_DECLARE_FLAG(std::string, optimizer);
+ABSL_DECLARE_FLAG(std::string, loss);
+ABSL_DECLARE_FLAG(std::optional<double>, l1);
+ABSL_DECLARE_FLAG(std::optional<double>, ftrl_beta);
+ABSL_DECLARE_FLAG(std::optional<double>, adam_beta1);
+ABSL_DECLARE_FLAG(std::optional<double>, adam_beta2);
+ABSL_DECLARE_FLAG(std::optional<double>, huber_delta);
+ABSL_DECLARE_FLAG(std::optional<double>, quantile_tau);
+ABSL_DECLARE_FLAG(std::optional<double>, max_gradient);
+ABSL_DECLARE_FLAG(uint32_t, hash_bits);
+ABSL_DECLARE_FLAG(std::vector<std::string>, interactions);
+ABSL_DECLARE_FLAG(std::vector<std::string>, class_weights);
 
 // observe and predict
 ABSL_DECLARE_FLAG(std::string, file);
+ABSL_DECLARE_FLAG(std::string, delimiter);
 ABSL_DECLARE_FLAG(uint32_t, batch);
 ABSL_DECLARE_FLAG(bool, has_label);
 ABSL_DECLARE_FLAG(uint64_t, min_version);

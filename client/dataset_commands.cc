@@ -7,6 +7,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/cli_common.h"
+#include "client/cli_flags.h"
 #include "client/commands.h"
 #include "client/retrain_flags.h"
 #include "core/status_macros.h"
@@ -66,6 +68,7 @@ absl::Status Upload(LearnerClient& client, const std::string& path) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (last != absl::InfinitePast()) std::cerr << "\n";
   RETURN_IF_ERROR(info.status());
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(*info);
   std::cerr << absl::StrFormat(
       "uploaded %d bytes in %.2f s (%.1f MiB/s): %d rows x %d features, "
       "%d skipped, sha256 %s\n",
@@ -82,6 +85,11 @@ absl::Status Upload(LearnerClient& client, const std::string& path) {
 absl::Status List(LearnerClient& client) {
   ASSIGN_OR_RETURN(const std::vector<v1::DatasetInfo> datasets,
                    client.ListDatasets());
+  if (absl::GetFlag(FLAGS_json)) {
+    v1::ListDatasetsResponse list;
+    list.mutable_datasets()->Add(datasets.begin(), datasets.end());
+    return PrintJson(list);
+  }
   std::cout << absl::StrFormat("%-20s %-8s %10s %8s %12s  %s\n", "ID", "FORMAT",
                                "ROWS", "FEATURES", "BYTES", "NAME");
   for (const v1::DatasetInfo& d : datasets) {
@@ -99,10 +107,14 @@ absl::Status RunDataset(LearnerClient& client, const Args& args) {
   if (args.size() == 1 && args[0] == "ls") return List(client);
   if (args.size() == 2 && args[0] == "rm") {
     RETURN_IF_ERROR(client.DeleteDataset(args[1]));
-    std::cout << "deleted " << args[1] << "\n";
+    if (absl::GetFlag(FLAGS_json)) {
+      std::cout << "{\"deleted\": \"" << JsonEscape(args[1]) << "\"}\n";
+    } else {
+      std::cout << "deleted " << args[1] << "\n";
+    }
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat("usage: ", kUsage));
+  return UsageError(absl::StrCat("usage: ", kUsage));
 }
 
 }  // namespace streamfit

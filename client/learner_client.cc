@@ -86,6 +86,53 @@ absl::StatusOr<v1::ObserveResponse> LearnerClient::Observe(
   return response;
 }
 
+LearnerClient::StreamResult LearnerClient::ObserveStream(
+    const std::string& name, const NextDenseBatch& next, size_t max_in_flight,
+    const AckCallback& on_ack) {
+  StreamResult result;
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ObserveRequest, v1::ObserveAck>>
+      stream = stub_->ObserveStream(&context);
+  size_t in_flight = 0;
+  bool broken = false;  // a write or read failed: Finish says why
+  v1::ObserveAck ack;
+  auto read_ack = [&] {
+    if (!stream->Read(&ack)) {
+      broken = true;
+      return;
+    }
+    --in_flight;
+    result.acked += ack.accepted();
+    result.model_version = ack.model_version();
+    if (on_ack) on_ack(result.acked, ack);
+  };
+  bool first = true;
+  while (!broken) {
+    v1::ObserveRequest request;
+    absl::StatusOr<bool> more = next(*request.mutable_dense_batch());
+    if (!more.ok()) {
+      result.status = more.status();
+      break;
+    }
+    if (!*more) break;
+    if (first) request.set_model(name);
+    first = false;
+    if (!stream->Write(request)) {
+      broken = true;
+      break;
+    }
+    ++in_flight;
+    while (!broken && in_flight >= std::max<size_t>(max_in_flight, 1)) {
+      read_ack();
+    }
+  }
+  stream->WritesDone();
+  while (!broken && in_flight > 0) read_ack();
+  const grpc::Status status = stream->Finish();
+  if (!status.ok()) result.status = ToAbslStatus(status);
+  return result;
+}
+
 absl::StatusOr<v1::PredictResponse> LearnerClient::Predict(
     const v1::PredictRequest& request) {
   return CallUnary(*stub_, &v1::Learner::Stub::Predict, request,

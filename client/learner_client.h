@@ -63,6 +63,25 @@ class LearnerClient {
       const std::string& name, std::span<const v1::Example> examples,
       size_t batch_size, const ProgressCallback& on_progress = nullptr);
 
+  // Produces the next request of an ObserveStream into `batch`; false when
+  // there are no more.
+  using NextDenseBatch = std::function<absl::StatusOr<bool>(v1::DenseBatch&)>;
+  // Called after each ack with the examples acked so far and the ack.
+  using AckCallback =
+      std::function<void(uint64_t acked, const v1::ObserveAck&)>;
+  struct StreamResult {
+    uint64_t acked = 0;          // examples the server acked
+    uint64_t model_version = 0;  // after the last acked example
+    absl::Status status;         // the stream's or `next`'s first error, if any
+  };
+  // Streams the batches `next` produces to model `name` over ObserveStream,
+  // at most `max_in_flight` (>= 1) unacknowledged. On an error from `next` no
+  // more requests are sent, the acks of those sent are awaited, and the
+  // error is returned in `status` with what was acked before it.
+  StreamResult ObserveStream(const std::string& name,
+                             const NextDenseBatch& next, size_t max_in_flight,
+                             const AckCallback& on_ack = nullptr);
+
   absl::StatusOr<v1::PredictResponse> Predict(
       const v1::PredictRequest& request);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(const std::string& name);

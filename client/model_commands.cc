@@ -5,12 +5,17 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "client/cli_common.h"
 #include "client/cli_flags.h"
 #include "client/commands.h"
 #include "core/status_macros.h"
+#include "google/protobuf/descriptor.h"
 
 namespace streamfit {
 namespace {
@@ -29,6 +34,26 @@ double QualityMetric(const v1::ModelInfo& info) {
              : info.metrics().progressive_accuracy();
 }
 
+// The value of enum `type` named by flag `flag`: "" is the server default
+// (0), else the value's name without its prefix, lower case ("adagrad" for
+// OPTIMIZER_ADAGRAD). A usage error for another name.
+absl::StatusOr<int> EnumFlag(absl::string_view flag, const std::string& name,
+                             const google::protobuf::EnumDescriptor& type) {
+  if (name.empty()) return 0;
+  std::vector<std::string> names;
+  for (int i = 0; i < type.value_count(); ++i) {
+    const google::protobuf::EnumValueDescriptor& value = *type.value(i);
+    if (value.number() == 0) continue;
+    std::string short_name =
+        absl::AsciiStrToLower(value.name().substr(value.name().find('_') + 1));
+    if (short_name == name) return value.number();
+    names.push_back(std::move(short_name));
+  }
+  return UsageError(absl::StrCat("--", flag, " must be one of ",
+                                 absl::StrJoin(names, ", "), ", not '", name,
+                                 "'"));
+}
+
 absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
   v1::ModelConfig config;
   ASSIGN_OR_RETURN(const v1::Task task, ParseTask(absl::GetFlag(FLAGS_task)));
@@ -43,6 +68,39 @@ absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
   if (auto v = absl::GetFlag(FLAGS_l2)) config.set_l2(*v);
   config.set_disable_standardization(
       absl::GetFlag(FLAGS_disable_standardization));
+  ASSIGN_OR_RETURN(const int optimizer,
+                   EnumFlag("optimizer", absl::GetFlag(FLAGS_optimizer),
+                            *v1::Optimizer_descriptor()));
+  config.set_optimizer(static_cast<v1::Optimizer>(optimizer));
+  ASSIGN_OR_RETURN(const int loss, EnumFlag("loss", absl::GetFlag(FLAGS_loss),
+                                            *v1::Loss_descriptor()));
+  config.set_loss(static_cast<v1::Loss>(loss));
+  if (auto v = absl::GetFlag(FLAGS_l1)) config.set_l1(*v);
+  if (auto v = absl::GetFlag(FLAGS_ftrl_beta)) config.set_ftrl_beta(*v);
+  if (auto v = absl::GetFlag(FLAGS_adam_beta1)) config.set_adam_beta1(*v);
+  if (auto v = absl::GetFlag(FLAGS_adam_beta2)) config.set_adam_beta2(*v);
+  if (auto v = absl::GetFlag(FLAGS_huber_delta)) config.set_huber_delta(*v);
+  if (auto v = absl::GetFlag(FLAGS_quantile_tau)) config.set_quantile_tau(*v);
+  if (auto v = absl::GetFlag(FLAGS_max_gradient)) config.set_max_gradient(*v);
+  config.set_hash_bits(absl::GetFlag(FLAGS_hash_bits));
+  for (const std::string& pair : absl::GetFlag(FLAGS_interactions)) {
+    const std::vector<std::string> parts = absl::StrSplit(pair, ':');
+    if (parts.size() != 2) {
+      return UsageError(absl::StrCat(
+          "--interactions takes namespace pairs a:b, not '", pair, "'"));
+    }
+    v1::NamespacePair* out = config.add_interactions();
+    out->set_first(parts[0]);
+    out->set_second(parts[1]);
+  }
+  for (const std::string& text : absl::GetFlag(FLAGS_class_weights)) {
+    double weight;
+    if (!absl::SimpleAtod(text, &weight)) {
+      return UsageError(absl::StrCat(
+          "--class_weights takes numbers w0,w1,..., not '", text, "'"));
+    }
+    config.add_class_weights(weight);
+  }
   return config;
 }
 
@@ -50,10 +108,17 @@ absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
 
 absl::Status RunModels(LearnerClient& client, const Args& args) {
   if (!args.empty()) {
-    return absl::InvalidArgumentError("usage: streamfit models");
+    return UsageError("usage: streamfit models [--json]");
   }
   ASSIGN_OR_RETURN(const std::vector<v1::ModelInfo> models,
                    client.ListModels());
+  if (absl::GetFlag(FLAGS_json)) {
+    v1::ListModelsResponse list;
+    list.mutable_models()->Add(models.begin(), models.end());
+    ASSIGN_OR_RETURN(const std::string json, ToJson(list));
+    std::cout << json;
+    return absl::OkStatus();
+  }
   int name_width = 4;
   for (const v1::ModelInfo& info : models) {
     name_width = std::max<int>(name_width, info.name().size());
@@ -84,8 +149,9 @@ absl::Status RunCreate(LearnerClient& client, const Args& args) {
       const std::string name,
       ModelNameArg(args,
                    "streamfit create NAME --task regression|binary|multiclass "
-                   "--features N [--classes K] [--learning_rate X] [--l2 X] "
-                   "[--schedule constant|invscaling]"));
+                   "--features N [--classes K] [--learning_rate X] [--l1 X] "
+                   "[--l2 X] [--schedule S] [--optimizer O] [--loss L] "
+                   "[--hash_bits B] [--interactions a:b,...] (see --help)"));
   ASSIGN_OR_RETURN(const v1::ModelConfig config, ConfigFromFlags());
   ASSIGN_OR_RETURN(const v1::ModelInfo info, client.CreateModel(name, config));
   return PrintModel(info);
@@ -102,7 +168,11 @@ absl::Status RunDelete(LearnerClient& client, const Args& args) {
   ASSIGN_OR_RETURN(const std::string name,
                    ModelNameArg(args, "streamfit delete NAME"));
   RETURN_IF_ERROR(client.DeleteModel(name));
-  std::cout << "deleted model '" << name << "'\n";
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << "{\"deleted\": \"" << JsonEscape(name) << "\"}\n";
+  } else {
+    std::cout << "deleted model '" << name << "'\n";
+  }
   return absl::OkStatus();
 }
 

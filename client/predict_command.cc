@@ -1,58 +1,51 @@
-// `streamfit predict NAME --file data.csv [--has_label=true]`: prints one
-// prediction per CSV row and, for labeled rows, the accuracy or MSE.
-#include <algorithm>
+// `streamfit predict NAME --file data.csv|- [--has_label=true]`: prints one
+// prediction per CSV row as it is answered (reading --batch rows at a time)
+// and, for labeled rows, the accuracy or MSE on stderr.
 #include <iostream>
-#include <span>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "client/cli_common.h"
 #include "client/cli_flags.h"
 #include "client/commands.h"
+#include "client/csv_records.h"
 #include "core/status_macros.h"
 
 namespace streamfit {
 namespace {
 
-// The model inputs in `batch`. Without a label column, the column that the
-// CSV reader took as the label is the first feature.
-std::vector<v1::Features> ToFeatures(const ExampleBatch& batch,
-                                     bool has_label) {
-  std::vector<v1::Features> inputs(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    auto* dense = inputs[i].mutable_dense();
-    if (!has_label) dense->Add(static_cast<float>(batch.labels[i]));
-    const std::span<const float> row = batch.row(i);
-    dense->Add(row.begin(), row.end());
-  }
-  return inputs;
-}
-
-// "accuracy 0.96 on 569 rows" for classifiers (binary: P >= 0.5 means 1),
-// "mse 2900 on 442 rows" for regression.
-std::string Score(v1::Task task, std::span<const double> labels,
-                  std::span<const double> predictions) {
-  double total = 0;
-  for (size_t i = 0; i < labels.size(); ++i) {
-    switch (task) {
+// Accuracy (binary: P >= 0.5 means 1) or squared error, summed row by row.
+class RunningScore {
+ public:
+  explicit RunningScore(v1::Task task) : task_(task) {}
+  void Add(double label, double prediction) {
+    ++rows_;
+    switch (task_) {
       case v1::TASK_REGRESSION:
-        total += (predictions[i] - labels[i]) * (predictions[i] - labels[i]);
+        total_ += (prediction - label) * (prediction - label);
         break;
       case v1::TASK_BINARY:
-        total += (predictions[i] >= 0.5) == (labels[i] == 1);
+        total_ += (prediction >= 0.5) == (label == 1);
         break;
       default:
-        total += predictions[i] == labels[i];
+        total_ += prediction == label;
     }
   }
-  const size_t n = labels.size();
-  return absl::StrFormat("%s %.6g on %d rows",
-                         task == v1::TASK_REGRESSION ? "mse" : "accuracy",
-                         n > 0 ? total / n : 0.0, n);
-}
+  // "accuracy 0.96 on 569 rows" or "mse 2900 on 442 rows".
+  std::string Text() const {
+    return absl::StrFormat("%s %.6g on %d rows",
+                           task_ == v1::TASK_REGRESSION ? "mse" : "accuracy",
+                           rows_ > 0 ? total_ / rows_ : 0.0, rows_);
+  }
+
+ private:
+  const v1::Task task_;
+  double total_ = 0;
+  size_t rows_ = 0;
+};
 
 }  // namespace
 
@@ -60,50 +53,68 @@ absl::Status RunPredict(LearnerClient& client, const Args& args) {
   ASSIGN_OR_RETURN(
       const std::string name,
       ModelNameArg(args,
-                   "streamfit predict NAME --file data.csv "
-                   "[--has_label=true] [--min_version V] [--batch N]"));
-  ASSIGN_OR_RETURN(const ExampleBatch batch, ReadFileFlag());
+                   "streamfit predict NAME --file data.csv|- "
+                   "[--has_label=true] [--min_version V] [--batch N] "
+                   "[--header [--label_column C]] [--delimiter D] [--json]"));
   ASSIGN_OR_RETURN(const size_t batch_size, BatchFlag());
   const bool has_label = absl::GetFlag(FLAGS_has_label);
-  const std::vector<v1::Features> inputs = ToFeatures(batch, has_label);
+  const bool json = absl::GetFlag(FLAGS_json);
+  ASSIGN_OR_RETURN(CsvInput input, OpenCsvFlags(has_label));
+  // The model must exist and take rows this wide before anything is sent;
+  // its task decides how predictions compare with labels.
+  ASSIGN_OR_RETURN(const v1::ModelInfo info, client.GetModel(name));
+  RunningScore score(info.config().task());
+  const uint64_t min_version = absl::GetFlag(FLAGS_min_version);
 
-  // Requests of at most batch_size rows keep messages under gRPC's limit.
-  std::vector<double> predictions;
-  predictions.reserve(inputs.size());
   uint64_t first_version = 0;
   uint64_t last_version = 0;
-  for (size_t begin = 0; begin < inputs.size(); begin += batch_size) {
-    const size_t end = std::min(inputs.size(), begin + batch_size);
+  for (size_t sent = 0;;) {
+    ASSIGN_OR_RETURN(const CsvRows rows, input.rows.NextRows(batch_size));
+    if (rows.size() == 0) break;
+    if (sent == 0) RETURN_IF_ERROR(CheckWidth(info, rows));
     v1::PredictRequest request;
     request.set_model(name);
-    request.set_min_version(absl::GetFlag(FLAGS_min_version));
-    request.mutable_features()->Add(inputs.begin() + begin,
-                                    inputs.begin() + end);
-    ASSIGN_OR_RETURN(const v1::PredictResponse response,
-                     client.Predict(request));
-    if (response.predictions_size() != static_cast<int>(end - begin)) {
+    request.set_min_version(min_version);
+    request.mutable_dense_batch()->set_num_features(rows.width);
+    request.mutable_dense_batch()->mutable_values()->Add(rows.values.begin(),
+                                                         rows.values.end());
+    absl::StatusOr<v1::PredictResponse> response = client.Predict(request);
+    if (!response.ok()) {
+      return WithCurrentVersion(client, name, min_version, response.status());
+    }
+    if (response->predictions_size() != static_cast<int>(rows.size())) {
       return absl::InternalError(
-          absl::StrCat("server returned ", response.predictions_size(),
-                       " predictions for ", end - begin, " inputs"));
+          absl::StrCat("server returned ", response->predictions_size(),
+                       " predictions for ", rows.size(), " inputs"));
     }
-    if (begin == 0) first_version = response.model_version();
-    last_version = response.model_version();
-    for (const v1::Prediction& prediction : response.predictions()) {
-      std::cout << prediction.value() << "\n";
-      predictions.push_back(prediction.value());
+    if (sent == 0) first_version = response->model_version();
+    last_version = response->model_version();
+    for (int i = 0; i < response->predictions_size(); ++i) {
+      const v1::Prediction& p = response->predictions(i);
+      if (json) {
+        std::cout << absl::StrFormat(
+            "{\"value\": %.17g, \"scores\": [%s], \"model_version\": %d}\n",
+            p.value(),
+            absl::StrJoin(p.scores(), ", ",
+                          [](std::string* out, double v) {
+                            absl::StrAppendFormat(out, "%.17g", v);
+                          }),
+            response->model_version());
+      } else {
+        std::cout << p.value() << "\n";
+      }
+      if (has_label) score.Add(rows.labels[i], p.value());
     }
+    sent += rows.size();
   }
   std::cout << std::flush;
 
   if (has_label) {
-    // The task decides how predictions compare with labels.
-    ASSIGN_OR_RETURN(const v1::ModelInfo info, client.GetModel(name));
     std::string versions = absl::StrCat(first_version);
     if (last_version != first_version) {
       absl::StrAppend(&versions, " to ", last_version);
     }
-    std::cerr << Score(info.config().task(), batch.labels, predictions)
-              << " (model version " << versions << ")\n";
+    std::cerr << score.Text() << " (model version " << versions << ")\n";
   }
   return absl::OkStatus();
 }

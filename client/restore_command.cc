@@ -7,8 +7,10 @@
 #include <sstream>
 #include <string>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli_common.h"
+#include "client/cli_flags.h"
 #include "client/commands.h"
 #include "core/status_macros.h"
 
@@ -16,7 +18,7 @@ namespace streamfit {
 
 absl::Status RunRestore(LearnerClient& client, const Args& args) {
   if (args.size() != 2) {
-    return absl::InvalidArgumentError("usage: streamfit restore NAME FILE");
+    return UsageError("usage: streamfit restore NAME FILE [--json]");
   }
   std::ifstream in(args[1], std::ios::binary);
   if (!in) {
@@ -32,6 +34,7 @@ absl::Status RunRestore(LearnerClient& client, const Args& args) {
         absl::StrCat(args[1], " is not a snapshot: ", parsed.ToString()));
   }
   ASSIGN_OR_RETURN(const v1::ModelInfo info, client.Restore(args[0], snapshot));
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(info);
   std::cerr << "restored model '" << info.name() << "' to version "
             << info.model_version() << " from " << args[1] << "\n";
   return absl::OkStatus();

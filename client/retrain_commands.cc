@@ -98,17 +98,25 @@ absl::Status RunRetrain(LearnerClient& client, const Args& args) {
   if (auto eta = absl::GetFlag(FLAGS_learning_rate)) {
     request.set_learning_rate(*eta);
   }
+  const bool json = absl::GetFlag(FLAGS_json);
   ASSIGN_OR_RETURN(v1::RetrainJob job, client.Retrain(request));
   if (!absl::GetFlag(FLAGS_wait)) {
+    if (json) return PrintJson(job);
     std::cout << job.id() << "\n";
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(
-      job, client.WatchRetrainJob(job.id(), [](const v1::RetrainJob& update) {
+      job,
+      client.WatchRetrainJob(job.id(), [json](const v1::RetrainJob& update) {
+        if (json) return;
         std::cerr << "\r" << ProgressText(update) << "\033[K" << std::flush;
       }));
-  std::cerr << "\n";
-  std::cout << Summary(job);
+  if (json) {
+    RETURN_IF_ERROR(PrintJson(job));
+  } else {
+    std::cerr << "\n";
+    std::cout << Summary(job);
+  }
   if (job.state() != v1::RETRAIN_SUCCEEDED) {
     return absl::AbortedError(absl::StrCat("job ", job.id(), " ended ",
                                            StateName(job.state()), ": ",
@@ -121,6 +129,7 @@ absl::Status RunJobs(LearnerClient& client, const Args& args) {
   if (args.size() == 2 && args[0] == "cancel") {
     ASSIGN_OR_RETURN(const v1::RetrainJob job,
                      client.CancelRetrainJob(args[1]));
+    if (absl::GetFlag(FLAGS_json)) return PrintJson(job);
     std::cout << Summary(job);
     return absl::OkStatus();
   }
@@ -131,10 +140,15 @@ absl::Status RunJobs(LearnerClient& client, const Args& args) {
     return absl::OkStatus();
   }
   if (!args.empty()) {
-    return absl::InvalidArgumentError("usage: streamfit jobs [ID | cancel ID]");
+    return UsageError("usage: streamfit jobs [ID | cancel ID] [--json]");
   }
   ASSIGN_OR_RETURN(const std::vector<v1::RetrainJob> jobs,
                    client.ListRetrainJobs());
+  if (absl::GetFlag(FLAGS_json)) {
+    v1::ListRetrainJobsResponse list;
+    list.mutable_jobs()->Add(jobs.begin(), jobs.end());
+    return PrintJson(list);
+  }
   std::cout << absl::StrFormat("%-24s %-10s %-14s %-16s %-20s %s\n", "ID",
                                "STATE", "ALGORITHM", "MODEL", "DATASET",
                                "SWAPPED");

@@ -6,9 +6,11 @@ ABSL_FLAG(std::string, format, "csv",
           "dataset upload: csv, libsvm or examples (length-delimited "
           "streamfit.v1.Example messages).");
 ABSL_FLAG(bool, header, false,
-          "dataset upload: the CSV's first line names the columns.");
+          "dataset upload, observe, predict: the CSV's first line names the "
+          "columns.");
 ABSL_FLAG(std::string, label_column, "",
-          "dataset upload: the CSV's label column by name (needs --header); "
+          "dataset upload, observe, predict: the CSV's label column by name "
+          "(needs --header); "
           "default: the first column.");
 ABSL_FLAG(uint32_t, libsvm_features, 0,
           "dataset upload: libsvm dense width (0: the largest index seen).");

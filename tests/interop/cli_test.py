@@ -34,28 +34,28 @@ class CliTest(unittest.TestCase):
         cls.out_dir = out_dir.name
         cls.server = server_process.start_for_test_class(cls, ARGS.server)
 
-    def run_cli(self, *args):
+    def run_cli(self, *args, stdin=None, timeout="30s"):
         """Runs `streamfit ARGS` against the test server (never through an
-        HTTP proxy that the environment may name)."""
+        HTTP proxy that the environment may name), `stdin` as its input."""
         env = {k: v for k, v in os.environ.items()
                if not k.lower().endswith("_proxy")}
         return subprocess.run(
             [ARGS.cli, *args, f"--server={self.server.address}",
-             "--timeout=30s"],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            env=env, timeout=CLI_TIMEOUT)
+             f"--timeout={timeout}"],
+            input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True, text=True, env=env, timeout=CLI_TIMEOUT)
 
-    def run_ok(self, *args):
+    def run_ok(self, *args, stdin=None):
         """run_cli, expecting success; returns the CompletedProcess."""
-        result = self.run_cli(*args)
+        result = self.run_cli(*args, stdin=stdin)
         self.assertEqual(result.returncode, 0,
                          f"streamfit {' '.join(args)}:\n{result.stderr}")
         return result
 
-    def assert_fails(self, args, *expected_messages, exit_code=1):
+    def assert_fails(self, args, *expected_messages, exit_code=1, **kwargs):
         """run_cli(*args), expecting `exit_code` (2: a usage error) and each
         of `expected_messages` on stderr."""
-        result = self.run_cli(*args)
+        result = self.run_cli(*args, **kwargs)
         self.assertEqual(result.returncode, exit_code,
                          f"streamfit {' '.join(args)}:\n{result.stderr}")
         for message in expected_messages:
@@ -74,7 +74,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(
             observed.stdout,
             "observed 442 examples; model 'diabetes' is at version 442\n")
-        self.assertIn("442 / 442 rows", observed.stderr)
+        self.assertIn("442 rows accepted", observed.stderr)
 
         predicted = self.run_ok("predict", "diabetes", "--file", diabetes,
                                 "--min_version", "442")
@@ -178,6 +178,117 @@ class CliTest(unittest.TestCase):
             f.write("1,2\n3,oops\n")
         self.assert_fails(["dataset", "upload", bad],
                           "INVALID_ARGUMENT", "line 2")
+
+    def test_create_takes_every_model_config_setting(self):
+        info = json.loads(self.run_ok(
+            "create", "hashed", "--task", "binary", "--features", "2",
+            "--hash_bits", "12", "--optimizer", "ftrl", "--loss", "hinge",
+            "--interactions", "a:b,c:c", "--l1", "0.01", "--l2", "0.001",
+            "--learning_rate", "0.3", "--ftrl_beta", "0.5",
+            "--max_gradient", "10", "--class_weights", "1,3").stdout)
+        config = info["config"]
+        self.assertEqual(config["hash_bits"], 12)
+        self.assertEqual(config["optimizer"], "OPTIMIZER_FTRL")
+        self.assertEqual(config["loss"], "LOSS_HINGE")
+        self.assertEqual(config["interactions"],
+                         [{"first": "a", "second": "b"},
+                          {"first": "c", "second": "c"}])
+        self.assertEqual(config["l1"], 0.01)
+        self.assertEqual(config["l2"], 0.001)
+        self.assertEqual(config["learning_rate"], 0.3)
+        self.assertEqual(config["ftrl_beta"], 0.5)
+        self.assertEqual(config["max_gradient"], 10)
+        self.assertEqual(config["class_weights"], [1, 3])
+        self.assert_fails(["create", "x", "--task", "binary", "--features",
+                           "2", "--optimizer", "newton"],
+                          "--optimizer must be one of sgd, adagrad",
+                          exit_code=2)
+        self.assert_fails(["create", "x", "--task", "binary", "--features",
+                           "2", "--interactions", "ab"],
+                          "--interactions takes namespace pairs", exit_code=2)
+
+    def test_observe_and_predict_stream_rfc4180_csv_from_stdin(self):
+        self.run_ok("create", "quoted", "--task", "regression", "--features",
+                    "2")
+        text = ('"x 1";"the ""label""";x2\r\n'
+                '1;"2.5";3\r\n'
+                '"4";5;"6"\n'
+                '\n'
+                '7;8;9\n')
+        observed = self.run_ok("observe", "quoted", "--file", "-",
+                               "--delimiter", ";", "--header",
+                               "--label_column", 'the "label"', "--batch",
+                               "2", "--json", stdin=text)
+        self.assertEqual(json.loads(observed.stdout),
+                         {"model": "quoted", "accepted": 3,
+                          "model_version": 3})
+        predicted = self.run_ok("predict", "quoted", "--file", "-",
+                                "--delimiter", ";", "--header",
+                                "--label_column", 'the "label"',
+                                "--min_version", "3", "--json", stdin=text)
+        rows = [json.loads(line) for line in predicted.stdout.splitlines()]
+        self.assertEqual(len(rows), 3)
+        self.assertEqual({r["model_version"] for r in rows}, {3})
+        # The same rows by the Python-free path: a plain file, text output.
+        path = os.path.join(self.out_dir, "quoted.csv")
+        with open(path, "w", newline="") as f:
+            f.write(text)
+        plain = self.run_ok("predict", "quoted", "--file", path,
+                            "--delimiter", ";", "--header", "--label_column",
+                            'the "label"')
+        text_values = [float(v) for v in plain.stdout.split()]
+        self.assertEqual(len(text_values), 3)
+        for text_value, row in zip(text_values, rows):  # 6 digits vs 17
+            self.assertAlmostEqual(text_value, row["value"],
+                                   delta=1e-5 * abs(row["value"]))
+
+    def test_observe_checks_model_and_width_before_sending(self):
+        self.run_ok("create", "wide", "--task", "regression", "--features",
+                    "3")
+        self.assert_fails(["observe", "wide", "--file", "-"],
+                          "INVALID_ARGUMENT", "line 1: 2 features",
+                          "takes 3", "nothing was sent", stdin="1,2,3\n")
+        self.assertEqual(
+            json.loads(self.run_ok("get", "wide").stdout)["model_version"],
+            "0")
+        # A bad line after good batches: what the server acked is reported.
+        lines = "".join(f"{i},1,2,3\n" for i in range(5)) + "5,1,x,3\n"
+        self.assert_fails(["observe", "wide", "--file", "-", "--batch", "2"],
+                          "line 6, column 3: 'x' is not a finite number",
+                          "4 examples accepted before it", stdin=lines)
+        self.assert_fails(["observe", "wide", "--file", "-"],
+                          "a quoted field is not closed",
+                          stdin='1,2,3,"4\n')
+
+    def test_json_output_and_version_timeout_message(self):
+        self.run_ok("create", "listed", "--task", "regression", "--features",
+                    "1")
+        models = json.loads(self.run_ok("models", "--json").stdout)
+        self.assertIn("listed", [m["name"] for m in models["models"]])
+        self.assertEqual(json.loads(self.run_ok("delete", "listed",
+                                                "--json").stdout),
+                         {"deleted": "listed"})
+        self.run_ok("create", "slow", "--task", "regression", "--features",
+                    "1")
+        self.run_ok("observe", "slow", "--file", "-", stdin="1,2\n3,4\n")
+        self.assert_fails(["predict", "slow", "--file", "-",
+                           "--min_version", "1000"],
+                          "error: DEADLINE_EXCEEDED",
+                          "did not reach version 1000",
+                          "it is at version 2",
+                          stdin="1,2\n", timeout="300ms")
+
+    def test_cancelling_an_ended_job_says_it_ended(self):
+        self.run_ok("create", "ended", "--task", "regression", "--features",
+                    "10")
+        dataset_id = self.run_ok(
+            "dataset", "upload",
+            data_file("diabetes.reg.csv")).stdout.strip().splitlines()[-1]
+        self.run_ok("retrain", "ended", "--dataset", dataset_id,
+                    "--algorithm", "least_squares", "--wait")
+        job_id = json.loads(self.run_ok("jobs", "--json").stdout)["jobs"][-1]["id"]
+        self.assert_fails(["jobs", "cancel", job_id],
+                          "error: FAILED_PRECONDITION", "already ended")
 
 
 def main():
