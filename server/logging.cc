@@ -114,6 +114,7 @@ std::string FormatEvent(Format format, absl::string_view event,
     line += ",\"msg\":";
     AppendJsonString(line, message);
     for (const Field& field : fields) {
+      if (field.value().empty()) continue;
       line += ',';
       AppendJsonString(line, field.key());
       line += ':';
@@ -127,6 +128,7 @@ std::string FormatEvent(Format format, absl::string_view event,
   }
   absl::StrAppend(&line, message, " event=", event);
   for (const Field& field : fields) {
+    if (field.value().empty()) continue;
     absl::StrAppend(&line, " ", field.key(), "=");
     AppendTextValue(line, field.value());
   }

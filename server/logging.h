@@ -34,7 +34,8 @@ absl::StatusOr<Format> ParseFormat(absl::string_view name);
 // Sends every later event to `sink` (stderr when null) in `format`.
 void Init(Format format, std::shared_ptr<spdlog::sinks::sink> sink = nullptr);
 
-// One key=value of an event. Numbers stay numbers in JSON.
+// One key=value of an event. Numbers stay numbers in JSON; a field whose
+// string value is empty is left out of the line.
 class Field {
  public:
   Field(absl::string_view key, absl::string_view value)

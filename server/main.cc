@@ -56,6 +56,25 @@ ABSL_FLAG(double, shutdown_grace_s, 5,
 ABSL_FLAG(std::string, log_format, "text",
           "log lines on stderr: text, or json (one object per line)");
 
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain: serve TLS (re-read on SIGHUP)");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM private key of --tls_cert_file (re-read on SIGHUP)");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA: clients must present a certificate it signed (mutual TLS; "
+          "re-read on SIGHUP)");
+ABSL_FLAG(std::string, tls_runtime_dir, "",
+          "writable directory for the copies of the TLS files in service; "
+          "empty for $TMPDIR or /tmp");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "callers and roles, one per line: '<role> <sha256-hex-of-token> "
+          "[name]' or '<role> cn:<client certificate common name>'; roles "
+          "predictor < observer < operator < admin; needs TLS; re-read on "
+          "SIGHUP");
+ABSL_FLAG(bool, allow_insecure_remote, false,
+          "accept the risk of listening beyond loopback without TLS and "
+          "authentication");
+
 namespace {
 
 constexpr int kServerErrorExitCode = 1;
@@ -111,6 +130,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   streamfit::StreamfitServer::Options options;
@@ -135,6 +155,17 @@ int main(int argc, char** argv) {
   options.storage.checkpoint_interval =
       absl::Seconds(absl::GetFlag(FLAGS_checkpoint_interval_s));
   options.storage.segment_bytes = absl::GetFlag(FLAGS_log_segment_bytes);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.tls_runtime_dir = absl::GetFlag(FLAGS_tls_runtime_dir);
+  options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  options.allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure_remote);
+  if (absl::Status s =
+          streamfit::StreamfitServer::CheckSecurityOptions(options);
+      !s.ok()) {
+    return UsageError(s.message());
+  }
   if (!options.default_model.empty()) {
     absl::StatusOr<streamfit::Task> task =
         ParseTask(absl::GetFlag(FLAGS_default_task));
@@ -146,7 +177,11 @@ int main(int argc, char** argv) {
 
   namespace logging = streamfit::logging;
   logging::Info("server.start", "streamfit-server starting",
-                {{"address", options.address}, {"data_dir", options.data_dir}});
+                {{"address", options.address},
+                 {"data_dir", options.data_dir},
+                 {"tls", options.tls.enabled()},
+                 {"mutual_tls", !options.tls.client_ca_file.empty()},
+                 {"auth_tokens", !options.auth_tokens_file.empty()}});
   auto server = streamfit::StreamfitServer::Start(options);
   if (!server.ok()) {
     logging::Error(
@@ -162,7 +197,17 @@ int main(int argc, char** argv) {
       {{"address", (*server)->address()}, {"data_dir", options.data_dir}});
 
   int signal = 0;
-  sigwait(&signals, &signal);
+  while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+    const absl::Status reloaded = (*server)->ReloadCredentials();
+    if (reloaded.ok()) {
+      logging::Info("server.credentials_reloaded",
+                    "re-read the TLS and auth tokens files");
+    } else {
+      logging::Error("server.credentials_reload_failed",
+                     absl::StrCat("kept the credentials in service: ",
+                                  reloaded.ToString()));
+    }
+  }
   logging::Info("server.shutdown", "streamfit-server shutting down",
                 {{"signal", signal}});
   (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s)));

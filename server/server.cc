@@ -9,12 +9,30 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "core/thread_name.h"
+#include "server/auth/exposure.h"
 #include "server/logging.h"
+#include "server/logging_interceptor.h"
 
 namespace streamfit {
 
+absl::Status StreamfitServer::CheckSecurityOptions(const Options& options) {
+  if (options.tls.cert_file.empty() != options.tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file and --tls_key_file go together");
+  }
+  if (!options.tls.client_ca_file.empty() && !options.tls.enabled()) {
+    return absl::InvalidArgumentError(
+        "--tls_client_ca_file needs --tls_cert_file and --tls_key_file");
+  }
+  return auth::CheckExposure({options.address, options.tls.enabled(),
+                              !options.auth_tokens_file.empty(),
+                              !options.tls.client_ca_file.empty(),
+                              options.allow_insecure_remote});
+}
+
 absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     const Options& options) {
+  RETURN_IF_ERROR(CheckSecurityOptions(options));
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {
@@ -47,9 +65,32 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (options.tls.enabled()) {
+    ASSIGN_OR_RETURN(server->tls_, auth::TlsCredentials::Create(
+                                       options.tls, options.tls_runtime_dir));
+    credentials = server->tls_->server_credentials();
+    if (!options.auth_tokens_file.empty() ||
+        !options.tls.client_ca_file.empty()) {
+      auth::CredentialTable table;
+      if (!options.auth_tokens_file.empty()) {
+        ASSIGN_OR_RETURN(
+            table, auth::CredentialTable::ReadFile(options.auth_tokens_file));
+      }
+      server->auth_processor_ = std::make_shared<auth::AuthProcessor>(
+          std::move(table),
+          /*certificates_are_admins=*/!options.tls.client_ca_file.empty());
+      credentials->SetAuthMetadataProcessor(server->auth_processor_);
+    }
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(options.address, credentials, &server->port_);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<AuditLogInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
   // same port and steal half the connections: refuse to share it.
@@ -121,5 +162,16 @@ void StreamfitServer::CheckpointLoop() {
 }
 
 void StreamfitServer::Wait() { server_->Wait(); }
+
+absl::Status StreamfitServer::ReloadCredentials() {
+  if (tls_ != nullptr) RETURN_IF_ERROR(tls_->Reload());
+  if (auth_processor_ != nullptr && !options_.auth_tokens_file.empty()) {
+    ASSIGN_OR_RETURN(
+        auth::CredentialTable table,
+        auth::CredentialTable::ReadFile(options_.auth_tokens_file));
+    auth_processor_->Replace(std::move(table));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace streamfit

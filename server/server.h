@@ -13,6 +13,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "core/model_config.h"
+#include "server/auth/auth_processor.h"
+#include "server/auth/tls_credentials.h"
 #include "server/inference_service.h"
 #include "server/learner_service.h"
 #include "server/model_registry.h"
@@ -44,7 +46,19 @@ class StreamfitServer {
     uint64_t retrain_replay_limit = 1 << 22;
     // Sample log, fsync policy and checkpoints (issue 6).
     StorageOptions storage;
+    // Transport security and callers (server/auth/): TLS when tls.cert_file
+    // is set; roles from auth_tokens_file; see auth::CheckExposure for what
+    // a non-loopback address needs.
+    auth::TlsFiles tls;
+    std::string auth_tokens_file;
+    bool allow_insecure_remote = false;
+    // Where the served copies of the TLS files live; "" for $TMPDIR.
+    std::string tls_runtime_dir;
   };
+
+  // The start-up checks of the security options alone (no I/O):
+  // INVALID_ARGUMENT, a usage error, as auth::CheckExposure.
+  static absl::Status CheckSecurityOptions(const Options& options);
 
   // Opens the data directory and recovers its models (checkpoint + log
   // replay), creates the default model if it does not exist, and starts
@@ -67,6 +81,10 @@ class StreamfitServer {
   // Blocks until Shutdown.
   void Wait();
 
+  // Re-reads the TLS files and the auth tokens file (SIGHUP); on error the
+  // ones in service stay. OK without TLS.
+  absl::Status ReloadCredentials();
+
  private:
   StreamfitServer(const Options& options, std::unique_ptr<ModelStore> store)
       : options_(options),
@@ -83,6 +101,8 @@ class StreamfitServer {
   InferenceService inference_service_;  // the Open Inference Protocol
   std::unique_ptr<DatasetStore> datasets_;  // issue 5
   std::unique_ptr<RetrainJobs> jobs_;       // issue 5
+  std::unique_ptr<auth::TlsCredentials> tls_;
+  std::shared_ptr<auth::AuthProcessor> auth_processor_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stop_checkpointing_;
