@@ -13,9 +13,10 @@
 
 namespace streamfit {
 
-// Thread-safety is the implementation's; a Learner calls Append under its
-// admission lock (so the journal's order is the apply order) and WhenDurable
-// outside it.
+// Thread-safety is the implementation's; a Learner calls Append, WhenDurable
+// and Reopen under its admission lock (so the journal's order is the apply
+// order, and no append slips between a failure and the reopen). A Learner
+// applies a batch only once WhenDurable said it is durable.
 class Journal {
  public:
   virtual ~Journal() = default;
@@ -29,6 +30,11 @@ class Journal {
   // prevented it. `done` must not block.
   virtual void WhenDurable(uint64_t end_version,
                            absl::AnyInvocable<void(absl::Status)> done) = 0;
+  // After a WhenDurable error: makes the journal usable again once every
+  // record past its durable end is gone for good (so an error ack means
+  // "never applied"), and returns that end; the learner continues from
+  // there. UNAVAILABLE while that is not (yet) possible.
+  virtual absl::StatusOr<uint64_t> Reopen() = 0;
 };
 
 }  // namespace streamfit

@@ -1,5 +1,7 @@
 #include "core/learner.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -12,7 +14,42 @@ absl::Status StoppedError() {
   return absl::AbortedError("the model's learner has stopped");
 }
 
+// How often the learner retries reopening a failed journal.
+constexpr absl::Duration kReopenRetry = absl::Milliseconds(100);
+
 }  // namespace
+
+// The two events a producer's on_queued waits for: its on_admitted has run,
+// and the batch's result is known (durable, refused or failed). Whichever
+// comes second runs on_queued, outside any lock.
+class Learner::Ack {
+ public:
+  explicit Ack(QueuedCallback on_queued) : on_queued_(std::move(on_queued)) {}
+
+  void Complete(absl::StatusOr<uint64_t> result) {
+    {
+      absl::MutexLock lock(&mu_);
+      result_ = std::move(result);
+      if (!admitted_) return;
+    }
+    on_queued_(std::move(*result_));
+  }
+  void Admitted() {
+    {
+      absl::MutexLock lock(&mu_);
+      admitted_ = true;
+      if (!result_) return;
+    }
+    on_queued_(std::move(*result_));
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool admitted_ ABSL_GUARDED_BY(mu_) = false;
+  // Written under mu_ before the second event; read by it after.
+  std::optional<absl::StatusOr<uint64_t>> result_;
+  QueuedCallback on_queued_;
+};
 
 Learner::Learner(LinearModel model, Options options, Journal* journal)
     : options_(options),
@@ -21,6 +58,7 @@ Learner::Learner(LinearModel model, Options options, Journal* journal)
       published_(std::make_shared<const LinearModel>(model_)),
       admitted_version_(model_.version()),
       published_version_(model_.version()),
+      durable_version_(model_.version()),
       thread_([this] {
         NameThisThread("sf-learner");
         Run();
@@ -32,18 +70,99 @@ bool Learner::HasRoom(size_t samples) const {
   return queue_.empty() || queued_samples_ + samples <= options_.queue_capacity;
 }
 
+bool Learner::Drained() const {
+  return stopping_ && pending_durability_ == 0 &&
+         (queue_.empty() || !journal_error_.ok());
+}
+
+bool Learner::FrontIsDurable() const {
+  if (queue_.empty()) return false;
+  if (journal_ == nullptr) return true;
+  const uint64_t front_start = admitted_version_ - queued_samples_;
+  return front_start + queue_.front().size() <= durable_version_;
+}
+
 absl::StatusOr<uint64_t> Learner::Admit(uint64_t start_version,
-                                        ExampleBatch batch) {
+                                        ExampleBatch batch,
+                                        std::shared_ptr<Ack> ack) {
   if (journal_ != nullptr) {
     absl::StatusOr<uint64_t> logged = journal_->Append(start_version, batch);
-    if (!logged.ok()) return logged.status();
+    if (!logged.ok()) {
+      ack->Complete(logged.status());
+      return logged.status();
+    }
+  }
+  uint64_t end_version;
+  {
+    absl::MutexLock lock(&mu_);
+    admitted_version_ += batch.size();
+    queued_samples_ += batch.size();
+    queue_.push_back(std::move(batch));
+    end_version = admitted_version_;
+    if (journal_ != nullptr) ++pending_durability_;
+    work_.Signal();
+  }
+  if (journal_ == nullptr) {
+    ack->Complete(end_version);
+    return end_version;
+  }
+  // Registered under admission_mu_, so a reopen never overtakes it.
+  journal_->WhenDurable(end_version, [this, ack = std::move(ack),
+                                      end_version](absl::Status durable) {
+    OnDurable(end_version, durable);  // the last use of `this`
+    ack->Complete(durable.ok() ? absl::StatusOr<uint64_t>(end_version)
+                               : absl::StatusOr<uint64_t>(durable));
+  });
+  return end_version;
+}
+
+void Learner::OnDurable(uint64_t end_version, const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  --pending_durability_;
+  if (status.ok()) {
+    durable_version_ = std::max(durable_version_, end_version);
+  } else if (journal_error_.ok()) {
+    journal_error_ = status;
+  }
+  work_.Signal();
+}
+
+bool Learner::RecoverJournal() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (journal_error_.ok()) return false;
+  }
+  absl::StatusOr<uint64_t> reopened;
+  {
+    absl::MutexLock admission(&admission_mu_);
+    {
+      absl::MutexLock lock(&mu_);
+      if (!undurable_dropped_) {
+        // Every callback of a batch up to the durable end ran before the
+        // first error: what lies past durable_version_ is never applied.
+        while (!queue_.empty() && admitted_version_ > durable_version_ &&
+               admitted_version_ - queue_.back().size() >= durable_version_) {
+          admitted_version_ -= queue_.back().size();
+          queued_samples_ -= queue_.back().size();
+          queue_.pop_back();
+        }
+        undurable_dropped_ = true;
+      }
+    }
+    reopened = journal_->Reopen();
+    absl::MutexLock lock(&mu_);
+    if (reopened.ok() && *reopened == admitted_version_) {
+      journal_error_ = absl::OkStatus();
+      undurable_dropped_ = false;
+      return true;
+    }
   }
   absl::MutexLock lock(&mu_);
-  admitted_version_ += batch.size();
-  queued_samples_ += batch.size();
-  queue_.push_back(std::move(batch));
-  work_.Signal();
-  return admitted_version_;
+  if (FrontIsDurable() || Drained()) {
+    return false;  // apply what is durable; or leave, stopping
+  }
+  work_.WaitWithTimeout(&mu_, kReopenRetry);
+  return true;
 }
 
 uint64_t Learner::AdmittedVersion() const {
@@ -53,7 +172,8 @@ uint64_t Learner::AdmittedVersion() const {
 
 void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued,
                      AdmittedCallback on_admitted) {
-  absl::StatusOr<uint64_t> end_version;
+  auto ack = std::make_shared<Ack>(std::move(on_queued));
+  bool admitted = false;
   {
     absl::MutexLock admission(&admission_mu_);
     uint64_t start_version;
@@ -62,35 +182,24 @@ void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued,
       absl::MutexLock lock(&mu_);
       stopping = stopping_;
       if (!stopping && (!parked_.empty() || !HasRoom(batch.size()))) {
-        parked_.push_back(
-            {std::move(batch), std::move(on_queued), std::move(on_admitted)});
+        parked_.push_back({std::move(batch), ack, std::move(on_admitted)});
         return;
       }
       start_version = admitted_version_;
     }
-    end_version = stopping ? absl::StatusOr<uint64_t>(StoppedError())
-                           : Admit(start_version, std::move(batch));
+    if (stopping) {
+      ack->Complete(StoppedError());
+    } else {
+      admitted = Admit(start_version, std::move(batch), ack).ok();
+    }
   }
-  Deliver(std::move(on_queued), std::move(on_admitted), std::move(end_version));
+  Deliver(ack, std::move(on_admitted), admitted);
 }
 
-void Learner::Deliver(QueuedCallback on_queued, AdmittedCallback on_admitted,
-                      absl::StatusOr<uint64_t> end_version) {
-  if (!end_version.ok()) {  // refused: the producer must not send on
-    on_queued(std::move(end_version));
-    return;
-  }
-  if (on_admitted) on_admitted();
-  if (journal_ == nullptr) {
-    on_queued(std::move(end_version));
-    return;
-  }
-  journal_->WhenDurable(
-      *end_version, [on_queued = std::move(on_queued),
-                     v = *end_version](absl::Status durable) mutable {
-        on_queued(durable.ok() ? absl::StatusOr<uint64_t>(v)
-                               : absl::StatusOr<uint64_t>(durable));
-      });
+void Learner::Deliver(const std::shared_ptr<Ack>& ack,
+                      AdmittedCallback on_admitted, bool admitted) {
+  if (admitted && on_admitted) on_admitted();
+  ack->Admitted();
 }
 
 uint64_t Learner::WhenVersion(uint64_t version, StateCallback callback) {
@@ -157,14 +266,22 @@ bool Learner::PublishIsDue() const {
 void Learner::Run() {
   for (;;) {
     RunPendingAdoption();
+    if (journal_ != nullptr && RecoverJournal()) continue;
     ExampleBatch batch;
     uint64_t record = 0;  // the recording generation, if any
     bool parked;
     {
       absl::MutexLock lock(&mu_);
-      while (queue_.empty() && !stopping_ && !adoption_) work_.Wait(&mu_);
-      if (adoption_) continue;     // handled at the top of the loop
-      if (queue_.empty()) return;  // stopping and drained
+      // A batch is applied once durable.
+      while (!FrontIsDurable() && !Drained() && !adoption_ &&
+             journal_error_.ok()) {
+        work_.Wait(&mu_);
+      }
+      if (adoption_) continue;  // handled at the top of the loop
+      if (!FrontIsDurable()) {
+        if (Drained()) return;
+        continue;  // a journal failure: RecoverJournal
+      }
       if (recording_) {
         record = recording_->generation;
         // model_ is at the cutoff: every batch popped before is applied.
@@ -202,7 +319,7 @@ void Learner::Run() {
 }
 
 void Learner::AdmitParked() {
-  std::vector<std::pair<Parked, absl::StatusOr<uint64_t>>> admitted;
+  std::vector<std::pair<Parked, bool>> admitted;  // and whether admitted
   {
     absl::MutexLock admission(&admission_mu_);
     for (;;) {
@@ -214,19 +331,15 @@ void Learner::AdmitParked() {
             !HasRoom(parked_.front().batch.size())) {
           break;
         }
-        admitted.emplace_back(std::move(parked_.front()),
-                              absl::StatusOr<uint64_t>());
+        admitted.emplace_back(std::move(parked_.front()), false);
         parked_.pop_front();
         start_version = admitted_version_;
       }
-      auto& [p, end_version] = admitted.back();
-      end_version = Admit(start_version, std::move(p.batch));
+      auto& [p, ok] = admitted.back();
+      ok = Admit(start_version, std::move(p.batch), p.ack).ok();
     }
   }
-  for (auto& [p, end_version] : admitted) {
-    Deliver(std::move(p.on_queued), std::move(p.on_admitted),
-            std::move(end_version));
-  }
+  for (auto& [p, ok] : admitted) Deliver(p.ack, std::move(p.on_admitted), ok);
 }
 
 void Learner::Stop() {
@@ -252,7 +365,8 @@ void Learner::Stop() {
   }
   if (adoption) adoption->on_done(StoppedError());
   for (auto& p : parked) {
-    Deliver(std::move(p.on_queued), std::move(p.on_admitted), StoppedError());
+    p.ack->Complete(StoppedError());
+    Deliver(p.ack, std::move(p.on_admitted), /*admitted=*/false);
   }
   for (auto& [v, waiter] : waiters) waiter.second(StoppedError());
 }

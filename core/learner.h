@@ -54,9 +54,14 @@ class Learner {
 
   // Starts the learner thread with `model` as its initial state. With a
   // `journal` (not owned, must outlive the learner), each batch is appended
-  // to it before it is queued; a batch the journal refuses is not applied
-  // and its on_queued gets the journal's error; on_queued runs once the
-  // record is durable.
+  // to it before it is queued, and applied only once the journal says it is
+  // durable; on_queued runs then. An error ack means the batch is applied
+  // neither now nor after a restart: a batch the journal refuses is not
+  // queued, and when durability fails (Journal::WhenDurable's error) every
+  // queued batch not yet durable is dropped, later batches are refused by
+  // the journal (UNAVAILABLE) and the learner reopens the journal at its
+  // durable end (retrying every 100 ms) before it admits work again.
+  // Published states keep serving meanwhile.
   Learner(LinearModel model, Options options, Journal* journal = nullptr);
   Learner(const Learner&) = delete;
   Learner& operator=(const Learner&) = delete;
@@ -131,21 +136,38 @@ class Learner {
   void Adopt(LinearModel fitted, AdoptCallback on_done);
 
  private:
+  class Ack;
   void Run();
+  // Learner thread, with a journal: after a durability failure, drops the
+  // batches that will never be durable and tries to reopen the journal.
+  // Returns true if the caller should loop (it may have waited).
+  bool RecoverJournal() ABSL_LOCKS_EXCLUDED(admission_mu_, mu_);
+  // The journal's verdict on the batch ending at `end_version`.
+  void OnDurable(uint64_t end_version, const absl::Status& status)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The queue's first batch may be applied: there is no journal, or it is
+  // durable.
+  bool FrontIsDurable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stopping, and nothing left to apply or to wait for: the learner thread
+  // may leave.
+  bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasRoom(size_t samples) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Journals a batch, the samples after `start_version` (the admitted
-  // version), and appends it to the queue; returns the version after its
-  // last sample, or the journal's error (nothing is queued then). The
-  // journal write holds only admission_mu_, so the learner thread can take
-  // its next batch meanwhile.
-  absl::StatusOr<uint64_t> Admit(uint64_t start_version, ExampleBatch batch)
+  // version), appends it to the queue and arranges for `ack` to complete
+  // once it is durable; returns the version after its last sample, or the
+  // journal's error (nothing is queued then, and `ack` is completed with
+  // it). The journal write holds only admission_mu_, so the learner thread
+  // can take its next batch meanwhile.
+  absl::StatusOr<uint64_t> Admit(uint64_t start_version, ExampleBatch batch,
+                                 std::shared_ptr<Ack> ack)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(admission_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Learner thread: admits parked batches in order while there is room.
   void AdmitParked() ABSL_LOCKS_EXCLUDED(admission_mu_, mu_);
-  // Runs on_admitted (admitted batches only), then on_queued with
-  // `end_version` (once durable if there is a journal).
-  void Deliver(QueuedCallback on_queued, AdmittedCallback on_admitted,
-               absl::StatusOr<uint64_t> end_version) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs on_admitted (admitted batches only: a refused batch gets only
+  // on_queued, with its error), then lets `ack` run on_queued (at once if
+  // its result is known, else once it is).
+  void Deliver(const std::shared_ptr<Ack>& ack, AdmittedCallback on_admitted,
+               bool admitted) ABSL_LOCKS_EXCLUDED(mu_);
   // Publishes a copy of model_ and returns the waiters it satisfies.
   std::vector<StateCallback> Publish() ABSL_LOCKS_EXCLUDED(mu_);
   // Learner thread: runs a pending Adopt, if any (learner_swap.cc).
@@ -156,7 +178,7 @@ class Learner {
 
   struct Parked {
     ExampleBatch batch;
-    QueuedCallback on_queued;
+    std::shared_ptr<Ack> ack;
     AdmittedCallback on_admitted;
   };
 
@@ -191,6 +213,13 @@ class Learner {
       ABSL_GUARDED_BY(mu_);
   uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // With a journal: the version up to which admitted batches are durable,
+  // the durability callbacks not yet run (the learner thread outlives
+  // them), and the failure that stops admissions until the journal reopens.
+  uint64_t durable_version_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t pending_durability_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status journal_error_ ABSL_GUARDED_BY(mu_);
+  bool undurable_dropped_ ABSL_GUARDED_BY(mu_) = false;
 
   // Retrain swap state (learner_swap.cc).
   struct Recording {

@@ -1,11 +1,7 @@
 #include "core/sample_log.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <optional>
 #include <utility>
 
@@ -57,7 +53,7 @@ void PutAll(std::string& out, const std::vector<T>& v) {
 template <typename T>
 const char* GetAll(const char* p, size_t count, std::vector<T>& out) {
   out.resize(count);
-  std::memcpy(out.data(), p, count * sizeof(T));
+  if (count > 0) std::memcpy(out.data(), p, count * sizeof(T));
   return p + count * sizeof(T);
 }
 
@@ -169,19 +165,6 @@ absl::StatusOr<Parsed> ParseRecord(absl::string_view data, size_t pos,
   return out;
 }
 
-absl::Status PWriteAll(int fd, absl::string_view data, uint64_t offset,
-                       const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                               static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FileError(errno, absl::StrCat("write ", path));
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view text) {
@@ -205,13 +188,14 @@ absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view text) {
 }
 
 SampleLog::SampleLog(std::string dir, const Options& options)
-    : dir_(std::move(dir)), options_(options) {}
+    : dir_(std::move(dir)), options_(options), fs_(options.file_system) {}
 
 absl::StatusOr<std::unique_ptr<SampleLog>> SampleLog::Open(
     const std::string& dir, const Options& options, LogOpenReport* report) {
-  RETURN_IF_ERROR(CreateDirectoryDurably(dir));
+  FileSystem* const fs = options.file_system;
+  RETURN_IF_ERROR(CreateDirectoryDurably(dir, fs));
   ASSIGN_OR_RETURN(std::vector<std::string> names,
-                   ListFiles(dir, kPrefix, kSuffix));
+                   ListFiles(dir, kPrefix, kSuffix, fs));
   std::unique_ptr<SampleLog> log(new SampleLog(dir, options));
   LogOpenReport local;
   LogOpenReport& r = report ? *report : local;
@@ -228,14 +212,13 @@ absl::StatusOr<std::unique_ptr<SampleLog>> SampleLog::Open(
             name, ": does not continue the log at version ", log->end_version_);
       }
       cut = true;
-      r.dropped_bytes += std::filesystem::file_size(path);
+      absl::StatusOr<uint64_t> size = fs->FileSize(path);
+      if (size.ok()) r.dropped_bytes += *size;
       ++r.dropped_segments;
-      if (::unlink(path.c_str()) != 0) {
-        return FileError(errno, absl::StrCat("remove ", path));
-      }
+      RETURN_IF_ERROR(fs->Remove(path));
       continue;
     }
-    ASSIGN_OR_RETURN(const std::string data, ReadWholeFile(path));
+    ASSIGN_OR_RETURN(const std::string data, fs->ReadFile(path));
     size_t pos = 0;
     uint64_t expected = named_start;
     while (pos < data.size()) {
@@ -251,14 +234,10 @@ absl::StatusOr<std::unique_ptr<SampleLog>> SampleLog::Open(
         r.dropped_reason =
             absl::StrCat(name, " at byte ", pos, ": ", bad.message());
         r.dropped_bytes += data.size() - pos;
-        if (::truncate(path.c_str(), static_cast<off_t>(pos)) != 0) {
-          return FileError(errno, absl::StrCat("truncate ", path));
-        }
-        int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-          ::fsync(fd);
-          ::close(fd);
-        }
+        ASSIGN_OR_RETURN(std::unique_ptr<FileSystem::WritableFile> file,
+                         fs->OpenWritable(path, /*truncate=*/false));
+        RETURN_IF_ERROR(file->Truncate(pos));
+        RETURN_IF_ERROR(file->Sync());
         break;
       }
       if (log->empty_) log->first_version_ = named_start;
@@ -269,12 +248,17 @@ absl::StatusOr<std::unique_ptr<SampleLog>> SampleLog::Open(
       pos += parsed->bytes;
     }
     if (pos == 0) {  // no valid record: the file holds nothing
-      ::unlink(path.c_str());
+      (void)fs->Remove(path);
       continue;
     }
-    log->segments_.push_back({named_start, path});
+    Segment segment;
+    segment.start_version = named_start;
+    segment.path = path;
+    segment.bytes = segment.synced_bytes = pos;
+    segment.end_version = expected;
+    log->segments_.push_back(std::move(segment));
   }
-  if (cut) RETURN_IF_ERROR(SyncDirectory(dir));
+  if (cut) RETURN_IF_ERROR(SyncDirectory(dir, fs));
   log->synced_version_ = log->end_version_;
   r.first_version = log->first_version_;
   r.end_version = log->end_version_;
@@ -292,19 +276,23 @@ SampleLog::~SampleLog() {
     stopping_ = true;
     wake_.Signal();
   }
-  sync_thread_.join();  // fd_'s deleter closes the segment
+  sync_thread_.join();
 }
 
 absl::Status SampleLog::Replay(
     uint64_t from_version,
     const std::function<absl::Status(uint64_t, const ExampleBatch&)>& apply)
     const {
-  std::vector<Segment> segments;
+  std::vector<std::string> paths;
+  std::vector<uint64_t> starts;
   uint64_t first, end;
   bool empty;
   {
     absl::MutexLock lock(&mu_);
-    segments = segments_;
+    for (const Segment& s : segments_) {
+      paths.push_back(s.path);
+      starts.push_back(s.start_version);
+    }
     first = first_version_;
     end = end_version_;
     empty = empty_;
@@ -315,18 +303,17 @@ absl::Status SampleLog::Replay(
         absl::StrCat("the log starts at version ", first, ", after version ",
                      from_version, ": the samples between are missing"));
   }
-  for (size_t i = 0; i < segments.size(); ++i) {
-    if (i + 1 < segments.size() &&
-        segments[i + 1].start_version <= from_version) {
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (i + 1 < paths.size() && starts[i + 1] <= from_version) {
       continue;  // wholly before from_version
     }
-    ASSIGN_OR_RETURN(const std::string data, ReadWholeFile(segments[i].path));
+    ASSIGN_OR_RETURN(const std::string data, fs_->ReadFile(paths[i]));
     size_t pos = 0;
     while (pos < data.size()) {
       absl::StatusOr<Parsed> parsed = ParseRecord(data, pos, true);
       if (!parsed.ok()) {
         return absl::DataLossError(absl::StrCat(
-            segments[i].path,
+            paths[i],
             " changed since it was opened: ", parsed.status().message()));
       }
       pos += parsed->bytes;
@@ -339,90 +326,107 @@ absl::Status SampleLog::Replay(
   return absl::OkStatus();
 }
 
-absl::Status SampleLog::StartSegment(uint64_t start_version) {
-  const std::string path = absl::StrCat(
-      dir_, "/", NumberedFileName(kPrefix, start_version, kSuffix));
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return FileError(errno, absl::StrCat("create ", path));
-  absl::Status synced = SyncDirectory(dir_);
-  if (!synced.ok()) {
-    ::close(fd);
-    ::unlink(path.c_str());
-    return synced;
-  }
-  if (fd_) {
-    // The writer thread may hold the old descriptor for an fsync; it makes
-    // its own copy, so closing ours here is safe only after syncing it.
-    if (::fdatasync(*fd_) != 0) {
-      const int e = errno;
-      ::close(fd);
-      ::unlink(path.c_str());
-      return FileError(e, "fsync log segment");
-    }
-  }
-  fd_ = std::shared_ptr<int>(new int(fd), [](int* p) {
-    ::close(*p);
-    delete p;
-  });
-  offset_ = 0;
-  segments_.push_back({start_version, path});
-  return absl::OkStatus();
-}
-
 absl::StatusOr<uint64_t> SampleLog::Append(uint64_t start_version,
                                            const ExampleBatch& batch) {
   const std::string record = EncodeRecord(start_version, batch);
   absl::MutexLock lock(&mu_);
+  if (!failure_.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "the model's sample log failed and is not accepting samples until it "
+        "is reopened from what is on disk: ",
+        failure_.message()));
+  }
   if (!empty_ && start_version < end_version_) {
     return absl::InternalError(absl::StrCat("log append at version ",
                                             start_version, " behind its end ",
                                             end_version_));
   }
   if (!empty_ && start_version > end_version_) {
-    // The model is ahead of the log: the old records are obsolete.
-    fd_.reset();
-    for (const Segment& s : segments_) ::unlink(s.path.c_str());
+    // The model is ahead of the log: the old records are obsolete. The new
+    // segment's directory fsync makes their removal durable.
+    for (const Segment& s : segments_) (void)fs_->Remove(s.path);
     segments_.clear();
     empty_ = true;
   }
-  if (fd_ == nullptr || offset_ >= options_.segment_bytes) {
-    RETURN_IF_ERROR(StartSegment(start_version));
+  if (segments_.empty() || segments_.back().file == nullptr ||
+      segments_.back().bytes >= options_.segment_bytes) {
+    // Roll: only the file's creation happens here; the sync thread makes its
+    // directory entry durable (and fsyncs the old segment) before any record
+    // in it is acknowledged.
+    const std::string path = absl::StrCat(
+        dir_, "/", NumberedFileName(kPrefix, start_version, kSuffix));
+    ASSIGN_OR_RETURN(std::unique_ptr<FileSystem::WritableFile> file,
+                     fs_->OpenWritable(path, /*truncate=*/true));
+    Segment segment;
+    segment.start_version = start_version;
+    segment.path = path;
+    segment.file = std::move(file);
+    segment.end_version = start_version;
+    segment.dir_synced = false;
+    segments_.push_back(std::move(segment));
   }
-  absl::Status written =
-      PWriteAll(*fd_, record, offset_, segments_.back().path);
+  Segment& active = segments_.back();
+  absl::Status written = active.file->PWrite(active.bytes, record);
   if (!written.ok()) {
-    // Leave no partial record behind (the next record overwrites it anyway).
-    (void)::ftruncate(*fd_, static_cast<off_t>(offset_));
+    // Leave no partial record behind (the next record overwrites it anyway,
+    // and Open cuts a torn one).
+    (void)active.file->Truncate(active.bytes);
     return written;
   }
-  offset_ += record.size();
+  active.bytes += record.size();
+  active.end_version = start_version + batch.size();
   if (empty_) {
     first_version_ = start_version;
     synced_version_ = start_version;
     empty_ = false;
   }
-  end_version_ = start_version + batch.size();
+  end_version_ = active.end_version;
+  if (options_.fsync.mode == FsyncPolicy::Mode::kAlways) wake_.Signal();
   return end_version_;
 }
 
 void SampleLog::WhenDurable(uint64_t end_version,
                             absl::AnyInvocable<void(absl::Status)> done) {
+  absl::Status status;
   {
     absl::MutexLock lock(&mu_);
-    if (options_.fsync.mode == FsyncPolicy::Mode::kAlways &&
-        end_version > synced_version_ && !stopping_) {
-      waiters_.emplace(end_version, std::move(done));
-      wake_.Signal();
-      return;
+    const bool always = options_.fsync.mode == FsyncPolicy::Mode::kAlways;
+    if (always && end_version > synced_version_) {
+      if (!failed_waiters_status_.ok()) {
+        status = failed_waiters_status_;
+      } else {
+        waiters_.emplace(end_version, std::move(done));
+        wake_.Signal();
+        return;
+      }
     }
   }
-  done(absl::OkStatus());
+  done(status);
+}
+
+absl::StatusOr<uint64_t> SampleLog::Reopen() {
+  absl::MutexLock lock(&mu_);
+  if (failure_.ok()) return end_version_;
+  if (!cut_done_) {
+    return absl::UnavailableError(absl::StrCat(
+        "the sample log failed and its unsynced tail is not cut yet: ",
+        failure_.message()));
+  }
+  failure_ = absl::OkStatus();
+  failed_waiters_status_ = absl::OkStatus();
+  cut_done_ = false;
+  wake_.Signal();
+  return end_version_;
 }
 
 uint64_t SampleLog::end_version() const {
   absl::MutexLock lock(&mu_);
   return end_version_;
+}
+
+absl::Status SampleLog::health() const {
+  absl::MutexLock lock(&mu_);
+  return failure_;
 }
 
 absl::Status SampleLog::RemoveSegmentsBefore(uint64_t version) {
@@ -433,25 +437,129 @@ absl::Status SampleLog::RemoveSegmentsBefore(uint64_t version) {
     ++remove;
   }
   for (size_t i = 0; i < remove; ++i) {
-    if (::unlink(segments_[i].path.c_str()) != 0 && errno != ENOENT) {
-      return FileError(errno, absl::StrCat("remove ", segments_[i].path));
-    }
+    absl::Status removed = fs_->Remove(segments_[i].path);
+    if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
   }
   segments_.erase(segments_.begin(), segments_.begin() + remove);
   if (!segments_.empty()) first_version_ = segments_.front().start_version;
   return absl::OkStatus();
 }
 
+std::vector<std::pair<absl::AnyInvocable<void(absl::Status)>, absl::Status>>
+SampleLog::TakeReadyWaiters(bool all) {
+  std::vector<std::pair<absl::AnyInvocable<void(absl::Status)>, absl::Status>>
+      ready;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    absl::Status status;
+    if (it->first > synced_version_) {
+      if (failed_waiters_status_.ok() && !all) break;
+      status = failed_waiters_status_.ok() ? absl::UnavailableError(
+                                                 "the sample log closed before "
+                                                 "these samples were durable")
+                                           : failed_waiters_status_;
+    }
+    ready.emplace_back(std::move(it->second), std::move(status));
+    it = waiters_.erase(it);
+  }
+  return ready;
+}
+
+absl::Status SampleLog::RunSyncJobs(const std::vector<SyncJob>& jobs) {
+  for (const SyncJob& job : jobs) {
+    if (job.sync_directory) RETURN_IF_ERROR(SyncDirectory(dir_, fs_));
+    if (job.file != nullptr) RETURN_IF_ERROR(job.file->Sync());
+    absl::MutexLock lock(&mu_);
+    for (Segment& s : segments_) {
+      if (s.path != job.path) continue;
+      s.dir_synced = true;
+      s.synced_bytes = std::max(s.synced_bytes, job.bytes);
+      // A fully synced segment that is no longer appended to is closed.
+      if (s.synced_bytes == s.bytes && &s != &segments_.back()) s.file.reset();
+    }
+    synced_version_ = std::max(synced_version_, job.end_version);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SampleLog::CutUnsyncedTail() {
+  // The segments past the first unsynced byte: the first is truncated there
+  // (removed if nothing of it is synced), the later ones removed.
+  std::vector<Segment> tail;
+  {
+    absl::MutexLock lock(&mu_);
+    size_t i = 0;
+    while (i < segments_.size() && segments_[i].dir_synced &&
+           segments_[i].synced_bytes == segments_[i].bytes) {
+      ++i;
+    }
+    for (size_t j = i; j < segments_.size(); ++j) {
+      Segment copy;
+      copy.path = segments_[j].path;
+      copy.synced_bytes =
+          segments_[j].dir_synced ? segments_[j].synced_bytes : 0;
+      tail.push_back(std::move(copy));
+    }
+  }
+  for (size_t j = 0; j < tail.size(); ++j) {
+    if (j == 0 && tail[j].synced_bytes > 0) {
+      // Reopened: the old descriptor's page cache state is not trusted.
+      ASSIGN_OR_RETURN(std::unique_ptr<FileSystem::WritableFile> file,
+                       fs_->OpenWritable(tail[j].path, /*truncate=*/false));
+      RETURN_IF_ERROR(file->Truncate(tail[j].synced_bytes));
+      RETURN_IF_ERROR(file->Sync());
+    } else {
+      absl::Status removed = fs_->Remove(tail[j].path);
+      if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
+    }
+  }
+  RETURN_IF_ERROR(SyncDirectory(dir_, fs_));
+  absl::MutexLock lock(&mu_);
+  // The on-disk log now ends at synced_version_: drop what the cut removed.
+  while (!segments_.empty()) {
+    Segment& last = segments_.back();
+    if (last.dir_synced && last.synced_bytes > 0) break;
+    segments_.pop_back();
+  }
+  if (!segments_.empty()) {
+    Segment& last = segments_.back();
+    last.bytes = last.synced_bytes;
+    last.file.reset();  // the next record starts a new segment
+    // Its end is the synced version: records are contiguous and synced in
+    // order, so the last synced byte ends the last synced record.
+    last.end_version = synced_version_;
+  } else {
+    empty_ = true;
+  }
+  end_version_ = synced_version_;
+  cut_done_ = true;
+  return absl::OkStatus();
+}
+
 void SampleLog::SyncLoop() {
   const bool always = options_.fsync.mode == FsyncPolicy::Mode::kAlways;
   const bool interval = options_.fsync.mode == FsyncPolicy::Mode::kInterval;
+  constexpr int kCutAttempts = 5;  // 200 ms apart
+  int cut_attempts = 0;
   for (;;) {
-    std::shared_ptr<int> fd;
-    uint64_t target;
+    std::vector<SyncJob> jobs;
     bool last;
+    bool cut = false;
     {
       absl::MutexLock lock(&mu_);
-      if (always) {
+      if (!failure_.ok()) {
+        // A failed log syncs nothing more. Under kAlways it cuts its tail
+        // (retrying every 200 ms) until that is settled; then it waits for
+        // Reopen.
+        if (always && failed_waiters_status_.ok() && !cut_done_) {
+          if (cut_attempts > 0 && !stopping_) {
+            wake_.WaitWithTimeout(&mu_, absl::Milliseconds(200));
+          }
+        } else {
+          while (!stopping_ && !failure_.ok()) wake_.Wait(&mu_);
+        }
+        cut = always && !failure_.ok() && failed_waiters_status_.ok() &&
+              !cut_done_;
+      } else if (always) {
         while (!stopping_ && waiters_.empty()) wake_.Wait(&mu_);
       } else if (interval) {
         wake_.WaitWithTimeout(&mu_, options_.fsync.interval);
@@ -459,26 +567,46 @@ void SampleLog::SyncLoop() {
         while (!stopping_) wake_.Wait(&mu_);
       }
       last = stopping_;
-      fd = fd_;
-      target = end_version_;
+      if (failure_.ok()) {
+        for (const Segment& s : segments_) {
+          if (s.dir_synced && s.synced_bytes == s.bytes) continue;
+          jobs.push_back({s.path, s.bytes > s.synced_bytes ? s.file : nullptr,
+                          s.bytes, s.end_version, !s.dir_synced});
+        }
+      }
     }
     // One fsync covers every record written before it started: group commit.
-    absl::Status status;
-    if (fd != nullptr && ::fdatasync(*fd) != 0) {
-      status = FileError(errno, "fsync log segment");
+    if (!jobs.empty()) {
+      absl::Status synced = RunSyncJobs(jobs);
+      if (!synced.ok()) {
+        absl::MutexLock lock(&mu_);
+        failure_ = synced;
+        if (!always) failed_waiters_status_ = synced;
+        cut = always;
+      }
     }
-    std::vector<absl::AnyInvocable<void(absl::Status)>> done;
+    if (cut) {
+      const absl::Status cut_status = CutUnsyncedTail();
+      ++cut_attempts;
+      absl::MutexLock lock(&mu_);
+      if (cut_status.ok()) {
+        failed_waiters_status_ = failure_;
+        cut_attempts = 0;
+      } else if (cut_attempts >= kCutAttempts || last) {
+        failed_waiters_status_ = absl::UnknownError(absl::StrCat(
+            "an fsync failed (", failure_.message(),
+            ") and so did cutting the unsynced records from the disk (",
+            cut_status.message(),
+            "): whether these samples survive a restart is unknown"));
+      }
+    }
+    std::vector<std::pair<absl::AnyInvocable<void(absl::Status)>, absl::Status>>
+        ready;
     {
       absl::MutexLock lock(&mu_);
-      if (status.ok()) synced_version_ = std::max(synced_version_, target);
-      const uint64_t covered = status.ok() ? synced_version_ : target;
-      auto end = last ? waiters_.end() : waiters_.upper_bound(covered);
-      for (auto it = waiters_.begin(); it != end; ++it) {
-        done.push_back(std::move(it->second));
-      }
-      waiters_.erase(waiters_.begin(), end);
+      ready = TakeReadyWaiters(last);
     }
-    for (auto& cb : done) cb(status);
+    for (auto& [cb, status] : ready) cb(std::move(status));
     if (last) return;
   }
 }

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/example_batch.h"
+#include "core/file_system.h"
 #include "core/journal.h"
 
 namespace streamfit {
@@ -62,13 +63,29 @@ struct LogOpenReport {
 // Open validates every record and cuts the log at the first bad one. New
 // records always go to a new segment (rolled at `segment_bytes`). Append
 // writes a record with pwrite (so a process crash after it returns loses
-// nothing); a writer thread fsyncs per the policy and runs WhenDurable
-// callbacks in version order. Thread-safe.
+// nothing) and does no fsync itself; a sync thread fsyncs the segments (and
+// the directory of a new one) per the policy and runs WhenDurable callbacks
+// in version order.
+//
+// Failure contract (docs/ARCHITECTURE.md, "Disk faults"): a failed write
+// refuses that record and leaves the log usable. A failed fsync (file or
+// directory) fails the log: Append returns UNAVAILABLE from then on. Under
+// kAlways the sync thread then cuts the unsynced tail from the disk (the
+// file is reopened, truncated to its last synced byte and fsynced; later
+// segments are removed) so those records can never be replayed, and only
+// then gives their waiters the error; Reopen() afterwards makes the log
+// usable again at its durable end. If the disk refuses the cut too (after a
+// few attempts), the waiters get UNKNOWN: whether those records survive a
+// restart cannot be known. Under kInterval and kNever the records were
+// acknowledged when written, so nothing is cut and the log stays failed
+// until the process restarts and reopens it from what is on disk.
+// Thread-safe.
 class SampleLog final : public Journal {
  public:
   struct Options {
     FsyncPolicy fsync;
     uint64_t segment_bytes = 64 << 20;
+    FileSystem* file_system = DefaultFileSystem();  // not owned
   };
 
   // Opens (creating if missing) the log in `dir`, cutting a torn or corrupt
@@ -93,40 +110,73 @@ class SampleLog final : public Journal {
   // when start_version > end_version() (the model is ahead of the log, e.g.
   // after restoring a checkpoint past it): the old segments are removed and
   // the log restarts there. Errors: RESOURCE_EXHAUSTED (disk full) or
-  // UNAVAILABLE (I/O error, read-only); the record is then not in the log.
+  // UNAVAILABLE (I/O error, read-only, or the log failed); the record is then
+  // not in the log.
   absl::StatusOr<uint64_t> Append(uint64_t start_version,
                                   const ExampleBatch& batch) override;
   void WhenDurable(uint64_t end_version,
                    absl::AnyInvocable<void(absl::Status)> done) override;
+  // See the failure contract above.
+  absl::StatusOr<uint64_t> Reopen() override;
 
   uint64_t end_version() const;
+  // OK, or why the log failed (until Reopen).
+  absl::Status health() const;
   // Removes segment files whose records all end at or before `version`
   // (never the one being written).
   absl::Status RemoveSegmentsBefore(uint64_t version);
 
  private:
   struct Segment {
-    uint64_t start_version;
+    uint64_t start_version = 0;
     std::string path;
+    // Open for appending (the newest segment) or for a pending fsync; null
+    // for segments found at Open and once fully synced.
+    std::shared_ptr<FileSystem::WritableFile> file;
+    uint64_t bytes = 0;         // written
+    uint64_t synced_bytes = 0;  // durable
+    uint64_t end_version = 0;   // after its last record
+    bool dir_synced = true;     // its directory entry is durable
+  };
+  // A sync round's work on one segment, taken under mu_.
+  struct SyncJob {
+    std::string path;
+    std::shared_ptr<FileSystem::WritableFile> file;
+    uint64_t bytes = 0;
+    uint64_t end_version = 0;
+    bool sync_directory = false;
   };
   SampleLog(std::string dir, const Options& options);
-  absl::Status StartSegment(uint64_t start_version)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SyncLoop();
+  // Fsyncs `jobs` in order; returns the first error.
+  absl::Status RunSyncJobs(const std::vector<SyncJob>& jobs);
+  // Removes everything past the last synced byte from the disk; the log's
+  // state follows once the cut is durable.
+  absl::Status CutUnsyncedTail();
+  // Takes the callbacks that can run now: up to synced_version_ with OK,
+  // and, once `failed_waiters_status_` is set, every other one with it.
+  std::vector<std::pair<absl::AnyInvocable<void(absl::Status)>, absl::Status>>
+  TakeReadyWaiters(bool all) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const std::string dir_;
   const Options options_;
+  FileSystem* const fs_;
 
   mutable absl::Mutex mu_;
   absl::CondVar wake_;
   std::vector<Segment> segments_ ABSL_GUARDED_BY(mu_);  // by start version
-  std::shared_ptr<int> fd_ ABSL_GUARDED_BY(mu_);  // active segment, or null
-  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;      // bytes in active segment
   uint64_t first_version_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t end_version_ ABSL_GUARDED_BY(mu_) = 0;
   bool empty_ ABSL_GUARDED_BY(mu_) = true;
   uint64_t synced_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set by a failed fsync; cleared by Reopen.
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
+  // The unsynced tail has been cut from the disk (kAlways).
+  bool cut_done_ ABSL_GUARDED_BY(mu_) = false;
+  // What waiters past synced_version_ get once the failure is settled (the
+  // failure after a cut, UNKNOWN if the cut was impossible); OK until then.
+  absl::Status failed_waiters_status_ ABSL_GUARDED_BY(mu_);
   std::multimap<uint64_t, absl::AnyInvocable<void(absl::Status)>> waiters_
       ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -86,7 +86,7 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
     const std::string& name, const Manifest::Entry& entry) {
   const absl::Time start = absl::Now();
   const std::string dir = ModelDir(name, entry.incarnation);
-  SampleLog::Options log_options{options_.fsync, options_.segment_bytes};
+  SampleLog::Options log_options{options_.fsync, options_.segment_bytes, fs_};
   LogOpenReport report;
   ASSIGN_OR_RETURN(std::unique_ptr<SampleLog> log,
                    SampleLog::Open(dir, log_options, &report));
@@ -180,7 +180,8 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Replace(
                                                   EncodeState(name, state)));
   ASSIGN_OR_RETURN(
       std::unique_ptr<SampleLog> log,
-      SampleLog::Open(dir, {options_.fsync, options_.segment_bytes}, nullptr));
+      SampleLog::Open(dir, {options_.fsync, options_.segment_bytes, fs_},
+                      nullptr));
   if (absl::Status saved = SaveManifest(next); !saved.ok()) {
     log.reset();
     RemoveIncarnation(dir);

@@ -21,8 +21,9 @@ namespace {
 using ::streamfit::testing::StatusIs;
 
 // Records appends; fails them while `full` is set; holds durability
-// callbacks until Flush(); after HoldAppends(), appends wait in Append until
-// ReleaseAppends() (a slow disk).
+// callbacks until Flush() (or FailPending(), an fsync error: then appends
+// fail until the learner reopens it, allowed by AllowReopen()); after
+// HoldAppends(), appends wait in Append until ReleaseAppends() (a slow disk).
 class FakeJournal : public Journal {
  public:
   absl::StatusOr<uint64_t> Append(uint64_t start,
@@ -33,21 +34,37 @@ class FakeJournal : public Journal {
     while (held_) changed_.Wait(&mu_);
     --appending_;
     if (full_) return absl::ResourceExhaustedError("disk full");
+    if (failed_) return absl::UnavailableError("journal failed");
     starts_.push_back(start);
     return start + batch.size();
   }
-  void WhenDurable(uint64_t,
+  void WhenDurable(uint64_t end,
                    absl::AnyInvocable<void(absl::Status)> done) override {
     absl::MutexLock lock(&mu_);
-    pending_.push_back(std::move(done));
+    pending_.emplace_back(end, std::move(done));
   }
-  void Flush() {
-    std::vector<absl::AnyInvocable<void(absl::Status)>> done;
+  absl::StatusOr<uint64_t> Reopen() override {
+    absl::MutexLock lock(&mu_);
+    if (failed_ && !reopenable_) return absl::UnavailableError("not yet");
+    failed_ = false;
+    reopened_ = true;
+    return durable_end_;
+  }
+  void Flush() { Settle(absl::OkStatus()); }
+  void FailPending(absl::Status error) {
     {
       absl::MutexLock lock(&mu_);
-      done.swap(pending_);
+      failed_ = true;
     }
-    for (auto& d : done) d(absl::OkStatus());
+    Settle(error);
+  }
+  void AllowReopen() {
+    absl::MutexLock lock(&mu_);
+    reopenable_ = true;
+  }
+  bool reopened() {
+    absl::MutexLock lock(&mu_);
+    return reopened_;
   }
   void SetFull(bool full) {
     absl::MutexLock lock(&mu_);
@@ -79,7 +96,25 @@ class FakeJournal : public Journal {
   int appending_ = 0;
   bool full_ = false;
   std::vector<uint64_t> starts_;
-  std::vector<absl::AnyInvocable<void(absl::Status)>> pending_;
+  void Settle(const absl::Status& status) {
+    std::vector<std::pair<uint64_t, absl::AnyInvocable<void(absl::Status)>>>
+        done;
+    {
+      absl::MutexLock lock(&mu_);
+      done.swap(pending_);
+      for (auto& [end, d] : done) {
+        if (status.ok()) durable_end_ = std::max(durable_end_, end);
+      }
+    }
+    for (auto& [end, d] : done) d(status);
+  }
+
+  bool failed_ = false;
+  bool reopenable_ = false;
+  bool reopened_ = false;
+  uint64_t durable_end_ = 0;
+  std::vector<std::pair<uint64_t, absl::AnyInvocable<void(absl::Status)>>>
+      pending_;
 };
 
 ExampleBatch Batch(size_t n) {
@@ -190,6 +225,54 @@ TEST(LearnerJournalTest, ARefusedBatchIsNeverReportedAdmitted) {
   EXPECT_EQ(submit(1), (std::vector<std::string>{"refused"}));
 }
 
+TEST(LearnerJournalTest, AppliesABatchOnlyOnceItIsDurable) {
+  FakeJournal journal;
+  Learner learner(NewModel(), {}, &journal);
+  learner.Submit(Batch(3), [](absl::StatusOr<uint64_t>) {});
+  absl::SleepFor(absl::Milliseconds(50));  // time to apply, were it allowed
+  EXPECT_EQ(learner.Current()->version(), 0u);
+  EXPECT_EQ(learner.AdmittedVersion(), 3u);
+  journal.Flush();
+  learner.Stop();
+  EXPECT_EQ(learner.Current()->version(), 3u);
+}
+
+TEST(LearnerJournalTest, ABatchWhoseDurabilityFailsIsNeverApplied) {
+  FakeJournal journal;
+  Learner learner(NewModel(), {}, &journal);
+  learner.Submit(Batch(3), [](absl::StatusOr<uint64_t>) {});
+  journal.Flush();
+  // Two batches are written, then the fsync covering them fails.
+  std::vector<absl::Status> acks(2);
+  learner.Submit(Batch(2),
+                 [&](absl::StatusOr<uint64_t> v) { acks[0] = v.status(); });
+  learner.Submit(Batch(4),
+                 [&](absl::StatusOr<uint64_t> v) { acks[1] = v.status(); });
+  journal.FailPending(absl::UnavailableError("fsync: EIO"));
+  EXPECT_THAT(acks[0], StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(acks[1], StatusIs(absl::StatusCode::kUnavailable));
+  // Until the journal reopens, batches are refused.
+  absl::Status refused;
+  learner.Submit(Batch(1),
+                 [&](absl::StatusOr<uint64_t> v) { refused = v.status(); });
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kUnavailable));
+  // The learner reopens it at its durable end and continues from there.
+  journal.AllowReopen();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!journal.reopened() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(journal.reopened());
+  absl::StatusOr<uint64_t> accepted;
+  learner.Submit(Batch(1), [&](absl::StatusOr<uint64_t> v) { accepted = v; });
+  journal.Flush();
+  learner.Stop();
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_EQ(*accepted, 4u);
+  EXPECT_EQ(learner.Current()->version(), 4u);
+  EXPECT_EQ(journal.starts(), (std::vector<uint64_t>{0, 3, 5, 3}));
+}
+
 TEST(LearnerJournalTest, LearnsWhileAnAppendIsInProgress) {
   FakeJournal journal;
   Learner learner(NewModel(), {}, &journal);
@@ -200,10 +283,12 @@ TEST(LearnerJournalTest, LearnsWhileAnAppendIsInProgress) {
     leave_callback.WaitForNotification();
   });
   learner.Submit(Batch(3), [](absl::StatusOr<uint64_t>) {});
+  journal.Flush();
   in_callback.WaitForNotification();
   // ... so that a batch waits in the queue while the next one's append is
   // stuck on a slow disk.
   learner.Submit(Batch(2), [](absl::StatusOr<uint64_t>) {});
+  journal.Flush();
   journal.HoldAppends();
   std::thread producer(
       [&] { learner.Submit(Batch(4), [](absl::StatusOr<uint64_t>) {}); });
@@ -218,6 +303,7 @@ TEST(LearnerJournalTest, LearnsWhileAnAppendIsInProgress) {
   EXPECT_EQ(learner.Current()->version(), 5u);
   journal.ReleaseAppends();
   producer.join();
+  journal.Flush();
   learner.Stop();
   EXPECT_EQ(learner.Current()->version(), 9u);
   EXPECT_EQ(journal.starts(), (std::vector<uint64_t>{0, 3, 5}));

@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "core/crc32c.h"
 #include "core/file_util.h"
+#include "tests/testing/fault_file_system.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
@@ -20,6 +21,7 @@ namespace {
 
 using ::streamfit::testing::IsOk;
 using ::streamfit::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
@@ -304,6 +306,130 @@ TEST_F(SampleLogTest, ParsesFsyncPolicies) {
                 StatusIs(absl::StatusCode::kInvalidArgument))
         << bad;
   }
+}
+
+// --- Disk faults (the failure contract in sample_log.h) ---
+
+class SampleLogFaultTest : public SampleLogTest {
+ protected:
+  std::unique_ptr<SampleLog> OpenFaulty(uint64_t segment_bytes = 64 << 20) {
+    SampleLog::Options options;
+    options.segment_bytes = segment_bytes;
+    options.file_system = &fs_;
+    auto log = SampleLog::Open(dir_, options, nullptr);
+    EXPECT_THAT(log.status(), IsOk());
+    return log.ok() ? *std::move(log) : nullptr;
+  }
+  // Appends Batch(start, n) and waits for its durability verdict.
+  absl::Status AppendDurably(SampleLog& log, uint64_t start, size_t n) {
+    absl::StatusOr<uint64_t> end = log.Append(start, Batch(start, n));
+    if (!end.ok()) return end.status();
+    absl::Notification done;
+    absl::Status status;
+    log.WhenDurable(*end, [&](absl::Status s) {
+      status = s;
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return status;
+  }
+
+  static void ExpectReopensAt(SampleLog& log, uint64_t end) {
+    absl::StatusOr<uint64_t> reopened = log.Reopen();
+    ASSERT_THAT(reopened.status(), IsOk());
+    EXPECT_EQ(*reopened, end);
+  }
+
+  testing::FaultFileSystem fs_;
+};
+
+TEST_F(SampleLogFaultTest, AFailedWriteRefusesTheRecordAndTheLogGoesOn) {
+  auto log = OpenFaulty();
+  ASSERT_THAT(AppendDurably(*log, 0, 3), IsOk());
+  fs_.Inject({.op = testing::FaultFileSystem::Op::kWrite,
+              .path_contains = "log-",
+              .error = ENOSPC,
+              .partial_bytes = 20});  // a short write, then the error
+  EXPECT_THAT(log->Append(3, Batch(3, 4)).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  ASSERT_THAT(AppendDurably(*log, 3, 2), IsOk());
+  log.reset();
+  log = Open();
+  EXPECT_THAT(ReplayAll(*log, 0), ElementsAre("0:3", "3:2"));
+}
+
+TEST_F(SampleLogFaultTest, AFailedFsyncCutsTheUnacknowledgedTailForGood) {
+  auto log = OpenFaulty();
+  ASSERT_THAT(AppendDurably(*log, 0, 3), IsOk());
+  fs_.Inject({.op = testing::FaultFileSystem::Op::kSync,
+              .path_contains = "log-",
+              .error = EIO});
+  EXPECT_THAT(AppendDurably(*log, 3, 4),
+              StatusIs(absl::StatusCode::kUnavailable));
+  // Failed: refused until reopened at the durable end.
+  EXPECT_THAT(log->Append(3, Batch(3, 2)).status(),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(log->health(), StatusIs(absl::StatusCode::kUnavailable));
+  ExpectReopensAt(*log, 3);
+  EXPECT_THAT(log->health(), IsOk());
+  ASSERT_THAT(AppendDurably(*log, 3, 2), IsOk());
+  log.reset();
+  // The refused record is gone from the disk, not only from memory.
+  log = Open();
+  EXPECT_THAT(ReplayAll(*log, 0), ElementsAre("0:3", "3:2"));
+}
+
+TEST_F(SampleLogFaultTest, AFailedSegmentRollIsCutLikeAFailedFsync) {
+  auto log = OpenFaulty(/*segment_bytes=*/1);  // every record rolls
+  ASSERT_THAT(AppendDurably(*log, 0, 3), IsOk());
+  // The new segment's directory entry cannot be made durable.
+  fs_.Inject({.op = testing::FaultFileSystem::Op::kSyncDirectory,
+              .path_contains = dir_,
+              .error = EIO});
+  EXPECT_THAT(AppendDurably(*log, 3, 4),
+              StatusIs(absl::StatusCode::kUnavailable));
+  ExpectReopensAt(*log, 3);
+  ASSERT_THAT(AppendDurably(*log, 3, 1), IsOk());
+  log.reset();
+  log = Open();
+  EXPECT_THAT(ReplayAll(*log, 0), ElementsAre("0:3", "3:1"));
+  EXPECT_THAT(Segments(), SizeIs(2));
+}
+
+TEST_F(SampleLogFaultTest, AFailedFsyncOfTheOldSegmentAtARollIsCut) {
+  auto log = OpenFaulty(/*segment_bytes=*/100);
+  ASSERT_THAT(AppendDurably(*log, 0, 3), IsOk());
+  // Two records land in the first segment's tail and the next segment
+  // before one sync covers them; the old segment's fsync fails.
+  fs_.Inject({.op = testing::FaultFileSystem::Op::kSync,
+              .path_contains = NumberedFileName("log-", 0, ".seg"),
+              .error = EIO});
+  ASSERT_THAT(log->Append(3, Batch(3, 2)).status(), IsOk());
+  ASSERT_THAT(log->Append(5, Batch(5, 20)).status(), IsOk());
+  absl::Notification done;
+  absl::Status status;
+  log->WhenDurable(25, [&](absl::Status s) {
+    status = s;
+    done.Notify();
+  });
+  done.WaitForNotification();
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnavailable));
+  ExpectReopensAt(*log, 3);
+  log.reset();
+  log = Open();
+  EXPECT_THAT(ReplayAll(*log, 0), ElementsAre("0:3"));
+}
+
+TEST_F(SampleLogFaultTest, WhenEvenTheCutFailsTheOutcomeIsReportedUnknown) {
+  auto log = OpenFaulty();
+  ASSERT_THAT(AppendDurably(*log, 0, 3), IsOk());
+  fs_.Inject({.op = testing::FaultFileSystem::Op::kSync,
+              .path_contains = "log-",
+              .error = EIO,
+              .times = -1});
+  EXPECT_THAT(AppendDurably(*log, 3, 4),
+              StatusIs(absl::StatusCode::kUnknown, HasSubstr("unknown")));
+  EXPECT_THAT(log->Reopen().status(), StatusIs(absl::StatusCode::kUnavailable));
 }
 
 }  // namespace
