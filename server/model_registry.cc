@@ -26,8 +26,8 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Create(
     absl::string_view name, const ModelConfig& config) {
   RETURN_IF_ERROR(ValidateModelName(name));
   ASSIGN_OR_RETURN(LinearModel initial, LinearModel::Create(config));
-  absl::MutexLock lock(&mu_);
-  if (models_.contains(name)) {
+  absl::MutexLock lock(&write_mu_);
+  if (models_.load(std::memory_order_acquire)->contains(name)) {
     return absl::AlreadyExistsError(
         absl::StrCat("model '", name, "' already exists"));
   }
@@ -38,39 +38,45 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Create(
     model = std::make_shared<LiveModel>(std::string(name), initial,
                                         learner_options_);
   }
-  models_.emplace(std::string(name), model);
+  ModelMap next = *models_.load(std::memory_order_acquire);
+  next.emplace(std::string(name), model);
+  Publish(std::move(next));
   return model;
 }
 
 absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Get(
     absl::string_view name) const {
   if (name.empty()) return absl::InvalidArgumentError("model name is empty");
-  absl::MutexLock lock(&mu_);
-  auto it = models_.find(name);
-  if (it == models_.end()) {
+  const std::shared_ptr<const ModelMap> models =
+      models_.load(std::memory_order_acquire);
+  auto it = models->find(name);
+  if (it == models->end()) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
   }
   return it->second;
 }
 
 std::vector<std::shared_ptr<LiveModel>> ModelRegistry::List() const {
-  absl::MutexLock lock(&mu_);
+  const std::shared_ptr<const ModelMap> models =
+      models_.load(std::memory_order_acquire);
   std::vector<std::shared_ptr<LiveModel>> out;
-  for (const auto& [name, model] : models_) out.push_back(model);
+  for (const auto& [name, model] : *models) out.push_back(model);
   return out;
 }
 
 absl::Status ModelRegistry::Delete(absl::string_view name) {
   std::shared_ptr<LiveModel> model;
   {
-    absl::MutexLock lock(&mu_);
-    auto it = models_.find(name);
-    if (it == models_.end()) {
+    absl::MutexLock lock(&write_mu_);
+    ModelMap next = *models_.load(std::memory_order_acquire);
+    auto it = next.find(name);
+    if (it == next.end()) {
       return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
     }
     if (store_ != nullptr) RETURN_IF_ERROR(store_->Delete(it->first));
     model = std::move(it->second);
-    models_.erase(it);
+    next.erase(it);
+    Publish(std::move(next));
   }
   model->learner.Stop();
   return absl::OkStatus();
@@ -82,9 +88,10 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Restore(
   std::shared_ptr<LiveModel> old;
   std::shared_ptr<LiveModel> model;
   {
-    absl::MutexLock lock(&mu_);
-    auto it = models_.find(name);
-    if (it == models_.end()) {
+    absl::MutexLock lock(&write_mu_);
+    ModelMap next = *models_.load(std::memory_order_acquire);
+    auto it = next.find(name);
+    if (it == next.end()) {
       return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
     }
     if (store_ != nullptr) {
@@ -93,6 +100,7 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Restore(
       model = std::make_shared<LiveModel>(it->first, state, learner_options_);
     }
     old = std::exchange(it->second, model);
+    Publish(std::move(next));
   }
   old->learner.Stop();
   if (store_ != nullptr) store_->RemoveIncarnation(old->dir);
@@ -102,9 +110,16 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Restore(
 absl::Status ModelRegistry::RecoverFromStore() {
   if (store_ == nullptr) return absl::OkStatus();
   ASSIGN_OR_RETURN(auto models, store_->RecoverAll());
-  absl::MutexLock lock(&mu_);
-  for (auto& model : models) models_[model->name] = std::move(model);
+  absl::MutexLock lock(&write_mu_);
+  ModelMap next = *models_.load(std::memory_order_acquire);
+  for (auto& model : models) next[model->name] = std::move(model);
+  Publish(std::move(next));
   return absl::OkStatus();
+}
+
+void ModelRegistry::Publish(ModelMap next) {
+  models_.store(std::make_shared<const ModelMap>(std::move(next)),
+                std::memory_order_release);
 }
 
 void ModelRegistry::StopAll() {

@@ -2,6 +2,7 @@
 #ifndef STREAMFIT_SERVER_MODEL_REGISTRY_H_
 #define STREAMFIT_SERVER_MODEL_REGISTRY_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,7 @@ struct LiveModel {
 
 class ModelStore;
 
+// Lookups (Get, List) never wait on a lock held across disk work.
 // Names are 1-128 characters of [A-Za-z0-9_.-]. Thread-safe. A deleted
 // model's learner is stopped at once (pending work gets ABORTED); callers
 // holding its shared_ptr may still read its last state.
@@ -79,11 +81,20 @@ class ModelRegistry {
   void StopAll();
 
  private:
+  using ModelMap =
+      std::map<std::string, std::shared_ptr<LiveModel>, std::less<>>;
+  // Replaces the published map by `next` (write_mu_ held).
+  void Publish(ModelMap next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+
   const Learner::Options learner_options_;
   ModelStore* const store_;
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<LiveModel>, std::less<>> models_
-      ABSL_GUARDED_BY(mu_);
+  // Serializes Create, Delete, Restore and recovery, and is held across
+  // their disk work; lookups never take it.
+  absl::Mutex write_mu_;
+  // The name -> model map, immutable once published: Get and List are one
+  // atomic load, so they never wait behind a writer's fsyncs.
+  std::atomic<std::shared_ptr<const ModelMap>> models_{
+      std::make_shared<const ModelMap>()};
 };
 
 // OK if `name` is a valid model name.

@@ -242,5 +242,43 @@ TEST_F(DiskFaultTest, ManifestWriteFailureRefusesDeleteNowAndAfterARestart) {
   EXPECT_EQ(GetModel("m")->model_version(), 30u);
 }
 
+// A model's Create or Delete waiting on a slow disk (200 ms per fsync) must
+// not delay Predict on another model: lookups never wait on disk work.
+TEST_F(DiskFaultTest, SlowDiskWorkOfCreateAndDeleteDoesNotDelayPredict) {
+  Start();
+  ASSERT_TRUE(CreateModel("m").ok());
+  ASSERT_TRUE(ObserveRange(0, 20).ok());
+  const auto predict_latencies = [&](absl::Duration span) {
+    std::vector<absl::Duration> out;
+    const absl::Time end = absl::Now() + span;
+    while (absl::Now() < end) {
+      v1::PredictRequest request;
+      request.set_model("m");
+      *request.add_features() = examples_[0].features();
+      v1::PredictResponse response;
+      grpc::ClientContext context;
+      const absl::Time start = absl::Now();
+      EXPECT_TRUE(stub_->Predict(&context, request, &response).ok());
+      out.push_back(absl::Now() - start);
+    }
+    std::sort(out.begin(), out.end());
+    return out[out.size() * 99 / 100];
+  };
+  const absl::Duration baseline = predict_latencies(absl::Milliseconds(300));
+  fs_.SetDelay(Op::kSync, absl::Milliseconds(200));
+  fs_.SetDelay(Op::kSyncDirectory, absl::Milliseconds(200));
+  std::thread admin([&] {
+    EXPECT_TRUE(CreateModel("other").ok());
+    EXPECT_TRUE(DeleteModel("other").ok());
+  });
+  const absl::Duration during = predict_latencies(absl::Milliseconds(1500));
+  admin.join();
+  fs_.Clear();
+  // Generous: the fsyncs alone take 200 ms each; a lookup behind them would
+  // wait at least that long.
+  EXPECT_LT(during, baseline + absl::Milliseconds(150))
+      << "baseline p99 " << baseline << ", during admin work " << during;
+}
+
 }  // namespace
 }  // namespace streamfit::testing
