@@ -8,6 +8,7 @@
 #include <exception>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -137,6 +138,9 @@ absl::StatusOr<Problem> MakeProblem(const ModelConfig& config_in,
   ASSIGN_OR_RETURN(const ModelConfig config, WithDefaults(config_in));
   RETURN_IF_ERROR(ValidateBatch(data, config));
   if (data.size() == 0) return absl::InvalidArgumentError("no examples");
+  if (!(options.tolerance >= 0)) {
+    return absl::InvalidArgumentError("tolerance must be >= 0");
+  }
   const Eigen::Index n = data.size(), d = config.num_features,
                      k = NumOutputs(config);
   const bool regression = config.task == Task::kRegression;
@@ -306,7 +310,12 @@ absl::StatusOr<Params> Lbfgs(const Problem& p, const FitOptions& options) {
   const Eigen::Index k = p.initial.w.rows(), d = p.initial.w.cols();
   const Task task = p.config.task;
   const double l2 = *p.config.l2;
-  struct Cancelled {};
+  // Thrown by the objective to stop the solver: on cancellation, or after
+  // the objective itself failed (its exception is kept in `objective_error`
+  // and rethrown to the caller, so the solver's own exceptions are never
+  // confused with it).
+  struct Stop {};
+  std::exception_ptr objective_error;
   // x = [W column-major, b].
   auto unpack = [&](const Eigen::VectorXd& v) {
     return Params{Eigen::Map<const Eigen::MatrixXd>(v.data(), k, d), v.tail(k)};
@@ -315,35 +324,50 @@ absl::StatusOr<Params> Lbfgs(const Problem& p, const FitOptions& options) {
   double best_f = INFINITY;
   int evaluations = 0;
   auto fun = [&](const Eigen::VectorXd& v, Eigen::VectorXd& g) -> double {
-    if (IsCancelled(options)) throw Cancelled{};
-    Params grad;
-    const double f = Objective(task, l2, p.data, unpack(v), &grad);
-    g.resize(v.size());
-    g.head(k * d) = Eigen::Map<const Eigen::VectorXd>(grad.w.data(), k * d);
-    g.tail(k) = grad.b;
-    if (f < best_f) {
-      best_f = f;
-      best = v;
+    if (IsCancelled(options)) throw Stop{};
+    try {
+      Params grad;
+      const double f = Objective(task, l2, p.data, unpack(v), &grad);
+      g.resize(v.size());
+      g.head(k * d) = Eigen::Map<const Eigen::VectorXd>(grad.w.data(), k * d);
+      g.tail(k) = grad.b;
+      if (f < best_f) {
+        best_f = f;
+        best = v;
+      }
+      Report(options, ++evaluations, max_iterations, f);
+      return f;
+    } catch (...) {
+      objective_error = std::current_exception();
+      throw Stop{};
     }
-    Report(options, ++evaluations, max_iterations, f);
-    return f;
   };
   LBFGSpp::LBFGSParam<double> param;
   param.epsilon = options.tolerance;
   param.epsilon_rel = 0;
   param.max_iterations = max_iterations;
-  LBFGSpp::LBFGSSolver<double> solver(param);
   Eigen::VectorXd v(k * d + k);
   v.head(k * d) = Eigen::Map<const Eigen::VectorXd>(p.initial.w.data(), k * d);
   v.tail(k) = p.initial.b;
   double fx;
   try {
+    LBFGSpp::LBFGSSolver<double> solver(param);  // checks param
     solver.minimize(fun, v, fx);
-  } catch (const Cancelled&) {
+  } catch (const Stop&) {
+    // An exception from the objective (e.g. std::bad_alloc, or one thrown by
+    // on_progress) is the caller's, not a result.
+    if (objective_error) std::rethrow_exception(objective_error);
     return CancelledError();
-  } catch (const std::exception&) {
-    // The line search gave up, typically at the limit of floating-point
-    // precision: the best point evaluated is the answer.
+  } catch (const std::invalid_argument& e) {
+    // LBFGSpp rejects its parameters (e.g. a negative tolerance).
+    return absl::InvalidArgumentError(absl::StrCat("lbfgs: ", e.what()));
+  } catch (const std::runtime_error&) {
+    // The line search gave up (step too small or too large, or out of
+    // iterations), typically at the limit of floating-point precision: the
+    // best point evaluated is the answer.
+  } catch (const std::logic_error&) {
+    // The search direction stopped descending, the same limit seen through
+    // rounding errors in the gradient: the best point is the answer.
   }
   if (best.size() == 0) return p.initial;
   return unpack(best);

@@ -55,7 +55,8 @@ struct FitOptions {
   // standardization statistics (instead of zeros and the dataset's own).
   // Its config must equal the fit's.
   const LinearModel* warm_start = nullptr;
-  // Called after each step; optional.
+  // Called after each step; optional. An exception it throws ends the fit
+  // and propagates to Fit's caller.
   std::function<void(const FitProgress&)> on_progress;
   // When set and true, the fit stops with CANCELLED at the next step.
   const std::atomic<bool>* cancelled = nullptr;
@@ -67,8 +68,8 @@ struct FitOptions {
 // statistics when config.standardize is set, so the result predicts exactly
 // like a LinearModel; its version is 0 and its metrics empty.
 // Deterministic for a given dataset, config and options. INVALID_ARGUMENT if
-// the config or data is invalid or empty, or least_squares is asked for a
-// classifier; CANCELLED if cancelled.
+// the config or data is invalid or empty, least_squares is asked for a
+// classifier, or the tolerance is negative; CANCELLED if cancelled.
 absl::StatusOr<LinearModel> Fit(const ModelConfig& config,
                                 const ExampleBatch& data,
                                 const FitOptions& options);

@@ -18,7 +18,7 @@ absl::StatusOr<uint64_t> Learner::BeginRecording(uint64_t max_samples) {
   // Every batch popped so far is applied before the first recorded one.
   const uint64_t cutoff = admitted_version_ - queued_samples_;
   recording_ =
-      Recording{++recording_generation_, cutoff, max_samples, 0, false, {}};
+      Recording{++recording_generation_, cutoff, max_samples, 0, false, {}, {}};
   return cutoff;
 }
 
@@ -49,16 +49,21 @@ void Learner::Record(ExampleBatch batch, uint64_t generation) {
 }
 
 void Learner::Adopt(LinearModel fitted, AdoptCallback on_done) {
+  absl::Status refusal;
   {
     absl::MutexLock lock(&mu_);
-    if (!stopping_ && !adoption_) {
+    if (stopping_) {
+      refusal = absl::AbortedError("the model's learner has stopped");
+    } else if (adoption_) {
+      refusal = absl::FailedPreconditionError(
+          "the learner is already adopting a model");
+    } else {
       adoption_ = Adoption{std::move(fitted), std::move(on_done)};
       work_.Signal();
       return;
     }
   }
-  on_done(absl::FailedPreconditionError(
-      "the learner has stopped or is already adopting a model"));
+  on_done(std::move(refusal));
 }
 
 void Learner::RunPendingAdoption() {

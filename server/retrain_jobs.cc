@@ -29,7 +29,7 @@ std::pair<ExampleBatch, ExampleBatch> Split(const ExampleBatch& data,
                                             double fraction, uint64_t seed) {
   const size_t n = data.size();
   const size_t held = static_cast<size_t>(std::floor(n * fraction));
-  if (held == 0) return {data, ExampleBatch{data.num_features, {}, {}, {}}};
+  if (held == 0) return {data, ExampleBatch{.num_features = data.num_features}};
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
   std::mt19937_64 rng(seed);
@@ -38,8 +38,8 @@ std::pair<ExampleBatch, ExampleBatch> Split(const ExampleBatch& data,
   }
   std::vector<bool> is_held(n, false);
   for (size_t i = 0; i < held; ++i) is_held[order[i]] = true;
-  ExampleBatch train{data.num_features, {}, {}, {}};
-  ExampleBatch holdout{data.num_features, {}, {}, {}};
+  ExampleBatch train{.num_features = data.num_features};
+  ExampleBatch holdout{.num_features = data.num_features};
   for (size_t i = 0; i < n; ++i) {
     (is_held[i] ? holdout : train)
         .Add(data.row(i), data.labels[i], data.weights[i]);
@@ -375,8 +375,12 @@ void RetrainJobs::Run(Job& job) {
         "dataset '", request.dataset_id(), "' does not fit model '",
         model->name, "': ", s.message())));
   }
-  auto [train, holdout] = Split(*data, request.holdout_fraction(),
-                                request.seed() == 0 ? 1 : request.seed());
+  // Named references, not structured bindings: lambdas below capture them.
+  std::pair<ExampleBatch, ExampleBatch> split =
+      Split(*data, request.holdout_fraction(),
+            request.seed() == 0 ? 1 : request.seed());
+  ExampleBatch& train = split.first;
+  ExampleBatch& holdout = split.second;
   data->values.clear();
   data->values.shrink_to_fit();
   if (train.size() == 0) {

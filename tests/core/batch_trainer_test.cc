@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <new>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -237,6 +239,37 @@ TEST(BatchTrainerTest, FullBatchGdRejectsInvalidConfig) {
   EXPECT_THAT(
       FitFullBatchGd(config, FourPoints()),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("num_features")));
+}
+
+TEST(BatchTrainerTest, LbfgsPassesTheObjectivesExceptionToTheCaller) {
+  // A failure inside the objective (here its progress callback) is not a
+  // line search giving up: the fit must not report success.
+  FitOptions options;
+  options.algorithm = FitAlgorithm::kLbfgs;
+  int reports = 0;
+  options.on_progress = [&](const FitProgress&) {
+    if (++reports == 2) throw std::runtime_error("progress sink failed");
+  };
+  EXPECT_THROW(Fit(FourPointConfig(true), FourPoints(), options),
+               std::runtime_error);
+  EXPECT_EQ(reports, 2);
+  options.on_progress = [](const FitProgress&) { throw std::bad_alloc(); };
+  EXPECT_THROW(Fit(FourPointConfig(true), FourPoints(), options),
+               std::bad_alloc);
+}
+
+TEST(BatchTrainerTest, EveryAlgorithmRejectsANegativeTolerance) {
+  for (FitAlgorithm a :
+       {FitAlgorithm::kFullBatchGd, FitAlgorithm::kMinibatchSgd,
+        FitAlgorithm::kLeastSquares, FitAlgorithm::kLbfgs}) {
+    FitOptions options;
+    options.algorithm = a;
+    options.tolerance = -1;
+    EXPECT_THAT(
+        Fit(FourPointConfig(true), FourPoints(), options),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tolerance")))
+        << FitAlgorithmName(a);
+  }
 }
 
 }  // namespace
