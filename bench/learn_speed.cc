@@ -4,7 +4,7 @@
 // memory floor of each sparse shape (BM_MemoryFloor) and the compute floor of
 // the dense one (BM_DenseFloor).
 //
-//   build/bench/streamfit-learn-speed --benchmark_repetitions=5 \
+//   build/bench/streamfit-learn-speed --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -33,8 +33,17 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
+// GCC cannot tell that these replace the global operators above (which
+// allocate with malloc), and warns that free() gets a pointer from new.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 namespace streamfit {
 namespace {

@@ -13,6 +13,7 @@ cmake -S . -B "$dir" -G Ninja \
   -DCMAKE_CXX_COMPILER=clang++-14 \
   -DSTREAMFIT_SANITIZE=address \
   -DSTREAMFIT_BUILD_FUZZ=ON \
+  -DSTREAMFIT_WERROR=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG" >/dev/null
 ninja -C "$dir" -j"$(nproc)" "$@"

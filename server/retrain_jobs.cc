@@ -29,7 +29,9 @@ std::pair<ExampleBatch, ExampleBatch> Split(const ExampleBatch& data,
                                             double fraction, uint64_t seed) {
   const size_t n = data.size();
   const size_t held = static_cast<size_t>(std::floor(n * fraction));
-  if (held == 0) return {data, ExampleBatch{.num_features = data.num_features}};
+  ExampleBatch train, holdout;
+  train.num_features = holdout.num_features = data.num_features;
+  if (held == 0) return {data, holdout};
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
   std::mt19937_64 rng(seed);
@@ -38,8 +40,6 @@ std::pair<ExampleBatch, ExampleBatch> Split(const ExampleBatch& data,
   }
   std::vector<bool> is_held(n, false);
   for (size_t i = 0; i < held; ++i) is_held[order[i]] = true;
-  ExampleBatch train{.num_features = data.num_features};
-  ExampleBatch holdout{.num_features = data.num_features};
   for (size_t i = 0; i < n; ++i) {
     (is_held[i] ? holdout : train)
         .Add(data.row(i), data.labels[i], data.weights[i]);

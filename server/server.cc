@@ -56,11 +56,13 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
   ASSIGN_OR_RETURN(server->datasets_,
                    DatasetStore::Open({options.data_dir + "/datasets",
                                        options.max_dataset_bytes}));
-  ASSIGN_OR_RETURN(
-      server->jobs_,
-      RetrainJobs::Start(&server->registry_, server->datasets_.get(),
-                         {options.data_dir + "/jobs", options.retrain_threads,
-                          options.retrain_replay_limit}));
+  RetrainJobs::Options jobs_options;
+  jobs_options.jobs_dir = options.data_dir + "/jobs";
+  jobs_options.threads = options.retrain_threads;
+  jobs_options.replay_limit = options.retrain_replay_limit;
+  ASSIGN_OR_RETURN(server->jobs_,
+                   RetrainJobs::Start(&server->registry_,
+                                      server->datasets_.get(), jobs_options));
   server->service_.SetRetrain(server->datasets_.get(), server->jobs_.get());
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -250,12 +250,14 @@ TEST(BatchTrainerTest, LbfgsPassesTheObjectivesExceptionToTheCaller) {
   options.on_progress = [&](const FitProgress&) {
     if (++reports == 2) throw std::runtime_error("progress sink failed");
   };
-  EXPECT_THROW(Fit(FourPointConfig(true), FourPoints(), options),
-               std::runtime_error);
+  EXPECT_THROW(
+      static_cast<void>(Fit(FourPointConfig(true), FourPoints(), options)),
+      std::runtime_error);
   EXPECT_EQ(reports, 2);
   options.on_progress = [](const FitProgress&) { throw std::bad_alloc(); };
-  EXPECT_THROW(Fit(FourPointConfig(true), FourPoints(), options),
-               std::bad_alloc);
+  EXPECT_THROW(
+      static_cast<void>(Fit(FourPointConfig(true), FourPoints(), options)),
+      std::bad_alloc);
 }
 
 TEST(BatchTrainerTest, EveryAlgorithmRejectsANegativeTolerance) {

@@ -114,7 +114,9 @@ TEST_F(ThroughputConcurrencyTest, AckedStreamsAndReadersAgreeWithReplay) {
         }
         ASSERT_TRUE(status.ok()) << status.error_message();
         ASSERT_GE(response.model_version(), last);  // never goes back
-        if (wait) ASSERT_GE(response.model_version(), last + 1);
+        if (wait) {
+          ASSERT_GE(response.model_version(), last + 1);
+        }
         last = response.model_version();
         seen[r].push_back({last, response.predictions(0).value()});
         if (i == 0) ++readers_ready;
