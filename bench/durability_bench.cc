@@ -1,4 +1,4 @@
-// Issue 6 measurements: Observe admission throughput through the learner and
+// Durability measurements: Observe admission throughput through the learner and
 // sample log for each fsync policy (producers waiting for their acks, one
 // batch in flight each, as ObserveStream does), and the recovery time of a
 // model from its log. Medians of --runs runs.

@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Writes held-out quality datasets and scikit-learn's progressive baselines.
 
-Datasets not in ../shared/datasets, to check that streamfit's defaults were not
-tuned to those three: scikit-learn's bundled iris, wine and linnerud, and
-synthetic sets (features over six orders of magnitude, five classes, a 95/5
-class imbalance, a large-scale regression target, Friedman's nonlinear
-target). Each is written as OUT_DIR/NAME.{reg,bin,multiK}.csv (label first,
-rows in a fixed shuffled order), and measured the way
-../shared/datasets/README.md measures scikit-learn: each row predicted, then
+Datasets other than the three in tests/data, to check that streamfit's
+defaults were not tuned to those: scikit-learn's bundled iris, wine and
+linnerud, and synthetic sets (features over six orders of magnitude, five
+classes, a 95/5 class imbalance, a large-scale regression target, Friedman's
+nonlinear target). Each is written as OUT_DIR/NAME.{reg,bin,multiK}.csv
+(label first, rows in a fixed shuffled order), and measured the way
+docs/LEARNING.md ("Quality") measures scikit-learn: each row predicted, then
 learned (partial_fit), with default SGDRegressor / SGDClassifier(log_loss),
 alone and behind an online StandardScaler.
 

@@ -209,10 +209,10 @@ void BM_DenseFloor(benchmark::State& state) {
   benchmark::DoNotOptimize(w);
 }
 
-// The same floor for squared loss with the per-example work the issue asks
-// of every learner, hand-fused: Welford statistics and standardized inputs
-// (1 / sd refreshed every 64 examples), the progressive loss, |error| and
-// error^2 sums with a 1,000-example window, clipping, the invscaling rate
+// The same floor for squared loss with the per-example work the speed target
+// counts for every learner, hand-fused: Welford statistics and standardized
+// inputs (1 / sd refreshed every 64 examples), the progressive loss, |error|
+// and error^2 sums with a 1,000-example window, clipping, the invscaling rate
 // with the step cap, L2 and a finiteness check. Still no rollback, label
 // standardization or prediction clamp, which Learn also does.
 void BM_DenseFloorRequired(benchmark::State& state) {

@@ -1,5 +1,5 @@
 // streamfit-quality: progressive validation of default-configured models on
-// labeled CSV files (label first), the way ../shared/datasets/README.md
+// labeled CSV files (label first), the way docs/LEARNING.md ("Quality")
 // measures scikit-learn and Vowpal Wabbit: each row is predicted, then
 // learned, in file order.
 //

@@ -1,4 +1,4 @@
-// `streamfit dataset upload FILE | ls | rm ID` (issue 5).
+// `streamfit dataset upload FILE | ls | rm ID`.
 #include <iostream>
 #include <string>
 

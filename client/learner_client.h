@@ -85,11 +85,11 @@ class LearnerClient {
   absl::StatusOr<v1::PredictResponse> Predict(
       const v1::PredictRequest& request);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(const std::string& name);
-  // Issue 6: replaces the model's state by `snapshot` (admin rollback).
+  // Replaces the model's state by `snapshot` (admin rollback).
   absl::StatusOr<v1::ModelInfo> Restore(const std::string& name,
                                         const v1::ModelSnapshot& snapshot);
 
-  // --- Datasets and retraining (issue 5; retrain_client.cc) ---
+  // --- Datasets and retraining (retrain_client.cc) ---
   // Streams the file at `path` in chunks of `chunk_bytes`, described by
   // `spec` (its data is ignored; total_bytes is set from the file).
   // `on_progress` (may be null) gets the bytes sent so far.

@@ -1,5 +1,5 @@
 // `streamfit restore NAME FILE`: replaces a model's state by a snapshot that
-// `streamfit snapshot NAME --out FILE` saved (JSON). Issue 6.
+// `streamfit snapshot NAME --out FILE` saved (JSON).
 #include <google/protobuf/util/json_util.h>
 
 #include <fstream>

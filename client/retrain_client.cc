@@ -1,4 +1,4 @@
-// LearnerClient's dataset and retrain calls (issue 5).
+// LearnerClient's dataset and retrain calls.
 #include <cstdio>
 #include <memory>
 #include <vector>

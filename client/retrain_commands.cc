@@ -1,4 +1,4 @@
-// `streamfit retrain MODEL --dataset ID ...` and `streamfit jobs` (issue 5).
+// `streamfit retrain MODEL --dataset ID ...` and `streamfit jobs`.
 #include <iostream>
 #include <string>
 

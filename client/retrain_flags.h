@@ -1,4 +1,4 @@
-// Flags of the `dataset`, `retrain` and `jobs` commands (issue 5), defined in
+// Flags of the `dataset`, `retrain` and `jobs` commands, defined in
 // retrain_flags.cc. retrain also reads --l2 and --learning_rate (cli_flags.h)
 // as fit-only overrides.
 #ifndef STREAMFIT_CLIENT_RETRAIN_FLAGS_H_

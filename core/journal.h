@@ -1,6 +1,6 @@
 // Where a Learner records each batch before it queues it: the model's sample
-// log (DESIGN.md principle 1). An interface so that core/learner does not
-// depend on files.
+// log, of which the model is a deterministic view. An interface so that
+// core/learner does not depend on files.
 #ifndef STREAMFIT_CORE_JOURNAL_H_
 #define STREAMFIT_CORE_JOURNAL_H_
 

@@ -111,7 +111,7 @@ class Learner {
   // parked batches and unmet waiters get ABORTED. Idempotent.
   void Stop();
 
-  // --- Swapping in a batch-fitted model (issue 5; learner_swap.cc) ---
+  // --- Swapping in a batch-fitted model (learner_swap.cc) ---
   // Starts keeping a copy of every batch applied from now on (at most
   // `max_samples` samples; past that the recording is marked overflowed and
   // emptied). Returns the cutoff: the version the model has before the first

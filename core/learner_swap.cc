@@ -1,4 +1,4 @@
-// Learner methods that swap a batch-fitted model in (issue 5): recording the
+// Learner methods that swap a batch-fitted model in: recording the
 // batches applied during a retrain and replaying them onto the fitted model.
 #include <utility>
 

@@ -1,5 +1,6 @@
-// The per-model append-only log of accepted Observe batches: the truth a
-// model is a view of (DESIGN.md principle 1).
+// The per-model append-only log of accepted Observe batches, the truth: a
+// model's state is a deterministic function of its base state, the log
+// entries after it and its config.
 #ifndef STREAMFIT_CORE_SAMPLE_LOG_H_
 #define STREAMFIT_CORE_SAMPLE_LOG_H_
 

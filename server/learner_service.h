@@ -43,12 +43,12 @@ class LearnerService final : public v1::Learner::CallbackService {
   grpc::ServerUnaryReactor* Snapshot(grpc::CallbackServerContext* context,
                                      const v1::SnapshotRequest* request,
                                      v1::ModelSnapshot* response) override;
-  // Issue 6.
+  // Admin rollback: replaces a model's state by a snapshot, durably.
   grpc::ServerUnaryReactor* Restore(grpc::CallbackServerContext* context,
                                     const v1::RestoreRequest* request,
                                     v1::ModelInfo* response) override;
 
-  // --- Datasets and retraining (issue 5; retrain_service.cc) ---
+  // --- Datasets and retraining (retrain_service.cc) ---
   // Both must outlive the service; set before serving. Unset: UNIMPLEMENTED.
   void SetRetrain(DatasetStore* datasets, RetrainJobs* jobs) {
     datasets_ = datasets;
@@ -85,8 +85,8 @@ class LearnerService final : public v1::Learner::CallbackService {
 
  private:
   ModelRegistry* const registry_;
-  DatasetStore* datasets_ = nullptr;  // issue 5
-  RetrainJobs* jobs_ = nullptr;       // issue 5
+  DatasetStore* datasets_ = nullptr;
+  RetrainJobs* jobs_ = nullptr;
   ModelStore* const store_;
 };
 

@@ -39,7 +39,7 @@ ABSL_FLAG(uint64_t, retrain_replay_limit, 1 << 22,
           "samples a model may learn during a retrain; past that its swap "
           "fails (they are held in memory for the replay)");
 
-// Durability (issue 6).
+// Durability.
 ABSL_FLAG(std::string, fsync, "always",
           "when an Observe ack is sent: always (after an fsync covering the "
           "samples; group commit), interval:<ms> (once written; fsync every "

@@ -1,4 +1,4 @@
-// The dataset and retrain RPCs of LearnerService (issue 5).
+// The dataset and retrain RPCs of LearnerService.
 #include <memory>
 #include <optional>
 

@@ -52,7 +52,7 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
             .status());
   }
 
-  // Datasets and retrain jobs (issue 5).
+  // Datasets and retrain jobs.
   ASSIGN_OR_RETURN(server->datasets_,
                    DatasetStore::Open({options.data_dir + "/datasets",
                                        options.max_dataset_bytes}));

@@ -40,11 +40,11 @@ class StreamfitServer {
     ModelConfig default_config;
     Learner::Options learner;
     int max_receive_message_bytes = 64 << 20;
-    // Datasets and retraining (issue 5): under data_dir/datasets and /jobs.
+    // Datasets and retraining: under data_dir/datasets and /jobs.
     uint64_t max_dataset_bytes = 1ull << 30;
     int retrain_threads = 1;
     uint64_t retrain_replay_limit = 1 << 22;
-    // Sample log, fsync policy and checkpoints (issue 6).
+    // Sample log, fsync policy and checkpoints.
     StorageOptions storage;
     // Transport security and callers (server/auth/): TLS when tls.cert_file
     // is set; roles from auth_tokens_file; see auth::CheckExposure for what
@@ -99,8 +99,8 @@ class StreamfitServer {
   ModelRegistry registry_;
   LearnerService service_;
   InferenceService inference_service_;  // the Open Inference Protocol
-  std::unique_ptr<DatasetStore> datasets_;  // issue 5
-  std::unique_ptr<RetrainJobs> jobs_;       // issue 5
+  std::unique_ptr<DatasetStore> datasets_;
+  std::unique_ptr<RetrainJobs> jobs_;
   std::unique_ptr<auth::TlsCredentials> tls_;
   std::shared_ptr<auth::AuthProcessor> auth_processor_;
   std::unique_ptr<grpc::Server> server_;

@@ -1,4 +1,4 @@
-// The Learner's journal hook (issue 6): a batch is journaled before it is
+// The Learner's journal hook: a batch is journaled before it is
 // queued, in admission order; a refused append is never applied; on_queued
 // waits for durability.
 #include <gmock/gmock.h>

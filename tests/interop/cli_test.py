@@ -148,7 +148,7 @@ class CliTest(unittest.TestCase):
         self.run_ok(*args)
         self.assert_fails(args, "error: ALREADY_EXISTS")
 
-    # Issue 5: datasets and retraining from the command line.
+    # Datasets and retraining from the command line.
     def test_dataset_upload_and_retrain(self):
         self.run_ok("create", "refit", "--task", "regression", "--features",
                     "10")

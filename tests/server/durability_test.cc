@@ -1,4 +1,4 @@
-// Issue 6 at the service level: models survive a clean restart (manifest,
+// Durability at the service level: models survive a clean restart (manifest,
 // final checkpoint), Restore rolls a model back durably and it continues
 // bit-identically, Snapshot.to_file writes a checkpoint file on the server.
 #include <gmock/gmock.h>

@@ -1,4 +1,4 @@
-// Datasets and retrain jobs over gRPC (issue 5): uploads, bad inputs, the G4
+// Datasets and retrain jobs over gRPC: uploads, bad inputs, the G4
 // swap with a producer streaming throughout, Predict during a retrain,
 // cancel, swap policies and restart.
 #include <gmock/gmock.h>
