@@ -216,9 +216,15 @@ class TlsTokenTest(unittest.TestCase):
             timeout=RPC_TIMEOUT, metadata=admin)
         stub.DeleteModel(pb2.DeleteModelRequest(name="audited"),
                          timeout=RPC_TIMEOUT, metadata=admin)
-        output = self.server.output()
-        lines = [line for line in output.splitlines()
-                 if '"model":"audited"' in line]
+        # The lines reach the pipe reader after the replies: wait for them.
+        deadline = time.monotonic() + RPC_TIMEOUT
+        while True:
+            output = self.server.output()
+            lines = [line for line in output.splitlines()
+                     if '"model":"audited"' in line]
+            if len(lines) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         self.assertEqual(len(lines), 2, output)
         self.assertIn('"event":"model.create"', lines[0])
         self.assertIn('"event":"model.delete"', lines[1])
