@@ -73,20 +73,29 @@ class RetrainJobsTest : public ::testing::Test {
   }
 
   // Every state a listener saw for job `id` until it ended (bounded wait).
+  // The listener's state is shared with it: a call already under way when
+  // Unsubscribe returns may still run.
   std::vector<v1::RetrainJob> WatchToEnd(const std::string& id) {
-    absl::Mutex mu;
-    std::vector<v1::RetrainJob> seen;
-    bool ended = false;
-    auto token = jobs_->Subscribe(id, [&](const v1::RetrainJob& job) {
-      absl::MutexLock lock(&mu);
-      seen.push_back(job);
-      ended = ended || (job.state() != v1::RETRAIN_PENDING &&
-                        job.state() != v1::RETRAIN_RUNNING);
+    struct Watch {
+      absl::Mutex mu;
+      std::vector<v1::RetrainJob> seen ABSL_GUARDED_BY(mu);
+      bool ended ABSL_GUARDED_BY(mu) = false;
+    };
+    auto watch = std::make_shared<Watch>();
+    auto token = jobs_->Subscribe(id, [watch](const v1::RetrainJob& job) {
+      absl::MutexLock lock(&watch->mu);
+      watch->seen.push_back(job);
+      watch->ended = watch->ended || (job.state() != v1::RETRAIN_PENDING &&
+                                      job.state() != v1::RETRAIN_RUNNING);
     });
     EXPECT_TRUE(token.ok());
-    absl::MutexLock lock(&mu);
-    EXPECT_TRUE(
-        mu.AwaitWithTimeout(absl::Condition(&ended), absl::Seconds(30)));
+    std::vector<v1::RetrainJob> seen;
+    {
+      absl::MutexLock lock(&watch->mu);
+      EXPECT_TRUE(watch->mu.AwaitWithTimeout(absl::Condition(&watch->ended),
+                                             absl::Seconds(30)));
+      seen = watch->seen;
+    }
     if (token.ok()) jobs_->Unsubscribe(*token);
     return seen;
   }
