@@ -474,7 +474,7 @@ class PredictReactor final
   absl::Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t waiter_ ABSL_GUARDED_BY(mu_) = 0;  // for CancelWait
-  std::shared_ptr<PredictReactor> self_;  // released in OnDone
+  std::shared_ptr<PredictReactor> self_;      // released in OnDone
 };
 
 // The model's published state, config, metrics and freshness.

@@ -239,8 +239,8 @@ absl::StatusOr<v1::RetrainJob> RetrainJobs::Cancel(const std::string& id) {
     job = it->second;
     if (Finished(job->state)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "retrain job '", id, "' already ended: ",
-          v1::RetrainState_Name(job->state.state())));
+          "retrain job '", id,
+          "' already ended: ", v1::RetrainState_Name(job->state.state())));
     }
     job->cancelled = true;  // a running job stops at its next check
   }
