@@ -91,3 +91,7 @@ ABSL_FLAG(uint64_t, min_version, 0,
 
 ABSL_FLAG(std::string, out, "",
           "snapshot: write the JSON to this file instead of stdout.");
+
+ABSL_FLAG(bool, allow_reshape, false,
+          "restore: accept a snapshot whose task, features or classes differ "
+          "from the model's (the model takes the snapshot's shape).");

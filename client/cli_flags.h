@@ -57,4 +57,7 @@ ABSL_DECLARE_FLAG(uint64_t, min_version);
 // snapshot
 ABSL_DECLARE_FLAG(std::string, out);
 
+// restore
+ABSL_DECLARE_FLAG(bool, allow_reshape);
+
 #endif  // STREAMFIT_CLIENT_CLI_FLAGS_H_

@@ -148,10 +148,12 @@ absl::StatusOr<v1::ModelSnapshot> LearnerClient::Snapshot(
 }
 
 absl::StatusOr<v1::ModelInfo> LearnerClient::Restore(
-    const std::string& name, const v1::ModelSnapshot& snapshot) {
+    const std::string& name, const v1::ModelSnapshot& snapshot,
+    bool allow_reshape) {
   v1::RestoreRequest request;
   request.set_model(name);
   *request.mutable_snapshot() = snapshot;
+  request.set_allow_reshape(allow_reshape);
   return CallUnary(*stub_, &v1::Learner::Stub::Restore, request,
                    options_.timeout);
 }

@@ -85,9 +85,11 @@ class LearnerClient {
   absl::StatusOr<v1::PredictResponse> Predict(
       const v1::PredictRequest& request);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(const std::string& name);
-  // Replaces the model's state by `snapshot` (admin rollback).
+  // Replaces the model's state by `snapshot` (admin rollback); one of
+  // another shape only with `allow_reshape`.
   absl::StatusOr<v1::ModelInfo> Restore(const std::string& name,
-                                        const v1::ModelSnapshot& snapshot);
+                                        const v1::ModelSnapshot& snapshot,
+                                        bool allow_reshape = false);
 
   // --- Datasets and retraining (retrain_client.cc) ---
   // Streams the file at `path` in chunks of `chunk_bytes`, described by

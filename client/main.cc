@@ -44,7 +44,7 @@ constexpr Command kCommands[] = {
     {"retrain", "MODEL --dataset ID [--wait]",
      "refit a model from a dataset and swap it in", RunRetrain},
     {"jobs", "[ID | cancel ID]", "list, show or cancel retrain jobs", RunJobs},
-    {"restore", "NAME FILE",
+    {"restore", "NAME FILE [--allow_reshape]",
      "replace a model's state by a snapshot saved with snapshot --out",
      RunRestore},
     {"health", "[--service S]",

@@ -1,5 +1,6 @@
-// `streamfit restore NAME FILE`: replaces a model's state by a snapshot that
-// `streamfit snapshot NAME --out FILE` saved (JSON).
+// `streamfit restore NAME FILE [--allow_reshape]`: replaces a model's state
+// by a snapshot that `streamfit snapshot NAME --out FILE` saved (JSON); one
+// of another task, feature layout or class count only with --allow_reshape.
 #include <google/protobuf/util/json_util.h>
 
 #include <fstream>
@@ -33,7 +34,9 @@ absl::Status RunRestore(LearnerClient& client, const Args& args) {
     return absl::InvalidArgumentError(
         absl::StrCat(args[1], " is not a snapshot: ", parsed.ToString()));
   }
-  ASSIGN_OR_RETURN(const v1::ModelInfo info, client.Restore(args[0], snapshot));
+  ASSIGN_OR_RETURN(
+      const v1::ModelInfo info,
+      client.Restore(args[0], snapshot, absl::GetFlag(FLAGS_allow_reshape)));
   if (absl::GetFlag(FLAGS_json)) return PrintJson(info);
   std::cerr << "restored model '" << info.name() << "' to version "
             << info.model_version() << " from " << args[1] << "\n";

@@ -35,6 +35,10 @@ absl::StatusOr<ExampleBatch> ParseCsv(absl::string_view text) {
       }
       if (column == 1) {
         label = v;
+      } else if (row.size() == kMaxFeatures) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("line ", line_number, ": over ", kMaxFeatures,
+                         " features (the limit)"));
       } else {
         row.push_back(static_cast<float>(v));
       }

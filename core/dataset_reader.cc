@@ -25,11 +25,13 @@ absl::Status LineError(int line, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("line ", line, ": ", what));
 }
 
-// A finite double (labels) or a value finite as float (features).
+// A number within kMaxAbsValue (as a float for features), as Observe
+// accepts.
 bool ParseNumber(absl::string_view cell, bool as_float, double& out) {
   cell = absl::StripAsciiWhitespace(cell);
   if (!absl::SimpleAtod(cell, &out)) return false;
-  return as_float ? std::isfinite(static_cast<float>(out)) : std::isfinite(out);
+  return std::abs(as_float ? static_cast<double>(static_cast<float>(out))
+                           : out) <= kMaxAbsValue;
 }
 
 // Parses one CSV data line with the label in column `label_index` (0-based)
@@ -41,12 +43,17 @@ absl::Status ParseCsvRow(absl::string_view line, int line_number,
   for (absl::string_view cell : absl::StrSplit(line, ',')) {
     double v;
     if (!ParseNumber(cell, column != label_index, v)) {
-      return LineError(line_number,
-                       absl::StrCat("column ", column + 1,
-                                    ": not a finite number: '", cell, "'"));
+      return LineError(
+          line_number,
+          absl::StrCat("column ", column + 1,
+                       ": not a finite number within 1e18 in magnitude: '",
+                       cell, "'"));
     }
     if (column == label_index) {
       row.label = v;
+    } else if (row.entries.size() == kMaxFeatures) {
+      return LineError(line_number, absl::StrCat("over ", kMaxFeatures,
+                                                 " features (the limit)"));
     } else {
       row.entries.emplace_back(row.entries.size(), static_cast<float>(v));
     }
@@ -77,7 +84,9 @@ absl::Status ParseLibsvmRow(absl::string_view line, int line_number,
       if (!ParseNumber(token, false, row.label)) {
         return LineError(
             line_number,
-            absl::StrCat("label is not a finite number: '", token, "'"));
+            absl::StrCat(
+                "label is not a finite number within 1e18 in magnitude: '",
+                token, "'"));
       }
       continue;
     }
@@ -92,9 +101,11 @@ absl::Status ParseLibsvmRow(absl::string_view line, int line_number,
                                     token, "'"));
     }
     if (!ParseNumber(token.substr(colon + 1), true, v)) {
-      return LineError(line_number, absl::StrCat("feature ", index,
-                                                 ": not a finite number: '",
-                                                 token.substr(colon + 1), "'"));
+      return LineError(
+          line_number,
+          absl::StrCat("feature ", index,
+                       ": not a finite number within 1e18 in magnitude: '",
+                       token.substr(colon + 1), "'"));
     }
     if (num_features != 0 && index > num_features) {
       return LineError(line_number, absl::StrCat("feature index ", index,

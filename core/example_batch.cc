@@ -1,8 +1,12 @@
 #include "core/example_batch.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/feature_hash.h"
 
 namespace streamfit {
 namespace {
@@ -13,20 +17,78 @@ std::string Describe(double v) {
   return absl::StrCat(v);
 }
 
-// Checks one feature row; errors start with "<kind> <index>: <field>" (for
-// example "example 3: features."), built only on error (this is a hot path).
-absl::Status CheckRow(std::span<const float> row, const ModelConfig& config,
-                      const char* kind, size_t index, const char* field) {
-  auto where = [&] { return absl::StrCat(kind, " ", index, ": ", field); };
-  if (row.size() != config.num_features) {
+// Describes a feature value that failed InRange.
+std::string DescribeBadValue(double v) {
+  if (!std::isfinite(v)) return Describe(v);
+  return absl::StrCat(v, ", over the limit of 1e18 in magnitude");
+}
+
+// True for a finite value within kMaxAbsValue; one comparison, false for NaN.
+inline bool InRange(double v) { return std::abs(v) <= kMaxAbsValue; }
+
+// The namespace hashes of the config's interactions.
+std::vector<std::pair<uint32_t, uint32_t>> InteractionHashes(
+    const ModelConfig& config) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  for (const auto& [a, b] : config.interactions) {
+    out.emplace_back(HashNamespace(a), HashNamespace(b));
+  }
+  return out;
+}
+
+// Sparse features plus interaction pairs, counted as LinearModel::Gather
+// forms them (within one namespace, each unordered pair of distinct
+// features once).
+uint64_t CountCoordinates(
+    const ExampleView& x,
+    const std::vector<std::pair<uint32_t, uint32_t>>& interactions) {
+  uint64_t n = x.hashes.size();
+  for (const auto& [a, b] : interactions) {
+    uint64_t na = 0, nb = 0;
+    for (uint32_t ns : x.namespaces) {
+      na += ns == a;
+      nb += ns == b;
+    }
+    n += a == b ? na * (na - (na > 0)) / 2 : na * nb;
+  }
+  return n;
+}
+
+// Checks the work one example costs; errors start like CheckRow's.
+absl::Status CheckCoordinates(
+    const ExampleView& x, const ModelConfig& config,
+    const std::vector<std::pair<uint32_t, uint32_t>>& interactions,
+    const char* kind, size_t index) {
+  if (x.hashes.empty()) return absl::OkStatus();
+  const uint64_t n = CountCoordinates(x, interactions);
+  const uint64_t outputs = NumOutputs(config);
+  if (n > kMaxExampleCoordinates || n * outputs > kMaxExampleWork) {
     return absl::InvalidArgumentError(absl::StrCat(
-        where(), "dense has ", row.size(), " values, the model has ",
-        config.num_features, " features"));
+        kind, " ", index, ": ", x.hashes.size(), " sparse features form ", n,
+        " hashed coordinates with the model's interactions; the limit is ",
+        std::min(kMaxExampleCoordinates, kMaxExampleWork / outputs),
+        " per example (", kMaxExampleWork, " divided by ", outputs,
+        " outputs, at most ", kMaxExampleCoordinates, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Checks one feature row; errors start with "<kind> <index>: <dense>" (for
+// example "example 3: features.dense"), value j named <dense>[offset + j],
+// built only on error (this is a hot path).
+absl::Status CheckRow(std::span<const float> row, const ModelConfig& config,
+                      const char* kind, size_t index, const char* dense,
+                      size_t offset = 0) {
+  auto where = [&] { return absl::StrCat(kind, " ", index, ": ", dense); };
+  if (row.size() != config.num_features) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where(), " has ", row.size(), " values, the model has ",
+                     config.num_features, " features"));
   }
   for (size_t j = 0; j < row.size(); ++j) {
-    if (!std::isfinite(row[j])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where(), "dense[", j, "] is ", Describe(row[j])));
+    if (!InRange(row[j])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where(), "[", offset + j, "] is ", DescribeBadValue(row[j])));
     }
   }
   return absl::OkStatus();
@@ -42,20 +104,23 @@ absl::Status CheckSparse(const ExampleView& x, const char* kind, size_t index,
         absl::StrCat(where(), "sparse arrays differ in length"));
   }
   for (size_t j = 0; j < x.values.size(); ++j) {
-    if (!std::isfinite(x.values[j])) {
+    if (!InRange(x.values[j])) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where(), "sparse value ", j, " is ", Describe(x.values[j])));
+          where(), "sparse value ", j, " is ", DescribeBadValue(x.values[j])));
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckLabel(double label, const ModelConfig& config, size_t i) {
+// `field` names the label ("label" or "dense_batch.labels[r]").
+absl::Status CheckLabel(double label, const ModelConfig& config, size_t i,
+                        absl::string_view field) {
   auto bad = [&](const char* why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("example ", i, ": label ", Describe(label), " ", why));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "example ", i, ": ", field, " ", Describe(label), " ", why));
   };
   if (!std::isfinite(label)) return bad("is not finite");
+  if (!InRange(label)) return bad("is over the limit of 1e18 in magnitude");
   switch (config.task) {
     case Task::kBinary:
       if (label != 0 && label != 1) return bad("must be 0 or 1 for binary");
@@ -112,20 +177,29 @@ void ExampleBatch::ReserveSparse(size_t examples, size_t entries) {
 
 absl::Status ValidateFeatures(std::span<const float> features,
                               const ModelConfig& config, size_t index) {
-  return CheckRow(features, config, "features", index, "");
+  return CheckRow(features, config, "features", index, "dense");
+}
+
+uint64_t HashedCoordinates(const ExampleView& x, const ModelConfig& config) {
+  return CountCoordinates(x, InteractionHashes(config));
 }
 
 absl::Status ValidateFeatures(const ExampleView& features,
                               const ModelConfig& config, size_t index) {
-  if (auto s = CheckRow(features.dense, config, "features", index, "");
+  if (auto s = CheckRow(features.dense, config, "features", index, "dense");
       !s.ok()) {
     return s;
   }
-  return CheckSparse(features, "features", index, "");
+  if (auto s = CheckSparse(features, "features", index, ""); !s.ok()) {
+    return s;
+  }
+  if (features.hashes.empty()) return absl::OkStatus();
+  return CheckCoordinates(features, config, InteractionHashes(config),
+                          "features", index);
 }
 
-absl::Status ValidateBatch(const ExampleBatch& batch,
-                           const ModelConfig& config) {
+absl::Status ValidateBatch(const ExampleBatch& batch, const ModelConfig& config,
+                           size_t packed_from) {
   if (batch.values.size() != batch.size() * batch.num_features ||
       batch.weights.size() != batch.size()) {
     return absl::InvalidArgumentError("malformed batch: inconsistent sizes");
@@ -147,8 +221,17 @@ absl::Status ValidateBatch(const ExampleBatch& batch,
       }
     }
   }
+  const std::vector<std::pair<uint32_t, uint32_t>> interactions =
+      batch.sparse_offsets.empty()
+          ? std::vector<std::pair<uint32_t, uint32_t>>()
+          : InteractionHashes(config);
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (auto s = CheckRow(batch.row(i), config, "example", i, "features.");
+    const bool packed = i >= packed_from;
+    const size_t r = packed ? i - packed_from : 0;  // the packed row
+    if (auto s = packed ? CheckRow(batch.row(i), config, "example", i,
+                                   "dense_batch.values", r * batch.num_features)
+                        : CheckRow(batch.row(i), config, "example", i,
+                                   "features.dense");
         !s.ok()) {
       return s;
     }
@@ -156,11 +239,23 @@ absl::Status ValidateBatch(const ExampleBatch& batch,
         !s.ok()) {
       return s;
     }
-    if (auto s = CheckLabel(batch.labels[i], config, i); !s.ok()) return s;
+    if (auto s =
+            CheckCoordinates(batch.view(i), config, interactions, "example", i);
+        !s.ok()) {
+      return s;
+    }
+    if (auto s = CheckLabel(
+            batch.labels[i], config, i,
+            packed ? absl::StrCat("dense_batch.labels[", r, "]") : "label");
+        !s.ok()) {
+      return s;
+    }
     const float w = batch.weights[i];
-    if (!std::isfinite(w) || w < 0) {
+    if (!InRange(w) || w < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "example ", i, ": weight ", Describe(w), " must be finite and >= 0"));
+          "example ", i, ": ",
+          packed ? absl::StrCat("dense_batch.weights[", r, "]") : "weight", " ",
+          Describe(w), " must be finite, >= 0 and at most 1e18"));
     }
   }
   return absl::OkStatus();

@@ -64,12 +64,33 @@ struct ExampleBatch {
   void ReserveSparse(size_t examples, size_t entries);
 };
 
-// OK if every example fits `config`: the right feature count, finite features,
-// a finite label valid for the task, a finite non-negative weight. Otherwise
+// Inputs are bounded so that one example's work and every running sum of a
+// model stay finite (docs/ARCHITECTURE.md, "Limits"):
+// - every value (feature, label, importance weight) has |v| <= kMaxAbsValue.
+//   With n < 2^64 samples the label variance sum is at most n (2 * 1e18)^2
+//   < 1e57 and an interaction product at most 1e36 (its square 1e72), far
+//   below DBL_MAX (1.8e308); a label of 1e308 would overflow the first.
+// - an example has at most kMaxExampleCoordinates hashed coordinates (sparse
+//   and named features plus the interaction pairs they form), and that
+//   number times the model's outputs is at most kMaxExampleWork (the
+//   coordinates one update touches).
+inline constexpr double kMaxAbsValue = 1e18;
+inline constexpr uint64_t kMaxExampleCoordinates = uint64_t{1} << 16;
+inline constexpr uint64_t kMaxExampleWork = uint64_t{1} << 22;
+
+// The hashed coordinates `x` gives a model with `config`: its sparse features
+// plus the interaction pairs LinearModel forms from them.
+uint64_t HashedCoordinates(const ExampleView& x, const ModelConfig& config);
+
+// OK if every example fits `config`: the right feature count, features, label
+// and weight within kMaxAbsValue, a label valid for the task, a non-negative
+// weight, hashed coordinates within the limits above. Otherwise
 // INVALID_ARGUMENT naming the first bad example and field, for example
-// "example 3: features.dense[2] is NaN".
-absl::Status ValidateBatch(const ExampleBatch& batch,
-                           const ModelConfig& config);
+// "example 3: features.dense[2] is NaN". Examples from `packed_from` on came
+// from a packed DenseBatch: their errors name its fields
+// ("example 5: dense_batch.values[12] is NaN").
+absl::Status ValidateBatch(const ExampleBatch& batch, const ModelConfig& config,
+                           size_t packed_from = SIZE_MAX);
 
 // OK if `features` (one input row) fits `config`; errors name `index` as
 // "features 3: dense[2] is inf".

@@ -2,16 +2,28 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/feature_hash.h"
+#include "core/status_macros.h"
 
 namespace streamfit {
 namespace {
 
 // Poisson scores are clamped here before exponentiating.
 constexpr double kMaxLogRate = 30;
+
+// Every score is kept within +-kMaxScore and a NaN score (possible only with
+// weights far beyond what learning from valid inputs produces) counts as 0,
+// so predictions, losses and the metric sums built from them stay finite:
+// a model never serves NaN.
+constexpr double kMaxScore = 1e100;
+inline double BoundedScore(double s) {
+  return std::isnan(s) ? 0 : std::clamp(s, -kMaxScore, kMaxScore);
+}
 
 // sign(w) max(0, |w| - t): the proximal step of t |w|.
 inline double SoftThreshold(double w, double t) {
@@ -141,25 +153,78 @@ const NamedTensor* Find(const std::vector<NamedTensor>& state,
   return nullptr;
 }
 
-// The values of tensor `name`, which must have `size` finite values.
+std::string ShapeString(const std::vector<uint32_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+// The values of tensor `name`, which must have shape `shape` and finite
+// values.
 absl::StatusOr<const std::vector<double>*> Get(
     const std::vector<NamedTensor>& state, absl::string_view name,
-    size_t size) {
+    const std::vector<uint32_t>& shape) {
   const NamedTensor* t = Find(state, name);
   if (t == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("state has no ", name));
+  }
+  size_t size = 1;
+  for (uint32_t n : shape) size *= n;
+  if (t->shape != shape) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state ", name, " has shape ", ShapeString(t->shape),
+                     ", the model's is ", ShapeString(shape)));
   }
   if (t->values.size() != size) {
     return absl::InvalidArgumentError(absl::StrCat(
         "state ", name, " has ", t->values.size(), " values, expected ", size));
   }
-  for (double v : t->values) {
-    if (!std::isfinite(v)) {
+  for (size_t i = 0; i < size; ++i) {
+    if (!std::isfinite(t->values[i])) {
       return absl::InvalidArgumentError(
-          absl::StrCat("state ", name, " holds a non-finite value"));
+          absl::StrCat("state ", name, "[", i, "] is not finite"));
     }
   }
   return &t->values;
+}
+
+// Counts are kept in doubles, exact up to 2^53.
+constexpr double kMaxCount = 9007199254740992.0;  // 2^53
+
+// OK if `v` (state name[i]) lies in [lo, hi] and, when `whole`, is a whole
+// number.
+absl::Status CheckValue(absl::string_view name, size_t i, double v, double lo,
+                        double hi, bool whole = false) {
+  if (v >= lo && v <= hi && (!whole || v == std::floor(v))) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("state ", name, "[", i, "] is ", v, ", must be ",
+                   whole ? "a whole number " : "", "in [", lo, ", ", hi, "]"));
+}
+
+absl::Status CheckValues(absl::string_view name, const std::vector<double>& v,
+                         double lo, double hi, bool whole = false) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (absl::Status s = CheckValue(name, i, v[i], lo, hi, whole); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The optimizer values {a, b} of a coordinate that rule `rule` keeps
+// non-negative (sums of squares, largest |x|): bit 0 for a, bit 1 for b.
+int NonNegativeOptimizerValues(Optimizer rule) {
+  switch (rule) {
+    case Optimizer::kAdagrad:
+      return 1;
+    case Optimizer::kFtrl:
+    case Optimizer::kAdam:
+      return 2;
+    case Optimizer::kNormalized:
+      return 3;
+    default:
+      return 0;
+  }
 }
 
 Eigen::VectorXd ToEigen(const std::vector<double>& v) {
@@ -286,7 +351,7 @@ void LinearModel::Score(const ExampleView& x, std::vector<double>& z,
         (f % 2 == 0 ? s1 : s3) += t[k * kStride] * xs[f];
       }
     }
-    scores[k] = (s0 + s1) + (s2 + s3);
+    scores[k] = BoundedScore((s0 + s1) + (s2 + s3));
   }
 }
 
@@ -680,33 +745,99 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
   absl::StatusOr<LinearModel> model = Create(config);
   if (!model.ok()) return model.status();
   LinearModel& mo = *model;
-  const size_t k = mo.outputs_, d = mo.config_.num_features;
+  if (version > kMaxCount) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model_version ", version, " is over 2^53"));
+  }
+  const uint32_t k = mo.outputs_, d = mo.config_.num_features;
   using Values = absl::StatusOr<const std::vector<double>*>;
   const NamedTensor* slots_tensor = Find(state, "sparse_slots");
-  const size_t n = slots_tensor == nullptr ? 0 : slots_tensor->values.size();
-  Values weights = Get(state, "weights", k * d), bias = Get(state, "bias", k),
-         aux = Get(state, "dense_optimizer_state", k * (d + 1) * 2),
-         slots = Get(state, "sparse_slots", n),
-         sparse = Get(state, "sparse_state", n * k * kStride),
-         opt = Get(state, "optimizer", 6), range = Get(state, "label_range", 2),
-         fcount = Get(state, "feature_count", 1),
-         fmean = Get(state, "feature_mean", d),
-         fm2 = Get(state, "feature_m2", d),
-         inv_std = Get(state, "feature_inv_std", d),
-         lcount = Get(state, "label_count", 1),
-         lmean = Get(state, "label_mean", 1), lm2 = Get(state, "label_m2", 1),
-         sums = Get(state, "metric_sums", 5);
-  for (const Values* v :
-       {&weights, &bias, &aux, &slots, &sparse, &opt, &range, &fcount, &fmean,
-        &fm2, &inv_std, &lcount, &lmean, &lm2, &sums}) {
-    if (!v->ok()) return v->status();
+  const uint32_t n = slots_tensor == nullptr || slots_tensor->shape.size() != 1
+                         ? 0
+                         : slots_tensor->shape[0];
+  if (n > mo.table_.slots()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state sparse_slots has ", n, " entries, the model has ",
+                     mo.table_.slots(), " slots"));
   }
   const NamedTensor* recent_loss = Find(state, "metric_recent_loss");
-  const NamedTensor* recent_correct = Find(state, "metric_recent_correct");
-  if (recent_loss == nullptr || recent_correct == nullptr ||
-      recent_loss->values.size() != recent_correct->values.size()) {
-    return absl::InvalidArgumentError("state has no consistent recent metrics");
+  const uint32_t w = recent_loss == nullptr || recent_loss->shape.size() != 1
+                         ? 0
+                         : recent_loss->shape[0];
+  Values weights = Get(state, "weights", {k, d}),
+         bias = Get(state, "bias", {k}),
+         aux = Get(state, "dense_optimizer_state", {k, d + 1, 2}),
+         slots = Get(state, "sparse_slots", {n}),
+         sparse = Get(state, "sparse_state", {n, k, kStride}),
+         opt = Get(state, "optimizer", {6}),
+         range = Get(state, "label_range", {2}),
+         fcount = Get(state, "feature_count", {1}),
+         fmean = Get(state, "feature_mean", {d}),
+         fm2 = Get(state, "feature_m2", {d}),
+         inv_std = Get(state, "feature_inv_std", {d}),
+         lcount = Get(state, "label_count", {1}),
+         lmean = Get(state, "label_mean", {1}),
+         lm2 = Get(state, "label_m2", {1}),
+         sums = Get(state, "metric_sums", {5}),
+         rloss = Get(state, "metric_recent_loss", {w}),
+         rcorrect = Get(state, "metric_recent_correct", {w});
+  for (const Values* v :
+       {&weights, &bias, &aux, &slots, &sparse, &opt, &range, &fcount, &fmean,
+        &fm2, &inv_std, &lcount, &lmean, &lm2, &sums, &rloss, &rcorrect}) {
+    if (!v->ok()) return v->status();
   }
+
+  // Ranges: what learning from valid examples can produce (means of inputs
+  // within kMaxAbsValue, with slack for rounding; non-negative sums of
+  // squares; whole counts), so a restored model keeps every sum finite.
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  constexpr double kMaxMean = 2 * kMaxAbsValue;
+  const int non_negative = NonNegativeOptimizerValues(mo.config_.optimizer);
+  for (size_t i = 0; i < (**aux).size(); ++i) {
+    if (non_negative & (1 << (i % 2))) {
+      RETURN_IF_ERROR(
+          CheckValue("dense_optimizer_state", i, (**aux)[i], 0, kInf));
+    }
+  }
+  for (size_t i = 0; i < (**sparse).size(); ++i) {
+    const size_t field = i % kStride;  // 0: weight, 1: a, 2: b
+    if (field > 0 && (non_negative & (1 << (field - 1)))) {
+      RETURN_IF_ERROR(CheckValue("sparse_state", i, (**sparse)[i], 0, kInf));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    RETURN_IF_ERROR(CheckValue("sparse_slots", i, (**slots)[i],
+                               i == 0 ? 0 : (**slots)[i - 1] + 1,
+                               mo.table_.slots() - 1.0, true));
+  }
+  const std::vector<double>& optv = **opt;
+  RETURN_IF_ERROR(CheckValue("optimizer", 0, optv[0], 0, kMaxCount, true));
+  RETURN_IF_ERROR(CheckValue("optimizer", 1, optv[1], 0, kInf));
+  RETURN_IF_ERROR(CheckValue("optimizer", 2, optv[2], 0, kInf));
+  RETURN_IF_ERROR(CheckValue("optimizer", 3, optv[3], 0, 1));
+  RETURN_IF_ERROR(CheckValue("optimizer", 4, optv[4], 0, 1));
+  RETURN_IF_ERROR(CheckValue("optimizer", 5, optv[5], 0, kMaxCount, true));
+  RETURN_IF_ERROR(CheckValues("label_range", **range, -kMaxMean, kMaxMean));
+  RETURN_IF_ERROR(CheckValues("feature_count", **fcount, 0, kMaxCount, true));
+  RETURN_IF_ERROR(CheckValues("label_count", **lcount, 0, kMaxCount, true));
+  RETURN_IF_ERROR(CheckValues("feature_mean", **fmean, -kMaxMean, kMaxMean));
+  RETURN_IF_ERROR(CheckValues("label_mean", **lmean, -kMaxMean, kMaxMean));
+  // A sum of squared deviations of n values within kMaxAbsValue is at most
+  // n kMaxAbsValue^2 (four times that allows for rounding).
+  const auto max_m2 = [](double count) {
+    return 4 * std::max(count, 1.0) * kMaxAbsValue * kMaxAbsValue;
+  };
+  RETURN_IF_ERROR(CheckValues("feature_m2", **fm2, 0, max_m2((**fcount)[0])));
+  RETURN_IF_ERROR(CheckValues("label_m2", **lm2, 0, max_m2((**lcount)[0])));
+  // 1 / SafeStd: SafeStd is above 1e-12 (or 1).
+  RETURN_IF_ERROR(CheckValues("feature_inv_std", **inv_std, 1e-300, 1e12));
+  const std::vector<double>& m = **sums;
+  RETURN_IF_ERROR(CheckValue("metric_sums", 0, m[0], 0, kMaxCount, true));
+  RETURN_IF_ERROR(CheckValue("metric_sums", 2, m[2], 0, m[0]));
+  RETURN_IF_ERROR(CheckValue("metric_sums", 3, m[3], 0, kInf));
+  RETURN_IF_ERROR(CheckValue("metric_sums", 4, m[4], 0, kInf));
+  RETURN_IF_ERROR(CheckValues("metric_recent_correct", **rcorrect, 0, 1));
+
   mo.version_ = version;
   for (size_t o = 0; o < k; ++o) {
     for (size_t j = 0; j < d; ++j) {
@@ -719,24 +850,17 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
       mo.dense_[2 * mo.plane_ + i] = (**aux)[i * 2 + 1];
     }
   }
-  if (n > 0) {
-    for (size_t i = 0; i < n; ++i) {
-      const double s = (**slots)[i];
-      if (!(s >= 0 && s < mo.table_.slots() && s == std::floor(s))) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("state sparse_slots[", i, "] is not a slot"));
-      }
-      std::copy_n((**sparse).begin() + i * k * kStride, k * kStride,
-                  mo.table_.Mutable(static_cast<uint32_t>(s)));
-    }
+  const size_t per_slot = static_cast<size_t>(k) * kStride;
+  for (size_t i = 0; i < n; ++i) {
+    std::copy_n((**sparse).begin() + i * per_slot, per_slot,
+                mo.table_.Mutable(static_cast<uint32_t>((**slots)[i])));
   }
-  const std::vector<double>& o = **opt;
-  mo.steps_ = o[0];
-  mo.norm_sum_ = o[1];
-  mo.weight_sum_ = o[2];
-  mo.beta1_t_ = o[3];
-  mo.beta2_t_ = o[4];
-  mo.skipped_updates_ = static_cast<uint64_t>(o[5]);
+  mo.steps_ = optv[0];
+  mo.norm_sum_ = optv[1];
+  mo.weight_sum_ = optv[2];
+  mo.beta1_t_ = optv[3];
+  mo.beta2_t_ = optv[4];
+  mo.skipped_updates_ = static_cast<uint64_t>(optv[5]);
   mo.label_min_ = (**range)[0];
   mo.label_max_ = (**range)[1];
   mo.feature_stats_ = RunningStats::FromState(
@@ -744,10 +868,9 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
   mo.inv_std_ = **inv_std;
   mo.label_stats_ = RunningStats::FromState(static_cast<int64_t>((**lcount)[0]),
                                             ToEigen(**lmean), ToEigen(**lm2));
-  const std::vector<double>& s = **sums;
-  mo.metrics_ = ProgressiveMetrics::FromState(
-      {static_cast<uint64_t>(s[0]), s[1], s[2], s[3], s[4], recent_loss->values,
-       recent_correct->values});
+  mo.metrics_ =
+      ProgressiveMetrics::FromState({static_cast<uint64_t>(m[0]), m[1], m[2],
+                                     m[3], m[4], **rloss, **rcorrect});
   return model;
 }
 

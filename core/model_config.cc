@@ -76,7 +76,35 @@ LossKind DefaultLoss(Task task) {
   }
 }
 
+// The enums arrive as integers from the wire: anything past the last
+// enumerator is refused, naming the field.
+absl::Status CheckEnums(const ModelConfig& config) {
+  const struct {
+    const char* name;
+    int value;
+    int max;
+  } fields[] = {
+      {"task", static_cast<int>(config.task),
+       static_cast<int>(Task::kMulticlass)},
+      {"optimizer", static_cast<int>(config.optimizer),
+       static_cast<int>(Optimizer::kNormalized)},
+      {"loss", static_cast<int>(config.loss),
+       static_cast<int>(LossKind::kSoftmax)},
+      {"schedule", static_cast<int>(config.schedule),
+       static_cast<int>(Schedule::kInvScaling)},
+  };
+  for (const auto& f : fields) {
+    if (f.value < 0 || f.value > f.max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config.", f.name, " ", f.value, " is not one of 0..",
+                       f.max, " (see streamfit.proto)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckShape(const ModelConfig& config) {
+  if (auto s = CheckEnums(config); !s.ok()) return s;
   if (config.task == Task::kUnspecified) {
     return absl::InvalidArgumentError("config.task must be set");
   }
@@ -109,6 +137,19 @@ absl::Status CheckShape(const ModelConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat(
         "config.hash_bits ", config.hash_bits, " with ", NumOutputs(config),
         " outputs exceeds ", kMaxSparseCoordinates, " weights"));
+  }
+  if (config.interactions.size() > kMaxInteractions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.interactions has ", config.interactions.size(),
+                     " pairs, the limit is ", kMaxInteractions));
+  }
+  for (size_t i = 0; i < config.interactions.size(); ++i) {
+    const auto& [a, b] = config.interactions[i];
+    if (a.size() > kMaxNamespaceBytes || b.size() > kMaxNamespaceBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config.interactions[", i, "] names a namespace over ",
+                       kMaxNamespaceBytes, " bytes"));
+    }
   }
   if (!config.class_weights.empty()) {
     if (config.task == Task::kRegression ||
@@ -185,6 +226,38 @@ absl::string_view LossName(LossKind loss) {
   return "unspecified";
 }
 
+uint64_t ModelStateBytes(const ModelConfig& config) {
+  const uint64_t outputs = NumOutputs(config), d = config.num_features;
+  const uint64_t values = 3 * outputs * (d + 1) +
+                          3 * outputs * (uint64_t{1} << config.hash_bits) +
+                          3 * d;
+  return 8 * values;
+}
+
+bool SameShape(const ModelConfig& a, const ModelConfig& b) {
+  return a.task == b.task && a.num_features == b.num_features &&
+         a.num_classes == b.num_classes && a.hash_bits == b.hash_bits &&
+         a.interactions == b.interactions;
+}
+
+std::string DescribeShape(const ModelConfig& config) {
+  std::string out = absl::StrCat(TaskName(config.task));
+  if (config.task == Task::kMulticlass) {
+    absl::StrAppend(&out, " (", config.num_classes, " classes)");
+  }
+  absl::StrAppend(&out, ", ", config.num_features, " features, hash_bits ",
+                  config.hash_bits, ", ");
+  if (config.interactions.empty()) {
+    absl::StrAppend(&out, "no interactions");
+  } else {
+    absl::StrAppend(&out, "interactions");
+    for (const auto& [a, b] : config.interactions) {
+      absl::StrAppend(&out, " '", a, "'x'", b, "'");
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
   if (auto s = CheckShape(config); !s.ok()) return s;
   for (const auto& [name, v] :
@@ -229,10 +302,11 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
     config.schedule = Schedule::kInvScaling;
   }
   if (config.hash_bits == 0) {
-    // 18, or fewer if the outputs would exceed kMaxSparseCoordinates.
+    // 18, or fewer if the outputs would exceed kDefaultSparseCoordinates.
     config.hash_bits = kDefaultHashBits;
     while ((uint64_t{NumOutputs(config)} << config.hash_bits) >
-           kMaxSparseCoordinates) {
+               kDefaultSparseCoordinates &&
+           config.hash_bits > 1) {
       --config.hash_bits;
     }
   }

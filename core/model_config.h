@@ -74,7 +74,7 @@ struct ModelConfig {
 
   // Sparse and named features are hashed into 2^hash_bits slots (0 = the
   // default, 18, or less for so many classes that the table would exceed
-  // kMaxSparseCoordinates).
+  // kDefaultSparseCoordinates).
   uint32_t hash_bits = 0;
   // Quadratic interactions between namespaces, by name ("" = the namespace
   // of index features).
@@ -102,6 +102,26 @@ inline constexpr uint32_t kDefaultHashBits = 18;
 inline constexpr uint32_t kMaxHashBits = 24;
 // NumOutputs * 2^hash_bits may not exceed this many slots.
 inline constexpr uint64_t kMaxSparseCoordinates = uint64_t{1} << 26;
+// The default hash_bits keeps NumOutputs * 2^hash_bits within this.
+inline constexpr uint64_t kDefaultSparseCoordinates = uint64_t{1} << 24;
+// At most this many interaction pairs, of namespace names of at most
+// kMaxNamespaceBytes bytes.
+inline constexpr size_t kMaxInteractions = 256;
+inline constexpr size_t kMaxNamespaceBytes = 256;
+
+// An upper bound of the bytes of a model's state (config after
+// WithDefaults): the dense planes (weight and two optimizer values per
+// output and dense coordinate, bias included), the hashed table with every
+// slot written (the same three per output) and the per-feature statistics,
+// 8 bytes each. The server refuses models over --max_model_bytes by it.
+uint64_t ModelStateBytes(const ModelConfig& config);
+
+// Whether two configs describe the same model shape: task, dense features,
+// classes, hash_bits and interactions (what a state's tensors are laid out
+// by); and a description of a shape for messages, for example
+// "binary, 30 features, hash_bits 18, no interactions".
+bool SameShape(const ModelConfig& a, const ModelConfig& b);
+std::string DescribeShape(const ModelConfig& config);
 
 }  // namespace streamfit
 

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <system_error>
@@ -16,6 +17,7 @@
 #include "core/file_util.h"
 #include "core/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "server/names.h"
 
 namespace streamfit {
 namespace fs = std::filesystem;
@@ -65,6 +67,17 @@ absl::Status ValidateDatasetId(absl::string_view id) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateUploadSpec(const v1::UploadDatasetRequest& spec) {
+  if (!v1::DatasetFormat_IsValid(spec.format())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("format ", spec.format(), " is not a DatasetFormat"));
+  }
+  if (!spec.name().empty()) {
+    RETURN_IF_ERROR(ValidateName("dataset name", spec.name()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ParsedDataset> ParseExampleStream(absl::string_view bytes,
                                                  bool skip_bad_rows) {
   ParsedDataset out;
@@ -100,12 +113,13 @@ absl::StatusOr<ParsedDataset> ParseExampleStream(absl::string_view bytes,
                static_cast<uint32_t>(dense.size()) != b.num_features) {
       error =
           absl::StrCat(dense.size(), " features, expected ", b.num_features);
-    } else if (!std::isfinite(example.label())) {
-      error = "label is not finite";
+    } else if (!(std::abs(example.label()) <= kMaxAbsValue)) {
+      error = "label is not finite within 1e18 in magnitude";
     } else {
       for (int j = 0; j < dense.size() && error.empty(); ++j) {
-        if (!std::isfinite(dense[j])) {
-          error = absl::StrCat("features.dense[", j, "] is not finite");
+        if (!(std::abs(dense[j]) <= kMaxAbsValue)) {
+          error = absl::StrCat("features.dense[", j,
+                               "] is not finite within 1e18 in magnitude");
         }
       }
     }
@@ -120,9 +134,9 @@ absl::StatusOr<ParsedDataset> ParseExampleStream(absl::string_view bytes,
     }
     if (b.size() == 0) b.num_features = dense.size();
     const float w = example.weight() == 0 ? 1 : example.weight();
-    if (!std::isfinite(w) || w < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("message ", index, ": weight must be finite and >= 0"));
+    if (!(std::abs(w) <= kMaxAbsValue) || w < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "message ", index, ": weight must be finite, >= 0 and at most 1e18"));
     }
     b.Add(std::span<const float>(dense.data(), dense.size()), example.label(),
           w);
@@ -163,7 +177,7 @@ absl::Status DatasetStore::Upload::Append(absl::string_view chunk) {
                      store_->max_bytes(), " bytes (--max_dataset_bytes)"));
   }
   if (std::fwrite(chunk.data(), 1, chunk.size(), file_) != chunk.size()) {
-    return absl::InternalError(absl::StrCat("cannot write ", temp_path_));
+    return FileError(errno, absl::StrCat("write ", temp_path_));
   }
   EVP_DigestUpdate(sha_->ctx, chunk.data(), chunk.size());
   bytes_ += chunk.size();
@@ -186,13 +200,14 @@ absl::StatusOr<v1::DatasetInfo> DatasetStore::Upload::Finish(
     return absl::DataLossError(absl::StrCat(
         "the upload's sha256 is ", sha, ", the client sent ", spec.sha256()));
   }
-  if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0 ||
-      std::fclose(file_) != 0) {
-    file_ = nullptr;
-    return absl::InternalError(absl::StrCat("cannot write ", temp_path_));
+  if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) {
+    return FileError(errno, absl::StrCat("write ", temp_path_));
   }
+  const int closed = std::fclose(file_);
   file_ = nullptr;
+  if (closed != 0) return FileError(errno, absl::StrCat("close ", temp_path_));
 
+  RETURN_IF_ERROR(ValidateUploadSpec(spec));
   v1::DatasetInfo info;
   info.set_name(spec.name());
   info.set_format(spec.format() == v1::DATASET_FORMAT_UNSPECIFIED
@@ -216,12 +231,13 @@ absl::StatusOr<v1::DatasetInfo> DatasetStore::Upload::Finish(
   for (const std::string& r : parsed.skipped_reasons) {
     info.add_skipped_reasons(r);
   }
-  // The id names the content and how it is read.
+  // The id names the content, how it is read and the name it was uploaded
+  // under: the same bytes under another name are another dataset.
   info.set_id(absl::StrCat(
       "ds-",
       Sha256Hex(absl::StrCat(sha, "|", info.format(), "|", info.has_header(),
                              "|", info.label_column(), "|", spec.num_features(),
-                             "|", info.skip_bad_rows()))
+                             "|", info.skip_bad_rows(), "|", info.name()))
           .substr(0, 16)));
   info.set_created_unix_ms(absl::ToUnixMillis(absl::Now()));
 
@@ -282,7 +298,7 @@ DatasetStore::BeginUpload() {
   }
   std::FILE* file = std::fopen(path.c_str(), "wb");
   if (file == nullptr) {
-    return absl::InternalError(absl::StrCat("cannot create ", path));
+    return FileError(errno, absl::StrCat("create ", path));
   }
   return std::unique_ptr<Upload>(new Upload(this, path, file));
 }

@@ -88,6 +88,10 @@ class DatasetStore {
   uint64_t next_temp_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// OK if an upload's description is valid: a known format, and a name that
+// is empty or follows ValidateName. INVALID_ARGUMENT naming the field.
+absl::Status ValidateUploadSpec(const v1::UploadDatasetRequest& spec);
+
 // OK if `id` could name a dataset ("ds-" and hex digits).
 absl::Status ValidateDatasetId(absl::string_view id);
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
+#include "core/status_macros.h"
 #include "server/proto_convert.h"
 #include "server/reactor_handoff.h"
 #include "server/snapshot_codec.h"
@@ -32,6 +33,7 @@ absl::StatusOr<ExampleBatch> ReadBatch(const ModelRegistry& registry,
     absl::StatusOr<std::shared_ptr<LiveModel>> found =
         registry.Get(request.model());
     if (!found.ok()) return found.status();
+    RETURN_IF_ERROR((*found)->CheckNotFailed());
     model = *std::move(found);
   } else if (!request.model().empty() && request.model() != model->name) {
     return absl::InvalidArgumentError(
@@ -486,6 +488,8 @@ void FillModelInfo(const LiveModel& model, v1::ModelInfo* info) {
   freshness->set_publish_interval_us(
       absl::ToInt64Microseconds(options.publish_interval));
   freshness->set_admitted_version(model.learner.AdmittedVersion());
+  info->set_state(model.failure.empty() ? v1::MODEL_READY : v1::MODEL_FAILED);
+  info->set_failure(model.failure);
 }
 
 }  // namespace
@@ -542,6 +546,18 @@ LearnerService::ObserveStream(grpc::CallbackServerContext*) {
 grpc::ServerUnaryReactor* LearnerService::Predict(
     grpc::CallbackServerContext* context, const v1::PredictRequest* request,
     v1::PredictResponse* response) {
+  const uint64_t rows = static_cast<uint64_t>(request->features_size()) +
+                        (request->dense_batch().num_features() == 0
+                             ? 0
+                             : request->dense_batch().values_size() /
+                                   request->dense_batch().num_features());
+  if (rows > limits_.max_predict_rows) {
+    return FinishWith(
+        context,
+        absl::ResourceExhaustedError(absl::StrCat(
+            "a Predict of ", rows, " inputs is over the server's limit of ",
+            limits_.max_predict_rows, " (--max_predict_rows)")));
+  }
   absl::StatusOr<std::shared_ptr<LiveModel>> model =
       registry_->Get(request->model());
   if (!model.ok()) return FinishWith(context, model.status());
@@ -576,17 +592,30 @@ grpc::ServerUnaryReactor* LearnerService::Snapshot(
 grpc::ServerUnaryReactor* LearnerService::Restore(
     grpc::CallbackServerContext* context, const v1::RestoreRequest* request,
     v1::ModelInfo* response) {
-  absl::StatusOr<LinearModel> state = FromSnapshot(request->snapshot());
-  if (!state.ok()) {
-    return FinishWith(context, absl::InvalidArgumentError(absl::StrCat(
-                                   "snapshot: ", state.status().message())));
-  }
-  absl::StatusOr<std::shared_ptr<LiveModel>> model =
-      registry_->Restore(request->model(), *state);
-  if (model.ok()) {
-    FillModelInfo(**model, response);
-  }
-  return FinishWith(context, model.status());
+  return FinishWith(context, RestoreModel(*request, response));
+}
+
+absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
+                                          v1::ModelInfo* response) {
+  auto invalid = [](const absl::Status& s) {
+    return absl::InvalidArgumentError(absl::StrCat("snapshot: ", s.message()));
+  };
+  // Cheap checks first: the model, the snapshot's shape and size, and only
+  // then the state itself (allocated and validated by FromSnapshot).
+  ASSIGN_OR_RETURN(const std::shared_ptr<LiveModel> live,
+                   registry_->Get(request.model()));
+  const absl::StatusOr<ModelConfig> config =
+      WithDefaults(FromProto(request.snapshot().config()));
+  if (!config.ok()) return invalid(config.status());
+  RETURN_IF_ERROR(CheckReshape(*live, *config, request.allow_reshape()));
+  RETURN_IF_ERROR(registry_->CheckModelSize(*config));
+  absl::StatusOr<LinearModel> state = FromSnapshot(request.snapshot());
+  if (!state.ok()) return invalid(state.status());
+  ASSIGN_OR_RETURN(
+      const std::shared_ptr<LiveModel> model,
+      registry_->Restore(request.model(), *state, request.allow_reshape()));
+  FillModelInfo(*model, response);
+  return absl::OkStatus();
 }
 
 }  // namespace streamfit

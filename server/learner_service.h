@@ -11,12 +11,19 @@
 
 namespace streamfit {
 
+// Per-request limits of the service (a request over one gets
+// RESOURCE_EXHAUSTED naming it).
+struct ServiceLimits {
+  uint64_t max_predict_rows = 1 << 20;  // inputs of one Predict
+};
+
 // Callback-API service; every handler returns without blocking. Thread-safe.
 // `registry` (and `store`, if any) must outlive the service.
 class LearnerService final : public v1::Learner::CallbackService {
  public:
-  explicit LearnerService(ModelRegistry* registry, ModelStore* store = nullptr)
-      : registry_(registry), store_(store) {}
+  explicit LearnerService(ModelRegistry* registry, ModelStore* store = nullptr,
+                          ServiceLimits limits = {})
+      : registry_(registry), store_(store), limits_(limits) {}
 
   grpc::ServerUnaryReactor* CreateModel(grpc::CallbackServerContext* context,
                                         const v1::CreateModelRequest* request,
@@ -84,10 +91,14 @@ class LearnerService final : public v1::Learner::CallbackService {
       v1::ListRetrainJobsResponse* response) override;
 
  private:
+  absl::Status RestoreModel(const v1::RestoreRequest& request,
+                            v1::ModelInfo* response);
+
   ModelRegistry* const registry_;
   DatasetStore* datasets_ = nullptr;
   RetrainJobs* jobs_ = nullptr;
   ModelStore* const store_;
+  const ServiceLimits limits_;
 };
 
 }  // namespace streamfit

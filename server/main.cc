@@ -1,4 +1,5 @@
 // streamfit-server: serves live online-learning models over gRPC.
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -38,6 +39,20 @@ ABSL_FLAG(int, retrain_threads, 1,
 ABSL_FLAG(uint64_t, retrain_replay_limit, 1 << 22,
           "samples a model may learn during a retrain; past that its swap "
           "fails (they are held in memory for the replay)");
+
+// Limits (README, "Limits").
+ABSL_FLAG(uint64_t, max_models, 1000,
+          "models the server holds at most; CreateModel past it gets "
+          "RESOURCE_EXHAUSTED");
+ABSL_FLAG(uint64_t, max_model_bytes, uint64_t{1} << 30,
+          "largest model state (dense planes, hashed table, statistics) "
+          "CreateModel and Restore accept, in bytes; at most 1342177280 "
+          "(1.25 GiB) so that every model's snapshot fits protobuf's 2 GiB");
+ABSL_FLAG(uint32_t, max_message_bytes, 64 << 20,
+          "largest request message accepted, in bytes (Observe, Predict, "
+          "Restore, upload chunks)");
+ABSL_FLAG(uint64_t, max_predict_rows, 1 << 20,
+          "inputs one Predict may ask for");
 
 // Durability.
 ABSL_FLAG(std::string, fsync, "always",
@@ -142,6 +157,24 @@ int main(int argc, char** argv) {
   options.learner.publish_interval =
       absl::Microseconds(absl::GetFlag(FLAGS_publish_interval_us));
   options.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
+  options.limits.max_models = absl::GetFlag(FLAGS_max_models);
+  options.limits.max_model_bytes = absl::GetFlag(FLAGS_max_model_bytes);
+  if (options.limits.max_model_bytes > streamfit::kMaxModelBytesLimit) {
+    std::fprintf(
+        stderr, "streamfit-server: --max_model_bytes may be at most %llu\n",
+        static_cast<unsigned long long>(streamfit::kMaxModelBytesLimit));
+    return 2;
+  }
+  const uint32_t max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (max_message_bytes < 1024 || max_message_bytes > INT32_MAX) {
+    std::fprintf(stderr,
+                 "streamfit-server: --max_message_bytes must be in [1024, "
+                 "%d]\n",
+                 INT32_MAX);
+    return 2;
+  }
+  options.max_receive_message_bytes = static_cast<int>(max_message_bytes);
+  options.service.max_predict_rows = absl::GetFlag(FLAGS_max_predict_rows);
   options.retrain_threads = absl::GetFlag(FLAGS_retrain_threads);
   options.retrain_replay_limit = absl::GetFlag(FLAGS_retrain_replay_limit);
   absl::StatusOr<streamfit::FsyncPolicy> fsync =

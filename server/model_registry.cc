@@ -5,19 +5,47 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "server/model_store.h"
+#include "server/names.h"
+#include "server/snapshot_codec.h"
 
 namespace streamfit {
 
 absl::Status ValidateModelName(absl::string_view name) {
-  if (name.empty()) return absl::InvalidArgumentError("model name is empty");
-  if (name.size() > 128) {
-    return absl::InvalidArgumentError("model name is over 128 characters");
+  return ValidateName("model name", name);
+}
+
+absl::Status LiveModel::CheckNotFailed() const {
+  if (failure.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("model '", name, "' is failed (", failure,
+                   "); it serves predictions from its last good state; "
+                   "Restore a snapshot into it or delete it"));
+}
+
+absl::Status CheckReshape(const LiveModel& model, const ModelConfig& config,
+                          bool allow_reshape) {
+  if (allow_reshape || SameShape(model.config, config)) {
+    return absl::OkStatus();
   }
-  for (char c : name) {
-    if (!absl::ascii_isalnum(c) && c != '_' && c != '-' && c != '.') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model name '", name, "' may only hold letters, digits, _ - ."));
-    }
+  return absl::FailedPreconditionError(
+      absl::StrCat("the snapshot is ", DescribeShape(config), "; model '",
+                   model.name, "' is ", DescribeShape(model.config),
+                   "; set allow_reshape to replace the model's shape"));
+}
+
+absl::Status ModelRegistry::CheckModelSize(const ModelConfig& config) const {
+  const uint64_t bytes = ModelStateBytes(config);
+  if (bytes > limits_.max_model_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("a model of ", DescribeShape(config), " needs ", bytes,
+                     " bytes of state, over the server's limit of ",
+                     limits_.max_model_bytes, " (--max_model_bytes)"));
+  }
+  if (SnapshotBytesBound(config) > kMaxSnapshotBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("a model of ", DescribeShape(config),
+                     " has snapshots of up to ", SnapshotBytesBound(config),
+                     " bytes, over the limit of ", kMaxSnapshotBytes));
   }
   return absl::OkStatus();
 }
@@ -25,11 +53,24 @@ absl::Status ValidateModelName(absl::string_view name) {
 absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Create(
     absl::string_view name, const ModelConfig& config) {
   RETURN_IF_ERROR(ValidateModelName(name));
-  ASSIGN_OR_RETURN(LinearModel initial, LinearModel::Create(config));
-  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(const ModelConfig full, WithDefaults(config));
+  RETURN_IF_ERROR(CheckModelSize(full));
   if (models_.load(std::memory_order_acquire)->contains(name)) {
     return absl::AlreadyExistsError(
         absl::StrCat("model '", name, "' already exists"));
+  }
+  ASSIGN_OR_RETURN(LinearModel initial, LinearModel::Create(full));
+  absl::MutexLock lock(&write_mu_);
+  const std::shared_ptr<const ModelMap> current =
+      models_.load(std::memory_order_acquire);
+  if (current->contains(name)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("model '", name, "' already exists"));
+  }
+  if (current->size() >= limits_.max_models) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the server holds ", current->size(),
+                     " models, its limit (--max_models)"));
   }
   std::shared_ptr<LiveModel> model;
   if (store_ != nullptr) {
@@ -83,8 +124,9 @@ absl::Status ModelRegistry::Delete(absl::string_view name) {
 }
 
 absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Restore(
-    absl::string_view name, const LinearModel& state) {
+    absl::string_view name, const LinearModel& state, bool allow_reshape) {
   RETURN_IF_ERROR(ValidateModelName(name));
+  RETURN_IF_ERROR(CheckModelSize(state.config()));
   std::shared_ptr<LiveModel> old;
   std::shared_ptr<LiveModel> model;
   {
@@ -94,6 +136,7 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Restore(
     if (it == next.end()) {
       return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
     }
+    RETURN_IF_ERROR(CheckReshape(*it->second, state.config(), allow_reshape));
     if (store_ != nullptr) {
       ASSIGN_OR_RETURN(model, store_->Replace(it->first, state));
     } else {

@@ -26,17 +26,25 @@ namespace streamfit {
 struct LiveModel {
   LiveModel(std::string name, const LinearModel& initial,
             const Learner::Options& options, std::string dir = "",
-            std::unique_ptr<SampleLog> log = nullptr)
+            std::unique_ptr<SampleLog> log = nullptr, std::string failure = "")
       : name(std::move(name)),
         config(initial.config()),
         dir(std::move(dir)),
+        failure(std::move(failure)),
         log(std::move(log)),
         learner(initial, options, this->log.get()),
         checkpointed_version(initial.version()) {}
 
+  // FAILED_PRECONDITION if the model is failed (it may not learn).
+  absl::Status CheckNotFailed() const;
+
   const std::string name;
   const ModelConfig config;
-  const std::string dir;                 // empty: in memory only
+  const std::string dir;  // empty: in memory only
+  // Empty, or why the model is failed: recovery met a log record it could
+  // not apply. A failed model serves its state from before that record and
+  // refuses new samples (they would be logged after it).
+  const std::string failure;
   const std::unique_ptr<SampleLog> log;  // null: in memory only
   Learner learner;  // after log: stopped before the log closes
 
@@ -47,8 +55,22 @@ struct LiveModel {
 
 class ModelStore;
 
+// How many models a registry holds and how large each may be.
+struct RegistryLimits {
+  uint64_t max_models = 1000;
+  // ModelStateBytes of a model's config (default 1 GiB); see
+  // kMaxModelBytesLimit.
+  uint64_t max_model_bytes = uint64_t{1} << 30;
+};
+
+// The largest --max_model_bytes allowed: a snapshot of a model encodes at
+// most 4/3 of its state bytes plus small change (SnapshotBytesBound), so
+// every allowed model's checkpoint and Snapshot fits protobuf's 2 GiB
+// message limit.
+inline constexpr uint64_t kMaxModelBytesLimit = uint64_t{5} << 28;  // 1.25 GiB
+
 // Lookups (Get, List) never wait on a lock held across disk work.
-// Names are 1-128 characters of [A-Za-z0-9_.-]. Thread-safe. A deleted
+// Names follow ValidateName (server/names.h). Thread-safe. A deleted
 // model's learner is stopped at once (pending work gets ABORTED); callers
 // holding its shared_ptr may still read its last state.
 class ModelRegistry {
@@ -56,22 +78,32 @@ class ModelRegistry {
   // With a `store` (not owned, must outlive the registry), models are
   // durable: created, deleted and restored through it.
   explicit ModelRegistry(Learner::Options learner_options = {},
-                         ModelStore* store = nullptr)
-      : learner_options_(learner_options), store_(store) {}
+                         ModelStore* store = nullptr,
+                         RegistryLimits limits = {})
+      : learner_options_(learner_options), store_(store), limits_(limits) {}
   ~ModelRegistry() { StopAll(); }
 
-  // INVALID_ARGUMENT on a bad name or config, ALREADY_EXISTS on a taken name.
+  // INVALID_ARGUMENT on a bad name or config, ALREADY_EXISTS on a taken
+  // name, RESOURCE_EXHAUSTED when max_models are there or the model's state
+  // would exceed max_model_bytes.
   absl::StatusOr<std::shared_ptr<LiveModel>> Create(absl::string_view name,
                                                     const ModelConfig& config);
+  // RESOURCE_EXHAUSTED (naming the computed size) if a model with `config`
+  // (after WithDefaults) would exceed max_model_bytes or its snapshot
+  // protobuf's message limit.
+  absl::Status CheckModelSize(const ModelConfig& config) const;
   // NOT_FOUND on an unknown name, INVALID_ARGUMENT on an empty one.
   absl::StatusOr<std::shared_ptr<LiveModel>> Get(absl::string_view name) const;
   std::vector<std::shared_ptr<LiveModel>> List() const;  // by name
   absl::Status Delete(absl::string_view name);
   // Replaces model `name` by `state` (rollback to a snapshot), durably when
   // there is a store; the old learner stops (its pending work gets ABORTED).
-  // NOT_FOUND on an unknown name.
-  absl::StatusOr<std::shared_ptr<LiveModel>> Restore(absl::string_view name,
-                                                     const LinearModel& state);
+  // NOT_FOUND on an unknown name; FAILED_PRECONDITION, naming both shapes,
+  // if `state` has another shape than the model (SameShape) unless
+  // `allow_reshape`; RESOURCE_EXHAUSTED as CheckModelSize.
+  absl::StatusOr<std::shared_ptr<LiveModel>> Restore(
+      absl::string_view name, const LinearModel& state,
+      bool allow_reshape = false);
   // Makes the model's current weights durable now (after a retrain swap,
   // which changes them without new samples in the log). OK without a store.
   absl::Status Persist(LiveModel& model);
@@ -88,6 +120,7 @@ class ModelRegistry {
 
   const Learner::Options learner_options_;
   ModelStore* const store_;
+  const RegistryLimits limits_;
   // Serializes Create, Delete, Restore and recovery, and is held across
   // their disk work; lookups never take it.
   absl::Mutex write_mu_;
@@ -97,8 +130,13 @@ class ModelRegistry {
       std::make_shared<const ModelMap>()};
 };
 
-// OK if `name` is a valid model name.
+// OK if `name` is a valid model name (ValidateName).
 absl::Status ValidateModelName(absl::string_view name);
+
+// OK if a state with `config` has `model`'s shape (SameShape) or
+// `allow_reshape`; FAILED_PRECONDITION naming both shapes otherwise.
+absl::Status CheckReshape(const LiveModel& model, const ModelConfig& config,
+                          bool allow_reshape);
 
 }  // namespace streamfit
 

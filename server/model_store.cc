@@ -10,13 +10,16 @@
 #include "core/file_util.h"
 #include "core/status_macros.h"
 #include "server/logging.h"
+#include "server/names.h"
 #include "server/snapshot_codec.h"
 
 namespace streamfit {
 namespace {
 
 // Applies the samples of `batch` after model.version() exactly as the
-// learner thread does.
+// learner thread does. A record that fails the validation Observe applies
+// (a valid CRC over invalid samples: written by another version, or by
+// hand) is not applied: INVALID_ARGUMENT, and the model is unchanged.
 absl::Status ApplyRecord(LinearModel& model, uint64_t start,
                          const ExampleBatch& batch) {
   if (start > model.version()) {
@@ -25,7 +28,13 @@ absl::Status ApplyRecord(LinearModel& model, uint64_t start,
                                             model.version()));
   }
   if (batch.num_features != model.config().num_features) {
-    return absl::DataLossError("log record has the wrong feature count");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "log record at version ", start, " has ", batch.num_features,
+        " features, the model ", model.config().num_features));
+  }
+  if (absl::Status valid = ValidateBatch(batch, model.config()); !valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log record at version ", start, ": ", valid.message()));
   }
   for (size_t i = model.version() - start; i < batch.size(); ++i) {
     model.Learn(batch.view(i), batch.labels[i], batch.weights[i]);
@@ -102,16 +111,24 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
                  report.dropped_reason.c_str());
   }
   std::optional<LinearModel> model;
+  // A record that cannot be applied stops the replay and marks the model
+  // failed at the state before it (a restart would only meet it again).
+  std::string failure;
   auto load = [&](uint64_t version,
                   const std::string& payload) -> absl::Status {
     ASSIGN_OR_RETURN(LinearModel m, DecodeState(payload));
     if (m.version() != version) {
       return absl::DataLossError("checkpoint version does not match its name");
     }
-    RETURN_IF_ERROR(
+    failure.clear();
+    const absl::Status replayed =
         log->Replay(version, [&](uint64_t s, const ExampleBatch& b) {
-          return ApplyRecord(m, s, b);
-        }));
+          const absl::Status applied = ApplyRecord(m, s, b);
+          if (!absl::IsInvalidArgument(applied)) return applied;
+          failure = std::string(applied.message());
+          return absl::CancelledError("replay stopped at a bad record");
+        });
+    if (failure.empty()) RETURN_IF_ERROR(replayed);
     model = std::move(m);
     return absl::OkStatus();
   };
@@ -154,8 +171,17 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
                  {"version", model->version()},
                  {"checkpoint_version", checkpoint_version},
                  {"seconds", seconds}});
+  if (!failure.empty()) {
+    logging::Error(
+        "model.failed",
+        absl::StrFormat("model '%s' FAILED at version %d: %s; it serves that "
+                        "state and refuses new samples until restored or "
+                        "deleted",
+                        name, model->version(), failure),
+        {{"model", name}, {"version", model->version()}, {"failure", failure}});
+  }
   auto live = std::make_shared<LiveModel>(name, *model, learner_options_, dir,
-                                          std::move(log));
+                                          std::move(log), failure);
   absl::MutexLock lock(&live->checkpoint_mu);
   live->checkpointed_version = loaded.ok() ? *loaded : 0;
   return live;
@@ -245,16 +271,17 @@ absl::Status ModelStore::Checkpoint(LiveModel& model, When when) {
 
 absl::StatusOr<std::string> ModelStore::SnapshotPath(
     const std::string& file) const {
-  if (file.empty() || file.size() > 255 || file[0] == '.' ||
-      absl::StrContains(file, '/') || absl::StrContains(file, '\0')) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "to_file must be a plain file name (no '/', not starting with '.'), "
-        "got '",
-        file, "'"));
-  }
+  RETURN_IF_ERROR(ValidateName("to_file", file));
   const std::string dir = data_dir_ + "/snapshots";
   RETURN_IF_ERROR(CreateDirectoryDurably(dir, fs_));
-  return absl::StrCat(dir, "/", file);
+  std::string path = absl::StrCat(dir, "/", file);
+  const absl::StatusOr<uint64_t> existing = fs_->FileSize(path);
+  if (existing.ok()) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "snapshot file '", file, "' already exists on the server"));
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  return path;
 }
 
 }  // namespace streamfit

@@ -70,8 +70,9 @@ class ModelStore {
   // old checkpoints and log segments.
   absl::Status Checkpoint(LiveModel& model, When when);
 
-  // Path for a Snapshot.to_file name: a plain file name (no '/', not
-  // starting with '.'), placed in <data_dir>/snapshots. INVALID_ARGUMENT else.
+  // Path for a Snapshot.to_file name (ValidateName, else INVALID_ARGUMENT)
+  // in <data_dir>/snapshots; ALREADY_EXISTS if that file exists (snapshot
+  // files are never overwritten).
   absl::StatusOr<std::string> SnapshotPath(const std::string& file) const;
 
  private:

@@ -101,18 +101,20 @@ absl::Status AppendFeatures(const v1::Features& f, absl::string_view what,
   }
   const uint32_t index_ns = HashNamespace("");
   for (int j = 0; j < f.indices_size(); ++j) {
-    if (!std::isfinite(f.values(j))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " ", index, ": features.values[", j, "] is ", f.values(j)));
+    if (!(std::abs(f.values(j)) <= kMaxAbsValue)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " ", index, ": features.values[", j, "] is ",
+                       f.values(j), ", not a number within 1e18 in magnitude"));
     }
     batch.AddSparse(HashFeatureIndex(index_ns, f.indices(j)), index_ns,
                     f.values(j));
   }
   for (int j = 0; j < f.named_size(); ++j) {
     const v1::NamedFeature& nf = f.named(j);
-    if (!std::isfinite(nf.value())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " ", index, ": features.named[", j, "].value is ", nf.value()));
+    if (!(std::abs(nf.value()) <= kMaxAbsValue)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " ", index, ": features.named[", j, "].value is ",
+                       nf.value(), ", not a number within 1e18 in magnitude"));
     }
     const uint32_t ns = HashNamespace(nf.namespace_());
     batch.AddSparse(HashFeatureName(ns, nf.name()), ns,
@@ -205,7 +207,7 @@ absl::StatusOr<ExampleBatch> ToExampleBatch(const v1::ObserveRequest& request,
     // Dense-batch rows have no sparse features.
     batch.sparse_offsets.resize(n + 1, batch.sparse_hashes.size());
   }
-  RETURN_IF_ERROR(ValidateBatch(batch, config));
+  RETURN_IF_ERROR(ValidateBatch(batch, config, examples.size()));
   return batch;
 }
 
@@ -233,6 +235,11 @@ absl::Status PredictFromState(const LinearModel& state,
                                      config.num_features);
     RETURN_IF_ERROR(ValidateFeatures(row, config, inputs.size() + i));
     batch.Add(row, 0);
+  }
+  if (!batch.sparse_offsets.empty()) {  // the work of hashed inputs
+    for (int i = 0; i < inputs.size(); ++i) {
+      RETURN_IF_ERROR(ValidateFeatures(batch.view(i), config, i));
+    }
   }
   response->set_model_version(state.version());
   Prediction p;

@@ -142,6 +142,7 @@ absl::StatusOr<v1::RetrainJob> RetrainJobs::Submit(
     const v1::RetrainRequest& request) {
   ASSIGN_OR_RETURN(std::shared_ptr<LiveModel> model,
                    registry_->Get(request.model()));
+  RETURN_IF_ERROR(model->CheckNotFailed());
   if (request.dataset_id().empty()) {
     return absl::InvalidArgumentError("dataset_id is empty");
   }

@@ -66,6 +66,11 @@ class UploadReactor final
       has_spec_ = true;
       spec_ = request_;
       spec_.clear_data();
+      if (absl::Status s = ValidateUploadSpec(spec_); !s.ok()) {
+        upload_.reset();
+        Finish(ToGrpcStatus(s));
+        return;
+      }
     }
     if (absl::Status s = upload_->Append(request_.data()); !s.ok()) {
       upload_.reset();  // removes the partial file now

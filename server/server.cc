@@ -109,8 +109,7 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     s->CheckpointLoop();
   });
   server->server_->GetHealthCheckService()->SetServingStatus(true);
-  server->server_->GetHealthCheckService()->SetServingStatus(
-      kLearnerServiceName, true);
+  server->UpdateHealth();
   return server;
 }
 
@@ -126,8 +125,8 @@ void StreamfitServer::Shutdown(absl::Duration grace) {
     absl::MutexLock lock(&shutdown_mu_);
     if (shut_down_ || server_ == nullptr) return;
     shut_down_ = true;
+    server_->GetHealthCheckService()->SetServingStatus(false);
   }
-  server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   if (jobs_) jobs_->Shutdown();  // running retrains end ABORTED
   stop_checkpointing_.Notify();
@@ -145,10 +144,22 @@ void StreamfitServer::Shutdown(absl::Duration grace) {
   }
 }
 
+void StreamfitServer::UpdateHealth() {
+  bool failed = false;
+  for (const auto& model : registry_.List()) {
+    failed = failed || !model->failure.empty();
+  }
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return;
+  server_->GetHealthCheckService()->SetServingStatus(kLearnerServiceName,
+                                                     !failed);
+}
+
 void StreamfitServer::CheckpointLoop() {
   std::string last_error;
   while (!stop_checkpointing_.WaitForNotificationWithTimeout(
       absl::Milliseconds(100))) {
+    UpdateHealth();  // a Restore or Delete clears a failed model
     for (const auto& model : registry_.List()) {
       const absl::Status s =
           store_->Checkpoint(*model, ModelStore::When::kIfDue);

@@ -23,7 +23,8 @@
 namespace streamfit {
 
 // The name the health service reports the Learner service under: SERVING
-// once the models are recovered, NOT_SERVING while draining at shutdown.
+// once the models are recovered, NOT_SERVING while any model is failed
+// (ModelInfo.state) and while draining at shutdown.
 // The overall status ("") is the process's liveness.
 inline constexpr char kLearnerServiceName[] = "streamfit.v1.Learner";
 
@@ -39,7 +40,11 @@ class StreamfitServer {
     std::string default_model;
     ModelConfig default_config;
     Learner::Options learner;
+    // Largest request message accepted (gRPC answers RESOURCE_EXHAUSTED
+    // past it); replies are not limited.
     int max_receive_message_bytes = 64 << 20;
+    RegistryLimits limits;  // --max_models, --max_model_bytes
+    ServiceLimits service;  // --max_predict_rows
     // Datasets and retraining: under data_dir/datasets and /jobs.
     uint64_t max_dataset_bytes = 1ull << 30;
     int retrain_threads = 1;
@@ -89,10 +94,13 @@ class StreamfitServer {
   StreamfitServer(const Options& options, std::unique_ptr<ModelStore> store)
       : options_(options),
         store_(std::move(store)),
-        registry_(options.learner, store_.get()),
-        service_(&registry_, store_.get()),
+        registry_(options.learner, store_.get(), options.limits),
+        service_(&registry_, store_.get(), options.service),
         inference_service_(&registry_) {}
   void CheckpointLoop();
+  // Sets kLearnerServiceName's health: NOT_SERVING while any model is
+  // failed (the overall status stays SERVING: Predict works).
+  void UpdateHealth();
 
   const Options options_;
   const std::unique_ptr<ModelStore> store_;

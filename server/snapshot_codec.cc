@@ -7,6 +7,21 @@
 
 namespace streamfit {
 
+uint64_t SnapshotBytesBound(const ModelConfig& config) {
+  const uint64_t k = NumOutputs(config), d = config.num_features;
+  const uint64_t slots = uint64_t{1} << config.hash_bits;
+  // The raw function (weights, bias), then the state tensors: weights, bias,
+  // dense optimizer values, slot numbers and their values, feature
+  // statistics, the recent metrics window, and the small tensors.
+  const uint64_t doubles = (k * d + k) + (k * d + k) + 2 * k * (d + 1) +
+                           slots * (1 + 3 * k) + 3 * d +
+                           2 * ProgressiveMetrics::kDefaultWindow + 32;
+  // Tags and lengths: a few bytes per field and tensor; the name, the
+  // config and the metrics are small.
+  constexpr uint64_t kFraming = 4096;
+  return 8 * doubles + ToProto(config).ByteSizeLong() + kFraming;
+}
+
 absl::StatusOr<LinearModel> FromSnapshot(const v1::ModelSnapshot& snapshot) {
   ASSIGN_OR_RETURN(const ModelConfig config,
                    WithDefaults(FromProto(snapshot.config())));

@@ -12,6 +12,15 @@
 
 namespace streamfit {
 
+// Protobuf refuses to encode or decode a message of 2 GiB or more.
+inline constexpr uint64_t kMaxSnapshotBytes = (uint64_t{1} << 31) - 1;
+
+// An upper bound of the encoded size of a snapshot (or checkpoint) of a
+// model with `config` (after WithDefaults): every hashed slot written, a
+// full metrics window. At most 4/3 of ModelStateBytes plus a few kilobytes
+// and the config's own size.
+uint64_t SnapshotBytesBound(const ModelConfig& config);
+
 // The model a snapshot describes, continuing bit-identically from it.
 // INVALID_ARGUMENT if its config or state is invalid.
 absl::StatusOr<LinearModel> FromSnapshot(const v1::ModelSnapshot& snapshot);

@@ -120,5 +120,13 @@ TEST(CsvReaderTest, ReadCsvFileReadsClassificationDatasets) {
   EXPECT_EQ(digits->num_features, 64u);
 }
 
+TEST(CsvReaderTest, RefusesMoreColumnsThanTheFeatureLimit) {
+  std::string line = "1";
+  for (uint32_t j = 0; j <= kMaxFeatures; ++j) line += ",0";
+  EXPECT_THAT(ParseCsv(line),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("line 1: over 1048576 features")));
+}
+
 }  // namespace
 }  // namespace streamfit

@@ -143,5 +143,35 @@ TEST(DatasetReaderTest, SurvivesTruncatedAndRandomInput) {
   }
 }
 
+// A CSV line: a label, then `features` zeros.
+std::string WideCsvLine(size_t features) {
+  std::string line = "1";
+  line.reserve(2 * features + 2);
+  for (size_t j = 0; j < features; ++j) line += ",0";
+  return line + "\n";
+}
+
+TEST(DatasetReaderTest, CsvRefusesMoreColumnsThanTheFeatureLimit) {
+  EXPECT_THAT(ParseDataset(WideCsvLine(kMaxFeatures + 1), Csv()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("line 1: over 1048576 features")));
+  absl::StatusOr<ParsedDataset> at_limit =
+      ParseDataset(WideCsvLine(kMaxFeatures), Csv());
+  ASSERT_THAT(at_limit, IsOk());
+  EXPECT_EQ(at_limit->examples.num_features, kMaxFeatures);
+}
+
+TEST(DatasetReaderTest, RefusesValuesBeyondTheInputLimit) {
+  EXPECT_THAT(ParseDataset("1e300,2\n", Csv()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("line 1: column 1")));
+  EXPECT_THAT(ParseDataset("1,2e18\n", Csv()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("line 1: column 2")));
+  EXPECT_THAT(
+      ParseDataset("1e19 1:2\n", Libsvm()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 1: label")));
+}
+
 }  // namespace
 }  // namespace streamfit

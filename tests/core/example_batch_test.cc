@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/feature_hash.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
@@ -201,6 +202,93 @@ TEST(ExampleBatchTest, ValidateFeaturesNamesIndexAndCoordinate) {
   EXPECT_THAT(
       ValidateFeatures(std::vector<float>{1}, config, 5),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("features 5")));
+}
+
+TEST(ExampleBatchTest, ValidateBatchRefusesValuesBeyondTheLimit) {
+  ExampleBatch labels = ValidBatch();
+  labels.labels[1] = 1e308;  // finite, but its square overflows
+  EXPECT_THAT(
+      ValidateBatch(labels, Config(Task::kRegression)),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("example 1: label 1e+308"), HasSubstr("1e18"))));
+  labels.labels[1] = -1e19;
+  EXPECT_THAT(ValidateBatch(labels, Config(Task::kRegression)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("example 1: label")));
+  labels.labels[1] = kMaxAbsValue;  // the limit itself is allowed
+  EXPECT_THAT(ValidateBatch(labels, Config(Task::kRegression)), IsOk());
+
+  ExampleBatch features = ValidBatch();
+  features.values[5] = 3e38f;
+  EXPECT_THAT(ValidateBatch(features, Config(Task::kRegression)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("example 2: features.dense[1] is 3e+38")));
+  ExampleBatch weights = ValidBatch();
+  weights.weights[0] = 1e30f;
+  EXPECT_THAT(ValidateBatch(weights, Config(Task::kRegression)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("example 0: weight")));
+}
+
+// One example with `n` sparse features in namespace `ns`.
+ExampleBatch SparseExample(uint32_t n, uint32_t ns, float value = 1) {
+  ExampleBatch batch;
+  batch.num_features = 2;
+  for (uint32_t f = 0; f < n; ++f) batch.AddSparse(f, ns, value);
+  batch.Add(std::vector<float>{0, 0}, 1);
+  return batch;
+}
+
+TEST(ExampleBatchTest, ValidateBatchBoundsTheInteractionPairsOfAnExample) {
+  ModelConfig config = Config(Task::kRegression);
+  config.interactions = {{"", ""}};
+  const uint32_t ns = HashNamespace("");
+  // 6,000 features paired with each other: 17,997,000 pairs.
+  EXPECT_THAT(ValidateBatch(SparseExample(6000, ns), config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("example 0: 6000 sparse features"),
+                             HasSubstr("18003000 hashed coordinates"))));
+  // 361 features: 361 + 361 * 360 / 2 = 65,341 coordinates, within 65,536.
+  EXPECT_EQ(HashedCoordinates(SparseExample(361, ns).view(0), config), 65341u);
+  EXPECT_THAT(ValidateBatch(SparseExample(361, ns), config), IsOk());
+  // 362: 65,703, over.
+  EXPECT_THAT(ValidateBatch(SparseExample(362, ns), config),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // Without interactions, as many features as the limit.
+  EXPECT_THAT(ValidateBatch(SparseExample(kMaxExampleCoordinates, ns),
+                            Config(Task::kRegression)),
+              IsOk());
+  EXPECT_THAT(ValidateBatch(SparseExample(kMaxExampleCoordinates + 1, ns),
+                            Config(Task::kRegression)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ExampleBatchTest, ValidateBatchBoundsCoordinatesTimesOutputs) {
+  ModelConfig config = Config(Task::kMulticlass, 4096);
+  const uint32_t ns = HashNamespace("");
+  // 4,194,304 / 4,096 outputs = 1,024 coordinates per example.
+  EXPECT_THAT(ValidateBatch(SparseExample(1024, ns), config), IsOk());
+  EXPECT_THAT(ValidateBatch(SparseExample(1025, ns), config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("the limit is 1024")));
+}
+
+TEST(ExampleBatchTest, ValidateBatchNamesPackedRowsByTheirDenseBatchFields) {
+  ExampleBatch batch = ValidBatch();  // rows 1 and 2 came packed
+  batch.values[5] = kNaNf;
+  EXPECT_THAT(ValidateBatch(batch, Config(Task::kRegression), 1),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("example 2: dense_batch.values[3] is NaN")));
+  batch = ValidBatch();
+  batch.labels[2] = 7;
+  EXPECT_THAT(ValidateBatch(batch, Config(Task::kBinary), 1),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("example 2: dense_batch.labels[1] 7")));
+  batch = ValidBatch();
+  batch.weights[1] = -1;
+  EXPECT_THAT(ValidateBatch(batch, Config(Task::kRegression), 1),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("example 1: dense_batch.weights[0] -1")));
 }
 
 }  // namespace

@@ -578,5 +578,151 @@ TEST(LinearModelTest, FromParametersPredictsWithGivenStatistics) {
                    110 + 10 * 3.25);
 }
 
+// A model with some of everything in its state: dense and hashed weights,
+// optimizer values, statistics and metrics.
+LinearModel Trained() {
+  ModelConfig config = Config(Task::kRegression, 2);
+  config.hash_bits = 6;
+  LinearModel model = MustCreate(config);
+  const std::vector<float> dense = {1, 2};
+  const std::vector<uint32_t> hashes = {7, 11}, namespaces = {0, 0};
+  const std::vector<float> values = {1, -1};
+  for (int i = 0; i < 50; ++i) {
+    model.Learn(ExampleView{dense, hashes, namespaces, values}, i % 7);
+  }
+  return model;
+}
+
+absl::Status FromStateWith(const LinearModel& model, const std::string& name,
+                           size_t index, double value) {
+  std::vector<NamedTensor> state = model.ExportState();
+  (*FindTensor(state, name))[index] = value;
+  return LinearModel::FromState(model.config(), model.version(), state)
+      .status();
+}
+
+TEST(LinearModelTest, FromStateRefusesCountsThatAreNotWholeNonNegative) {
+  const LinearModel model = Trained();
+  ASSERT_THAT(LinearModel::FromState(model.config(), model.version(),
+                                     model.ExportState()),
+              IsOk());
+  struct Case {
+    const char* tensor;
+    size_t index;
+    double value;
+    const char* field;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"optimizer", 5, -1, "optimizer[5]"},  // skipped_updates
+           {"optimizer", 0, 2.5, "optimizer[0]"},
+           {"feature_count", 0, -5, "feature_count[0]"},
+           {"label_count", 0, 1e30, "label_count[0]"},
+           {"metric_sums", 0, -1, "metric_sums[0]"},
+           {"sparse_slots", 0, 64, "sparse_slots[0]"},   // past 2^6 slots
+           {"sparse_slots", 1, 0.5, "sparse_slots[1]"},  // not whole
+       }) {
+    EXPECT_THAT(
+        FromStateWith(model, c.tensor, c.index, c.value),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)))
+        << c.field << " = " << c.value;
+  }
+}
+
+TEST(LinearModelTest, FromStateRefusesStatisticsOutOfRange) {
+  const LinearModel model = Trained();
+  struct Case {
+    const char* tensor;
+    size_t index;
+    double value;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"feature_mean", 0, 1e219},
+           {"label_mean", 0, -1e300},
+           {"feature_m2", 1, -1},
+           {"label_m2", 0, 1e300},
+           {"feature_inv_std", 0, 0},
+           {"feature_inv_std", 1, -2},
+           {"label_range", 1, 1e200},
+           {"optimizer", 3, 2},  // beta1^t
+           {"dense_optimizer_state", 0, -1},
+           {"sparse_state", 1, -1},  // a sum of squared gradients
+           {"metric_recent_correct", 0, 3},
+       }) {
+    EXPECT_THAT(
+        FromStateWith(model, c.tensor, c.index, c.value),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.tensor)))
+        << c.tensor << "[" << c.index << "] = " << c.value;
+  }
+}
+
+TEST(LinearModelTest, FromStateRefusesATensorOfAnotherShape) {
+  const LinearModel model = Trained();
+  std::vector<NamedTensor> state = model.ExportState();
+  for (NamedTensor& t : state) {
+    if (t.name == "weights") t.shape = {2, 1};  // same size, other shape
+  }
+  EXPECT_THAT(LinearModel::FromState(model.config(), model.version(), state),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("weights has shape [2, 1]")));
+}
+
+TEST(LinearModelTest, FromStateRefusesDuplicateSparseSlots) {
+  const LinearModel model = Trained();
+  std::vector<NamedTensor> state = model.ExportState();
+  std::vector<double>& slots = *FindTensor(state, "sparse_slots");
+  ASSERT_GE(slots.size(), 2u);
+  slots[1] = slots[0];
+  EXPECT_THAT(LinearModel::FromState(model.config(), model.version(), state),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("sparse_slots[1]")));
+}
+
+TEST(LinearModelTest, LabelsAtTheInputLimitKeepEveryStatisticFinite) {
+  // Labels of +-1e18 (the validation limit) and features of up to 1e18: the
+  // label variance sum stays far from overflowing, every prediction is
+  // finite and the state decodes again.
+  for (LossKind loss : {LossKind::kSquared, LossKind::kHuber}) {
+    ModelConfig config = Config(Task::kRegression, 2);
+    config.loss = loss;
+    LinearModel model = MustCreate(config);
+    for (int i = 0; i < 2000; ++i) {
+      const std::vector<float> x = {i % 2 ? 1e18f : -1e18f,
+                                    static_cast<float>(i)};
+      model.Learn(x, i % 3 ? kMaxAbsValue : -kMaxAbsValue);
+      const Prediction p = PredictOf(model, x);
+      ASSERT_TRUE(std::isfinite(p.value)) << "after example " << i;
+    }
+    const std::vector<NamedTensor> state = model.ExportState();
+    for (const NamedTensor& t : state) {
+      for (double v : t.values) ASSERT_TRUE(std::isfinite(v)) << t.name;
+    }
+    EXPECT_THAT(LinearModel::FromState(model.config(), model.version(), state),
+                IsOk());
+    EXPECT_TRUE(std::isfinite(model.metrics().progressive_loss));
+  }
+}
+
+TEST(LinearModelTest, PredictServesNoNaNFromWeightsThatOverflowTheScore) {
+  // Weights a state may hold (finite) whose score overflows: +inf from one
+  // feature and -inf from the other would make NaN.
+  for (Task task : {Task::kRegression, Task::kBinary, Task::kMulticlass}) {
+    SCOPED_TRACE(TaskName(task));
+    ModelConfig config = Config(task, 2, task == Task::kMulticlass ? 3 : 0);
+    config.standardize = false;
+    const LinearModel model = MustCreate(config);
+    std::vector<NamedTensor> state = model.ExportState();
+    std::vector<double>& weights = *FindTensor(state, "weights");
+    for (size_t i = 0; i < weights.size(); ++i) {
+      weights[i] = i % 2 ? -1e308 : 1e308;
+    }
+    absl::StatusOr<LinearModel> restored =
+        LinearModel::FromState(config, 0, state);
+    ASSERT_THAT(restored, IsOk());
+    const Prediction p = PredictOf(*restored, std::vector<float>{1e10, 1e10});
+    EXPECT_FALSE(std::isnan(p.value));
+    for (double q : p.scores) EXPECT_FALSE(std::isnan(q));
+  }
+}
+
 }  // namespace
 }  // namespace streamfit

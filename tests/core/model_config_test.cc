@@ -234,5 +234,71 @@ TEST(ModelConfigTest, WithDefaultsChecksClassWeights) {
   EXPECT_THAT(WithDefaults(config), IsOk());
 }
 
+TEST(ModelConfigTest, WithDefaultsRefusesEnumValuesOutOfRange) {
+  ModelConfig task = Regression();
+  task.task = static_cast<Task>(99);
+  EXPECT_THAT(WithDefaults(task), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("config.task 99")));
+  ModelConfig optimizer = Regression();
+  optimizer.optimizer = static_cast<Optimizer>(6);
+  EXPECT_THAT(WithDefaults(optimizer),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("config.optimizer 6")));
+  ModelConfig loss = Regression();
+  loss.loss = static_cast<LossKind>(-1);
+  EXPECT_THAT(WithDefaults(loss), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("config.loss -1")));
+  ModelConfig schedule = Regression();
+  schedule.schedule = static_cast<Schedule>(3);
+  EXPECT_THAT(WithDefaults(schedule),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("config.schedule 3")));
+}
+
+TEST(ModelConfigTest, WithDefaultsBoundsTheInteractions) {
+  ModelConfig many = Regression();
+  many.interactions.assign(kMaxInteractions + 1, {"a", "b"});
+  EXPECT_THAT(WithDefaults(many), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("config.interactions")));
+  ModelConfig long_name = Regression();
+  long_name.interactions = {{std::string(kMaxNamespaceBytes + 1, 'a'), ""}};
+  EXPECT_THAT(WithDefaults(long_name),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("config.interactions[0]")));
+}
+
+TEST(ModelConfigTest, ModelStateBytesCountsDensePlanesTableAndStatistics) {
+  ModelConfig config;
+  config.task = Task::kMulticlass;
+  config.num_classes = 4096;
+  config.num_features = 16384;
+  absl::StatusOr<ModelConfig> full = WithDefaults(config);
+  ASSERT_THAT(full, IsOk());
+  // 3 values per class and dense coordinate, 3 per class and hashed slot
+  // (2^12: the default keeps classes * slots within 2^24), 3 per feature.
+  EXPECT_EQ(full->hash_bits, 12u);
+  EXPECT_EQ(ModelStateBytes(*full),
+            8 * (3ull * 4096 * 16385 + 3ull * 4096 * 4096 + 3ull * 16384));
+  EXPECT_GT(ModelStateBytes(*full), uint64_t{1} << 30);
+}
+
+TEST(ModelConfigTest, SameShapeComparesTaskFeaturesClassesAndHashing) {
+  const ModelConfig a = *WithDefaults(Regression());
+  ModelConfig b = a;
+  b.learning_rate = 0.01;  // settings are not shape
+  EXPECT_TRUE(SameShape(a, b));
+  b.num_features = 4;
+  EXPECT_FALSE(SameShape(a, b));
+  b = a;
+  b.interactions = {{"u", "i"}};
+  EXPECT_FALSE(SameShape(a, b));
+  EXPECT_EQ(DescribeShape(a),
+            "regression, 3 features, hash_bits 18, "
+            "no interactions");
+  EXPECT_EQ(DescribeShape(b),
+            "regression, 3 features, hash_bits 18, "
+            "interactions 'u'x'i'");
+}
+
 }  // namespace
 }  // namespace streamfit

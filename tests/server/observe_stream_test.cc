@@ -121,7 +121,7 @@ TEST_F(ObserveStreamTest, MalformedDenseBatchesAreRefused) {
          d.set_num_features(2);
          d.add_values(1), d.add_values(2), d.add_labels(0.5);
        },
-       "example 0: label 0.5"},
+       "example 0: dense_batch.labels[0] 0.5"},
   };
   for (const Case& c : cases) {
     v1::ObserveRequest request;

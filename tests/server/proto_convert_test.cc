@@ -123,5 +123,41 @@ TEST(ProtoConvertTest, PredictUsesSparseFeatures) {
   EXPECT_LT(response.predictions(1).value(), 0.2);
 }
 
+TEST(ProtoConvertTest, DenseBatchErrorsNameTheDenseBatchFields) {
+  v1::ObserveRequest request;
+  AddExample(request, {1, 2}, 1);  // example 0
+  v1::DenseBatch* dense = request.mutable_dense_batch();
+  dense->set_num_features(2);
+  for (float v : {1.f, 2.f, 3.f, NAN}) dense->add_values(v);
+  dense->add_labels(0);
+  dense->add_labels(1);
+  EXPECT_THAT(ToExampleBatch(request, Binary(2)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("example 2: dense_batch.values[3] is NaN")));
+  dense->set_values(3, 4);
+  dense->set_labels(0, 3);
+  EXPECT_THAT(ToExampleBatch(request, Binary(2)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("example 1: dense_batch.labels[0] 3")));
+}
+
+TEST(ProtoConvertTest, PredictRefusesSparseInputsOverTheWorkLimit) {
+  ModelConfig config = Binary(1);
+  config.interactions = {{"", ""}};
+  absl::StatusOr<LinearModel> model = LinearModel::Create(config);
+  ASSERT_THAT(model, IsOk());
+  v1::PredictRequest request;
+  v1::Features* f = request.add_features();
+  f->add_dense(0);
+  for (uint32_t j = 0; j < 6000; ++j) {
+    f->add_indices(j);
+    f->add_values(1);
+  }
+  v1::PredictResponse response;
+  EXPECT_THAT(PredictFromState(*model, request, &response),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("features 0: 6000 sparse features")));
+}
+
 }  // namespace
 }  // namespace streamfit
