@@ -95,3 +95,10 @@ ABSL_FLAG(std::string, out, "",
 ABSL_FLAG(bool, allow_reshape, false,
           "restore: accept a snapshot whose task, features or classes differ "
           "from the model's (the model takes the snapshot's shape).");
+ABSL_FLAG(std::string, from_snapshot, "",
+          "restore: the name of a snapshot saved on the server (snapshot "
+          "--to_file) instead of a FILE.");
+ABSL_FLAG(std::string, to_file, "",
+          "snapshot: also save the snapshot on the server under this name "
+          "(see `streamfit snapshots`; restore it with `restore NAME "
+          "--from_snapshot`).");

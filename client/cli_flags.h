@@ -56,6 +56,10 @@ ABSL_DECLARE_FLAG(uint64_t, min_version);
 
 // snapshot
 ABSL_DECLARE_FLAG(std::string, out);
+ABSL_DECLARE_FLAG(std::string, to_file);
+
+// restore
+ABSL_DECLARE_FLAG(std::string, from_snapshot);
 
 // restore
 ABSL_DECLARE_FLAG(bool, allow_reshape);

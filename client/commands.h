@@ -22,6 +22,7 @@ absl::Status RunDelete(LearnerClient& client, const Args& args);
 absl::Status RunObserve(LearnerClient& client, const Args& args);
 absl::Status RunPredict(LearnerClient& client, const Args& args);
 absl::Status RunSnapshot(LearnerClient& client, const Args& args);
+absl::Status RunSnapshots(LearnerClient& client, const Args& args);
 // Datasets and retraining.
 absl::Status RunDataset(LearnerClient& client, const Args& args);
 absl::Status RunRetrain(LearnerClient& client, const Args& args);

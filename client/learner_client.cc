@@ -158,4 +158,32 @@ absl::StatusOr<v1::ModelInfo> LearnerClient::Restore(
                    options_.timeout);
 }
 
+absl::StatusOr<v1::ModelSnapshot> LearnerClient::Snapshot(
+    const v1::SnapshotRequest& request) {
+  return CallUnary(*stub_, &v1::Learner::Stub::Snapshot, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::ModelInfo> LearnerClient::Restore(
+    const v1::RestoreRequest& request) {
+  return CallUnary(*stub_, &v1::Learner::Stub::Restore, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::ListSnapshotsResponse> LearnerClient::ListSnapshots(
+    const std::string& model) {
+  v1::ListSnapshotsRequest request;
+  request.set_model(model);
+  return CallUnary(*stub_, &v1::Learner::Stub::ListSnapshots, request,
+                   options_.timeout);
+}
+
+absl::Status LearnerClient::DeleteSnapshot(const std::string& name) {
+  v1::DeleteSnapshotRequest request;
+  request.set_name(name);
+  return CallUnary(*stub_, &v1::Learner::Stub::DeleteSnapshot, request,
+                   options_.timeout)
+      .status();
+}
+
 }  // namespace streamfit

@@ -85,6 +85,13 @@ class LearnerClient {
   absl::StatusOr<v1::PredictResponse> Predict(
       const v1::PredictRequest& request);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(const std::string& name);
+  absl::StatusOr<v1::ModelSnapshot> Snapshot(
+      const v1::SnapshotRequest& request);
+  // Restore with any RestoreRequest (e.g. snapshot_name).
+  absl::StatusOr<v1::ModelInfo> Restore(const v1::RestoreRequest& request);
+  absl::StatusOr<v1::ListSnapshotsResponse> ListSnapshots(
+      const std::string& model);
+  absl::Status DeleteSnapshot(const std::string& name);
   // Replaces the model's state by `snapshot` (admin rollback); one of
   // another shape only with `allow_reshape`.
   absl::StatusOr<v1::ModelInfo> Restore(const std::string& name,

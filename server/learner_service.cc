@@ -12,6 +12,7 @@
 #include "server/proto_convert.h"
 #include "server/reactor_handoff.h"
 #include "server/snapshot_codec.h"
+#include "server/snapshot_files.h"
 
 namespace streamfit {
 namespace {
@@ -492,6 +493,15 @@ void FillModelInfo(const LiveModel& model, v1::ModelInfo* info) {
   info->set_failure(model.failure);
 }
 
+// The file of saved snapshot `name`; FAILED_PRECONDITION without a store.
+absl::StatusOr<std::string> SavedSnapshotPath(const ModelStore* store,
+                                              const std::string& name) {
+  if (store == nullptr) {
+    return absl::FailedPreconditionError("the server has no data directory");
+  }
+  return store->SnapshotPath(name);
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* LearnerService::CreateModel(
@@ -597,6 +607,18 @@ grpc::ServerUnaryReactor* LearnerService::Restore(
 
 absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
                                           v1::ModelInfo* response) {
+  const v1::ModelSnapshot* snapshot = &request.snapshot();
+  v1::ModelSnapshot saved;
+  if (!request.snapshot_name().empty()) {
+    if (request.has_snapshot()) {
+      return absl::InvalidArgumentError(
+          "snapshot and snapshot_name: give one, not both");
+    }
+    ASSIGN_OR_RETURN(const std::string path,
+                     SavedSnapshotPath(store_, request.snapshot_name()));
+    ASSIGN_OR_RETURN(saved, ReadSnapshotFile(path, request.snapshot_name()));
+    snapshot = &saved;
+  }
   auto invalid = [](const absl::Status& s) {
     return absl::InvalidArgumentError(absl::StrCat("snapshot: ", s.message()));
   };
@@ -605,17 +627,40 @@ absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
   ASSIGN_OR_RETURN(const std::shared_ptr<LiveModel> live,
                    registry_->Get(request.model()));
   const absl::StatusOr<ModelConfig> config =
-      WithDefaults(FromProto(request.snapshot().config()));
+      WithDefaults(FromProto(snapshot->config()));
   if (!config.ok()) return invalid(config.status());
   RETURN_IF_ERROR(CheckReshape(*live, *config, request.allow_reshape()));
   RETURN_IF_ERROR(registry_->CheckModelSize(*config));
-  absl::StatusOr<LinearModel> state = FromSnapshot(request.snapshot());
+  absl::StatusOr<LinearModel> state = FromSnapshot(*snapshot);
   if (!state.ok()) return invalid(state.status());
   ASSIGN_OR_RETURN(
       const std::shared_ptr<LiveModel> model,
       registry_->Restore(request.model(), *state, request.allow_reshape()));
   FillModelInfo(*model, response);
   return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* LearnerService::ListSnapshots(
+    grpc::CallbackServerContext* context,
+    const v1::ListSnapshotsRequest* request,
+    v1::ListSnapshotsResponse* response) {
+  if (store_ == nullptr) {
+    return FinishWith(context, absl::FailedPreconditionError(
+                                   "the server has no data directory"));
+  }
+  absl::StatusOr<v1::ListSnapshotsResponse> list =
+      ListSnapshotFiles(store_->SnapshotDir(), request->model());
+  if (list.ok()) *response = *std::move(list);
+  return FinishWith(context, list.status());
+}
+
+grpc::ServerUnaryReactor* LearnerService::DeleteSnapshot(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteSnapshotRequest* request, v1::DeleteSnapshotResponse*) {
+  absl::StatusOr<std::string> path = SavedSnapshotPath(store_, request->name());
+  return FinishWith(context, path.ok()
+                                 ? DeleteSnapshotFile(*path, request->name())
+                                 : path.status());
 }
 
 }  // namespace streamfit

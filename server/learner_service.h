@@ -54,6 +54,16 @@ class LearnerService final : public v1::Learner::CallbackService {
   grpc::ServerUnaryReactor* Restore(grpc::CallbackServerContext* context,
                                     const v1::RestoreRequest* request,
                                     v1::ModelInfo* response) override;
+  // Snapshots saved with Snapshot.to_file (FAILED_PRECONDITION without a
+  // data directory).
+  grpc::ServerUnaryReactor* ListSnapshots(
+      grpc::CallbackServerContext* context,
+      const v1::ListSnapshotsRequest* request,
+      v1::ListSnapshotsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSnapshot(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteSnapshotRequest* request,
+      v1::DeleteSnapshotResponse* response) override;
 
   // --- Datasets and retraining (retrain_service.cc) ---
   // Both must outlive the service; set before serving. Unset: UNIMPLEMENTED.

@@ -74,6 +74,8 @@ class ModelStore {
   // in <data_dir>/snapshots; ALREADY_EXISTS if that file exists (snapshot
   // files are never overwritten).
   absl::StatusOr<std::string> SnapshotPath(const std::string& file) const;
+  // <data_dir>/snapshots (it may not exist yet).
+  std::string SnapshotDir() const { return data_dir_ + "/snapshots"; }
 
  private:
   ModelStore(std::string data_dir, const StorageOptions& options,

@@ -31,9 +31,11 @@ constexpr MethodRole kMethodRoles[] = {
     {"WatchRetrainJob", Role::kOperator},
     {"CancelRetrainJob", Role::kOperator},
     {"ListRetrainJobs", Role::kOperator},
+    {"ListSnapshots", Role::kOperator},
     {"CreateModel", Role::kAdmin},
     {"DeleteModel", Role::kAdmin},
     {"Restore", Role::kAdmin},
+    {"DeleteSnapshot", Role::kAdmin},
 };
 
 // The Open Inference Protocol: liveness and readiness are open like health

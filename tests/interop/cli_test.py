@@ -290,6 +290,27 @@ class CliTest(unittest.TestCase):
         self.assert_fails(["jobs", "cancel", job_id],
                           "error: FAILED_PRECONDITION", "already ended")
 
+    def test_snapshots_saved_on_the_server_by_name(self):
+        self.run_ok("create", "saved", "--task", "regression", "--features",
+                    "1")
+        self.run_ok("observe", "saved", "--file", "-",
+                    stdin="1,2\n3,4\n5,6\n")
+        self.run_ok("snapshot", "saved", "--to_file", "saved-at-3")
+        listed = json.loads(self.run_ok("snapshots", "saved",
+                                        "--json").stdout)["snapshots"]
+        self.assertEqual([(s["name"], s["model"], s["model_version"])
+                          for s in listed], [("saved-at-3", "saved", "3")])
+        self.assertIn("saved-at-3", self.run_ok("snapshots").stdout)
+        self.run_ok("observe", "saved", "--file", "-", stdin="7,8\n")
+        info = json.loads(self.run_ok("restore", "saved", "--from_snapshot",
+                                      "saved-at-3", "--json").stdout)
+        self.assertEqual(info["model_version"], "3")
+        self.run_ok("snapshots", "rm", "saved-at-3")
+        self.assert_fails(["restore", "saved", "--from_snapshot",
+                           "saved-at-3"], "error: NOT_FOUND", "'saved-at-3'")
+        self.assert_fails(["snapshots", "rm", "saved-at-3"],
+                          "error: NOT_FOUND")
+
 
 def main():
     global ARGS

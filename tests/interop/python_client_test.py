@@ -184,6 +184,20 @@ class PythonClientTest(unittest.TestCase):
         np.testing.assert_array_equal(
             self.client.predict("rollback", self.X[:20]), before)
 
+    def test_snapshots_saved_on_the_server_by_name(self):
+        self.client.create_model("saved", task="binary", num_features=30)
+        self.client.observe("saved", self.X[:100], self.y[:100])
+        self.client.snapshot("saved", to_file="saved-100")
+        self.assertEqual([(s.name, s.model_version)
+                          for s in self.client.list_snapshots("saved")],
+                         [("saved-100", 100)])
+        self.client.observe("saved", self.X[100:], self.y[100:])
+        self.assertEqual(self.client.restore("saved", "saved-100")
+                         .model_version, 100)
+        self.client.delete_snapshot("saved-100")
+        self.assert_error(grpc.StatusCode.NOT_FOUND, self.client.restore,
+                          "saved", "saved-100")
+
     def test_upload_and_retrain_with_progress(self):
         self.client.create_model("diabetes", num_features=10)
         sent = []

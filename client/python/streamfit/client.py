@@ -266,12 +266,32 @@ class Client:
         return self._call(self._stub.Snapshot, pb2.SnapshotRequest(
             model=model, to_file=to_file or ""))
 
-    def restore(self, model: str, snapshot: pb2.ModelSnapshot
+    def restore(self, model: str, snapshot: Union[pb2.ModelSnapshot, str]
                 ) -> pb2.ModelInfo:
         """Makes `snapshot` the model's state (a durable rollback to the
-        snapshot's version)."""
-        return self._call(self._stub.Restore, pb2.RestoreRequest(
-            model=model, snapshot=snapshot))
+        snapshot's version).
+
+        Args:
+          snapshot: a ModelSnapshot, or the name of one saved on the server
+            (snapshot(to_file=...)).
+        """
+        request = pb2.RestoreRequest(model=model)
+        if isinstance(snapshot, str):
+            request.snapshot_name = snapshot
+        else:
+            request.snapshot.CopyFrom(snapshot)
+        return self._call(self._stub.Restore, request)
+
+    def list_snapshots(self, model: str = "") -> List[pb2.SnapshotInfo]:
+        """The snapshots saved on the server (of `model` only, if given),
+        newest first."""
+        return list(self._call(self._stub.ListSnapshots,
+                               pb2.ListSnapshotsRequest(model=model)).snapshots)
+
+    def delete_snapshot(self, name: str) -> None:
+        """Deletes a snapshot saved on the server."""
+        self._call(self._stub.DeleteSnapshot,
+                   pb2.DeleteSnapshotRequest(name=name))
 
     # --- Datasets and retraining ---
 

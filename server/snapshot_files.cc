@@ -1,0 +1,120 @@
+#include "server/snapshot_files.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "server/snapshot_codec.h"
+
+namespace streamfit {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::ostringstream data;
+  data << in.rdbuf();
+  if (in.bad()) {
+    return absl::UnavailableError(absl::StrCat("cannot read ", path));
+  }
+  return data.str();
+}
+
+int64_t ModifiedUnixMs(const fs::path& path) {
+  std::error_code ec;
+  const fs::file_time_type time = fs::last_write_time(path, ec);
+  if (ec) return 0;
+  // file_time_type's epoch is unspecified: measure from now on both clocks.
+  const auto age = fs::file_time_type::clock::now() - time;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             (std::chrono::system_clock::now() -
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                  age))
+                 .time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ListSnapshotsResponse> ListSnapshotFiles(
+    const std::string& dir, const std::string& model) {
+  v1::ListSnapshotsResponse response;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return response;
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot list ", dir, ": ", ec.message()));
+  }
+  for (const fs::directory_entry& entry : it) {
+    const std::string name = entry.path().filename().string();
+    // Temporary files of writes in progress start with '.'.
+    if (name.empty() || name[0] == '.' || !entry.is_regular_file(ec)) continue;
+    absl::StatusOr<std::string> data = ReadWholeFile(entry.path().string());
+    absl::StatusOr<v1::ModelSnapshot> snapshot =
+        data.ok() ? DecodeSnapshotFile(*data)
+                  : absl::StatusOr<v1::ModelSnapshot>(data.status());
+    if (!snapshot.ok()) {
+      response.add_unreadable(
+          absl::StrCat(name, ": ", snapshot.status().message()));
+      continue;
+    }
+    if (!model.empty() && snapshot->model() != model) continue;
+    v1::SnapshotInfo* info = response.add_snapshots();
+    info->set_name(name);
+    info->set_model(snapshot->model());
+    info->set_model_version(snapshot->model_version());
+    *info->mutable_config() = snapshot->config();
+    info->set_bytes(data->size());
+    info->set_modified_unix_ms(ModifiedUnixMs(entry.path()));
+  }
+  auto* snapshots = response.mutable_snapshots();
+  std::sort(snapshots->begin(), snapshots->end(),
+            [](const v1::SnapshotInfo& a, const v1::SnapshotInfo& b) {
+              if (a.modified_unix_ms() != b.modified_unix_ms()) {
+                return a.modified_unix_ms() > b.modified_unix_ms();
+              }
+              return a.name() < b.name();
+            });
+  return response;
+}
+
+absl::StatusOr<v1::ModelSnapshot> ReadSnapshotFile(const std::string& path,
+                                                   const std::string& name) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    return absl::NotFoundError(
+        absl::StrCat("no snapshot named '", name, "' on the server"));
+  }
+  absl::StatusOr<std::string> data = ReadWholeFile(path);
+  if (!data.ok()) return data.status();
+  absl::StatusOr<v1::ModelSnapshot> snapshot = DecodeSnapshotFile(*data);
+  if (!snapshot.ok()) {
+    return absl::Status(
+        snapshot.status().code(),
+        absl::StrCat("snapshot '", name, "': ", snapshot.status().message()));
+  }
+  return snapshot;
+}
+
+absl::Status DeleteSnapshotFile(const std::string& path,
+                                const std::string& name) {
+  std::error_code ec;
+  if (!fs::remove(path, ec)) {
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot delete snapshot '", name, "': ", ec.message()));
+    }
+    return absl::NotFoundError(
+        absl::StrCat("no snapshot named '", name, "' on the server"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace streamfit
