@@ -101,6 +101,10 @@ def call_every_rpc(stub, metadata):
             pb2.DeleteModelRequest(name="no-such-model"), **kw),
         "Restore": lambda: stub.Restore(
             pb2.RestoreRequest(model="no-such-model"), **kw),
+        "ListSnapshots": lambda: stub.ListSnapshots(
+            pb2.ListSnapshotsRequest(), **kw),
+        "DeleteSnapshot": lambda: stub.DeleteSnapshot(
+            pb2.DeleteSnapshotRequest(name="no-such-snapshot"), **kw),
     }
     for method in ("ServerLive", "ServerReady", "ModelReady",
                    "ServerMetadata", "ModelMetadata", "ModelInfer"):
@@ -120,8 +124,9 @@ REQUIRED_ROLE = {
     "ListDatasets": "operator", "DeleteDataset": "operator",
     "Retrain": "operator", "GetRetrainJob": "operator",
     "WatchRetrainJob": "operator", "CancelRetrainJob": "operator",
-    "ListRetrainJobs": "operator",
+    "ListRetrainJobs": "operator", "ListSnapshots": "operator",
     "CreateModel": "admin", "DeleteModel": "admin", "Restore": "admin",
+    "DeleteSnapshot": "admin",
     "ServerLive": None, "ServerReady": None,
     "ModelReady": "predictor", "ServerMetadata": "predictor",
     "ModelMetadata": "predictor", "ModelInfer": "predictor",
