@@ -179,16 +179,20 @@ PageHinkley::PageHinkley(Options options) : options_(options) {}
 
 void PageHinkley::Reset() {
   count_ = 0;
-  mean_ = m2_ = sum_ = min_sum_ = 0;
+  mean_ = variance_ = sum_ = min_sum_ = 0;
 }
 
 bool PageHinkley::Add(double value) {
   ++count_;
+  // Exact mean and variance for the first `memory` values, then
+  // exponentially weighted ones (West 1979) over about that many.
+  const double w =
+      1 / std::min(static_cast<double>(count_), options_.memory);
   const double d = value - mean_;
-  mean_ += d / static_cast<double>(count_);
-  m2_ += d * (value - mean_);
+  mean_ += w * d;
+  variance_ = (1 - w) * (variance_ + w * d * d);
   if (count_ < 2) return false;
-  const double sd = std::sqrt(m2_ / static_cast<double>(count_ - 1));
+  const double sd = std::sqrt(variance_);
   const double z = sd > 0 ? std::clamp((value - mean_) / sd, -kMaxStandardized,
                                        kMaxStandardized)
                           : 0.0;
@@ -202,7 +206,7 @@ bool PageHinkley::Add(double value) {
 }
 
 std::vector<double> PageHinkley::ExportState() const {
-  return {static_cast<double>(count_), mean_, m2_, sum_, min_sum_};
+  return {static_cast<double>(count_), mean_, variance_, sum_, min_sum_};
 }
 
 absl::Status PageHinkley::Restore(const std::vector<double>& state) {
@@ -213,7 +217,7 @@ absl::Status PageHinkley::Restore(const std::vector<double>& state) {
   }
   count_ = static_cast<uint64_t>(state[0]);
   mean_ = state[1];
-  m2_ = state[2];
+  variance_ = state[2];
   sum_ = state[3];
   min_sum_ = state[4];
   return absl::OkStatus();

@@ -83,9 +83,11 @@ class Adwin final : public DriftDetector {
 };
 
 // The Page-Hinkley test (Page 1954; Hinkley 1971), one-sided for a rise,
-// on values standardized by their running mean and standard deviation since
-// the last alarm (so its thresholds are in standard deviations, whatever the
-// loss's scale), each clipped to [-5, 5] so that one outlier cannot alarm:
+// on values standardized by their mean and standard deviation since the last
+// alarm, exponentially weighted over about the last `memory` values (so its
+// thresholds are in standard deviations, whatever the loss's scale, and a
+// model's early learning transient fades from them), each clipped to
+// [-5, 5] so that one outlier cannot alarm:
 //   z_t = clip((x_t - mean_t) / sd_t),  m_t = m_{t-1} + z_t - delta,
 //   M_t = min(M_{t-1}, m_t),  alarm when m_t - M_t > lambda
 // (after `min_samples` values). Under no change m_t drifts down by delta per
@@ -97,6 +99,7 @@ class PageHinkley final : public DriftDetector {
     double delta = 0.05;  // tolerated rise, in standard deviations
     double lambda = 100;  // alarm threshold, in standard deviations
     uint64_t min_samples = 100;
+    double memory = 1000;  // values
   };
   explicit PageHinkley(Options options);
 
@@ -110,7 +113,7 @@ class PageHinkley final : public DriftDetector {
 
   Options options_;
   uint64_t count_ = 0;
-  double mean_ = 0, m2_ = 0;  // Welford
+  double mean_ = 0, variance_ = 0;
   double sum_ = 0, min_sum_ = 0;
 };
 

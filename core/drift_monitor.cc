@@ -7,6 +7,7 @@ namespace {
 
 std::unique_ptr<DriftDetector> NewDetector(DriftDetectorKind kind) {
   switch (kind) {
+    case DriftDetectorKind::kUnspecified:
     case DriftDetectorKind::kAdwin:
       // Tests every 4 blocks (128 samples): a test visits every bucket
       // boundary, about 40 ns per sample if run after each block.

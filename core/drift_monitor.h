@@ -10,10 +10,9 @@
 
 #include "absl/status/status.h"
 #include "core/drift_detector.h"
+#include "core/model_config.h"
 
 namespace streamfit {
-
-enum class DriftDetectorKind { kNone, kAdwin, kPageHinkley };
 
 // Block means rather than single losses: a loss is heavy-tailed (a squared
 // error is chi-square-like), a mean of 32 is close to normal, so the
@@ -24,7 +23,8 @@ class DriftMonitor {
  public:
   static constexpr int kBlock = 32;
 
-  explicit DriftMonitor(DriftDetectorKind kind = DriftDetectorKind::kAdwin);
+  // kUnspecified means the default, ADWIN.
+  explicit DriftMonitor(DriftDetectorKind kind);
   DriftMonitor(const DriftMonitor& other);
   DriftMonitor& operator=(const DriftMonitor& other);
   DriftMonitor(DriftMonitor&&) = default;

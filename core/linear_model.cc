@@ -247,7 +247,8 @@ LinearModel::LinearModel(const ModelConfig& config)
       table_(config.hash_bits, NumOutputs(config) * kStride),
       feature_stats_(config.num_features),
       inv_std_(config.num_features, 1.0),
-      label_stats_(1) {
+      label_stats_(1),
+      drift_(config.drift_detector) {
   dense_undo_.resize(dense_.size());
   for (const auto& [a, b] : config.interactions) {
     interactions_.emplace_back(HashNamespace(a), HashNamespace(b));
@@ -413,7 +414,22 @@ void LinearModel::Predict(const ExampleView& x, Prediction& out) const {
 MetricsSummary LinearModel::metrics() const {
   MetricsSummary m = metrics_.Summary();
   m.skipped_updates = skipped_updates_;
+  m.drifts_detected = drift_.drifts_detected();
+  m.last_drift_version = drift_.last_drift_version();
   return m;
+}
+
+void LinearModel::ForgetOptimizerState() {
+  std::fill(dense_.begin() + plane_, dense_.end(), 0.0);  // planes a and b
+  for (size_t slot = 0; slot < table_.slots(); ++slot) {
+    if (table_.Find(slot) == nullptr) continue;
+    double* c = table_.Mutable(slot);
+    for (uint32_t k = 0; k < outputs_; ++k) {
+      c[k * kStride + 1] = c[k * kStride + 2] = 0;
+    }
+  }
+  steps_ = norm_sum_ = weight_sum_ = 0;
+  beta1_t_ = beta2_t_ = 1;
 }
 
 void LinearModel::Learn(const ExampleView& x, double label, double weight) {
@@ -466,6 +482,10 @@ void LinearModel::Learn(const ExampleView& x, double label, double weight) {
                         static_cast<ptrdiff_t>(label);
   }
   metrics_.Add(metric_loss, correct, abs_error);
+  if (drift_.Add(metric_loss, version_) &&
+      config_.drift_policy == DriftPolicy::kReset) {
+    ForgetOptimizerState();
+  }
 
   if (!config_.class_weights.empty()) {
     weight *= config_.class_weights[static_cast<size_t>(label)];
@@ -712,6 +732,8 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
   const uint32_t n = slots.size();
   const ProgressiveMetrics::State m = metrics_.GetState();
   const uint32_t w = m.recent_loss.size();
+  std::vector<double> drift = drift_.ExportState();
+  const uint32_t drift_size = drift.size();
   return {
       {"weights", {k, d}, std::move(weights)},
       {"bias", {k}, std::move(bias)},
@@ -736,6 +758,7 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
         m.sq_sum}},
       {"metric_recent_loss", {w}, m.recent_loss},
       {"metric_recent_correct", {w}, m.recent_correct},
+      {"drift_state", {drift_size}, std::move(drift)},
   };
 }
 
@@ -868,6 +891,14 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
   mo.inv_std_ = **inv_std;
   mo.label_stats_ = RunningStats::FromState(static_cast<int64_t>((**lcount)[0]),
                                             ToEigen(**lmean), ToEigen(**lm2));
+  // Snapshots taken before drift detection existed have no drift_state: the
+  // monitor starts afresh.
+  if (const NamedTensor* drift = Find(state, "drift_state"); drift != nullptr) {
+    if (absl::Status s = mo.drift_.Restore(drift->values); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state drift_state: ", s.message()));
+    }
+  }
   mo.metrics_ =
       ProgressiveMetrics::FromState({static_cast<uint64_t>(m[0]), m[1], m[2],
                                      m[3], m[4], **rloss, **rcorrect});

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/drift_monitor.h"
 #include "core/example_batch.h"
 #include "core/loss.h"
 #include "core/model_config.h"
@@ -51,7 +52,9 @@ struct RawLinearFunction {
 //      quadratic interactions (slot, value);
 //   2. score s = W z + b + sum T[slot] value and record the progressive
 //      metrics on the prediction made from s;
-//   3. g = d loss / d s (clipped to max_gradient), then every active
+//   3. the progressive loss goes to the drift monitor (a detected rise is
+//      counted; under the reset policy the optimizer state is forgotten);
+//   4. g = d loss / d s (clipped to max_gradient), then every active
 //      coordinate (dense, bias, sparse slots) takes one step of the
 //      configured update rule. If any new weight or optimizer state would be
 //      non-finite, nothing is changed and skipped_updates counts it.
@@ -125,6 +128,9 @@ class LinearModel {
 
   explicit LinearModel(const ModelConfig& config);
   double LearningRate(uint64_t t) const;
+  // The drift policy `reset`: every coordinate's optimizer values and the
+  // global ones go back to a new model's; the weights stay.
+  void ForgetOptimizerState();
   // inv_std_ = 1 / feature_stats_.SafeStd(), elementwise.
   void ComputeScale();
   bool StandardizesTarget() const;
@@ -169,6 +175,7 @@ class LinearModel {
   std::vector<double> inv_std_;  // see kExactScaleSamples
   RunningStats label_stats_;     // regression only
   ProgressiveMetrics metrics_;
+  DriftMonitor drift_;
   // Scratch, kept to avoid allocating per example.
   std::vector<double> z_, xs_, scores_, grad_;
   std::vector<uint32_t> slots_, scratch_;

@@ -292,6 +292,24 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
         absl::StrCat("config.loss ", LossName(config.loss), " does not fit ",
                      TaskName(config.task)));
   }
+  if (static_cast<int>(config.drift_detector) < 0 ||
+      config.drift_detector > DriftDetectorKind::kPageHinkley) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.drift_detector ", static_cast<int>(config.drift_detector),
+        " is not a detector"));
+  }
+  if (static_cast<int>(config.drift_policy) < 0 ||
+      config.drift_policy > DriftPolicy::kReset) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.drift_policy ", static_cast<int>(config.drift_policy),
+        " is not a policy"));
+  }
+  if (config.drift_detector == DriftDetectorKind::kUnspecified) {
+    config.drift_detector = DriftDetectorKind::kAdwin;
+  }
+  if (config.drift_policy == DriftPolicy::kUnspecified) {
+    config.drift_policy = DriftPolicy::kAlert;
+  }
   if (config.optimizer == Optimizer::kUnspecified) {
     config.optimizer = Optimizer::kNormalized;
   }

@@ -45,6 +45,15 @@ enum class LossKind {
   kSoftmax,
 };
 
+// What watches the progressive loss for a rise (docs/LEARNING.md, "Drift
+// detection"); unspecified means ADWIN.
+enum class DriftDetectorKind { kUnspecified, kNone, kAdwin, kPageHinkley };
+
+// What a detected drift does: alert (count and report it, the default) or
+// reset (also forget the update rule's per-coordinate state, keeping the
+// weights, so that the model adapts as fast as a new one).
+enum class DriftPolicy { kUnspecified, kAlert, kReset };
+
 absl::string_view TaskName(Task task);
 absl::string_view OptimizerName(Optimizer optimizer);
 absl::string_view LossName(LossKind loss);
@@ -82,6 +91,8 @@ struct ModelConfig {
   // Classification: per-class multipliers of the importance weight (empty =
   // all 1).
   std::vector<double> class_weights;
+  DriftDetectorKind drift_detector = DriftDetectorKind::kUnspecified;
+  DriftPolicy drift_policy = DriftPolicy::kUnspecified;
 
   friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
 };

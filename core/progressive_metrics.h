@@ -22,6 +22,10 @@ struct MetricsSummary {
   // Updates not applied because they would have made the model non-finite
   // (filled in by the model, not by ProgressiveMetrics).
   uint64_t skipped_updates = 0;
+  // Rises of the loss found by the drift detector, and the version at which
+  // the latest was found (0: none; filled in by the model).
+  uint64_t drifts_detected = 0;
+  uint64_t last_drift_version = 0;
 };
 
 // A value type; not thread-safe. Sums are kept in double; the window is a ring

@@ -39,6 +39,9 @@ ModelConfig FromProto(const v1::ModelConfig& proto) {
   }
   config.class_weights.assign(proto.class_weights().begin(),
                               proto.class_weights().end());
+  config.drift_detector =
+      static_cast<DriftDetectorKind>(proto.drift_detector());
+  config.drift_policy = static_cast<DriftPolicy>(proto.drift_policy());
   return config;
 }
 
@@ -69,6 +72,9 @@ v1::ModelConfig ToProto(const ModelConfig& config) {
   }
   proto.mutable_class_weights()->Add(config.class_weights.begin(),
                                      config.class_weights.end());
+  proto.set_drift_detector(
+      static_cast<v1::DriftDetector>(config.drift_detector));
+  proto.set_drift_policy(static_cast<v1::DriftPolicy>(config.drift_policy));
   return proto;
 }
 
@@ -82,6 +88,8 @@ void ToProto(const MetricsSummary& m, v1::ModelMetrics* proto) {
   proto->set_progressive_mae(m.progressive_mae);
   proto->set_progressive_mse(m.progressive_mse);
   proto->set_skipped_updates(m.skipped_updates);
+  proto->set_drifts_detected(m.drifts_detected);
+  proto->set_last_drift_version(m.last_drift_version);
 }
 
 namespace {
