@@ -39,6 +39,21 @@ TEST(ModelConfigTest, WithDefaultsFillsEveryUnsetSetting) {
   EXPECT_GT(*full->power_t, 0);
   EXPECT_GE(*full->l2, 0);
   EXPECT_TRUE(full->standardize);
+  EXPECT_EQ(full->drift_detector, DriftDetectorKind::kAdwin);
+  EXPECT_EQ(full->drift_policy, DriftPolicy::kAlert);
+}
+
+TEST(ModelConfigTest, WithDefaultsRefusesUnknownDriftSettings) {
+  ModelConfig config = Regression();
+  config.drift_detector = static_cast<DriftDetectorKind>(99);
+  EXPECT_THAT(WithDefaults(config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("drift_detector")));
+  config = Regression();
+  config.drift_policy = static_cast<DriftPolicy>(-1);
+  EXPECT_THAT(WithDefaults(config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("drift_policy")));
 }
 
 TEST(ModelConfigTest, WithDefaultsKeepsExplicitSettings) {
@@ -59,6 +74,8 @@ TEST(ModelConfigTest, WithDefaultsKeepsExplicitSettings) {
   config.max_gradient = 10;
   config.hash_bits = 20;
   config.interactions = {{"a", "b"}};
+  config.drift_detector = DriftDetectorKind::kPageHinkley;
+  config.drift_policy = DriftPolicy::kReset;
   absl::StatusOr<ModelConfig> full = WithDefaults(config);
   ASSERT_THAT(full, IsOk());
   EXPECT_EQ(*full, config);

@@ -126,8 +126,9 @@ TEST_F(DurabilityTest, RestoreRefusesUnknownModelsAndBadSnapshots) {
   v1::ModelInfo info;
   EXPECT_EQ(Restore("nope", snapshot, &info).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  v1::ModelSnapshot bad = snapshot;
-  bad.mutable_state()->RemoveLast();
+  v1::ModelSnapshot bad = snapshot;  // without its weights
+  ASSERT_EQ(bad.state(0).name(), "weights");
+  bad.mutable_state()->DeleteSubrange(0, 1);
   const grpc::Status status = Restore("m", bad, &info);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("snapshot"));
