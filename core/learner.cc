@@ -170,6 +170,11 @@ uint64_t Learner::AdmittedVersion() const {
   return admitted_version_;
 }
 
+size_t Learner::QueuedSamples() const {
+  absl::MutexLock lock(&mu_);
+  return queued_samples_;
+}
+
 void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued,
                      AdmittedCallback on_admitted) {
   auto ack = std::make_shared<Ack>(std::move(on_queued));

@@ -102,6 +102,8 @@ class Learner {
   // The version the model will have once every batch admitted so far is
   // applied.
   uint64_t AdmittedVersion() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Samples admitted to the queue and not taken by the learner thread yet.
+  size_t QueuedSamples() const ABSL_LOCKS_EXCLUDED(mu_);
 
   std::shared_ptr<const LinearModel> Current() const {
     return published_.load(std::memory_order_acquire);

@@ -86,6 +86,9 @@ ABSL_FLAG(std::string, auth_tokens_file, "",
           "[name]' or '<role> cn:<client certificate common name>'; roles "
           "predictor < observer < operator < admin; needs TLS; re-read on "
           "SIGHUP");
+ABSL_FLAG(std::string, metrics_address, "",
+          "host:port to serve Prometheus metrics on (/metrics over HTTP); "
+          "empty for none");
 ABSL_FLAG(bool, allow_insecure_remote, false,
           "accept the risk of listening beyond loopback without TLS and "
           "authentication");
@@ -194,6 +197,7 @@ int main(int argc, char** argv) {
   options.tls_runtime_dir = absl::GetFlag(FLAGS_tls_runtime_dir);
   options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   options.allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure_remote);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   if (absl::Status s =
           streamfit::StreamfitServer::CheckSecurityOptions(options);
       !s.ok()) {
@@ -227,7 +231,9 @@ int main(int argc, char** argv) {
   logging::Info(
       "server.listening",
       absl::StrCat("streamfit-server listening on ", (*server)->address()),
-      {{"address", (*server)->address()}, {"data_dir", options.data_dir}});
+      {{"address", (*server)->address()},
+       {"data_dir", options.data_dir},
+       {"metrics_port", (*server)->metrics_port()}});
 
   int signal = 0;
   while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {

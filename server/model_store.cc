@@ -10,6 +10,7 @@
 #include "core/file_util.h"
 #include "core/status_macros.h"
 #include "server/logging.h"
+#include "server/metrics/model_collector.h"
 #include "server/names.h"
 #include "server/snapshot_codec.h"
 
@@ -162,6 +163,7 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
   }
   const uint64_t checkpoint_version = loaded.ok() ? *loaded : 0;
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  metrics::RecordRecoverySeconds(name, seconds);
   logging::Info("model.recovered",
                 absl::StrFormat("model '%s' recovered at version %d "
                                 "(checkpoint %d, log to %d) in %.3f s",

@@ -12,6 +12,9 @@
 #include "server/auth/exposure.h"
 #include "server/logging.h"
 #include "server/logging_interceptor.h"
+#include "server/metrics/model_collector.h"
+#include "server/metrics/process_collector.h"
+#include "server/metrics/rpc_metrics.h"
 
 namespace streamfit {
 
@@ -92,6 +95,8 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(std::make_unique<AuditLogInterceptorFactory>());
+  interceptors.push_back(std::make_unique<metrics::RpcMetricsInterceptorFactory>(
+      *server->metrics_registry_));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
@@ -108,6 +113,16 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     NameThisThread("sf-checkpoint");
     s->CheckpointLoop();
   });
+  if (!options.metrics_address.empty()) {
+    ASSIGN_OR_RETURN(
+        server->metrics_,
+        metrics::MetricsServer::Start(
+            options.metrics_address,
+            {server->metrics_registry_,
+             std::make_shared<metrics::ModelCollector>(&server->registry_,
+                                                       server->jobs_.get()),
+             std::make_shared<metrics::ProcessCollector>()}));
+  }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->UpdateHealth();
   return server;

@@ -15,6 +15,8 @@
 #include "core/model_config.h"
 #include "server/auth/auth_processor.h"
 #include "server/auth/tls_credentials.h"
+#include "server/metrics/metrics_server.h"
+#include "prometheus/registry.h"
 #include "server/inference_service.h"
 #include "server/learner_service.h"
 #include "server/model_registry.h"
@@ -59,6 +61,9 @@ class StreamfitServer {
     bool allow_insecure_remote = false;
     // Where the served copies of the TLS files live; "" for $TMPDIR.
     std::string tls_runtime_dir;
+    // host:port for Prometheus metrics on /metrics over HTTP; "" for none
+    // (server/metrics/).
+    std::string metrics_address;
   };
 
   // The start-up checks of the security options alone (no I/O):
@@ -76,6 +81,8 @@ class StreamfitServer {
   ~StreamfitServer();
 
   int port() const { return port_; }
+  // The metrics port (0 without metrics_address).
+  int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
   std::string address() const;  // host:bound_port
   ModelRegistry& registry() { return registry_; }
 
@@ -111,12 +118,17 @@ class StreamfitServer {
   std::unique_ptr<RetrainJobs> jobs_;
   std::unique_ptr<auth::TlsCredentials> tls_;
   std::shared_ptr<auth::AuthProcessor> auth_processor_;
+  // RPC metrics (the interceptor) are kept even when not served.
+  std::shared_ptr<prometheus::Registry> metrics_registry_ =
+      std::make_shared<prometheus::Registry>();
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stop_checkpointing_;
   std::thread checkpointer_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  // Last: stops serving before what it reads is destroyed.
+  std::unique_ptr<metrics::MetricsServer> metrics_;
 };
 
 }  // namespace streamfit

@@ -1,0 +1,182 @@
+#include "server/metrics/model_collector.h"
+
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+#include "absl/base/const_init.h"
+#include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "core/linear_model.h"
+
+namespace streamfit::metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+ABSL_CONST_INIT absl::Mutex recovery_mu(absl::kConstInit);
+std::map<std::string, double>* recovery_seconds ABSL_GUARDED_BY(recovery_mu) =
+    nullptr;
+
+// Builds families in the order they are first used.
+class Families {
+ public:
+  void Add(const char* name, const char* help, MetricType type,
+           std::vector<ClientMetric::Label> labels, double value) {
+    MetricFamily& family = Get(name, help, type);
+    ClientMetric metric;
+    metric.label = std::move(labels);
+    if (type == MetricType::Counter) {
+      metric.counter.value = value;
+    } else {
+      metric.gauge.value = value;
+    }
+    family.metric.push_back(std::move(metric));
+  }
+  // Declares a family that may stay empty (so a dashboard finds its name).
+  MetricFamily& Get(const char* name, const char* help, MetricType type) {
+    for (MetricFamily& family : families_) {
+      if (family.name == name) return family;
+    }
+    families_.push_back({name, help, type, {}});
+    return families_.back();
+  }
+  std::vector<MetricFamily> Take() { return std::move(families_); }
+
+ private:
+  std::vector<MetricFamily> families_;
+};
+
+uint64_t SampleLogBytes(const std::string& dir) {
+  if (dir.empty()) return 0;
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (absl::StartsWith(name, "ckpt-")) continue;  // checkpoints
+    std::error_code size_ec;
+    const uintmax_t size = it->file_size(size_ec);
+    if (!size_ec) bytes += size;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+void RecordRecoverySeconds(const std::string& model, double seconds) {
+  absl::MutexLock lock(&recovery_mu);
+  if (recovery_seconds == nullptr) {
+    recovery_seconds = new std::map<std::string, double>();
+  }
+  (*recovery_seconds)[model] = seconds;
+}
+
+std::vector<MetricFamily> ModelCollector::Collect() const {
+  Families f;
+  const std::vector<std::shared_ptr<LiveModel>> models = registry_->List();
+  f.Add("streamfit_models", "Models served", MetricType::Gauge, {},
+        static_cast<double>(models.size()));
+  std::map<std::string, double> recovery;
+  {
+    absl::MutexLock lock(&recovery_mu);
+    if (recovery_seconds != nullptr) recovery = *recovery_seconds;
+  }
+  const absl::Time now = absl::Now();
+  for (const std::shared_ptr<LiveModel>& model : models) {
+    const std::vector<ClientMetric::Label> labels = {{"model", model->name}};
+    const std::shared_ptr<const LinearModel> state = model->learner.Current();
+    const uint64_t published = state->version();
+    const uint64_t admitted = model->learner.AdmittedVersion();
+    const MetricsSummary summary = state->metrics();
+    f.Add("streamfit_model_version", "Version of the published model state",
+          MetricType::Gauge, labels, static_cast<double>(published));
+    f.Add("streamfit_model_samples_applied_total",
+          "Samples learned by the published model state", MetricType::Counter,
+          labels, static_cast<double>(published));
+    f.Add("streamfit_model_samples_admitted_total",
+          "Samples accepted into the learner's queue", MetricType::Counter,
+          labels, static_cast<double>(admitted));
+    f.Add("streamfit_model_publish_lag_samples",
+          "Samples accepted but not yet in the published state",
+          MetricType::Gauge, labels,
+          static_cast<double>(admitted > published ? admitted - published : 0));
+    f.Add("streamfit_learner_queue_samples",
+          "Samples queued for the learner thread", MetricType::Gauge, labels,
+          static_cast<double>(model->learner.QueuedSamples()));
+    f.Add("streamfit_learner_queue_capacity_samples",
+          "Samples the learner's queue holds before producers wait",
+          MetricType::Gauge, labels,
+          static_cast<double>(model->learner.options().queue_capacity));
+    for (const auto& [window, loss] :
+         {std::pair{"all", summary.progressive_loss},
+          std::pair{"recent", summary.recent_loss}}) {
+      f.Add("streamfit_model_progressive_loss",
+            "Mean loss of predictions made before learning each sample",
+            MetricType::Gauge, {{"model", model->name}, {"window", window}},
+            loss);
+    }
+    f.Get("streamfit_model_progressive_accuracy",
+          "Accuracy of predictions made before learning each sample "
+          "(classifiers)",
+          MetricType::Gauge);
+    if (model->config.task != Task::kRegression) {
+      for (const auto& [window, accuracy] :
+           {std::pair{"all", summary.progressive_accuracy},
+            std::pair{"recent", summary.recent_accuracy}}) {
+        f.Add("streamfit_model_progressive_accuracy", "", MetricType::Gauge,
+              {{"model", model->name}, {"window", window}}, accuracy);
+      }
+    }
+    f.Add("streamfit_model_nonfinite_updates_skipped_total",
+          "Updates skipped because they would have made a weight non-finite",
+          MetricType::Counter, labels,
+          static_cast<double>(summary.skipped_updates));
+    f.Add("streamfit_model_sample_log_bytes",
+          "Bytes of the model's sample log on disk", MetricType::Gauge, labels,
+          static_cast<double>(SampleLogBytes(model->dir)));
+    f.Get("streamfit_model_checkpoint_age_seconds",
+          "Seconds since the model's last checkpoint", MetricType::Gauge);
+    if (model->checkpoint_mu.TryLock()) {  // never wait behind a checkpoint
+      const absl::Time at = model->checkpointed_at;
+      model->checkpoint_mu.Unlock();
+      f.Add("streamfit_model_checkpoint_age_seconds", "", MetricType::Gauge,
+            labels, absl::ToDoubleSeconds(now - at));
+    }
+    f.Get("streamfit_model_recovery_seconds",
+          "Seconds the model took to recover at start-up", MetricType::Gauge);
+    if (const auto it = recovery.find(model->name); it != recovery.end()) {
+      f.Add("streamfit_model_recovery_seconds", "", MetricType::Gauge, labels,
+            it->second);
+    }
+  }
+  if (jobs_ != nullptr) {
+    std::map<std::string, std::pair<double, double>> by_state;  // n, seconds
+    for (int s = v1::RetrainState_MIN; s <= v1::RetrainState_MAX; ++s) {
+      if (v1::RetrainState_IsValid(s)) {
+        by_state[v1::RetrainState_Name(static_cast<v1::RetrainState>(s))];
+      }
+    }
+    for (const v1::RetrainJob& job : jobs_->List()) {
+      auto& [count, seconds] = by_state[v1::RetrainState_Name(job.state())];
+      ++count;
+      if (job.finished_unix_ms() > 0) {
+        seconds += (job.finished_unix_ms() - job.created_unix_ms()) / 1000.0;
+      }
+    }
+    for (const auto& [state, totals] : by_state) {
+      f.Add("streamfit_retrain_jobs", "Retrain jobs by state",
+            MetricType::Gauge, {{"state", state}}, totals.first);
+      f.Add("streamfit_retrain_job_duration_seconds",
+            "Total seconds from submission to end of the ended jobs in each "
+            "state",
+            MetricType::Gauge, {{"state", state}}, totals.second);
+    }
+  }
+  return f.Take();
+}
+
+}  // namespace streamfit::metrics
