@@ -495,11 +495,12 @@ void FillModelInfo(const LiveModel& model, v1::ModelInfo* info) {
 
 // The file of saved snapshot `name`; FAILED_PRECONDITION without a store.
 absl::StatusOr<std::string> SavedSnapshotPath(const ModelStore* store,
+                                              absl::string_view field,
                                               const std::string& name) {
   if (store == nullptr) {
     return absl::FailedPreconditionError("the server has no data directory");
   }
-  return store->SnapshotPath(name);
+  return store->SnapshotPath(field, name);
 }
 
 }  // namespace
@@ -590,7 +591,7 @@ grpc::ServerUnaryReactor* LearnerService::Snapshot(
   if (!request->to_file().empty()) {
     absl::StatusOr<std::string> path =
         store_ != nullptr
-            ? store_->SnapshotPath(request->to_file())
+            ? store_->NewSnapshotPath(request->to_file())
             : absl::FailedPreconditionError("the server has no data directory");
     written = path.ok()
                   ? WriteFileAtomically(*path, EncodeSnapshotFile(*response))
@@ -614,8 +615,9 @@ absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
       return absl::InvalidArgumentError(
           "snapshot and snapshot_name: give one, not both");
     }
-    ASSIGN_OR_RETURN(const std::string path,
-                     SavedSnapshotPath(store_, request.snapshot_name()));
+    ASSIGN_OR_RETURN(
+        const std::string path,
+        SavedSnapshotPath(store_, "snapshot_name", request.snapshot_name()));
     ASSIGN_OR_RETURN(saved, ReadSnapshotFile(path, request.snapshot_name()));
     snapshot = &saved;
   }
@@ -657,7 +659,8 @@ grpc::ServerUnaryReactor* LearnerService::ListSnapshots(
 grpc::ServerUnaryReactor* LearnerService::DeleteSnapshot(
     grpc::CallbackServerContext* context,
     const v1::DeleteSnapshotRequest* request, v1::DeleteSnapshotResponse*) {
-  absl::StatusOr<std::string> path = SavedSnapshotPath(store_, request->name());
+  absl::StatusOr<std::string> path =
+      SavedSnapshotPath(store_, "name", request->name());
   return FinishWith(context, path.ok()
                                  ? DeleteSnapshotFile(*path, request->name())
                                  : path.status());

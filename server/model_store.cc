@@ -272,15 +272,19 @@ absl::Status ModelStore::Checkpoint(LiveModel& model, When when) {
 }
 
 absl::StatusOr<std::string> ModelStore::SnapshotPath(
-    const std::string& file) const {
-  RETURN_IF_ERROR(ValidateName("to_file", file));
-  const std::string dir = data_dir_ + "/snapshots";
-  RETURN_IF_ERROR(CreateDirectoryDurably(dir, fs_));
-  std::string path = absl::StrCat(dir, "/", file);
+    absl::string_view field, const std::string& name) const {
+  RETURN_IF_ERROR(ValidateName(field, name));
+  return absl::StrCat(SnapshotDir(), "/", name);
+}
+
+absl::StatusOr<std::string> ModelStore::NewSnapshotPath(
+    const std::string& name) const {
+  ASSIGN_OR_RETURN(std::string path, SnapshotPath("to_file", name));
+  RETURN_IF_ERROR(CreateDirectoryDurably(SnapshotDir(), fs_));
   const absl::StatusOr<uint64_t> existing = fs_->FileSize(path);
   if (existing.ok()) {
     return absl::AlreadyExistsError(absl::StrCat(
-        "snapshot file '", file, "' already exists on the server"));
+        "snapshot file '", name, "' already exists on the server"));
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
   return path;

@@ -70,10 +70,14 @@ class ModelStore {
   // old checkpoints and log segments.
   absl::Status Checkpoint(LiveModel& model, When when);
 
-  // Path for a Snapshot.to_file name (ValidateName, else INVALID_ARGUMENT)
-  // in <data_dir>/snapshots; ALREADY_EXISTS if that file exists (snapshot
-  // files are never overwritten).
-  absl::StatusOr<std::string> SnapshotPath(const std::string& file) const;
+  // Path in <data_dir>/snapshots of the saved snapshot `name`, given in the
+  // request field `field` (ValidateName, else INVALID_ARGUMENT naming it).
+  absl::StatusOr<std::string> SnapshotPath(absl::string_view field,
+                                           const std::string& name) const;
+  // SnapshotPath for writing a new snapshot file: creates the directory;
+  // ALREADY_EXISTS if that file exists (snapshot files are never
+  // overwritten).
+  absl::StatusOr<std::string> NewSnapshotPath(const std::string& name) const;
   // <data_dir>/snapshots (it may not exist yet).
   std::string SnapshotDir() const { return data_dir_ + "/snapshots"; }
 
