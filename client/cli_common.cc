@@ -143,7 +143,7 @@ absl::StatusOr<v1::Task> ParseTask(absl::string_view name) {
        {v1::TASK_REGRESSION, v1::TASK_BINARY, v1::TASK_MULTICLASS}) {
     if (name == TaskName(task)) return task;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
+  return UsageError(absl::StrCat(
       "--task must be regression, binary or multiclass, not '", name, "'"));
 }
 
@@ -151,7 +151,7 @@ absl::StatusOr<v1::LearningRateSchedule> ParseSchedule(absl::string_view name) {
   if (name.empty()) return v1::SCHEDULE_UNSPECIFIED;
   if (name == "constant") return v1::SCHEDULE_CONSTANT;
   if (name == "invscaling") return v1::SCHEDULE_INVSCALING;
-  return absl::InvalidArgumentError(absl::StrCat(
+  return UsageError(absl::StrCat(
       "--schedule must be constant or invscaling, not '", name, "'"));
 }
 

@@ -61,9 +61,9 @@ std::string JsonEscape(absl::string_view text);
 
 // "regression", "binary", "multiclass"; "unspecified" for anything else.
 std::string TaskName(v1::Task task);
-// The inverse of TaskName; INVALID_ARGUMENT for an unknown name.
+// The inverse of TaskName; a usage error for an unknown name.
 absl::StatusOr<v1::Task> ParseTask(absl::string_view name);
-// "" (the server default), "constant" or "invscaling".
+// "" (the server default), "constant" or "invscaling"; else a usage error.
 absl::StatusOr<v1::LearningRateSchedule> ParseSchedule(absl::string_view name);
 
 // `message` as pretty-printed JSON with proto field names and every field,

@@ -72,6 +72,13 @@ ABSL_FLAG(std::vector<std::string>, interactions, {},
           "create: quadratic interactions between namespaces, a:b[,c:d...].");
 ABSL_FLAG(std::vector<std::string>, class_weights, {},
           "create: importance multiplier per class, w0,w1[,...].");
+ABSL_FLAG(std::string, drift_detector, "",
+          "create: what watches the progressive loss for a rise: adwin, "
+          "page_hinkley or none (server default if empty: adwin).");
+ABSL_FLAG(std::string, drift_policy, "",
+          "create: what a detected rise does: alert (count it) or reset "
+          "(also forget the update rule's state; server default if empty: "
+          "alert).");
 
 ABSL_FLAG(std::string, file, "",
           "observe, predict: CSV file, one example per line, or - for "

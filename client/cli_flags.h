@@ -46,6 +46,8 @@ ABSL_DECLARE_FLAG(std::optional<double>, max_gradient);
 ABSL_DECLARE_FLAG(uint32_t, hash_bits);
 ABSL_DECLARE_FLAG(std::vector<std::string>, interactions);
 ABSL_DECLARE_FLAG(std::vector<std::string>, class_weights);
+ABSL_DECLARE_FLAG(std::string, drift_detector);
+ABSL_DECLARE_FLAG(std::string, drift_policy);
 
 // observe and predict
 ABSL_DECLARE_FLAG(std::string, file);

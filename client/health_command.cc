@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/cli_common.h"
 #include "client/cli_flags.h"
 #include "client/commands.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -17,8 +18,7 @@ namespace streamfit {
 absl::Status RunHealth(std::shared_ptr<grpc::Channel> channel,
                        const Args& args) {
   if (!args.empty()) {
-    return absl::InvalidArgumentError(
-        "usage: streamfit health [--service NAME]");
+    return UsageError("usage: streamfit health [--service NAME] [--json]");
   }
   auto stub = grpc::health::v1::Health::NewStub(std::move(channel));
   grpc::ClientContext context;
@@ -35,7 +35,12 @@ absl::Status RunHealth(std::shared_ptr<grpc::Channel> channel,
   const std::string name =
       grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
           response.status());
-  std::cout << name << "\n";
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << "{\"service\": \"" << JsonEscape(request.service())
+              << "\", \"status\": \"" << name << "\"}\n";
+  } else {
+    std::cout << name << "\n";
+  }
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
     return absl::UnavailableError(
         absl::StrCat("service '", request.service(), "' is ", name));

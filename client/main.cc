@@ -28,10 +28,15 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"models", "", "list the models with their metrics", RunModels},
+    {"models", "",
+     "list the models: version, samples, metrics since their origin (the "
+     "creation, retrain swap or restore that made their state)",
+     RunModels},
     {"create", "NAME --task T --features N",
      "create a model (see the create flags)", RunCreate},
-    {"get", "NAME", "print a model's config and metrics as JSON", RunGet},
+    {"get", "NAME",
+     "print a model's state, metrics and lineage (--json: every field)",
+     RunGet},
     {"delete", "NAME", "delete a model", RunDelete},
     {"observe", "NAME --file data.csv",
      "stream labeled examples (label first) to a model", RunObserve},

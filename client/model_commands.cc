@@ -11,6 +11,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "client/cli_common.h"
 #include "client/cli_flags.h"
 #include "client/commands.h"
@@ -20,32 +22,114 @@
 namespace streamfit {
 namespace {
 
-// Prints `info` as JSON to stdout.
+// The quality in `metrics`: accuracy for classifiers, MSE for regression.
+double QualityMetric(const v1::ModelInfo& info,
+                     const v1::ModelMetrics& metrics) {
+  return info.config().task() == v1::TASK_REGRESSION
+             ? metrics.progressive_mse()
+             : metrics.progressive_accuracy();
+}
+
+// The event that made the current state, in a few words: "created",
+// "retrained@120", "restored@50"; "-" when the server kept no lineage.
+std::string OriginOf(const v1::ModelInfo& info) {
+  if (info.lineage().empty()) return "-";
+  const v1::ModelLineage& last = *info.lineage().rbegin();
+  switch (last.event()) {
+    case v1::LINEAGE_CREATED:
+      return "created";
+    case v1::LINEAGE_RETRAINED:
+      return absl::StrCat("retrained@", last.model_version());
+    case v1::LINEAGE_RESTORED:
+      return absl::StrCat("restored@", last.model_version());
+    default:
+      return "-";
+  }
+}
+
+std::string FormatUnixMillis(int64_t unix_ms) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                          absl::FromUnixMillis(unix_ms), absl::UTCTimeZone());
+}
+
+// One lineage event as a line: what happened, at which version, and when.
+std::string DescribeEvent(const v1::ModelLineage& event) {
+  const std::string when = FormatUnixMillis(event.unix_ms());
+  switch (event.event()) {
+    case v1::LINEAGE_CREATED:
+      return absl::StrCat("created ", when);
+    case v1::LINEAGE_RETRAINED:
+      return absl::StrCat("retrained ", when, ": job ", event.job_id(), " (",
+                          event.algorithm(), " on dataset ", event.dataset_id(),
+                          ") swapped in at version ", event.model_version());
+    case v1::LINEAGE_RESTORED:
+      return absl::StrCat(
+          "restored ", when, ": ",
+          event.snapshot_name().empty()
+              ? std::string("an uploaded snapshot")
+              : absl::StrCat("saved snapshot '", event.snapshot_name(), "'"),
+          event.snapshot_model().empty()
+              ? ""
+              : absl::StrCat(" of model '", event.snapshot_model(), "'"),
+          " at version ", event.model_version(), " (the model was at ",
+          event.previous_version(), ")");
+    default:
+      return "unknown";
+  }
+}
+
+// Samples, loss and the task's quality figure of `metrics`.
+std::string DescribeMetrics(const v1::ModelInfo& info,
+                            const v1::ModelMetrics& metrics) {
+  return absl::StrFormat(
+      "%d samples, loss %.6g, %s %.6g", metrics.samples_seen(),
+      metrics.progressive_loss(),
+      info.config().task() == v1::TASK_REGRESSION ? "mse" : "accuracy",
+      QualityMetric(info, metrics));
+}
+
+// Prints `info` to stdout: JSON with --json, else a short summary.
 absl::Status PrintModel(const v1::ModelInfo& info) {
-  ASSIGN_OR_RETURN(const std::string json, ToJson(info));
-  std::cout << json;
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(info);
+  const v1::ModelConfig& config = info.config();
+  std::cout << "model:     " << info.name() << "\n";
+  std::cout << "task:      " << TaskName(config.task()) << ", "
+            << config.num_features() << " dense features"
+            << (config.task() == v1::TASK_MULTICLASS
+                    ? absl::StrCat(", ", config.num_classes(), " classes")
+                    : "")
+            << "\n";
+  std::cout << "state:     "
+            << (info.state() == v1::MODEL_FAILED
+                    ? absl::StrCat("FAILED: ", info.failure())
+                    : std::string("ready"))
+            << "\n";
+  std::cout << "version:   " << info.model_version() << " (admitted "
+            << info.freshness().admitted_version() << ")\n";
+  std::cout << "since:     " << OriginOf(info) << ", "
+            << DescribeMetrics(info, info.metrics_since_lineage()) << "\n";
+  std::cout << "lifetime:  " << DescribeMetrics(info, info.lifetime_metrics())
+            << "\n";
+  std::cout << "lineage:\n";
+  for (const v1::ModelLineage& event : info.lineage()) {
+    std::cout << "  " << DescribeEvent(event) << "\n";
+  }
   return absl::OkStatus();
 }
 
-// The model's quality so far: accuracy for classifiers, MSE for regression.
-double QualityMetric(const v1::ModelInfo& info) {
-  return info.config().task() == v1::TASK_REGRESSION
-             ? info.metrics().progressive_mse()
-             : info.metrics().progressive_accuracy();
-}
-
 // The value of enum `type` named by flag `flag`: "" is the server default
-// (0), else the value's name without its prefix, lower case ("adagrad" for
+// (0), else the value's name without `prefix`, lower case ("adagrad" for
 // OPTIMIZER_ADAGRAD). A usage error for another name.
 absl::StatusOr<int> EnumFlag(absl::string_view flag, const std::string& name,
-                             const google::protobuf::EnumDescriptor& type) {
+                             const google::protobuf::EnumDescriptor& type,
+                             absl::string_view prefix) {
   if (name.empty()) return 0;
   std::vector<std::string> names;
   for (int i = 0; i < type.value_count(); ++i) {
     const google::protobuf::EnumValueDescriptor& value = *type.value(i);
     if (value.number() == 0) continue;
     std::string short_name =
-        absl::AsciiStrToLower(value.name().substr(value.name().find('_') + 1));
+        absl::AsciiStrToLower(absl::StripPrefix(value.name(), prefix));
     if (short_name == name) return value.number();
     names.push_back(std::move(short_name));
   }
@@ -70,10 +154,10 @@ absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
       absl::GetFlag(FLAGS_disable_standardization));
   ASSIGN_OR_RETURN(const int optimizer,
                    EnumFlag("optimizer", absl::GetFlag(FLAGS_optimizer),
-                            *v1::Optimizer_descriptor()));
+                            *v1::Optimizer_descriptor(), "OPTIMIZER_"));
   config.set_optimizer(static_cast<v1::Optimizer>(optimizer));
   ASSIGN_OR_RETURN(const int loss, EnumFlag("loss", absl::GetFlag(FLAGS_loss),
-                                            *v1::Loss_descriptor()));
+                                            *v1::Loss_descriptor(), "LOSS_"));
   config.set_loss(static_cast<v1::Loss>(loss));
   if (auto v = absl::GetFlag(FLAGS_l1)) config.set_l1(*v);
   if (auto v = absl::GetFlag(FLAGS_ftrl_beta)) config.set_ftrl_beta(*v);
@@ -82,6 +166,15 @@ absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
   if (auto v = absl::GetFlag(FLAGS_huber_delta)) config.set_huber_delta(*v);
   if (auto v = absl::GetFlag(FLAGS_quantile_tau)) config.set_quantile_tau(*v);
   if (auto v = absl::GetFlag(FLAGS_max_gradient)) config.set_max_gradient(*v);
+  ASSIGN_OR_RETURN(
+      const int drift_detector,
+      EnumFlag("drift_detector", absl::GetFlag(FLAGS_drift_detector),
+               *v1::DriftDetector_descriptor(), "DRIFT_DETECTOR_"));
+  config.set_drift_detector(static_cast<v1::DriftDetector>(drift_detector));
+  ASSIGN_OR_RETURN(const int drift_policy,
+                   EnumFlag("drift_policy", absl::GetFlag(FLAGS_drift_policy),
+                            *v1::DriftPolicy_descriptor(), "DRIFT_POLICY_"));
+  config.set_drift_policy(static_cast<v1::DriftPolicy>(drift_policy));
   config.set_hash_bits(absl::GetFlag(FLAGS_hash_bits));
   for (const std::string& pair : absl::GetFlag(FLAGS_interactions)) {
     const std::vector<std::string> parts = absl::StrSplit(pair, ':');
@@ -123,11 +216,12 @@ absl::Status RunModels(LearnerClient& client, const Args& args) {
   for (const v1::ModelInfo& info : models) {
     name_width = std::max<int>(name_width, info.name().size());
   }
+  // SAMPLES: over the model's life; LOSS and ACCURACY/MSE: since ORIGIN.
   constexpr absl::string_view kRow =
-      "%-*s  %-10s  %8s  %7s  %10s  %10s  %12s  %12s\n";
+      "%-*s  %-10s  %8s  %7s  %10s  %10s  %12s  %12s  %s\n";
   std::cout << absl::StrFormat(kRow, name_width, "NAME", "TASK", "FEATURES",
                                "CLASSES", "VERSION", "SAMPLES", "LOSS",
-                               "ACCURACY/MSE");
+                               "ACCURACY/MSE", "ORIGIN");
   for (const v1::ModelInfo& info : models) {
     const v1::ModelConfig& config = info.config();
     std::cout << absl::StrFormat(
@@ -137,9 +231,12 @@ absl::Status RunModels(LearnerClient& client, const Args& args) {
             ? absl::StrCat(config.num_classes())
             : "-",
         absl::StrCat(info.model_version()),
-        absl::StrCat(info.metrics().samples_seen()),
-        absl::StrFormat("%.6g", info.metrics().progressive_loss()),
-        absl::StrFormat("%.6g", QualityMetric(info)));
+        absl::StrCat(info.lifetime_metrics().samples_seen()),
+        absl::StrFormat("%.6g",
+                        info.metrics_since_lineage().progressive_loss()),
+        absl::StrFormat("%.6g",
+                        QualityMetric(info, info.metrics_since_lineage())),
+        OriginOf(info));
   }
   return absl::OkStatus();
 }

@@ -134,8 +134,13 @@ class Learner {
   // or the model held hashed state at the cutoff: a fit learns dense
   // features only, so the swap would drop it), RESOURCE_EXHAUSTED (the
   // recording overflowed) or ABORTED (stopped first). Batches admitted but not
-  // applied yet are learned after the swap, by the new model.
-  void Adopt(LinearModel fitted, AdoptCallback on_done);
+  // applied yet are learned after the swap, by the new model. `on_swap`, if
+  // set, runs on the learner thread at a swap, just before on_done, with the
+  // replaced and the new model, both at the swap's version.
+  using SwapObserver = absl::AnyInvocable<void(const LinearModel& replaced,
+                                               const LinearModel& adopted)>;
+  void Adopt(LinearModel fitted, AdoptCallback on_done,
+             SwapObserver on_swap = nullptr);
 
  private:
   class Ack;
@@ -238,6 +243,7 @@ class Learner {
   struct Adoption {
     LinearModel fitted;
     AdoptCallback on_done;
+    SwapObserver on_swap;
   };
   std::optional<Recording> recording_ ABSL_GUARDED_BY(mu_);
   uint64_t recording_generation_ ABSL_GUARDED_BY(mu_) = 0;

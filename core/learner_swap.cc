@@ -48,7 +48,8 @@ void Learner::Record(ExampleBatch batch, uint64_t generation) {
   recording_->batches.push_back(std::move(batch));
 }
 
-void Learner::Adopt(LinearModel fitted, AdoptCallback on_done) {
+void Learner::Adopt(LinearModel fitted, AdoptCallback on_done,
+                    SwapObserver on_swap) {
   absl::Status refusal;
   {
     absl::MutexLock lock(&mu_);
@@ -58,7 +59,8 @@ void Learner::Adopt(LinearModel fitted, AdoptCallback on_done) {
       refusal = absl::FailedPreconditionError(
           "the learner is already adopting a model");
     } else {
-      adoption_ = Adoption{std::move(fitted), std::move(on_done)};
+      adoption_ =
+          Adoption{std::move(fitted), std::move(on_done), std::move(on_swap)};
       work_.Signal();
       return;
     }
@@ -115,6 +117,7 @@ void Learner::RunPendingAdoption() {
       next->Learn(batch.view(i), batch.labels[i], batch.weights[i]);
     }
   }
+  if (adoption->on_swap) adoption->on_swap(model_, *next);
   model_ = *std::move(next);
   std::vector<StateCallback> ready = Publish();
   adoption->on_done(model_.version());

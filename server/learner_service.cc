@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "server/model_lineage.h"
 #include "server/proto_convert.h"
 #include "server/reactor_handoff.h"
 #include "server/snapshot_codec.h"
@@ -480,9 +481,16 @@ class PredictReactor final
   std::shared_ptr<PredictReactor> self_;      // released in OnDone
 };
 
-// The model's published state, config, metrics and freshness.
+// The model's published state, config, metrics, freshness and lineage.
 void FillModelInfo(const LiveModel& model, v1::ModelInfo* info) {
-  ToModelInfo(model.name, *model.learner.Current(), info);
+  const Lineage lineage = model.GetLineage();
+  const std::shared_ptr<const LinearModel> state = model.learner.Current();
+  ToModelInfo(model.name, *state, info);
+  info->mutable_lineage()->Assign(lineage.begin(), lineage.end());
+  const MetricsSummary metrics = state->metrics();
+  *info->mutable_metrics_since_lineage() =
+      MetricsSinceLineage(lineage, metrics);
+  *info->mutable_lifetime_metrics() = LifetimeMetrics(lineage, metrics);
   const Learner::Options& options = model.learner.options();
   v1::Freshness* freshness = info->mutable_freshness();
   freshness->set_publish_every_samples(options.publish_every);
@@ -637,7 +645,8 @@ absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
   if (!state.ok()) return invalid(state.status());
   ASSIGN_OR_RETURN(
       const std::shared_ptr<LiveModel> model,
-      registry_->Restore(request.model(), *state, request.allow_reshape()));
+      registry_->Restore(request.model(), *state, request.allow_reshape(),
+                         {request.snapshot_name(), snapshot->model()}));
   FillModelInfo(*model, response);
   return absl::OkStatus();
 }

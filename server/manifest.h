@@ -1,5 +1,6 @@
-// The durable list of a server's models: which exist, their configs and the
-// directory ("incarnation") holding each one's log and checkpoints.
+// The durable list of a server's models: which exist, their configs, their
+// lineage and the directory ("incarnation") holding each one's log and
+// checkpoints.
 #ifndef STREAMFIT_SERVER_MANIFEST_H_
 #define STREAMFIT_SERVER_MANIFEST_H_
 
@@ -10,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "core/file_system.h"
 #include "core/model_config.h"
+#include "server/model_lineage.h"
 
 namespace streamfit {
 
@@ -19,6 +21,7 @@ struct Manifest {
   struct Entry {
     uint64_t incarnation = 0;
     ModelConfig config;
+    Lineage lineage;  // empty in manifests written before lineage was kept
   };
   std::map<std::string, Entry> models;  // by name
   uint64_t next_incarnation = 1;

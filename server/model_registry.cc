@@ -1,5 +1,7 @@
 #include "server/model_registry.h"
 
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +22,16 @@ absl::Status LiveModel::CheckNotFailed() const {
       absl::StrCat("model '", name, "' is failed (", failure,
                    "); it serves predictions from its last good state; "
                    "Restore a snapshot into it or delete it"));
+}
+
+Lineage LiveModel::GetLineage() const {
+  absl::MutexLock lock(&lineage_mu_);
+  return lineage_;
+}
+
+void LiveModel::SetLineage(Lineage lineage) {
+  absl::MutexLock lock(&lineage_mu_);
+  lineage_ = std::move(lineage);
 }
 
 absl::Status CheckReshape(const LiveModel& model, const ModelConfig& config,
@@ -73,11 +85,14 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Create(
                      " models, its limit (--max_models)"));
   }
   std::shared_ptr<LiveModel> model;
+  Lineage lineage = CreatedLineage(absl::ToUnixMillis(absl::Now()));
   if (store_ != nullptr) {
-    ASSIGN_OR_RETURN(model, store_->Replace(std::string(name), initial));
+    ASSIGN_OR_RETURN(model,
+                     store_->Replace(std::string(name), initial, lineage));
   } else {
     model = std::make_shared<LiveModel>(std::string(name), initial,
                                         learner_options_);
+    model->SetLineage(std::move(lineage));
   }
   ModelMap next = *models_.load(std::memory_order_acquire);
   next.emplace(std::string(name), model);
@@ -124,7 +139,8 @@ absl::Status ModelRegistry::Delete(absl::string_view name) {
 }
 
 absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Restore(
-    absl::string_view name, const LinearModel& state, bool allow_reshape) {
+    absl::string_view name, const LinearModel& state, bool allow_reshape,
+    const RestoreOrigin& origin) {
   RETURN_IF_ERROR(ValidateModelName(name));
   RETURN_IF_ERROR(CheckModelSize(state.config()));
   std::shared_ptr<LiveModel> old;
@@ -137,10 +153,18 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Restore(
       return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
     }
     RETURN_IF_ERROR(CheckReshape(*it->second, state.config(), allow_reshape));
+    const std::shared_ptr<const LinearModel> replaced =
+        it->second->learner.Current();
+    Lineage lineage = AppendLineage(
+        it->second->GetLineage(),
+        RestoredEvent(origin, state.version(), state.metrics(),
+                      replaced->version(), absl::ToUnixMillis(absl::Now())),
+        replaced->metrics());
     if (store_ != nullptr) {
-      ASSIGN_OR_RETURN(model, store_->Replace(it->first, state));
+      ASSIGN_OR_RETURN(model, store_->Replace(it->first, state, lineage));
     } else {
       model = std::make_shared<LiveModel>(it->first, state, learner_options_);
+      model->SetLineage(std::move(lineage));
     }
     old = std::exchange(it->second, model);
     Publish(std::move(next));
@@ -172,6 +196,26 @@ void ModelRegistry::StopAll() {
 absl::Status ModelRegistry::Persist(LiveModel& model) {
   if (store_ == nullptr) return absl::OkStatus();
   return store_->Checkpoint(model, ModelStore::When::kAlways);
+}
+
+absl::Status ModelRegistry::RecordSwap(LiveModel& model,
+                                       const SwapRecord& swap) {
+  RETURN_IF_ERROR(Persist(model));
+  absl::MutexLock lock(&write_mu_);
+  const std::shared_ptr<const ModelMap> models =
+      models_.load(std::memory_order_acquire);
+  auto it = models->find(model.name);
+  if (it == models->end() || it->second.get() != &model) {
+    return absl::OkStatus();  // deleted or restored since: its lineage ended
+  }
+  Lineage lineage = AppendLineage(
+      model.GetLineage(), RetrainedEvent(swap, absl::ToUnixMillis(absl::Now())),
+      swap.replaced);
+  if (store_ != nullptr) {
+    RETURN_IF_ERROR(store_->SaveLineage(model.name, model.dir, lineage));
+  }
+  model.SetLineage(std::move(lineage));
+  return absl::OkStatus();
 }
 
 }  // namespace streamfit

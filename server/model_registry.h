@@ -16,13 +16,15 @@
 #include "core/learner.h"
 #include "core/model_config.h"
 #include "core/sample_log.h"
+#include "server/model_lineage.h"
 
 namespace streamfit {
 
 // One live model: its name, its full configuration and its learner, and
 // when it is durable its directory and sample log (the learner's journal).
 // The learner and log are thread-safe; the other fields are constant except
-// the checkpoint bookkeeping, guarded by checkpoint_mu.
+// the checkpoint bookkeeping, guarded by checkpoint_mu, and the lineage
+// (read and set through its thread-safe accessors).
 struct LiveModel {
   LiveModel(std::string name, const LinearModel& initial,
             const Learner::Options& options, std::string dir = "",
@@ -38,6 +40,10 @@ struct LiveModel {
   // FAILED_PRECONDITION if the model is failed (it may not learn).
   absl::Status CheckNotFailed() const;
 
+  // How the model's state came to be (ModelInfo.lineage).
+  Lineage GetLineage() const ABSL_LOCKS_EXCLUDED(lineage_mu_);
+  void SetLineage(Lineage lineage) ABSL_LOCKS_EXCLUDED(lineage_mu_);
+
   const std::string name;
   const ModelConfig config;
   const std::string dir;  // empty: in memory only
@@ -51,6 +57,10 @@ struct LiveModel {
   absl::Mutex checkpoint_mu;  // one checkpoint writer at a time
   uint64_t checkpointed_version ABSL_GUARDED_BY(checkpoint_mu);
   absl::Time checkpointed_at ABSL_GUARDED_BY(checkpoint_mu) = absl::Now();
+
+ private:
+  mutable absl::Mutex lineage_mu_;
+  Lineage lineage_ ABSL_GUARDED_BY(lineage_mu_);
 };
 
 class ModelStore;
@@ -101,12 +111,17 @@ class ModelRegistry {
   // NOT_FOUND on an unknown name; FAILED_PRECONDITION, naming both shapes,
   // if `state` has another shape than the model (SameShape) unless
   // `allow_reshape`; RESOURCE_EXHAUSTED as CheckModelSize.
+  // `origin` goes into the model's lineage.
   absl::StatusOr<std::shared_ptr<LiveModel>> Restore(
       absl::string_view name, const LinearModel& state,
-      bool allow_reshape = false);
+      bool allow_reshape = false, const RestoreOrigin& origin = {});
   // Makes the model's current weights durable now (after a retrain swap,
   // which changes them without new samples in the log). OK without a store.
   absl::Status Persist(LiveModel& model);
+  // After a retrain swap into `model`: Persist, then the swap joins the
+  // model's lineage (durably with a store; not if the model was deleted or
+  // restored meanwhile).
+  absl::Status RecordSwap(LiveModel& model, const SwapRecord& swap);
   // Adds the models the store recovered (at start, before serving).
   absl::Status RecoverFromStore();
   // Stops every learner (used at shutdown, after they drained).

@@ -184,6 +184,7 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
   }
   auto live = std::make_shared<LiveModel>(name, *model, learner_options_, dir,
                                           std::move(log), failure);
+  live->SetLineage(entry.lineage);
   absl::MutexLock lock(&live->checkpoint_mu);
   live->checkpointed_version = loaded.ok() ? *loaded : 0;
   return live;
@@ -192,15 +193,16 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
 absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Create(
     const std::string& name, const ModelConfig& config) {
   ASSIGN_OR_RETURN(LinearModel initial, LinearModel::Create(config));
-  return Replace(name, initial);
+  return Replace(name, initial,
+                 CreatedLineage(absl::ToUnixMillis(absl::Now())));
 }
 
 absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Replace(
-    const std::string& name, const LinearModel& state) {
+    const std::string& name, const LinearModel& state, const Lineage& lineage) {
   absl::MutexLock lock(&mu_);
   Manifest next = manifest_;
   const uint64_t incarnation = next.next_incarnation++;
-  next.models[name] = {incarnation, state.config()};
+  next.models[name] = {incarnation, state.config(), lineage};
   const std::string dir = ModelDir(name, incarnation);
   // The new directory is complete (checkpoint of the state) before the
   // manifest names it: a crash in between leaves an orphan, removed later.
@@ -216,8 +218,26 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Replace(
     return saved;
   }
   manifest_ = std::move(next);
-  return std::make_shared<LiveModel>(name, state, learner_options_, dir,
-                                     std::move(log));
+  auto live = std::make_shared<LiveModel>(name, state, learner_options_, dir,
+                                          std::move(log));
+  live->SetLineage(lineage);
+  return live;
+}
+
+absl::Status ModelStore::SaveLineage(const std::string& name,
+                                     const std::string& dir,
+                                     const Lineage& lineage) {
+  absl::MutexLock lock(&mu_);
+  Manifest next = manifest_;
+  auto it = next.models.find(name);
+  if (it == next.models.end() ||
+      ModelDir(name, it->second.incarnation) != dir) {
+    return absl::OkStatus();
+  }
+  it->second.lineage = lineage;
+  RETURN_IF_ERROR(SaveManifest(next));
+  manifest_ = std::move(next);
+  return absl::OkStatus();
 }
 
 absl::Status ModelStore::Delete(const std::string& name) {

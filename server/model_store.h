@@ -54,10 +54,15 @@ class ModelStore {
   absl::StatusOr<std::shared_ptr<LiveModel>> Create(const std::string& name,
                                                     const ModelConfig& config);
   // A new incarnation of `name` holding `state` (its checkpoint is written
-  // before the manifest points at it). The caller stops the old one, then
-  // calls RemoveIncarnation(old->dir).
+  // before the manifest points at it), with `lineage`. The caller stops the
+  // old one, then calls RemoveIncarnation(old->dir).
   absl::StatusOr<std::shared_ptr<LiveModel>> Replace(const std::string& name,
-                                                     const LinearModel& state);
+                                                     const LinearModel& state,
+                                                     const Lineage& lineage);
+  // Saves `lineage` in the manifest as model `name`'s if its incarnation is
+  // still `dir` (else OK and nothing changes).
+  absl::Status SaveLineage(const std::string& name, const std::string& dir,
+                           const Lineage& lineage);
   absl::Status Delete(const std::string& name);
   void RemoveIncarnation(const std::string& dir);
 

@@ -320,6 +320,7 @@ void RetrainJobs::Work() {
 
 void RetrainJobs::Run(Job& job) {
   v1::RetrainRequest request;
+  std::string job_id;
   bool started = false;
   Update(
       job,
@@ -328,6 +329,7 @@ void RetrainJobs::Run(Job& job) {
         s.set_state(v1::RETRAIN_RUNNING);
         s.mutable_progress()->set_phase("loading");
         request = s.request();
+        job_id = s.id();
         started = true;
       },
       true);
@@ -470,16 +472,24 @@ void RetrainJobs::Run(Job& job) {
   if (!swap) return end(v1::RETRAIN_SUCCEEDED, absl::OkStatus());
 
   std::promise<absl::StatusOr<uint64_t>> adopted;
-  model->learner.Adopt(*std::move(fitted),
-                       [&adopted](absl::StatusOr<uint64_t> version) {
-                         adopted.set_value(std::move(version));
-                       });
+  SwapRecord record{job_id, request.algorithm(), request.dataset_id()};
+  model->learner.Adopt(
+      *std::move(fitted),
+      [&adopted](absl::StatusOr<uint64_t> version) {
+        adopted.set_value(std::move(version));
+      },
+      [&record](const LinearModel& replaced, const LinearModel& fit) {
+        record.replaced = replaced.metrics();
+        record.adopted = fit.metrics();
+      });
   const absl::StatusOr<uint64_t> version = adopted.get_future().get();
   recording = false;  // Adopt ended it either way
   if (!version.ok()) return fail(version.status());
-  // The log holds samples, not the fit: a checkpoint makes the swap durable.
-  // A crash before it leaves the job unfinished, so it reads ABORTED.
-  if (absl::Status s = registry_->Persist(*model); !s.ok()) {
+  record.version = *version;
+  // The log holds samples, not the fit: a checkpoint makes the swap durable
+  // (then the lineage records it). A crash before it leaves the job
+  // unfinished, so it reads ABORTED.
+  if (absl::Status s = registry_->RecordSwap(*model, record); !s.ok()) {
     return fail(absl::Status(
         s.code(), absl::StrCat("swapped in, but its checkpoint failed (a "
                                "restart would bring back the old model): ",

@@ -34,20 +34,22 @@ class CliTest(unittest.TestCase):
         cls.out_dir = out_dir.name
         cls.server = server_process.start_for_test_class(cls, ARGS.server)
 
-    def run_cli(self, *args, stdin=None, timeout="30s"):
-        """Runs `streamfit ARGS` against the test server (never through an
-        HTTP proxy that the environment may name), `stdin` as its input."""
+    def run_cli(self, *args, stdin=None, timeout="30s", server=None):
+        """Runs `streamfit ARGS` against the test server, or `server` (never
+        through an HTTP proxy that the environment may name), `stdin` as its
+        input."""
         env = {k: v for k, v in os.environ.items()
                if not k.lower().endswith("_proxy")}
+        address = (server or self.server).address
         return subprocess.run(
-            [ARGS.cli, *args, f"--server={self.server.address}",
+            [ARGS.cli, *args, f"--server={address}",
              f"--timeout={timeout}"],
             input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True, text=True, env=env, timeout=CLI_TIMEOUT)
 
-    def run_ok(self, *args, stdin=None):
+    def run_ok(self, *args, stdin=None, server=None):
         """run_cli, expecting success; returns the CompletedProcess."""
-        result = self.run_cli(*args, stdin=stdin)
+        result = self.run_cli(*args, stdin=stdin, server=server)
         self.assertEqual(result.returncode, 0,
                          f"streamfit {' '.join(args)}:\n{result.stderr}")
         return result
@@ -64,7 +66,8 @@ class CliTest(unittest.TestCase):
     def test_regression_workflow(self):
         diabetes = data_file("diabetes.reg.csv")
         info = json.loads(self.run_ok("create", "diabetes", "--task",
-                                      "regression", "--features", "10").stdout)
+                                      "regression", "--features", "10",
+                                      "--json").stdout)
         self.assertEqual(info["name"], "diabetes")
         self.assertEqual(info["config"]["task"], "TASK_REGRESSION")
         self.assertEqual(info["config"]["num_features"], 10)
@@ -113,7 +116,7 @@ class CliTest(unittest.TestCase):
         self.assertTrue(all(0 <= p <= 1 for p in probabilities))
         self.assertRegex(predicted.stderr, r"^accuracy 0\.9[0-9]* on 569 rows")
 
-        info = json.loads(self.run_ok("get", "cancer").stdout)
+        info = json.loads(self.run_ok("get", "cancer", "--json").stdout)
         self.assertEqual(info["config"]["schedule"], "SCHEDULE_CONSTANT")
         self.assertEqual(info["config"]["learning_rate"], 0.01)
 
@@ -132,7 +135,7 @@ class CliTest(unittest.TestCase):
         self.assert_fails(["get"], "usage: streamfit get NAME", exit_code=2)
         self.assert_fails(
             ["create", "bad", "--task", "linear", "--features", "3"],
-            "--task must be regression, binary or multiclass")
+            "--task must be regression, binary or multiclass", exit_code=2)
         missing = os.path.join(self.out_dir, "missing.csv")
         self.assert_fails(["observe", "any", "--file", missing],
                           "error: NOT_FOUND: cannot open", missing)
@@ -185,7 +188,9 @@ class CliTest(unittest.TestCase):
             "--hash_bits", "12", "--optimizer", "ftrl", "--loss", "hinge",
             "--interactions", "a:b,c:c", "--l1", "0.01", "--l2", "0.001",
             "--learning_rate", "0.3", "--ftrl_beta", "0.5",
-            "--max_gradient", "10", "--class_weights", "1,3").stdout)
+            "--max_gradient", "10", "--class_weights", "1,3",
+            "--drift_detector", "page_hinkley", "--drift_policy", "reset",
+            "--json").stdout)
         config = info["config"]
         self.assertEqual(config["hash_bits"], 12)
         self.assertEqual(config["optimizer"], "OPTIMIZER_FTRL")
@@ -199,6 +204,13 @@ class CliTest(unittest.TestCase):
         self.assertEqual(config["ftrl_beta"], 0.5)
         self.assertEqual(config["max_gradient"], 10)
         self.assertEqual(config["class_weights"], [1, 3])
+        self.assertEqual(config["drift_detector"],
+                         "DRIFT_DETECTOR_PAGE_HINKLEY")
+        self.assertEqual(config["drift_policy"], "DRIFT_POLICY_RESET")
+        self.assert_fails(["create", "x", "--task", "binary", "--features",
+                           "2", "--drift_detector", "cusum"],
+                          "--drift_detector must be one of none, adwin, "
+                          "page_hinkley", exit_code=2)
         self.assert_fails(["create", "x", "--task", "binary", "--features",
                            "2", "--optimizer", "newton"],
                           "--optimizer must be one of sgd, adagrad",
@@ -249,7 +261,8 @@ class CliTest(unittest.TestCase):
                           "INVALID_ARGUMENT", "line 1: 2 features",
                           "takes 3", "nothing was sent", stdin="1,2,3\n")
         self.assertEqual(
-            json.loads(self.run_ok("get", "wide").stdout)["model_version"],
+            json.loads(self.run_ok("get", "wide",
+                                   "--json").stdout)["model_version"],
             "0")
         # A bad line after good batches: what the server acked is reported.
         lines = "".join(f"{i},1,2,3\n" for i in range(5)) + "5,1,x,3\n"
@@ -310,6 +323,71 @@ class CliTest(unittest.TestCase):
                            "saved-at-3"], "error: NOT_FOUND", "'saved-at-3'")
         self.assert_fails(["snapshots", "rm", "saved-at-3"],
                           "error: NOT_FOUND")
+
+    def test_models_and_get_show_lineage_across_a_restart(self):
+        data_dir = tempfile.TemporaryDirectory(prefix="streamfit-cli-lineage-")
+        self.addCleanup(data_dir.cleanup)
+        server = server_process.ServerProcess(ARGS.server, data_dir.name)
+        self.addCleanup(server.stop)
+        server.start()
+
+        def run(*args, stdin=None):
+            return self.run_ok(*args, stdin=stdin, server=server)
+
+        def models_row(name):
+            lines = run("models").stdout.splitlines()
+            self.assertTrue(lines[0].split()[-1] == "ORIGIN", lines)
+            return next(line.split() for line in lines
+                        if line.startswith(name + " "))
+
+        run("create", "lin", "--task", "regression", "--features", "10")
+        self.assertEqual(models_row("lin")[-1], "created")
+        run("observe", "lin", "--file", data_file("diabetes.reg.csv"))
+        dataset_id = run("dataset", "upload", data_file(
+            "diabetes.reg.csv")).stdout.strip().splitlines()[-1]
+        run("retrain", "lin", "--dataset", dataset_id, "--algorithm",
+            "least_squares", "--wait")
+        job_id = json.loads(run("jobs", "--json").stdout)["jobs"][-1]["id"]
+        # VERSION and SAMPLES (over the model's life) stay 442: the swap
+        # shows as the origin.
+        self.assertEqual(models_row("lin")[4:6], ["442", "442"])
+        self.assertEqual(models_row("lin")[-1], "retrained@442")
+        text = run("get", "lin").stdout
+        self.assertIn(f"job {job_id} (least_squares on dataset "
+                      f"{dataset_id}) swapped in at version 442", text)
+        self.assertIn("lifetime:  442 samples", text)
+        self.assertIn("since:     retrained@442, 0 samples", text)
+
+        run("snapshot", "lin", "--to_file", "lin-442")
+        run("observe", "lin", "--file", "-", stdin="1" + ",0" * 10 + "\n")
+        run("restore", "lin", "--from_snapshot", "lin-442")
+        self.assertEqual(server.stop(), 0)
+
+        server = server_process.ServerProcess(ARGS.server, data_dir.name)
+        self.addCleanup(server.stop)
+        server.start()
+        info = json.loads(run("get", "lin", "--json").stdout)
+        self.assertEqual([e["event"] for e in info["lineage"]],
+                         ["LINEAGE_CREATED", "LINEAGE_RETRAINED",
+                          "LINEAGE_RESTORED"])
+        retrained, restored = info["lineage"][1], info["lineage"][2]
+        self.assertEqual((retrained["job_id"], retrained["dataset_id"],
+                          retrained["algorithm"], retrained["model_version"]),
+                         (job_id, dataset_id, "least_squares", "442"))
+        self.assertEqual((restored["snapshot_name"], restored["snapshot_model"],
+                          restored["model_version"],
+                          restored["previous_version"]),
+                         ("lin-442", "lin", "442", "443"))
+        self.assertEqual(info["lifetime_metrics"]["samples_seen"], "443")
+        self.assertEqual(info["metrics_since_lineage"]["samples_seen"], "0")
+        self.assertEqual(models_row("lin")[-1], "restored@442")
+        listed = json.loads(run("models", "--json").stdout)["models"]
+        self.assertEqual(
+            next(m for m in listed if m["name"] == "lin")["lineage"],
+            info["lineage"])
+        self.assertIn("restored", run("get", "lin").stdout)
+        self.assertIn("saved snapshot 'lin-442' of model 'lin' at version 442 "
+                      "(the model was at 443)", run("get", "lin").stdout)
 
 
 def main():

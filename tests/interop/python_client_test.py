@@ -192,8 +192,12 @@ class PythonClientTest(unittest.TestCase):
                           for s in self.client.list_snapshots("saved")],
                          [("saved-100", 100)])
         self.client.observe("saved", self.X[100:], self.y[100:])
-        self.assertEqual(self.client.restore("saved", "saved-100")
-                         .model_version, 100)
+        info = self.client.restore("saved", "saved-100")
+        self.assertEqual(info.model_version, 100)
+        self.assertEqual(info.lineage[-1].event, streamfit.pb2.LINEAGE_RESTORED)
+        self.assertEqual(info.lineage[-1].snapshot_name, "saved-100")
+        self.assertEqual(info.lifetime_metrics.samples_seen, len(self.y))
+        self.assertEqual(info.metrics_since_lineage.samples_seen, 0)
         self.client.delete_snapshot("saved-100")
         self.assert_error(grpc.StatusCode.NOT_FOUND, self.client.restore,
                           "saved", "saved-100")
@@ -221,6 +225,13 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(updates[-1].state, streamfit.pb2.RETRAIN_SUCCEEDED)
         self.assertEqual(self.client.get_job(job.id).state,
                          streamfit.pb2.RETRAIN_SUCCEEDED)
+        lineage = self.client.get_model("diabetes").lineage
+        self.assertEqual([e.event for e in lineage],
+                         [streamfit.pb2.LINEAGE_CREATED,
+                          streamfit.pb2.LINEAGE_RETRAINED])
+        self.assertEqual((lineage[1].job_id, lineage[1].dataset_id,
+                          lineage[1].algorithm),
+                         (job.id, dataset.id, "least_squares"))
         self.assertIn(job.id, [j.id for j in self.client.list_jobs()])
         self.assertIn(dataset.id, [d.id for d in self.client.list_datasets()])
         self.client.delete_dataset(dataset.id)
