@@ -3,10 +3,9 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <system_error>
+#include <set>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -20,7 +19,6 @@
 #include "server/names.h"
 
 namespace streamfit {
-namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kMaxReasons = 10;
@@ -156,18 +154,18 @@ absl::StatusOr<ParsedDataset> ParseDatasetBytes(absl::string_view bytes,
 }
 
 DatasetStore::Upload::Upload(DatasetStore* store, std::string temp_path,
-                             std::FILE* file)
+                             std::unique_ptr<FileSystem::WritableFile> file)
     : store_(store),
       temp_path_(std::move(temp_path)),
-      file_(file),
+      file_(std::move(file)),
       sha_(std::make_unique<Sha>()) {
   EVP_DigestInit_ex(sha_->ctx, EVP_sha256(), nullptr);
 }
 
 DatasetStore::Upload::~Upload() {
-  if (file_ != nullptr) std::fclose(file_);
-  std::error_code ec;
-  if (!done_) fs::remove(temp_path_, ec);
+  file_.reset();
+  // Best effort: the store removes temporary files it finds when it opens.
+  if (!done_) (void)store_->fs_->Remove(temp_path_);
 }
 
 absl::Status DatasetStore::Upload::Append(absl::string_view chunk) {
@@ -176,9 +174,10 @@ absl::Status DatasetStore::Upload::Append(absl::string_view chunk) {
         absl::StrCat("the upload is over the server's limit of ",
                      store_->max_bytes(), " bytes (--max_dataset_bytes)"));
   }
-  if (std::fwrite(chunk.data(), 1, chunk.size(), file_) != chunk.size()) {
-    return FileError(errno, absl::StrCat("write ", temp_path_));
+  if (file_ == nullptr) {
+    return absl::FailedPreconditionError("the upload has finished");
   }
+  RETURN_IF_ERROR(file_->PWrite(bytes_, chunk));
   EVP_DigestUpdate(sha_->ctx, chunk.data(), chunk.size());
   bytes_ += chunk.size();
   return absl::OkStatus();
@@ -186,6 +185,9 @@ absl::Status DatasetStore::Upload::Append(absl::string_view chunk) {
 
 absl::StatusOr<v1::DatasetInfo> DatasetStore::Upload::Finish(
     const v1::UploadDatasetRequest& spec) {
+  if (file_ == nullptr) {
+    return absl::FailedPreconditionError("the upload has finished");
+  }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_DigestFinal_ex(sha_->ctx, digest, &size);
@@ -200,12 +202,8 @@ absl::StatusOr<v1::DatasetInfo> DatasetStore::Upload::Finish(
     return absl::DataLossError(absl::StrCat(
         "the upload's sha256 is ", sha, ", the client sent ", spec.sha256()));
   }
-  if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) {
-    return FileError(errno, absl::StrCat("write ", temp_path_));
-  }
-  const int closed = std::fclose(file_);
-  file_ = nullptr;
-  if (closed != 0) return FileError(errno, absl::StrCat("close ", temp_path_));
+  RETURN_IF_ERROR(file_->Sync());
+  file_.reset();
 
   RETURN_IF_ERROR(ValidateUploadSpec(spec));
   v1::DatasetInfo info;
@@ -221,7 +219,8 @@ absl::StatusOr<v1::DatasetInfo> DatasetStore::Upload::Finish(
     return absl::InvalidArgumentError(
         "num_features is for libsvm uploads only");
   }
-  ASSIGN_OR_RETURN(const std::string bytes, ReadWholeFile(temp_path_));
+  ASSIGN_OR_RETURN(const std::string bytes,
+                   ReadWholeFile(temp_path_, store_->fs_));
   ASSIGN_OR_RETURN(const ParsedDataset parsed, ParseDatasetBytes(bytes, info));
   info.set_rows(parsed.examples.size());
   info.set_num_features(parsed.examples.num_features);
@@ -240,45 +239,74 @@ absl::StatusOr<v1::DatasetInfo> DatasetStore::Upload::Finish(
                              "|", info.skip_bad_rows(), "|", info.name()))
           .substr(0, 16)));
   info.set_created_unix_ms(absl::ToUnixMillis(absl::Now()));
+  return store_->Publish(temp_path_, info, &done_);
+}
 
-  absl::MutexLock lock(&store_->mu_);
-  const std::string data_path = store_->PathOf(info.id(), ".data");
-  std::error_code ec;
-  if (fs::exists(data_path, ec)) {
-    return store_->Get(info.id());  // the same upload again: the temp goes
-  }
-  fs::rename(temp_path_, data_path, ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot rename to ", data_path, ": ", ec.message()));
-  }
-  done_ = true;
-  if (absl::Status s = WriteFileAtomically(store_->PathOf(info.id(), ".meta"),
-                                           info.SerializeAsString());
-      !s.ok()) {
-    fs::remove(data_path, ec);
-    return s;
-  }
-  return info;
+void DatasetStore::Claim(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  while (claimed_.count(id) > 0) released_.Wait(&mu_);
+  claimed_.insert(id);
+}
+
+void DatasetStore::Release(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  claimed_.erase(id);
+  released_.SignalAll();
+}
+
+absl::StatusOr<v1::DatasetInfo> DatasetStore::Publish(
+    const std::string& temp_path, const v1::DatasetInfo& info, bool* moved) {
+  Claim(info.id());
+  absl::StatusOr<v1::DatasetInfo> result =
+      [&]() -> absl::StatusOr<v1::DatasetInfo> {
+    absl::StatusOr<v1::DatasetInfo> existing = Get(info.id());
+    if (!absl::IsNotFound(existing.status())) {
+      return existing;  // the same upload again (or an unreadable one)
+    }
+    const std::string data_path = PathOf(info.id(), ".data");
+    RETURN_IF_ERROR(fs_->Rename(temp_path, data_path));
+    *moved = true;
+    // Atomic, and its directory fsync also makes the rename above durable.
+    const std::string meta_path = PathOf(info.id(), ".meta");
+    if (absl::Status s =
+            WriteFileAtomically(meta_path, info.SerializeAsString(), fs_);
+        !s.ok()) {
+      // The .meta may be in place if only the directory fsync failed. What
+      // is left is removed as an orphan at the next open.
+      (void)fs_->Remove(meta_path);
+      (void)fs_->Remove(data_path);
+      return s;
+    }
+    return info;
+  }();
+  Release(info.id());
+  return result;
 }
 
 absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(
     Options options) {
-  std::error_code ec;
-  fs::create_directories(options.dir, ec);
-  if (ec) {
+  FileSystem* const fs = options.file_system;
+  if (absl::Status s = fs->CreateDirectories(options.dir); !s.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "cannot create dataset directory ", options.dir, ": ", ec.message()));
+        "cannot create dataset directory ", options.dir, ": ", s.message()));
   }
-  // Leftovers of interrupted uploads, and data without metadata.
-  for (const auto& entry : fs::directory_iterator(options.dir, ec)) {
-    const std::string name = entry.path().filename().string();
+  ASSIGN_OR_RETURN(const std::vector<std::string> names,
+                   fs->ListDirectory(options.dir));
+  const std::set<std::string> present(names.begin(), names.end());
+  // Leftovers of interrupted uploads, and data or metadata without the
+  // other (a publish or delete cut short).
+  const auto lacks = [&](const std::string& name, absl::string_view ext,
+                         absl::string_view other) {
+    return absl::EndsWith(name, ext) &&
+           present.count(absl::StrCat(name.substr(0, name.size() - ext.size()),
+                                      other)) == 0;
+  };
+  for (const std::string& name : names) {
     const bool orphan =
-        entry.path().extension() == ".data" &&
-        !fs::exists(fs::path(entry.path()).replace_extension(".meta"), ec);
+        lacks(name, ".data", ".meta") || lacks(name, ".meta", ".data");
     if (absl::StartsWith(name, "tmp-") || absl::EndsWith(name, ".tmp") ||
         orphan) {
-      fs::remove(entry.path(), ec);
+      (void)fs->Remove(absl::StrCat(options.dir, "/", name));
     }
   }
   return std::unique_ptr<DatasetStore>(new DatasetStore(std::move(options)));
@@ -296,19 +324,18 @@ DatasetStore::BeginUpload() {
     absl::MutexLock lock(&mu_);
     path = absl::StrCat(options_.dir, "/tmp-", ::getpid(), "-", next_temp_++);
   }
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) {
-    return FileError(errno, absl::StrCat("create ", path));
-  }
-  return std::unique_ptr<Upload>(new Upload(this, path, file));
+  ASSIGN_OR_RETURN(std::unique_ptr<FileSystem::WritableFile> file,
+                   fs_->OpenWritable(path, /*truncate=*/true));
+  return std::unique_ptr<Upload>(new Upload(this, path, std::move(file)));
 }
 
 absl::StatusOr<v1::DatasetInfo> DatasetStore::Get(const std::string& id) const {
   RETURN_IF_ERROR(ValidateDatasetId(id));
-  absl::StatusOr<std::string> meta = ReadWholeFile(PathOf(id, ".meta"));
-  if (!meta.ok()) {
+  absl::StatusOr<std::string> meta = ReadWholeFile(PathOf(id, ".meta"), fs_);
+  if (absl::IsNotFound(meta.status())) {
     return absl::NotFoundError(absl::StrCat("dataset '", id, "' not found"));
   }
+  if (!meta.ok()) return meta.status();
   v1::DatasetInfo info;
   if (!info.ParseFromString(*meta)) {
     return absl::DataLossError(
@@ -319,11 +346,13 @@ absl::StatusOr<v1::DatasetInfo> DatasetStore::Get(const std::string& id) const {
 
 std::vector<v1::DatasetInfo> DatasetStore::List() const {
   std::vector<v1::DatasetInfo> out;
-  std::error_code ec;
+  absl::StatusOr<std::vector<std::string>> names =
+      fs_->ListDirectory(options_.dir);
+  if (!names.ok()) return out;
   std::vector<std::string> ids;
-  for (const auto& entry : fs::directory_iterator(options_.dir, ec)) {
-    if (entry.path().extension() == ".meta") {
-      ids.push_back(entry.path().stem().string());
+  for (const std::string& name : *names) {
+    if (absl::EndsWith(name, ".meta")) {
+      ids.push_back(name.substr(0, name.size() - 5));
     }
   }
   std::sort(ids.begin(), ids.end());
@@ -335,17 +364,26 @@ std::vector<v1::DatasetInfo> DatasetStore::List() const {
 }
 
 absl::Status DatasetStore::Delete(const std::string& id) {
-  RETURN_IF_ERROR(Get(id).status());
-  absl::MutexLock lock(&mu_);
-  std::error_code ec;
-  fs::remove(PathOf(id, ".meta"), ec);
-  fs::remove(PathOf(id, ".data"), ec);
-  return absl::OkStatus();
+  RETURN_IF_ERROR(ValidateDatasetId(id));
+  Claim(id);
+  absl::Status status = Get(id).status();
+  if (status.ok()) {
+    // Without its .meta the dataset is gone; a left .data is an orphan
+    // removed at the next open.
+    status = fs_->Remove(PathOf(id, ".meta"));
+    if (status.ok()) {
+      (void)fs_->Remove(PathOf(id, ".data"));
+      status = SyncDirectory(options_.dir, fs_);
+    }
+  }
+  Release(id);
+  return status;
 }
 
 absl::StatusOr<ExampleBatch> DatasetStore::Load(const std::string& id) const {
   ASSIGN_OR_RETURN(const v1::DatasetInfo info, Get(id));
-  ASSIGN_OR_RETURN(const std::string bytes, ReadWholeFile(PathOf(id, ".data")));
+  ASSIGN_OR_RETURN(const std::string bytes,
+                   ReadWholeFile(PathOf(id, ".data"), fs_));
   ASSIGN_OR_RETURN(ParsedDataset parsed, ParseDatasetBytes(bytes, info));
   return std::move(parsed.examples);
 }

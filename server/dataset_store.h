@@ -1,14 +1,16 @@
 // Uploaded datasets on disk: <dir>/<id>.data (the bytes as uploaded) and
 // <id>.meta (a serialized v1::DatasetInfo). An upload is written to
-// <dir>/tmp-*, parsed and checksummed, and renamed only when complete, so a
-// dataset is either wholly there or absent; leftovers of a crash are removed
-// when the store opens.
+// <dir>/tmp-*, fsynced, parsed and checksummed, and renamed only when
+// complete; its .meta is written atomically after that, and a dataset exists
+// once its .meta does, so a dataset is either wholly there or absent.
+// Leftovers of a crash (temporary files, .data without .meta) are removed
+// when the store opens. All file work goes through a FileSystem.
 #ifndef STREAMFIT_SERVER_DATASET_STORE_H_
 #define STREAMFIT_SERVER_DATASET_STORE_H_
 
 #include <cstdint>
-#include <cstdio>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/dataset_reader.h"
 #include "core/example_batch.h"
+#include "core/file_system.h"
 #include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit {
@@ -33,12 +36,15 @@ absl::StatusOr<ParsedDataset> ParseExampleStream(absl::string_view bytes,
 absl::StatusOr<ParsedDataset> ParseDatasetBytes(absl::string_view bytes,
                                                 const v1::DatasetInfo& info);
 
-// Thread-safe.
+// Thread-safe; no lock is held across file work. Every call may wait on the
+// disk: call it off gRPC callback threads. File errors are FileError
+// statuses (a full disk is RESOURCE_EXHAUSTED).
 class DatasetStore {
  public:
   struct Options {
-    std::string dir;                  // created if missing
-    uint64_t max_bytes = 1ull << 30;  // per upload
+    std::string dir;                                // created if missing
+    uint64_t max_bytes = 1ull << 30;                // per upload
+    FileSystem* file_system = DefaultFileSystem();  // not owned
   };
 
   // One upload in progress. Not thread-safe (one stream feeds it). Its
@@ -49,18 +55,20 @@ class DatasetStore {
     // Appends a chunk. RESOURCE_EXHAUSTED past the size limit.
     absl::Status Append(absl::string_view chunk);
     uint64_t bytes() const { return bytes_; }
-    // Checks the size and checksum against `spec` (DATA_LOSS), parses the
-    // bytes (INVALID_ARGUMENT naming the line), then publishes the dataset.
+    // Checks the size and checksum against `spec` (DATA_LOSS), fsyncs and
+    // parses the bytes (INVALID_ARGUMENT naming the line), then publishes
+    // the dataset. On error nothing is published.
     absl::StatusOr<v1::DatasetInfo> Finish(
         const v1::UploadDatasetRequest& spec);
 
    private:
     friend class DatasetStore;
-    Upload(DatasetStore* store, std::string temp_path, std::FILE* file);
+    Upload(DatasetStore* store, std::string temp_path,
+           std::unique_ptr<FileSystem::WritableFile> file);
 
     DatasetStore* const store_;
     const std::string temp_path_;
-    std::FILE* file_;
+    std::unique_ptr<FileSystem::WritableFile> file_;
     uint64_t bytes_ = 0;
     struct Sha;
     std::unique_ptr<Sha> sha_;
@@ -80,12 +88,26 @@ class DatasetStore {
   uint64_t max_bytes() const { return options_.max_bytes; }
 
  private:
-  explicit DatasetStore(Options options) : options_(std::move(options)) {}
+  explicit DatasetStore(Options options)
+      : options_(std::move(options)), fs_(options_.file_system) {}
   std::string PathOf(const std::string& id, absl::string_view ext) const;
+  // Publishes the complete, fsynced upload at `temp_path` as `info`: its
+  // .data by rename, then its .meta. The dataset as stored if it exists.
+  // Sets `moved` once `temp_path` is renamed away.
+  absl::StatusOr<v1::DatasetInfo> Publish(const std::string& temp_path,
+                                          const v1::DatasetInfo& info,
+                                          bool* moved);
+  // Claims dataset `id` for a publish or a delete (waiting while another
+  // holds it, without holding mu_ across its file work), and releases it.
+  void Claim(const std::string& id);
+  void Release(const std::string& id);
 
   const Options options_;
+  FileSystem* const fs_;
   mutable absl::Mutex mu_;
+  absl::CondVar released_;
   uint64_t next_temp_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<std::string> claimed_ ABSL_GUARDED_BY(mu_);  // ids being changed
 };
 
 // OK if an upload's description is valid: a known format, and a name that

@@ -7,7 +7,6 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "core/file_util.h"
 #include "core/status_macros.h"
 #include "server/model_lineage.h"
 #include "server/proto_convert.h"
@@ -501,27 +500,28 @@ void FillModelInfo(const LiveModel& model, v1::ModelInfo* info) {
   info->set_failure(model.failure);
 }
 
-// The file of saved snapshot `name`; FAILED_PRECONDITION without a store.
-absl::StatusOr<std::string> SavedSnapshotPath(const ModelStore* store,
-                                              absl::string_view field,
-                                              const std::string& name) {
-  if (store == nullptr) {
-    return absl::FailedPreconditionError("the server has no data directory");
-  }
-  return store->SnapshotPath(field, name);
-}
-
 }  // namespace
+
+grpc::ServerUnaryReactor* LearnerService::OnFileWorker(
+    grpc::CallbackServerContext* context, std::function<absl::Status()> work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  file_worker_.Run([reactor, work = std::move(work)] {
+    reactor->Finish(ToGrpcStatus(work()));
+  });
+  return reactor;
+}
 
 grpc::ServerUnaryReactor* LearnerService::CreateModel(
     grpc::CallbackServerContext* context, const v1::CreateModelRequest* request,
     v1::ModelInfo* response) {
-  absl::StatusOr<std::shared_ptr<LiveModel>> model =
-      registry_->Create(request->name(), FromProto(request->config()));
-  if (model.ok()) {
-    FillModelInfo(**model, response);
-  }
-  return FinishWith(context, model.status());
+  return OnFileWorker(context, [this, request, response] {
+    absl::StatusOr<std::shared_ptr<LiveModel>> model =
+        registry_->Create(request->name(), FromProto(request->config()));
+    if (model.ok()) {
+      FillModelInfo(**model, response);
+    }
+    return model.status();
+  });
 }
 
 grpc::ServerUnaryReactor* LearnerService::GetModel(
@@ -547,9 +547,11 @@ grpc::ServerUnaryReactor* LearnerService::ListModels(
 grpc::ServerUnaryReactor* LearnerService::DeleteModel(
     grpc::CallbackServerContext* context, const v1::DeleteModelRequest* request,
     v1::DeleteModelResponse*) {
-  absl::Status status = ValidateModelName(request->name());
-  if (status.ok()) status = registry_->Delete(request->name());
-  return FinishWith(context, status);
+  return OnFileWorker(context, [this, request] {
+    absl::Status status = ValidateModelName(request->name());
+    if (status.ok()) status = registry_->Delete(request->name());
+    return status;
+  });
 }
 
 grpc::ServerReadReactor<v1::ObserveRequest>* LearnerService::Observe(
@@ -587,31 +589,12 @@ grpc::ServerUnaryReactor* LearnerService::Predict(
   return PredictReactor::Start(*std::move(model), request, response);
 }
 
-grpc::ServerUnaryReactor* LearnerService::Snapshot(
-    grpc::CallbackServerContext* context, const v1::SnapshotRequest* request,
-    v1::ModelSnapshot* response) {
-  absl::StatusOr<std::shared_ptr<LiveModel>> model =
-      registry_->Get(request->model());
-  if (!model.ok()) return FinishWith(context, model.status());
-  std::shared_ptr<const LinearModel> state = (*model)->learner.Current();
-  ToSnapshot((*model)->name, *state, response);
-  absl::Status written;
-  if (!request->to_file().empty()) {
-    absl::StatusOr<std::string> path =
-        store_ != nullptr
-            ? store_->NewSnapshotPath(request->to_file())
-            : absl::FailedPreconditionError("the server has no data directory");
-    written = path.ok()
-                  ? WriteFileAtomically(*path, EncodeSnapshotFile(*response))
-                  : path.status();
-  }
-  return FinishWith(context, written);
-}
-
 grpc::ServerUnaryReactor* LearnerService::Restore(
     grpc::CallbackServerContext* context, const v1::RestoreRequest* request,
     v1::ModelInfo* response) {
-  return FinishWith(context, RestoreModel(*request, response));
+  return OnFileWorker(context, [this, request, response] {
+    return RestoreModel(*request, response);
+  });
 }
 
 absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
@@ -625,8 +608,9 @@ absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
     }
     ASSIGN_OR_RETURN(
         const std::string path,
-        SavedSnapshotPath(store_, "snapshot_name", request.snapshot_name()));
-    ASSIGN_OR_RETURN(saved, ReadSnapshotFile(path, request.snapshot_name()));
+        SavedSnapshotPath("snapshot_name", request.snapshot_name()));
+    ASSIGN_OR_RETURN(saved, ReadSnapshotFile(path, request.snapshot_name(),
+                                             store_->file_system()));
     snapshot = &saved;
   }
   auto invalid = [](const absl::Status& s) {
@@ -649,30 +633,6 @@ absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
                          {request.snapshot_name(), snapshot->model()}));
   FillModelInfo(*model, response);
   return absl::OkStatus();
-}
-
-grpc::ServerUnaryReactor* LearnerService::ListSnapshots(
-    grpc::CallbackServerContext* context,
-    const v1::ListSnapshotsRequest* request,
-    v1::ListSnapshotsResponse* response) {
-  if (store_ == nullptr) {
-    return FinishWith(context, absl::FailedPreconditionError(
-                                   "the server has no data directory"));
-  }
-  absl::StatusOr<v1::ListSnapshotsResponse> list =
-      ListSnapshotFiles(store_->SnapshotDir(), request->model());
-  if (list.ok()) *response = *std::move(list);
-  return FinishWith(context, list.status());
-}
-
-grpc::ServerUnaryReactor* LearnerService::DeleteSnapshot(
-    grpc::CallbackServerContext* context,
-    const v1::DeleteSnapshotRequest* request, v1::DeleteSnapshotResponse*) {
-  absl::StatusOr<std::string> path =
-      SavedSnapshotPath(store_, "name", request->name());
-  return FinishWith(context, path.ok()
-                                 ? DeleteSnapshotFile(*path, request->name())
-                                 : path.status());
 }
 
 }  // namespace streamfit

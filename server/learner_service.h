@@ -3,7 +3,10 @@
 #ifndef STREAMFIT_SERVER_LEARNER_SERVICE_H_
 #define STREAMFIT_SERVER_LEARNER_SERVICE_H_
 
+#include <functional>
+
 #include "server/dataset_store.h"
+#include "server/file_worker.h"
 #include "server/model_registry.h"
 #include "server/model_store.h"
 #include "server/retrain_jobs.h"
@@ -17,8 +20,11 @@ struct ServiceLimits {
   uint64_t max_predict_rows = 1 << 20;  // inputs of one Predict
 };
 
-// Callback-API service; every handler returns without blocking. Thread-safe.
-// `registry` (and `store`, if any) must outlive the service.
+// Callback-API service; every handler returns without blocking: work that
+// waits on the disk (Create, Delete, Restore, snapshot files, dataset
+// uploads and deletes, retrain submissions and cancels) runs on the
+// service's FileWorker, which finishes the call. Thread-safe. `registry`
+// (and `store`, if any) must outlive the service.
 class LearnerService final : public v1::Learner::CallbackService {
  public:
   explicit LearnerService(ModelRegistry* registry, ModelStore* store = nullptr,
@@ -54,6 +60,7 @@ class LearnerService final : public v1::Learner::CallbackService {
   grpc::ServerUnaryReactor* Restore(grpc::CallbackServerContext* context,
                                     const v1::RestoreRequest* request,
                                     v1::ModelInfo* response) override;
+  // --- Snapshot and saved snapshot files (snapshot_service.cc) ---
   // Snapshots saved with Snapshot.to_file (FAILED_PRECONDITION without a
   // data directory).
   grpc::ServerUnaryReactor* ListSnapshots(
@@ -103,12 +110,22 @@ class LearnerService final : public v1::Learner::CallbackService {
  private:
   absl::Status RestoreModel(const v1::RestoreRequest& request,
                             v1::ModelInfo* response);
+  // The file of saved snapshot `name` (request field `field`);
+  // FAILED_PRECONDITION without a store.
+  absl::StatusOr<std::string> SavedSnapshotPath(absl::string_view field,
+                                                const std::string& name) const;
+  // Runs `work` on the file worker and finishes the call with its status.
+  grpc::ServerUnaryReactor* OnFileWorker(grpc::CallbackServerContext* context,
+                                         std::function<absl::Status()> work);
 
   ModelRegistry* const registry_;
   DatasetStore* datasets_ = nullptr;
   RetrainJobs* jobs_ = nullptr;
   ModelStore* const store_;
   const ServiceLimits limits_;
+  // Last: destroyed first, after running the work handed to it (gRPC ends
+  // every call, and so hands over no more, before the service goes).
+  FileWorker file_worker_{2};
 };
 
 }  // namespace streamfit

@@ -85,6 +85,8 @@ class ModelStore {
   absl::StatusOr<std::string> NewSnapshotPath(const std::string& name) const;
   // <data_dir>/snapshots (it may not exist yet).
   std::string SnapshotDir() const { return data_dir_ + "/snapshots"; }
+  // The file system all of the store's file work goes through.
+  FileSystem* file_system() const { return fs_; }
 
  private:
   ModelStore(std::string data_dir, const StorageOptions& options,

@@ -2,21 +2,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <future>
 #include <random>
-#include <system_error>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/batch_trainer.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
 #include "core/thread_name.h"
+#include "server/logging.h"
 
 namespace streamfit {
-namespace fs = std::filesystem;
 namespace {
 
 constexpr char kAbortedMessage[] = "the server stopped during the job";
@@ -82,28 +81,30 @@ bool RetrainJobs::Finished(const v1::RetrainJob& job) {
 
 absl::StatusOr<std::unique_ptr<RetrainJobs>> RetrainJobs::Start(
     ModelRegistry* registry, DatasetStore* datasets, Options options) {
-  std::error_code ec;
-  fs::create_directories(options.jobs_dir, ec);
-  if (ec) {
+  FileSystem* const fs = options.file_system;
+  if (absl::Status s = fs->CreateDirectories(options.jobs_dir); !s.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "cannot create jobs directory ", options.jobs_dir, ": ", ec.message()));
+        "cannot create jobs directory ", options.jobs_dir, ": ", s.message()));
   }
   std::unique_ptr<RetrainJobs> jobs(
       new RetrainJobs(registry, datasets, options));
+  ASSIGN_OR_RETURN(const std::vector<std::string> names,
+                   fs->ListDirectory(options.jobs_dir));
   std::vector<v1::RetrainJob> loaded;
-  for (const auto& entry : fs::directory_iterator(options.jobs_dir, ec)) {
-    if (entry.path().extension() != ".job") {
-      if (entry.path().extension() == ".tmp") fs::remove(entry.path(), ec);
+  for (const std::string& name : names) {
+    const std::string path = absl::StrCat(options.jobs_dir, "/", name);
+    if (!absl::EndsWith(name, ".job")) {
+      if (absl::EndsWith(name, ".tmp")) (void)fs->Remove(path);
       continue;
     }
-    absl::StatusOr<std::string> bytes = ReadWholeFile(entry.path().string());
+    absl::StatusOr<std::string> bytes = ReadWholeFile(path, fs);
     v1::RetrainJob job;
     if (!bytes.ok() || !job.ParseFromString(*bytes)) continue;
     if (!Finished(job)) {
       job.set_state(v1::RETRAIN_ABORTED);
       job.set_error(kAbortedMessage);
       job.set_finished_unix_ms(NowMillis());
-      jobs->Persist(job);
+      (void)jobs->WriteRecord(job);  // logged; reads ABORTED again if lost
     }
     loaded.push_back(std::move(job));
   }
@@ -131,11 +132,38 @@ absl::StatusOr<std::unique_ptr<RetrainJobs>> RetrainJobs::Start(
 
 RetrainJobs::~RetrainJobs() { Shutdown(); }
 
-void RetrainJobs::Persist(const v1::RetrainJob& job) const {
-  // Best effort: a lost record only loses the ABORTED report after a crash.
-  (void)WriteFileAtomically(
+absl::Status RetrainJobs::WriteRecord(const v1::RetrainJob& job) const {
+  absl::Status s = WriteFileAtomically(
       absl::StrCat(options_.jobs_dir, "/", job.id(), ".job"),
-      job.SerializeAsString());
+      job.SerializeAsString(), fs_);
+  if (!s.ok()) {
+    logging::Error(
+        "retrain.record_failed",
+        absl::StrCat("record of retrain job ", job.id(), " (",
+                     v1::RetrainState_Name(job.state()), "): ", s.ToString()),
+        {{"job", job.id()}});
+  }
+  return s;
+}
+
+absl::Status RetrainJobs::Persist(Job& job, uint64_t change) {
+  v1::RetrainJob record;
+  uint64_t covers;
+  {
+    absl::MutexLock lock(&mu_);
+    while (job.recording) recorded_.Wait(&mu_);
+    if (job.recorded >= change) return job.record_status;  // written since
+    job.recording = true;
+    record = job.state;
+    covers = job.changes;
+  }
+  const absl::Status status = WriteRecord(record);
+  absl::MutexLock lock(&mu_);
+  job.recording = false;
+  job.recorded = covers;
+  job.record_status = status;
+  recorded_.SignalAll();
+  return status;
 }
 
 absl::StatusOr<v1::RetrainJob> RetrainJobs::Submit(
@@ -193,6 +221,10 @@ absl::StatusOr<v1::RetrainJob> RetrainJobs::Submit(
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("the server is stopping");
+    if (submitting_.count(request.model()) > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "model '", request.model(), "' already has a job being submitted"));
+    }
     for (const auto& [id, other] : jobs_) {
       if (other->state.request().model() == request.model() &&
           !Finished(other->state)) {
@@ -202,13 +234,26 @@ absl::StatusOr<v1::RetrainJob> RetrainJobs::Submit(
       }
     }
     s.set_id(absl::StrCat("job-", s.created_unix_ms(), "-", next_id_++));
-    Persist(s);
-    jobs_.emplace(s.id(), job);
-    order_.push_back(s.id());
-    pending_.push_back(job);
-    work_.Signal();
-    return s;
+    submitting_.insert(request.model());
   }
+  // The record is durable before the job exists: an OK reply means a
+  // restart reports the job (ABORTED if it had not ended).
+  absl::Status written = WriteRecord(s);
+  absl::MutexLock lock(&mu_);
+  submitting_.erase(request.model());
+  if (written.ok() && stopping_) {
+    written = absl::UnavailableError("the server is stopping");
+  }
+  if (!written.ok()) {
+    (void)fs_->Remove(absl::StrCat(options_.jobs_dir, "/", s.id(), ".job"));
+    return written;
+  }
+  job->changes = job->recorded = 1;
+  jobs_.emplace(s.id(), job);
+  order_.push_back(s.id());
+  pending_.push_back(job);
+  work_.Signal();
+  return s;
 }
 
 absl::StatusOr<v1::RetrainJob> RetrainJobs::Get(const std::string& id) const {
@@ -287,16 +332,20 @@ void RetrainJobs::Update(Job& job,
                          const std::function<void(v1::RetrainJob&)>& change,
                          bool persist) {
   v1::RetrainJob copy;
+  uint64_t change_number = 0;
   std::vector<Listener> to_call;
   {
     absl::MutexLock lock(&mu_);
     change(job.state);
     copy = job.state;
-    if (persist) Persist(copy);
+    if (persist) change_number = ++job.changes;
     for (const auto& [token, entry] : listeners_) {
       if (entry.first == copy.id()) to_call.push_back(entry.second);
     }
   }
+  // A record that cannot be written is logged; the job goes on (after a
+  // restart it reads as its last record says, ABORTED if unfinished).
+  if (persist) (void)Persist(job, change_number);
   for (const Listener& l : to_call) l(copy);
 }
 

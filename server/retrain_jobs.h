@@ -3,9 +3,11 @@
 // Learner::Adopt (which replays the samples learned meanwhile).
 //
 // Jobs live in memory; each state change (not progress) is also written to
-// <jobs_dir>/<id>.job, so a job that was pending or running when the server
-// stopped is reported ABORTED after a restart (its model untouched: a swap is
-// never half done, as it happens on the learner thread in one step).
+// <jobs_dir>/<id>.job (atomically, through a FileSystem), so a job that was
+// pending or running when the server stopped is reported ABORTED after a
+// restart (its model untouched: a swap is never half done, as it happens on
+// the learner thread in one step). A job's records are written one at a
+// time, newest last, and never under the jobs' mutex.
 #ifndef STREAMFIT_SERVER_RETRAIN_JOBS_H_
 #define STREAMFIT_SERVER_RETRAIN_JOBS_H_
 
@@ -15,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,13 +25,16 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/file_system.h"
 #include "server/dataset_store.h"
 #include "server/model_registry.h"
 #include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit {
 
-// Thread-safe. `registry` and `datasets` must outlive it.
+// Thread-safe. `registry` and `datasets` must outlive it. Submit, Cancel
+// and Shutdown wait for a job record's fsync: call them off gRPC callback
+// threads.
 class RetrainJobs {
  public:
   struct Options {
@@ -40,6 +46,7 @@ class RetrainJobs {
     // Test switch (null in production): runs on a worker with a job's id
     // after it takes the job off the queue, before the job starts.
     std::function<void(const std::string&)> on_take;
+    FileSystem* file_system = DefaultFileSystem();  // not owned
   };
   // Called with the job after each change (progress included), off any lock.
   using Listener = std::function<void(const v1::RetrainJob&)>;
@@ -51,7 +58,9 @@ class RetrainJobs {
   // Shutdown().
   ~RetrainJobs();
 
-  // Validates and queues a job (see the Retrain RPC for the statuses).
+  // Validates and queues a job (see the Retrain RPC for the statuses). The
+  // job's record is durable before it is queued; if it cannot be written,
+  // the job is not queued and the file error is returned.
   absl::StatusOr<v1::RetrainJob> Submit(const v1::RetrainRequest& request);
   // NOT_FOUND for an unknown id.
   absl::StatusOr<v1::RetrainJob> Get(const std::string& id) const;
@@ -71,15 +80,21 @@ class RetrainJobs {
   void Shutdown();
 
  private:
+  // A job's fields but `cancelled` are guarded by mu_.
   struct Job {
     v1::RetrainJob state;
     std::atomic<bool> cancelled{false};
+    uint64_t changes = 0;        // state changes to be recorded, counted
+    uint64_t recorded = 0;       // the changes the newest record write covered
+    absl::Status record_status;  // that write's outcome
+    bool recording = false;      // a record write is under way
   };
 
   RetrainJobs(ModelRegistry* registry, DatasetStore* datasets, Options options)
       : registry_(registry),
         datasets_(datasets),
-        options_(std::move(options)) {}
+        options_(std::move(options)),
+        fs_(options_.file_system) {}
   void Work();
   // Starts `job` unless it was cancelled since it was taken, then runs it.
   void Run(Job& job);
@@ -88,15 +103,24 @@ class RetrainJobs {
   // checks the state is atomic with respect to every other change.
   void Update(Job& job, const std::function<void(v1::RetrainJob&)>& change,
               bool persist);
-  void Persist(const v1::RetrainJob& job) const;
+  // Writes `job`'s record as of change `change` or later (waiting for a
+  // write under way; mu_ is not held across the write) and returns the
+  // outcome of the write that covered it. Failures are also logged.
+  absl::Status Persist(Job& job, uint64_t change);
+  absl::Status WriteRecord(const v1::RetrainJob& job) const;
   static bool Finished(const v1::RetrainJob& job);
 
   ModelRegistry* const registry_;
   DatasetStore* const datasets_;
   const Options options_;
 
+  FileSystem* const fs_;
+
   mutable absl::Mutex mu_;
   absl::CondVar work_;
+  absl::CondVar recorded_;  // a record write ended
+  // Models whose job is being submitted (its first record being written).
+  std::set<std::string> submitting_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);  // by creation
   std::deque<std::shared_ptr<Job>> pending_ ABSL_GUARDED_BY(mu_);

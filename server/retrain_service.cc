@@ -23,43 +23,45 @@ absl::Status Unimplemented() {
 }
 
 // Receives an upload: chunks go to a temporary file as they arrive; when the
-// client is done, the store checks, parses and publishes it. A cancelled or
-// failed upload leaves nothing (the Upload's destructor removes its file).
-// Owned by gRPC until OnDone.
+// client is done, the store checks, parses and publishes it. All file work
+// runs on the file worker, one step at a time (the next read starts once a
+// chunk is written, so a slow disk slows the client, not a gRPC thread). A
+// cancelled or failed upload leaves nothing (the Upload is destroyed, on the
+// worker, before the call finishes). Owned by gRPC until OnDone.
 class UploadReactor final
     : public HandedOffReactor<
           grpc::ServerReadReactor<v1::UploadDatasetRequest>> {
  public:
   UploadReactor(grpc::CallbackServerContext* context, DatasetStore* store,
-                v1::DatasetInfo* response)
-      : context_(context), store_(store), response_(response) {
-    absl::StatusOr<std::unique_ptr<DatasetStore::Upload>> upload =
-        store_->BeginUpload();
-    if (!upload.ok()) {
-      Finish(ToGrpcStatus(upload.status()));
-      return;
-    }
-    upload_ = *std::move(upload);
-    StartRead(&request_);
+                FileWorker* worker, v1::DatasetInfo* response)
+      : context_(context), store_(store), worker_(worker), response_(response) {
+    worker_->Run([this] {
+      absl::StatusOr<std::unique_ptr<DatasetStore::Upload>> upload =
+          store_->BeginUpload();
+      if (!upload.ok()) {
+        Finish(ToGrpcStatus(upload.status()));
+        return;
+      }
+      upload_ = *std::move(upload);
+      StartRead(&request_);
+    });
   }
 
   void OnReadDone(bool ok) override {
     Reacting();
     if (!ok) {
       if (context_->IsCancelled()) {
-        upload_.reset();  // removes the partial file now
-        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "upload cancelled"));
-        return;
+        End(absl::CancelledError("upload cancelled"));
+      } else if (!has_spec_) {
+        End(absl::InvalidArgumentError("the upload sent no message"));
+      } else {
+        worker_->Run([this] {
+          absl::StatusOr<v1::DatasetInfo> info = upload_->Finish(spec_);
+          upload_.reset();  // removes the file unless it was published
+          if (info.ok()) *response_ = *std::move(info);
+          Finish(ToGrpcStatus(info.status()));
+        });
       }
-      if (!has_spec_) {
-        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "the upload sent no message"));
-        return;
-      }
-      absl::StatusOr<v1::DatasetInfo> info = upload_->Finish(spec_);
-      upload_.reset();  // removes the file unless it was published
-      if (info.ok()) *response_ = *std::move(info);
-      Finish(ToGrpcStatus(info.status()));
       return;
     }
     if (!has_spec_) {
@@ -67,17 +69,18 @@ class UploadReactor final
       spec_ = request_;
       spec_.clear_data();
       if (absl::Status s = ValidateUploadSpec(spec_); !s.ok()) {
-        upload_.reset();
-        Finish(ToGrpcStatus(s));
+        End(s);
         return;
       }
     }
-    if (absl::Status s = upload_->Append(request_.data()); !s.ok()) {
-      upload_.reset();  // removes the partial file now
-      Finish(ToGrpcStatus(s));
-      return;
-    }
-    StartRead(&request_);
+    worker_->Run([this] {
+      if (absl::Status s = upload_->Append(request_.data()); !s.ok()) {
+        upload_.reset();  // removes the partial file now
+        Finish(ToGrpcStatus(s));
+        return;
+      }
+      StartRead(&request_);
+    });
   }
 
   void OnDone() override {
@@ -86,10 +89,19 @@ class UploadReactor final
   }
 
  private:
+  // Removes the partial upload on the worker, then finishes with `status`.
+  void End(const absl::Status& status) {
+    worker_->Run([this, status] {
+      upload_.reset();
+      Finish(ToGrpcStatus(status));
+    });
+  }
+
   grpc::CallbackServerContext* const context_;
   DatasetStore* const store_;
+  FileWorker* const worker_;
   v1::DatasetInfo* const response_;
-  std::unique_ptr<DatasetStore::Upload> upload_;
+  std::unique_ptr<DatasetStore::Upload> upload_;  // used on the worker only
   v1::UploadDatasetRequest request_;
   v1::UploadDatasetRequest spec_;
   bool has_spec_ = false;
@@ -240,31 +252,36 @@ grpc::ServerReadReactor<v1::UploadDatasetRequest>*
 LearnerService::UploadDataset(grpc::CallbackServerContext* context,
                               v1::DatasetInfo* response) {
   if (datasets_ == nullptr) return new FailedReader(Unimplemented());
-  return new UploadReactor(context, datasets_, response);
+  return new UploadReactor(context, datasets_, &file_worker_, response);
 }
 
 grpc::ServerUnaryReactor* LearnerService::ListDatasets(
     grpc::CallbackServerContext* context, const v1::ListDatasetsRequest*,
     v1::ListDatasetsResponse* response) {
   if (datasets_ == nullptr) return Reply(context, Unimplemented());
-  for (auto& info : datasets_->List()) *response->add_datasets() = info;
-  return Reply(context, absl::OkStatus());
+  return OnFileWorker(context, [this, response] {
+    for (auto& info : datasets_->List()) *response->add_datasets() = info;
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* LearnerService::DeleteDataset(
     grpc::CallbackServerContext* context,
     const v1::DeleteDatasetRequest* request, v1::DeleteDatasetResponse*) {
   if (datasets_ == nullptr) return Reply(context, Unimplemented());
-  return Reply(context, datasets_->Delete(request->id()));
+  return OnFileWorker(
+      context, [this, request] { return datasets_->Delete(request->id()); });
 }
 
 grpc::ServerUnaryReactor* LearnerService::Retrain(
     grpc::CallbackServerContext* context, const v1::RetrainRequest* request,
     v1::RetrainJob* response) {
   if (jobs_ == nullptr) return Reply(context, Unimplemented());
-  absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(*request);
-  if (job.ok()) *response = *std::move(job);
-  return Reply(context, job.status());
+  return OnFileWorker(context, [this, request, response] {
+    absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(*request);
+    if (job.ok()) *response = *std::move(job);
+    return job.status();
+  });
 }
 
 grpc::ServerUnaryReactor* LearnerService::GetRetrainJob(
@@ -286,9 +303,11 @@ grpc::ServerUnaryReactor* LearnerService::CancelRetrainJob(
     grpc::CallbackServerContext* context,
     const v1::CancelRetrainJobRequest* request, v1::RetrainJob* response) {
   if (jobs_ == nullptr) return Reply(context, Unimplemented());
-  absl::StatusOr<v1::RetrainJob> job = jobs_->Cancel(request->id());
-  if (job.ok()) *response = *std::move(job);
-  return Reply(context, job.status());
+  return OnFileWorker(context, [this, request, response] {
+    absl::StatusOr<v1::RetrainJob> job = jobs_->Cancel(request->id());
+    if (job.ok()) *response = *std::move(job);
+    return job.status();
+  });
 }
 
 grpc::ServerUnaryReactor* LearnerService::ListRetrainJobs(

@@ -58,9 +58,11 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
   // Datasets and retrain jobs.
   ASSIGN_OR_RETURN(server->datasets_,
                    DatasetStore::Open({options.data_dir + "/datasets",
-                                       options.max_dataset_bytes}));
+                                       options.max_dataset_bytes,
+                                       options.storage.file_system}));
   RetrainJobs::Options jobs_options;
   jobs_options.jobs_dir = options.data_dir + "/jobs";
+  jobs_options.file_system = options.storage.file_system;
   jobs_options.threads = options.retrain_threads;
   jobs_options.replay_limit = options.retrain_replay_limit;
   ASSIGN_OR_RETURN(server->jobs_,

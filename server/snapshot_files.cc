@@ -3,28 +3,17 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/file_util.h"
 #include "server/snapshot_codec.h"
 
 namespace streamfit {
 namespace {
 
 namespace fs = std::filesystem;
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream data;
-  data << in.rdbuf();
-  if (in.bad()) {
-    return absl::UnavailableError(absl::StrCat("cannot read ", path));
-  }
-  return data.str();
-}
 
 int64_t ModifiedUnixMs(const fs::path& path) {
   std::error_code ec;
@@ -43,20 +32,16 @@ int64_t ModifiedUnixMs(const fs::path& path) {
 }  // namespace
 
 absl::StatusOr<v1::ListSnapshotsResponse> ListSnapshotFiles(
-    const std::string& dir, const std::string& model) {
+    const std::string& dir, const std::string& model, FileSystem* fs) {
   v1::ListSnapshotsResponse response;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return response;
-  fs::directory_iterator it(dir, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot list ", dir, ": ", ec.message()));
-  }
-  for (const fs::directory_entry& entry : it) {
-    const std::string name = entry.path().filename().string();
+  absl::StatusOr<std::vector<std::string>> names = fs->ListDirectory(dir);
+  if (absl::IsNotFound(names.status())) return response;
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    const std::string path = absl::StrCat(dir, "/", name);
     // Temporary files of writes in progress start with '.'.
-    if (name.empty() || name[0] == '.' || !entry.is_regular_file(ec)) continue;
-    absl::StatusOr<std::string> data = ReadWholeFile(entry.path().string());
+    if (name.empty() || name[0] == '.' || fs->IsDirectory(path)) continue;
+    absl::StatusOr<std::string> data = ReadWholeFile(path, fs);
     absl::StatusOr<v1::ModelSnapshot> snapshot =
         data.ok() ? DecodeSnapshotFile(*data)
                   : absl::StatusOr<v1::ModelSnapshot>(data.status());
@@ -72,7 +57,7 @@ absl::StatusOr<v1::ListSnapshotsResponse> ListSnapshotFiles(
     info->set_model_version(snapshot->model_version());
     *info->mutable_config() = snapshot->config();
     info->set_bytes(data->size());
-    info->set_modified_unix_ms(ModifiedUnixMs(entry.path()));
+    info->set_modified_unix_ms(ModifiedUnixMs(path));
   }
   auto* snapshots = response.mutable_snapshots();
   std::sort(snapshots->begin(), snapshots->end(),
@@ -86,13 +71,13 @@ absl::StatusOr<v1::ListSnapshotsResponse> ListSnapshotFiles(
 }
 
 absl::StatusOr<v1::ModelSnapshot> ReadSnapshotFile(const std::string& path,
-                                                   const std::string& name) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
+                                                   const std::string& name,
+                                                   FileSystem* fs) {
+  absl::StatusOr<std::string> data = ReadWholeFile(path, fs);
+  if (absl::IsNotFound(data.status()) || fs->IsDirectory(path)) {
     return absl::NotFoundError(
         absl::StrCat("no snapshot named '", name, "' on the server"));
   }
-  absl::StatusOr<std::string> data = ReadWholeFile(path);
   if (!data.ok()) return data.status();
   absl::StatusOr<v1::ModelSnapshot> snapshot = DecodeSnapshotFile(*data);
   if (!snapshot.ok()) {
@@ -104,15 +89,15 @@ absl::StatusOr<v1::ModelSnapshot> ReadSnapshotFile(const std::string& path,
 }
 
 absl::Status DeleteSnapshotFile(const std::string& path,
-                                const std::string& name) {
-  std::error_code ec;
-  if (!fs::remove(path, ec)) {
-    if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot delete snapshot '", name, "': ", ec.message()));
-    }
+                                const std::string& name, FileSystem* fs) {
+  absl::Status s = fs->Remove(path);
+  if (absl::IsNotFound(s)) {
     return absl::NotFoundError(
         absl::StrCat("no snapshot named '", name, "' on the server"));
+  }
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("cannot delete snapshot '", name,
+                                               "': ", s.message()));
   }
   return absl::OkStatus();
 }

@@ -3,21 +3,27 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "tests/testing/fault_file_system.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
 namespace {
 
+using ::streamfit::testing::FaultFileSystem;
 using ::streamfit::testing::StatusIs;
+using Op = FaultFileSystem::Op;
 
 // A registry with one 2-feature regression model, a dataset store holding
 // one small dataset, and retrain jobs over them, in a temporary directory.
@@ -59,6 +65,7 @@ class RetrainJobsTest : public ::testing::Test {
     RetrainJobs::Options options;
     options.jobs_dir = (dir_ / "jobs").string();
     options.on_take = std::move(on_take);
+    options.file_system = &fs_;
     auto jobs = RetrainJobs::Start(&registry_, datasets_.get(), options);
     ASSERT_TRUE(jobs.ok()) << jobs.status();
     jobs_ = *std::move(jobs);
@@ -100,6 +107,16 @@ class RetrainJobsTest : public ::testing::Test {
     return seen;
   }
 
+  // Job records' files in the jobs directory.
+  std::vector<std::string> RecordFiles() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ / "jobs")) {
+      out.push_back(e.path().filename().string());
+    }
+    return out;
+  }
+
+  FaultFileSystem fs_;  // the job records' file system
   std::filesystem::path dir_;
   ModelRegistry registry_;
   std::unique_ptr<DatasetStore> datasets_;
@@ -148,6 +165,94 @@ TEST_F(RetrainJobsTest, CancellingAnEndedJobSaysItEnded) {
                ::testing::HasSubstr("already ended: RETRAIN_SUCCEEDED")));
   EXPECT_EQ(jobs_->Get(job->id())->state(), v1::RETRAIN_SUCCEEDED);
   EXPECT_THAT(jobs_->Cancel("job-nope"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(RetrainJobsTest, SubmitIsRefusedWhenTheJobRecordCannotBeWritten) {
+  StartJobs();
+  const struct {
+    FaultFileSystem::Fault fault;
+    absl::StatusCode code;
+  } cases[] = {
+      {{.op = Op::kWrite, .path_contains = "/jobs/", .error = ENOSPC},
+       absl::StatusCode::kResourceExhausted},
+      {{.op = Op::kSync, .path_contains = "/jobs/", .error = EIO},
+       absl::StatusCode::kUnavailable},
+      {{.op = Op::kSyncDirectory, .path_contains = "/jobs", .error = EIO},
+       absl::StatusCode::kUnavailable},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(static_cast<int>(c.fault.op));
+    fs_.Inject(c.fault);
+    EXPECT_THAT(jobs_->Submit(Request()), StatusIs(c.code));
+    EXPECT_EQ(fs_.PendingFaults(), 0);
+    EXPECT_TRUE(jobs_->List().empty());  // never queued
+    EXPECT_THAT(RecordFiles(), ::testing::IsEmpty());
+  }
+  // A restart knows of no job either; then the disk works again.
+  jobs_->Shutdown();
+  StartJobs();
+  EXPECT_TRUE(jobs_->List().empty());
+  absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(Request());
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(WatchToEnd(job->id()).back().state(), v1::RETRAIN_SUCCEEDED);
+}
+
+TEST_F(RetrainJobsTest, AJobWhoseLaterRecordsFailRunsAndARestartSaysAborted) {
+  // From the moment the worker takes the job, no record can be written.
+  StartJobs([&](const std::string&) {
+    fs_.Inject({.op = Op::kSync,
+                .path_contains = "/jobs/",
+                .error = EIO,
+                .times = -1});
+  });
+  absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(Request());
+  ASSERT_TRUE(job.ok()) << job.status();
+  std::vector<v1::RetrainJob> seen = WatchToEnd(job->id());
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().state(), v1::RETRAIN_SUCCEEDED);
+  EXPECT_TRUE(seen.back().swapped());
+  EXPECT_GT(fs_.Hits(Op::kSync, "/jobs/"), 0);
+  jobs_->Shutdown();
+  fs_.Clear();
+  StartJobs();
+  // Its last durable record said PENDING.
+  absl::StatusOr<v1::RetrainJob> after = jobs_->Get(job->id());
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->state(), v1::RETRAIN_ABORTED);
+}
+
+// A job record waiting on its fsync holds no lock that readers of the jobs
+// need.
+TEST_F(RetrainJobsTest, NoLockIsHeldAcrossAJobRecordFsync) {
+  StartJobs();
+  absl::Notification held, release;
+  std::atomic<bool> first{true};
+  fs_.SetHook([&](Op op, const std::string& path) {
+    if (op == Op::kSync && absl::StrContains(path, "/jobs/") &&
+        first.exchange(false)) {
+      held.Notify();
+      release.WaitForNotification();
+    }
+  });
+  absl::StatusOr<v1::RetrainJob> job = absl::UnknownError("not run");
+  std::thread submit([&] { job = jobs_->Submit(Request()); });
+  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  absl::Notification read;
+  std::thread reader([&] {
+    EXPECT_TRUE(jobs_->List().empty());  // not queued before it is durable
+    EXPECT_THAT(jobs_->Get("job-nope"), StatusIs(absl::StatusCode::kNotFound));
+    // Another job for the same model waits for nothing either.
+    EXPECT_THAT(jobs_->Submit(Request()),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    read.Notify();
+  });
+  // Generous: the reads take microseconds unless they wait for the fsync.
+  EXPECT_TRUE(read.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  release.Notify();
+  reader.join();
+  submit.join();
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(WatchToEnd(job->id()).back().state(), v1::RETRAIN_SUCCEEDED);
 }
 
 }  // namespace

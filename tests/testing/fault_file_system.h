@@ -1,10 +1,12 @@
 // A FileSystem for tests that forwards to the real one and injects faults:
 // an errno (EIO, ENOSPC, ...) for the n next calls of an operation on paths
 // holding a substring, a short write (part of the data written, then the
-// error), or a delay on every call (a slow disk).
+// error), a delay on every call (a slow disk), or a hook that runs before
+// every call (to hold a step until the test lets it go).
 #ifndef STREAMFIT_TESTS_TESTING_FAULT_FILE_SYSTEM_H_
 #define STREAMFIT_TESTS_TESTING_FAULT_FILE_SYSTEM_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -67,10 +69,18 @@ class FaultFileSystem final : public FileSystem {
     absl::MutexLock lock(&mu_);
     delays_[op] = delay;
   }
+  // Runs before every call, with its op and path, outside the file
+  // system's lock (null: none).
+  using Hook = std::function<void(Op, const std::string&)>;
+  void SetHook(Hook hook) {
+    absl::MutexLock lock(&mu_);
+    hook_ = std::make_shared<Hook>(std::move(hook));
+  }
   void Clear() {
     absl::MutexLock lock(&mu_);
     faults_.clear();
     delays_.clear();
+    hook_.reset();
   }
   // Calls of `op` so far (failed ones included).
   int Calls(Op op) const {
@@ -179,10 +189,12 @@ class FaultFileSystem final : public FileSystem {
   absl::Status Check(Op op, const std::string& path, size_t* partial) {
     absl::Duration delay;
     absl::Status status;
+    std::shared_ptr<Hook> hook;
     {
       absl::MutexLock lock(&mu_);
       ++calls_[op];
       delay = delays_[op];
+      hook = hook_;
       for (auto it = faults_.begin(); it != faults_.end(); ++it) {
         if (it->op != op ||
             !(it->exact ? path == it->path_contains
@@ -196,6 +208,7 @@ class FaultFileSystem final : public FileSystem {
         break;
       }
     }
+    if (hook != nullptr && *hook) (*hook)(op, path);
     if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
     return status;
   }
@@ -204,6 +217,7 @@ class FaultFileSystem final : public FileSystem {
   mutable absl::Mutex mu_;
   std::vector<Fault> faults_ ABSL_GUARDED_BY(mu_);
   std::map<Op, absl::Duration> delays_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Hook> hook_ ABSL_GUARDED_BY(mu_);
   std::map<Op, int> calls_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<Op, std::string>, int> hits_ ABSL_GUARDED_BY(mu_);
 };
