@@ -11,8 +11,6 @@
 #include "server/model_lineage.h"
 #include "server/proto_convert.h"
 #include "server/reactor_handoff.h"
-#include "server/snapshot_codec.h"
-#include "server/snapshot_files.h"
 
 namespace streamfit {
 namespace {
@@ -480,8 +478,11 @@ class PredictReactor final
   std::shared_ptr<PredictReactor> self_;      // released in OnDone
 };
 
+}  // namespace
+
 // The model's published state, config, metrics, freshness and lineage.
-void FillModelInfo(const LiveModel& model, v1::ModelInfo* info) {
+void LearnerService::FillModelInfo(const LiveModel& model,
+                                   v1::ModelInfo* info) {
   const Lineage lineage = model.GetLineage();
   const std::shared_ptr<const LinearModel> state = model.learner.Current();
   ToModelInfo(model.name, *state, info);
@@ -499,8 +500,6 @@ void FillModelInfo(const LiveModel& model, v1::ModelInfo* info) {
   info->set_state(model.failure.empty() ? v1::MODEL_READY : v1::MODEL_FAILED);
   info->set_failure(model.failure);
 }
-
-}  // namespace
 
 grpc::ServerUnaryReactor* LearnerService::OnFileWorker(
     grpc::CallbackServerContext* context, std::function<absl::Status()> work) {
@@ -587,52 +586,6 @@ grpc::ServerUnaryReactor* LearnerService::Predict(
     return FinishWith(context, PredictFromState(*state, *request, response));
   }
   return PredictReactor::Start(*std::move(model), request, response);
-}
-
-grpc::ServerUnaryReactor* LearnerService::Restore(
-    grpc::CallbackServerContext* context, const v1::RestoreRequest* request,
-    v1::ModelInfo* response) {
-  return OnFileWorker(context, [this, request, response] {
-    return RestoreModel(*request, response);
-  });
-}
-
-absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
-                                          v1::ModelInfo* response) {
-  const v1::ModelSnapshot* snapshot = &request.snapshot();
-  v1::ModelSnapshot saved;
-  if (!request.snapshot_name().empty()) {
-    if (request.has_snapshot()) {
-      return absl::InvalidArgumentError(
-          "snapshot and snapshot_name: give one, not both");
-    }
-    ASSIGN_OR_RETURN(
-        const std::string path,
-        SavedSnapshotPath("snapshot_name", request.snapshot_name()));
-    ASSIGN_OR_RETURN(saved, ReadSnapshotFile(path, request.snapshot_name(),
-                                             store_->file_system()));
-    snapshot = &saved;
-  }
-  auto invalid = [](const absl::Status& s) {
-    return absl::InvalidArgumentError(absl::StrCat("snapshot: ", s.message()));
-  };
-  // Cheap checks first: the model, the snapshot's shape and size, and only
-  // then the state itself (allocated and validated by FromSnapshot).
-  ASSIGN_OR_RETURN(const std::shared_ptr<LiveModel> live,
-                   registry_->Get(request.model()));
-  const absl::StatusOr<ModelConfig> config =
-      WithDefaults(FromProto(snapshot->config()));
-  if (!config.ok()) return invalid(config.status());
-  RETURN_IF_ERROR(CheckReshape(*live, *config, request.allow_reshape()));
-  RETURN_IF_ERROR(registry_->CheckModelSize(*config));
-  absl::StatusOr<LinearModel> state = FromSnapshot(*snapshot);
-  if (!state.ok()) return invalid(state.status());
-  ASSIGN_OR_RETURN(
-      const std::shared_ptr<LiveModel> model,
-      registry_->Restore(request.model(), *state, request.allow_reshape(),
-                         {request.snapshot_name(), snapshot->model()}));
-  FillModelInfo(*model, response);
-  return absl::OkStatus();
 }
 
 }  // namespace streamfit

@@ -53,6 +53,7 @@ class LearnerService final : public v1::Learner::CallbackService {
   grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
                                     const v1::PredictRequest* request,
                                     v1::PredictResponse* response) override;
+  // --- Snapshot, Restore and saved snapshot files (snapshot_service.cc) ---
   grpc::ServerUnaryReactor* Snapshot(grpc::CallbackServerContext* context,
                                      const v1::SnapshotRequest* request,
                                      v1::ModelSnapshot* response) override;
@@ -60,7 +61,6 @@ class LearnerService final : public v1::Learner::CallbackService {
   grpc::ServerUnaryReactor* Restore(grpc::CallbackServerContext* context,
                                     const v1::RestoreRequest* request,
                                     v1::ModelInfo* response) override;
-  // --- Snapshot and saved snapshot files (snapshot_service.cc) ---
   // Snapshots saved with Snapshot.to_file (FAILED_PRECONDITION without a
   // data directory).
   grpc::ServerUnaryReactor* ListSnapshots(
@@ -108,6 +108,8 @@ class LearnerService final : public v1::Learner::CallbackService {
       v1::ListRetrainJobsResponse* response) override;
 
  private:
+  // The model's published state, config, metrics, freshness and lineage.
+  static void FillModelInfo(const LiveModel& model, v1::ModelInfo* info);
   absl::Status RestoreModel(const v1::RestoreRequest& request,
                             v1::ModelInfo* response);
   // The file of saved snapshot `name` (request field `field`);

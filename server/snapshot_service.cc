@@ -1,10 +1,12 @@
-// The Snapshot RPC and the saved snapshot files of LearnerService
-// (ListSnapshots, DeleteSnapshot). File work runs on the file worker.
+// The Snapshot and Restore RPCs and the saved snapshot files of
+// LearnerService (ListSnapshots, DeleteSnapshot). File work runs on the file
+// worker.
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
+#include "core/status_macros.h"
 #include "server/learner_service.h"
 #include "server/proto_convert.h"
 #include "server/snapshot_codec.h"
@@ -73,6 +75,52 @@ grpc::ServerUnaryReactor* LearnerService::DeleteSnapshot(
     if (!path.ok()) return path.status();
     return DeleteSnapshotFile(*path, request->name(), store_->file_system());
   });
+}
+
+grpc::ServerUnaryReactor* LearnerService::Restore(
+    grpc::CallbackServerContext* context, const v1::RestoreRequest* request,
+    v1::ModelInfo* response) {
+  return OnFileWorker(context, [this, request, response] {
+    return RestoreModel(*request, response);
+  });
+}
+
+absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
+                                          v1::ModelInfo* response) {
+  const v1::ModelSnapshot* snapshot = &request.snapshot();
+  v1::ModelSnapshot saved;
+  if (!request.snapshot_name().empty()) {
+    if (request.has_snapshot()) {
+      return absl::InvalidArgumentError(
+          "snapshot and snapshot_name: give one, not both");
+    }
+    ASSIGN_OR_RETURN(
+        const std::string path,
+        SavedSnapshotPath("snapshot_name", request.snapshot_name()));
+    ASSIGN_OR_RETURN(saved, ReadSnapshotFile(path, request.snapshot_name(),
+                                             store_->file_system()));
+    snapshot = &saved;
+  }
+  auto invalid = [](const absl::Status& s) {
+    return absl::InvalidArgumentError(absl::StrCat("snapshot: ", s.message()));
+  };
+  // Cheap checks first: the model, the snapshot's shape and size, and only
+  // then the state itself (allocated and validated by FromSnapshot).
+  ASSIGN_OR_RETURN(const std::shared_ptr<LiveModel> live,
+                   registry_->Get(request.model()));
+  const absl::StatusOr<ModelConfig> config =
+      WithDefaults(FromProto(snapshot->config()));
+  if (!config.ok()) return invalid(config.status());
+  RETURN_IF_ERROR(CheckReshape(*live, *config, request.allow_reshape()));
+  RETURN_IF_ERROR(registry_->CheckModelSize(*config));
+  absl::StatusOr<LinearModel> state = FromSnapshot(*snapshot);
+  if (!state.ok()) return invalid(state.status());
+  ASSIGN_OR_RETURN(
+      const std::shared_ptr<LiveModel> model,
+      registry_->Restore(request.model(), *state, request.allow_reshape(),
+                         {request.snapshot_name(), snapshot->model()}));
+  FillModelInfo(*model, response);
+  return absl::OkStatus();
 }
 
 }  // namespace streamfit
