@@ -77,6 +77,12 @@ absl::Status CheckWidth(const v1::ModelInfo& info, const CsvRows& rows) {
   if (rows.size() == 0 || rows.width == info.config().num_features()) {
     return absl::OkStatus();
   }
+  if (info.config().num_features() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model '", info.name(),
+        "' takes no dense features (only sparse and named ones, which CSV "
+        "cannot carry: send them through the API); nothing was sent"));
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("line ", rows.first_line, ": ", rows.width,
                    " features, but model '", info.name(), "' takes ",

@@ -28,9 +28,7 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"models", "",
-     "list the models: version, samples, metrics since their origin (the "
-     "creation, retrain swap or restore that made their state)",
+    {"models", "", "list the models: version, samples, metrics, origin",
      RunModels},
     {"create", "NAME --task T --features N",
      "create a model (see the create flags)", RunCreate},

@@ -88,6 +88,47 @@ std::string DescribeMetrics(const v1::ModelInfo& info,
       QualityMetric(info, metrics));
 }
 
+// The short name of enum value `number` of `type` ("adam" for
+// OPTIMIZER_ADAM), without `prefix`.
+std::string EnumName(const google::protobuf::EnumDescriptor& type, int number,
+                     absl::string_view prefix) {
+  const google::protobuf::EnumValueDescriptor* value =
+      type.FindValueByNumber(number);
+  if (value == nullptr) return absl::StrCat(number);
+  return absl::AsciiStrToLower(absl::StripPrefix(value->name(), prefix));
+}
+
+// The settings of `config` that shape learning, in one line.
+std::string DescribeConfig(const v1::ModelConfig& config) {
+  std::string out = absl::StrCat(
+      "optimizer ",
+      EnumName(*v1::Optimizer_descriptor(), config.optimizer(), "OPTIMIZER_"),
+      ", loss ", EnumName(*v1::Loss_descriptor(), config.loss(), "LOSS_"),
+      ", learning_rate ", config.learning_rate(), " (",
+      EnumName(*v1::LearningRateSchedule_descriptor(), config.schedule(),
+               "SCHEDULE_"),
+      "), l1 ", config.l1(), ", l2 ", config.l2(), ", hash_bits ",
+      config.hash_bits());
+  if (!config.interactions().empty()) {
+    absl::StrAppend(&out, ", interactions ",
+                    absl::StrJoin(config.interactions(), ",",
+                                  [](std::string* s, const auto& pair) {
+                                    absl::StrAppend(s, pair.first(), ":",
+                                                    pair.second());
+                                  }));
+  }
+  absl::StrAppend(&out, ", drift ",
+                  EnumName(*v1::DriftDetector_descriptor(),
+                           config.drift_detector(), "DRIFT_DETECTOR_"),
+                  "/",
+                  EnumName(*v1::DriftPolicy_descriptor(), config.drift_policy(),
+                           "DRIFT_POLICY_"));
+  if (config.disable_standardization()) {
+    absl::StrAppend(&out, ", no standardization");
+  }
+  return out;
+}
+
 // Prints `info` to stdout: JSON with --json, else a short summary.
 absl::Status PrintModel(const v1::ModelInfo& info) {
   if (absl::GetFlag(FLAGS_json)) return PrintJson(info);
@@ -99,6 +140,7 @@ absl::Status PrintModel(const v1::ModelInfo& info) {
                     ? absl::StrCat(", ", config.num_classes(), " classes")
                     : "")
             << "\n";
+  std::cout << "config:    " << DescribeConfig(config) << "\n";
   std::cout << "state:     "
             << (info.state() == v1::MODEL_FAILED
                     ? absl::StrCat("FAILED: ", info.failure())

@@ -50,6 +50,10 @@ std::string Summary(const v1::RetrainJob& job) {
       absl::StrFormat("job %s %s (%s, model '%s', dataset %s)\n", job.id(),
                       StateName(job.state()), job.request().algorithm(),
                       job.request().model(), job.request().dataset_id());
+  if (job.state() == v1::RETRAIN_PENDING ||
+      job.state() == v1::RETRAIN_RUNNING) {
+    absl::StrAppend(&s, ProgressText(job), "\n");
+  }
   const v1::RetrainMetrics& m = job.metrics();
   if (m.holdout_rows() > 0) {
     absl::StrAppendFormat(&s, "holdout loss on %d rows: new %.6g, live %.6g\n",
@@ -135,8 +139,8 @@ absl::Status RunJobs(LearnerClient& client, const Args& args) {
   }
   if (args.size() == 1) {
     ASSIGN_OR_RETURN(const v1::RetrainJob job, client.GetRetrainJob(args[0]));
-    ASSIGN_OR_RETURN(const std::string json, ToJson(job));
-    std::cout << json;
+    if (absl::GetFlag(FLAGS_json)) return PrintJson(job);
+    std::cout << Summary(job);
     return absl::OkStatus();
   }
   if (!args.empty()) {

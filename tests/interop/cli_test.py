@@ -272,6 +272,11 @@ class CliTest(unittest.TestCase):
         self.assert_fails(["observe", "wide", "--file", "-"],
                           "a quoted field is not closed",
                           stdin='1,2,3,"4\n')
+        self.run_ok("create", "sparse-only", "--task", "binary",
+                    "--features", "0", "--hash_bits", "8")
+        self.assert_fails(["observe", "sparse-only", "--file", "-"],
+                          "takes no dense features", "nothing was sent",
+                          stdin="1,2\n")
 
     def test_json_output_and_version_timeout_message(self):
         self.run_ok("create", "listed", "--task", "regression", "--features",
@@ -302,6 +307,18 @@ class CliTest(unittest.TestCase):
         job_id = json.loads(self.run_ok("jobs", "--json").stdout)["jobs"][-1]["id"]
         self.assert_fails(["jobs", "cancel", job_id],
                           "error: FAILED_PRECONDITION", "already ended")
+        self.assertIn(f"job {job_id} SUCCEEDED (least_squares, model 'ended'",
+                      self.run_ok("jobs", job_id).stdout)
+        self.assertEqual(
+            json.loads(self.run_ok("jobs", job_id, "--json").stdout)["state"],
+            "RETRAIN_SUCCEEDED")
+
+    def test_health_prints_json_and_refuses_arguments(self):
+        self.assertEqual(
+            json.loads(self.run_ok("health", "--json").stdout),
+            {"service": "streamfit.v1.Learner", "status": "SERVING"})
+        self.assert_fails(["health", "extra"], "usage: streamfit health",
+                          exit_code=2)
 
     def test_snapshots_saved_on_the_server_by_name(self):
         self.run_ok("create", "saved", "--task", "regression", "--features",
@@ -353,6 +370,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(models_row("lin")[4:6], ["442", "442"])
         self.assertEqual(models_row("lin")[-1], "retrained@442")
         text = run("get", "lin").stdout
+        self.assertIn("config:    optimizer normalized, loss squared", text)
         self.assertIn(f"job {job_id} (least_squares on dataset "
                       f"{dataset_id}) swapped in at version 442", text)
         self.assertIn("lifetime:  442 samples", text)
