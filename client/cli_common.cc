@@ -35,13 +35,13 @@ absl::StatusOr<std::string> ModelNameArg(const Args& args,
 
 absl::StatusOr<ExampleBatch> ReadFileFlag() {
   const std::string path = absl::GetFlag(FLAGS_file);
-  if (path.empty()) return absl::InvalidArgumentError("--file is required");
+  if (path.empty()) return UsageError("--file is required");
   return ReadCsvFile(path);
 }
 
 absl::StatusOr<size_t> BatchFlag() {
   const uint32_t batch = absl::GetFlag(FLAGS_batch);
-  if (batch == 0) return absl::InvalidArgumentError("--batch must be >= 1");
+  if (batch == 0) return UsageError("--batch must be >= 1");
   return batch;
 }
 
@@ -61,6 +61,9 @@ absl::StatusOr<CsvInput> OpenCsvFlags(bool labeled) {
   options.delimiter = delimiter[0];
   options.header = absl::GetFlag(FLAGS_header);
   options.label_column = absl::GetFlag(FLAGS_label_column);
+  if (!options.label_column.empty() && !options.header) {
+    return UsageError("--label_column needs --header");
+  }
   options.labeled = labeled;
   std::unique_ptr<std::ifstream> file;
   if (path != "-") {

@@ -29,9 +29,9 @@ absl::StatusOr<std::string> ModelNameArg(const Args& args,
                                          absl::string_view usage);
 
 // The examples in the CSV file named by --file (label first, see
-// core/csv_reader.h); INVALID_ARGUMENT if --file is empty.
+// core/csv_reader.h); a usage error if --file is empty.
 absl::StatusOr<ExampleBatch> ReadFileFlag();
-// --batch; INVALID_ARGUMENT if it is 0.
+// --batch; a usage error if it is 0.
 absl::StatusOr<size_t> BatchFlag();
 
 // CSV rows from --file (a path, or - for stdin) parsed per --delimiter,

@@ -25,7 +25,7 @@ absl::StatusOr<v1::DatasetFormat> FormatFlag() {
   if (f == "csv") return v1::DATASET_FORMAT_CSV;
   if (f == "libsvm" || f == "svmlight") return v1::DATASET_FORMAT_LIBSVM;
   if (f == "examples") return v1::DATASET_FORMAT_EXAMPLES;
-  return absl::InvalidArgumentError(
+  return UsageError(
       absl::StrCat("--format must be csv, libsvm or examples, not '", f, "'"));
 }
 

@@ -19,7 +19,7 @@ absl::StatusOr<v1::SwapPolicy> SwapFlag() {
   if (s == "always") return v1::SWAP_ALWAYS;
   if (s == "if_better") return v1::SWAP_IF_BETTER;
   if (s == "never") return v1::SWAP_NEVER;
-  return absl::InvalidArgumentError(
+  return UsageError(
       absl::StrCat("--swap must be always, if_better or never, not '", s, "'"));
 }
 
@@ -88,7 +88,7 @@ absl::Status RunRetrain(LearnerClient& client, const Args& args) {
   request.set_model(model);
   request.set_dataset_id(absl::GetFlag(FLAGS_dataset));
   if (request.dataset_id().empty()) {
-    return absl::InvalidArgumentError("--dataset is required");
+    return UsageError("--dataset is required");
   }
   request.set_algorithm(absl::GetFlag(FLAGS_algorithm));
   request.set_epochs(absl::GetFlag(FLAGS_epochs));

@@ -136,6 +136,21 @@ class CliTest(unittest.TestCase):
         self.assert_fails(
             ["create", "bad", "--task", "linear", "--features", "3"],
             "--task must be regression, binary or multiclass", exit_code=2)
+        diabetes = data_file("diabetes.reg.csv")
+        for args, message in (
+                (["retrain", "any"], "--dataset is required"),
+                (["retrain", "any", "--dataset", "ds-0", "--swap", "maybe"],
+                 "--swap must be always, if_better or never"),
+                (["dataset", "upload", diabetes, "--format", "xls"],
+                 "--format must be csv, libsvm or examples"),
+                (["observe", "any", "--file", diabetes, "--batch", "0"],
+                 "--batch must be >= 1"),
+                (["predict", "any", "--file", diabetes, "--label_column",
+                  "y"], "--label_column needs --header"),
+                (["create", "x", "--task", "binary", "--features", "1",
+                  "--schedule", "cosine"], "--schedule must be constant")):
+            with self.subTest(args=args):
+                self.assert_fails(args, message, exit_code=2)
         missing = os.path.join(self.out_dir, "missing.csv")
         self.assert_fails(["observe", "any", "--file", missing],
                           "error: NOT_FOUND: cannot open", missing)
