@@ -5,12 +5,43 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "core/status_macros.h"
 #include "server/model_store.h"
 #include "server/names.h"
 #include "server/snapshot_codec.h"
 
 namespace streamfit {
+namespace {
+
+// How long a Restore waits for the replaced model to apply what it admitted,
+// so that its lifetime metrics count those samples.
+constexpr absl::Duration kCatchUpWait = absl::Seconds(5);
+
+// The state of `learner` once every sample admitted so far is applied and
+// published, or after `timeout` the newest published one.
+std::shared_ptr<const LinearModel> CaughtUpState(Learner& learner,
+                                                 absl::Duration timeout) {
+  struct Result {
+    absl::Notification done;
+    std::shared_ptr<const LinearModel> state;  // written before done
+  };
+  auto result = std::make_shared<Result>();
+  const uint64_t id = learner.WhenVersion(
+      learner.AdmittedVersion(),
+      [result](absl::StatusOr<std::shared_ptr<const LinearModel>> state) {
+        if (state.ok()) result->state = *std::move(state);
+        result->done.Notify();
+      });
+  if (!result->done.WaitForNotificationWithTimeout(timeout) &&
+      learner.CancelWait(id)) {
+    return learner.Current();
+  }
+  result->done.WaitForNotification();  // ran, or is running
+  return result->state != nullptr ? result->state : learner.Current();
+}
+
+}  // namespace
 
 absl::Status ValidateModelName(absl::string_view name) {
   return ValidateName("model name", name);
@@ -143,6 +174,13 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Restore(
     const RestoreOrigin& origin) {
   RETURN_IF_ERROR(ValidateModelName(name));
   RETURN_IF_ERROR(CheckModelSize(state.config()));
+  // Outside write_mu_: the wait must not hold up other models' writes.
+  std::shared_ptr<LiveModel> waited;
+  std::shared_ptr<const LinearModel> caught_up;
+  if (absl::StatusOr<std::shared_ptr<LiveModel>> live = Get(name); live.ok()) {
+    waited = *std::move(live);
+    caught_up = CaughtUpState(waited->learner, kCatchUpWait);
+  }
   std::shared_ptr<LiveModel> old;
   std::shared_ptr<LiveModel> model;
   {
@@ -154,7 +192,7 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Restore(
     }
     RETURN_IF_ERROR(CheckReshape(*it->second, state.config(), allow_reshape));
     const std::shared_ptr<const LinearModel> replaced =
-        it->second->learner.Current();
+        it->second == waited ? caught_up : it->second->learner.Current();
     Lineage lineage = AppendLineage(
         it->second->GetLineage(),
         RestoredEvent(origin, state.version(), state.metrics(),

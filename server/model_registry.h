@@ -111,7 +111,9 @@ class ModelRegistry {
   // NOT_FOUND on an unknown name; FAILED_PRECONDITION, naming both shapes,
   // if `state` has another shape than the model (SameShape) unless
   // `allow_reshape`; RESOURCE_EXHAUSTED as CheckModelSize.
-  // `origin` goes into the model's lineage.
+  // `origin` goes into the model's lineage; the lifetime metrics it records
+  // count what the replaced model applied, after waiting (up to 5 s) for it
+  // to apply what it had admitted.
   absl::StatusOr<std::shared_ptr<LiveModel>> Restore(
       absl::string_view name, const LinearModel& state,
       bool allow_reshape = false, const RestoreOrigin& origin = {});

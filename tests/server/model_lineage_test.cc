@@ -290,6 +290,35 @@ TEST_F(LineageServiceTest, RecordsCreateRetrainAndRestoresAcrossARestart) {
   EXPECT_EQ(info.lifetime_metrics().samples_seen(), 170u);
 }
 
+TEST_F(LineageServiceTest, ARestoreRightAfterAcksCountsEveryAckedSample) {
+  Create("m", v1::TASK_REGRESSION, 3);
+  v1::RestoreRequest request;
+  {
+    v1::SnapshotRequest snap;
+    snap.set_model("m");
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        stub_->Snapshot(&context, snap, request.mutable_snapshot()).ok());
+  }
+  // Acked means durable and queued, not yet applied: the Restore that
+  // follows at once must still count every acked sample in the lifetime.
+  const auto examples = LinearExamples(4000, 5);
+  grpc::ClientContext context;
+  auto stream = stub_->ObserveStream(&context);
+  for (size_t i = 0; i < examples.size(); i += 1000) {
+    ASSERT_TRUE(stream->Write(Message("m", examples, i, i + 1000)));
+  }
+  v1::ObserveAck ack;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(stream->Read(&ack));
+  ASSERT_EQ(ack.model_version(), 4000u);
+  v1::ModelInfo info;
+  ASSERT_TRUE(Restore(request, &info).ok());
+  EXPECT_EQ(info.lineage(1).previous_version(), 4000u);
+  EXPECT_EQ(info.lifetime_metrics().samples_seen(), 4000u);
+  stream->WritesDone();
+  stream->Finish();  // OK or ABORTED: the model it fed was replaced
+}
+
 TEST_F(LineageServiceTest, ASwapOnAModelWithoutSamplesIsInItsLineage) {
   Create("m", v1::TASK_REGRESSION, 3);
   const v1::RetrainJob job = RetrainToEnd(Upload(200));
