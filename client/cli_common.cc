@@ -48,17 +48,17 @@ absl::StatusOr<size_t> BatchFlag() {
 absl::StatusOr<CsvInput> OpenCsvFlags(bool labeled) {
   const std::string path = absl::GetFlag(FLAGS_file);
   if (path.empty()) return UsageError("--file is required (- for stdin)");
-  std::string delimiter = absl::GetFlag(FLAGS_delimiter);
-  if (delimiter == "tab" || delimiter == "\\t") delimiter = "\t";
-  if (delimiter.size() != 1 || delimiter[0] == '"' || delimiter[0] == '\n' ||
-      delimiter[0] == '\r') {
+  const std::string flag = absl::GetFlag(FLAGS_delimiter);
+  const bool tab = flag == "tab" || flag == "\\t";
+  if (!tab && (flag.size() != 1 || flag[0] == '"' || flag[0] == '\n' ||
+               flag[0] == '\r')) {
     return UsageError(absl::StrCat(
         "--delimiter must be one character other than a quote or line "
         "break (or 'tab'), not '",
-        delimiter, "'"));
+        flag, "'"));
   }
   CsvRowOptions options;
-  options.delimiter = delimiter[0];
+  options.delimiter = tab ? '\t' : flag[0];
   options.header = absl::GetFlag(FLAGS_header);
   options.label_column = absl::GetFlag(FLAGS_label_column);
   if (!options.label_column.empty() && !options.header) {

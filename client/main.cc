@@ -15,7 +15,7 @@
 #include "client/cli_flags.h"
 #include "client/commands.h"
 #include "client/learner_client.h"
-#include "common/command_line.h"
+#include "core/command_line.h"
 
 namespace streamfit {
 namespace {

@@ -10,7 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/command_line.h"
+#include "core/command_line.h"
 #include "server/logging.h"
 #include "server/server.h"
 

@@ -264,7 +264,8 @@ class PredictDriver {
   // Starts one call; `then` runs after it completes (on a gRPC thread).
   template <typename Then>
   void Issue(Clock::time_point intended, Then then) {
-    auto* call = new Call{.intended = intended};
+    auto* call = new Call;
+    call->intended = intended;
     {
       absl::MutexLock lock(&mu_);
       ++in_flight_;

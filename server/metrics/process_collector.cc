@@ -64,8 +64,9 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
     auto field = [&](int number) {
       double value = 0;
       const size_t index = number - 3;
-      if (index < fields.size()) absl::SimpleAtod(fields[index], &value);
-      return value;
+      return index < fields.size() && absl::SimpleAtod(fields[index], &value)
+                 ? value
+                 : 0.0;
     };
     const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
     const double page = static_cast<double>(sysconf(_SC_PAGESIZE));

@@ -1,4 +1,4 @@
-#include "common/command_line.h"
+#include "core/command_line.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -3,8 +3,8 @@
 // unknown flag or a bad flag value prints the problem and exits 2. Abseil's
 // ParseCommandLine exits 1 in both cases, which a probe or a script cannot
 // tell from a server-side failure.
-#ifndef STREAMFIT_COMMON_COMMAND_LINE_H_
-#define STREAMFIT_COMMON_COMMAND_LINE_H_
+#ifndef STREAMFIT_CORE_COMMAND_LINE_H_
+#define STREAMFIT_CORE_COMMAND_LINE_H_
 
 #include <functional>
 #include <string>
@@ -36,4 +36,4 @@ std::vector<char*> ParseCommandLineOrExit(int argc, char** argv,
 
 }  // namespace streamfit
 
-#endif  // STREAMFIT_COMMON_COMMAND_LINE_H_
+#endif  // STREAMFIT_CORE_COMMAND_LINE_H_
