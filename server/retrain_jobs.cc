@@ -521,7 +521,10 @@ void RetrainJobs::Run(Job& job) {
   if (!swap) return end(v1::RETRAIN_SUCCEEDED, absl::OkStatus());
 
   std::promise<absl::StatusOr<uint64_t>> adopted;
-  SwapRecord record{job_id, request.algorithm(), request.dataset_id()};
+  SwapRecord record;
+  record.job_id = job_id;
+  record.algorithm = request.algorithm();
+  record.dataset_id = request.dataset_id();
   model->learner.Adopt(
       *std::move(fitted),
       [&adopted](absl::StatusOr<uint64_t> version) {
