@@ -186,8 +186,7 @@ bool PageHinkley::Add(double value) {
   ++count_;
   // Exact mean and variance for the first `memory` values, then
   // exponentially weighted ones (West 1979) over about that many.
-  const double w =
-      1 / std::min(static_cast<double>(count_), options_.memory);
+  const double w = 1 / std::min(static_cast<double>(count_), options_.memory);
   const double d = value - mean_;
   mean_ += w * d;
   variance_ = (1 - w) * (variance_ + w * d * d);

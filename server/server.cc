@@ -97,8 +97,9 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(std::make_unique<AuditLogInterceptorFactory>());
-  interceptors.push_back(std::make_unique<metrics::RpcMetricsInterceptorFactory>(
-      *server->metrics_registry_));
+  interceptors.push_back(
+      std::make_unique<metrics::RpcMetricsInterceptorFactory>(
+          *server->metrics_registry_));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
@@ -116,14 +117,13 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     s->CheckpointLoop();
   });
   if (!options.metrics_address.empty()) {
-    ASSIGN_OR_RETURN(
-        server->metrics_,
-        metrics::MetricsServer::Start(
-            options.metrics_address,
-            {server->metrics_registry_,
-             std::make_shared<metrics::ModelCollector>(&server->registry_,
-                                                       server->jobs_.get()),
-             std::make_shared<metrics::ProcessCollector>()}));
+    ASSIGN_OR_RETURN(server->metrics_,
+                     metrics::MetricsServer::Start(
+                         options.metrics_address,
+                         {server->metrics_registry_,
+                          std::make_shared<metrics::ModelCollector>(
+                              &server->registry_, server->jobs_.get()),
+                          std::make_shared<metrics::ProcessCollector>()}));
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->UpdateHealth();

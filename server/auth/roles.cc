@@ -17,24 +17,15 @@ struct MethodRole {
 };
 
 constexpr MethodRole kMethodRoles[] = {
-    {"Predict", Role::kPredictor},
-    {"GetModel", Role::kPredictor},
-    {"ListModels", Role::kPredictor},
-    {"Observe", Role::kObserver},
-    {"ObserveStream", Role::kObserver},
-    {"Snapshot", Role::kOperator},
-    {"UploadDataset", Role::kOperator},
-    {"ListDatasets", Role::kOperator},
-    {"DeleteDataset", Role::kOperator},
-    {"Retrain", Role::kOperator},
-    {"GetRetrainJob", Role::kOperator},
-    {"WatchRetrainJob", Role::kOperator},
-    {"CancelRetrainJob", Role::kOperator},
-    {"ListRetrainJobs", Role::kOperator},
-    {"ListSnapshots", Role::kOperator},
-    {"CreateModel", Role::kAdmin},
-    {"DeleteModel", Role::kAdmin},
-    {"Restore", Role::kAdmin},
+    {"Predict", Role::kPredictor},         {"GetModel", Role::kPredictor},
+    {"ListModels", Role::kPredictor},      {"Observe", Role::kObserver},
+    {"ObserveStream", Role::kObserver},    {"Snapshot", Role::kOperator},
+    {"UploadDataset", Role::kOperator},    {"ListDatasets", Role::kOperator},
+    {"DeleteDataset", Role::kOperator},    {"Retrain", Role::kOperator},
+    {"GetRetrainJob", Role::kOperator},    {"WatchRetrainJob", Role::kOperator},
+    {"CancelRetrainJob", Role::kOperator}, {"ListRetrainJobs", Role::kOperator},
+    {"ListSnapshots", Role::kOperator},    {"CreateModel", Role::kAdmin},
+    {"DeleteModel", Role::kAdmin},         {"Restore", Role::kAdmin},
     {"DeleteSnapshot", Role::kAdmin},
 };
 

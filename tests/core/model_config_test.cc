@@ -46,14 +46,12 @@ TEST(ModelConfigTest, WithDefaultsFillsEveryUnsetSetting) {
 TEST(ModelConfigTest, WithDefaultsRefusesUnknownDriftSettings) {
   ModelConfig config = Regression();
   config.drift_detector = static_cast<DriftDetectorKind>(99);
-  EXPECT_THAT(WithDefaults(config),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("drift_detector")));
+  EXPECT_THAT(WithDefaults(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("drift_detector")));
   config = Regression();
   config.drift_policy = static_cast<DriftPolicy>(-1);
-  EXPECT_THAT(WithDefaults(config),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("drift_policy")));
+  EXPECT_THAT(WithDefaults(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("drift_policy")));
 }
 
 TEST(ModelConfigTest, WithDefaultsKeepsExplicitSettings) {
