@@ -334,10 +334,14 @@ void RetrainJobs::Update(Job& job,
   v1::RetrainJob copy;
   uint64_t change_number = 0;
   std::vector<Listener> to_call;
+  bool state_changed = false;
   {
     absl::MutexLock lock(&mu_);
+    const v1::RetrainState state = job.state.state();
+    const bool swapped = job.state.swapped();
     change(job.state);
     copy = job.state;
+    state_changed = copy.state() != state || copy.swapped() != swapped;
     if (persist) change_number = ++job.changes;
     for (const auto& [token, entry] : listeners_) {
       if (entry.first == copy.id()) to_call.push_back(entry.second);
@@ -346,6 +350,7 @@ void RetrainJobs::Update(Job& job,
   // A record that cannot be written is logged; the job goes on (after a
   // restart it reads as its last record says, ABORTED if unfinished).
   if (persist) (void)Persist(job, change_number);
+  if (state_changed && options_.on_state_change) options_.on_state_change(copy);
   for (const Listener& l : to_call) l(copy);
 }
 

@@ -46,6 +46,11 @@ class RetrainJobs {
     // Test switch (null in production): runs on a worker with a job's id
     // after it takes the job off the queue, before the job starts.
     std::function<void(const std::string&)> on_take;
+    // Called with the job after each change of its state (PENDING to
+    // RUNNING, to an end state) and after its swap (`swapped` set, still
+    // RUNNING); not for progress. Runs off any lock on the thread that made
+    // the change, in order for one job. Null for none.
+    std::function<void(const v1::RetrainJob&)> on_state_change;
     FileSystem* file_system = DefaultFileSystem();  // not owned
   };
   // Called with the job after each change (progress included), off any lock.

@@ -61,10 +61,13 @@ class RetrainJobsTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void StartJobs(std::function<void(const std::string&)> on_take = nullptr) {
+  void StartJobs(
+      std::function<void(const std::string&)> on_take = nullptr,
+      std::function<void(const v1::RetrainJob&)> on_state_change = nullptr) {
     RetrainJobs::Options options;
     options.jobs_dir = (dir_ / "jobs").string();
     options.on_take = std::move(on_take);
+    options.on_state_change = std::move(on_state_change);
     options.file_system = &fs_;
     auto jobs = RetrainJobs::Start(&registry_, datasets_.get(), options);
     ASSERT_TRUE(jobs.ok()) << jobs.status();
@@ -150,6 +153,63 @@ TEST_F(RetrainJobsTest, CancelAfterTheJobIsTakenKeepsItCancelledAndUnstarted) {
   auto model = registry_.Get("m");
   ASSERT_TRUE(model.ok());
   EXPECT_EQ((*model)->learner.Current()->RawFunction().weights(0, 0), 0);
+}
+
+// The states on_state_change saw, as "STATE" or "STATE+swapped".
+struct StateChanges {
+  absl::Mutex mu;
+  std::vector<std::string> seen ABSL_GUARDED_BY(mu);
+
+  std::function<void(const v1::RetrainJob&)> Callback() {
+    return [this](const v1::RetrainJob& job) {
+      absl::MutexLock lock(&mu);
+      seen.push_back(absl::StrCat(v1::RetrainState_Name(job.state()),
+                                  job.swapped() ? "+swapped" : ""));
+    };
+  }
+  // What was seen once `n` changes were (or after a bounded wait).
+  std::vector<std::string> Seen(size_t n) {
+    absl::MutexLock lock(&mu);
+    wanted = n;
+    mu.AwaitWithTimeout(absl::Condition(this, &StateChanges::Enough),
+                        absl::Seconds(30));
+    return seen;
+  }
+  bool Enough() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return seen.size() >= wanted;
+  }
+  size_t wanted ABSL_GUARDED_BY(mu) = 0;
+};
+
+TEST_F(RetrainJobsTest, StateChangesAndTheSwapAreReportedOnceEachInOrder) {
+  StateChanges changes;
+  StartJobs(nullptr, changes.Callback());
+  absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(Request());
+  ASSERT_TRUE(job.ok()) << job.status();
+  const std::vector<v1::RetrainJob> seen = WatchToEnd(job->id());
+  ASSERT_FALSE(seen.empty());
+  ASSERT_EQ(seen.back().state(), v1::RETRAIN_SUCCEEDED) << seen.back().error();
+  EXPECT_THAT(changes.Seen(3), ::testing::ElementsAre(
+                                   "RETRAIN_RUNNING", "RETRAIN_RUNNING+swapped",
+                                   "RETRAIN_SUCCEEDED+swapped"));
+}
+
+TEST_F(RetrainJobsTest, AJobCancelledBeforeItStartsIsReportedCancelledOnly) {
+  StateChanges changes;
+  absl::Notification hook_done;
+  StartJobs(
+      [&](const std::string& id) {
+        (void)jobs_->Cancel(id);
+        hook_done.Notify();
+      },
+      changes.Callback());
+  absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(Request());
+  ASSERT_TRUE(job.ok()) << job.status();
+  WatchToEnd(job->id());
+  ASSERT_TRUE(hook_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  jobs_->Shutdown();
+  // Cancel reported it from the hook, and nothing after.
+  EXPECT_THAT(changes.Seen(1), ::testing::ElementsAre("RETRAIN_CANCELLED"));
 }
 
 TEST_F(RetrainJobsTest, CancellingAnEndedJobSaysItEnded) {
