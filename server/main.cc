@@ -67,6 +67,10 @@ ABSL_FLAG(uint64_t, log_segment_bytes, 64 << 20,
           "start a new sample log segment file after this many bytes");
 ABSL_FLAG(double, shutdown_grace_s, 5,
           "on SIGTERM/SIGINT, cancel calls still open after this many seconds");
+ABSL_FLAG(double, shutdown_drain_s, 0,
+          "on SIGTERM/SIGINT, first report NOT_SERVING on health and keep "
+          "serving for this many seconds (load balancers and readiness "
+          "probes stop sending meanwhile), then shut down");
 
 ABSL_FLAG(std::string, log_format, "text",
           "log lines on stderr: text, or json (one object per line)");
@@ -249,6 +253,7 @@ int main(int argc, char** argv) {
   }
   logging::Info("server.shutdown", "streamfit-server shutting down",
                 {{"signal", signal}});
+  (*server)->Drain(absl::Seconds(absl::GetFlag(FLAGS_shutdown_drain_s)));
   (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s)));
   logging::Info("server.stopped", "streamfit-server stopped");
   return 0;

@@ -66,6 +66,11 @@ std::string ModelStore::ModelDir(const std::string& name,
   return absl::StrCat(data_dir_, "/models/", name, ".", incarnation);
 }
 
+size_t ModelStore::ModelCount() const {
+  absl::MutexLock lock(&mu_);
+  return manifest_.models.size();
+}
+
 absl::StatusOr<std::vector<std::shared_ptr<LiveModel>>>
 ModelStore::RecoverAll() {
   Manifest manifest;

@@ -49,6 +49,8 @@ class ModelStore {
   // log tail replayed through LinearModel::Learn (as the learner does).
   // Prints what it cut or skipped to stderr.
   absl::StatusOr<std::vector<std::shared_ptr<LiveModel>>> RecoverAll();
+  // Models in the manifest (what RecoverAll recovers).
+  size_t ModelCount() const;
 
   // A new empty durable model (config already validated).
   absl::StatusOr<std::shared_ptr<LiveModel>> Create(const std::string& name,
@@ -108,7 +110,7 @@ class ModelStore {
   FileSystem* const fs_;
   std::unique_ptr<FileSystem::Lock> lock_;  // held for the store's life
   const Learner::Options learner_options_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   Manifest manifest_ ABSL_GUARDED_BY(mu_);
 };
 

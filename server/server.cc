@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "core/thread_name.h"
 #include "server/auth/exposure.h"
@@ -15,6 +16,7 @@
 #include "server/metrics/model_collector.h"
 #include "server/metrics/process_collector.h"
 #include "server/metrics/rpc_metrics.h"
+#include "server/recovery_health.h"
 
 namespace streamfit {
 
@@ -33,6 +35,68 @@ absl::Status StreamfitServer::CheckSecurityOptions(const Options& options) {
                               options.allow_insecure_remote});
 }
 
+namespace {
+
+// Logs a retrain job's lifecycle (RetrainJobs::Options::on_state_change).
+void LogRetrainChange(const v1::RetrainJob& job) {
+  const std::string& model = job.request().model();
+  const std::string state = v1::RetrainState_Name(job.state());
+  if (job.state() == v1::RETRAIN_RUNNING && !job.swapped()) {
+    logging::Info(
+        "retrain.running",
+        absl::StrCat("retrain ", job.id(), " of model '", model, "' running"),
+        {{"model", model}, {"job", job.id()}});
+  } else if (job.state() == v1::RETRAIN_RUNNING) {
+    logging::Info("retrain.swap",
+                  absl::StrCat("retrain ", job.id(), " swapped into model '",
+                               model, "' at version ", job.swap_version()),
+                  {{"model", model},
+                   {"job", job.id()},
+                   {"version", job.swap_version()},
+                   {"replayed_samples", job.replayed_samples()}});
+  } else if (job.finished_unix_ms() != 0) {
+    const double seconds =
+        static_cast<double>(job.finished_unix_ms() - job.created_unix_ms()) /
+        1000;
+    const bool ok = job.state() == v1::RETRAIN_SUCCEEDED;
+    logging::Event(
+        ok ? logging::Level::kInfo : logging::Level::kWarning, "retrain.finish",
+        absl::StrFormat("retrain %s of model '%s' ended %s after %.3f s%s%s",
+                        job.id(), model, state, seconds,
+                        job.error().empty() ? "" : ": ", job.error()),
+        {{"model", model},
+         {"job", job.id()},
+         {"state", state},
+         {"seconds", seconds},
+         {"swapped", job.swapped()},
+         {"error", job.error()}});
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>>
+StreamfitServer::MakeCredentials() {
+  if (!options_.tls.enabled()) return grpc::InsecureServerCredentials();
+  ASSIGN_OR_RETURN(tls_, auth::TlsCredentials::Create(
+                             options_.tls, options_.tls_runtime_dir));
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      tls_->server_credentials();
+  if (!options_.auth_tokens_file.empty() ||
+      !options_.tls.client_ca_file.empty()) {
+    auth::CredentialTable table;
+    if (!options_.auth_tokens_file.empty()) {
+      ASSIGN_OR_RETURN(
+          table, auth::CredentialTable::ReadFile(options_.auth_tokens_file));
+    }
+    auth_processor_ = std::make_shared<auth::AuthProcessor>(
+        std::move(table),
+        /*certificates_are_admins=*/!options_.tls.client_ca_file.empty());
+    credentials->SetAuthMetadataProcessor(auth_processor_);
+  }
+  return credentials;
+}
+
 absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     const Options& options) {
   RETURN_IF_ERROR(CheckSecurityOptions(options));
@@ -45,8 +109,25 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
   ASSIGN_OR_RETURN(
       std::unique_ptr<ModelStore> store,
       ModelStore::Open(options.data_dir, options.storage, options.learner));
+  const size_t models = store->ModelCount();
   std::unique_ptr<StreamfitServer> server(
       new StreamfitServer(options, std::move(store)));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   server->MakeCredentials());
+
+  // Recovery: the port answers health checks with NOT_SERVING meanwhile.
+  ASSIGN_OR_RETURN(std::unique_ptr<RecoveryHealthServer> recovery,
+                   RecoveryHealthServer::Start(options.address, credentials,
+                                               kLearnerServiceName));
+  server->port_ = recovery->port();
+  logging::Info(
+      "server.recovering",
+      absl::StrCat("streamfit-server recovering on ", server->address(), " (",
+                   models, " models; health NOT_SERVING until done)"),
+      {{"address", server->address()}, {"models", models}});
+  const absl::Time recovery_start = absl::Now();
   RETURN_IF_ERROR(server->registry_.RecoverFromStore());
   if (!options.default_model.empty() &&
       absl::IsNotFound(server->registry_.Get(options.default_model).status())) {
@@ -65,34 +146,24 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
   jobs_options.file_system = options.storage.file_system;
   jobs_options.threads = options.retrain_threads;
   jobs_options.replay_limit = options.retrain_replay_limit;
+  jobs_options.on_state_change = LogRetrainChange;
   ASSIGN_OR_RETURN(server->jobs_,
                    RetrainJobs::Start(&server->registry_,
                                       server->datasets_.get(), jobs_options));
   server->service_.SetRetrain(server->datasets_.get(), server->jobs_.get());
+  const double recovery_seconds =
+      absl::ToDoubleSeconds(absl::Now() - recovery_start);
+  logging::Info(
+      "server.recovered",
+      absl::StrFormat("streamfit-server recovered %d models in "
+                      "%.3f s",
+                      server->registry_.List().size(), recovery_seconds),
+      {{"models", server->registry_.List().size()},
+       {"seconds", recovery_seconds}});
+  recovery.reset();  // closes the port for the full server to bind
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  std::shared_ptr<grpc::ServerCredentials> credentials =
-      grpc::InsecureServerCredentials();
-  if (options.tls.enabled()) {
-    ASSIGN_OR_RETURN(server->tls_, auth::TlsCredentials::Create(
-                                       options.tls, options.tls_runtime_dir));
-    credentials = server->tls_->server_credentials();
-    if (!options.auth_tokens_file.empty() ||
-        !options.tls.client_ca_file.empty()) {
-      auth::CredentialTable table;
-      if (!options.auth_tokens_file.empty()) {
-        ASSIGN_OR_RETURN(
-            table, auth::CredentialTable::ReadFile(options.auth_tokens_file));
-      }
-      server->auth_processor_ = std::make_shared<auth::AuthProcessor>(
-          std::move(table),
-          /*certificates_are_admins=*/!options.tls.client_ca_file.empty());
-      credentials->SetAuthMetadataProcessor(server->auth_processor_);
-    }
-  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, credentials, &server->port_);
+  builder.AddListeningPort(server->address(), credentials, &server->port_);
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
@@ -161,13 +232,30 @@ void StreamfitServer::Shutdown(absl::Duration grace) {
   }
 }
 
+void StreamfitServer::Drain(absl::Duration period) {
+  {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_ || draining_ || server_ == nullptr) return;
+    draining_ = true;
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  if (period <= absl::ZeroDuration()) return;
+  logging::Info("server.draining",
+                absl::StrFormat("health is NOT_SERVING; serving calls for "
+                                "%.3f s before shutting down",
+                                absl::ToDoubleSeconds(period)),
+                {{"seconds", absl::ToDoubleSeconds(period)}});
+  // The drain is a fixed period that load balancers are given to notice.
+  absl::SleepFor(period);
+}
+
 void StreamfitServer::UpdateHealth() {
   bool failed = false;
   for (const auto& model : registry_.List()) {
     failed = failed || !model->failure.empty();
   }
   absl::MutexLock lock(&shutdown_mu_);
-  if (shut_down_) return;
+  if (shut_down_ || draining_) return;
   server_->GetHealthCheckService()->SetServingStatus(kLearnerServiceName,
                                                      !failed);
 }

@@ -25,13 +25,24 @@
 namespace streamfit {
 
 // The name the health service reports the Learner service under: SERVING
-// once the models are recovered, NOT_SERVING while any model is failed
-// (ModelInfo.state) and while draining at shutdown.
-// The overall status ("") is the process's liveness.
+// once the models are recovered, NOT_SERVING while recovering, while any
+// model is failed (ModelInfo.state) and while draining at shutdown.
+// The overall status ("") is NOT_SERVING while recovering and draining and
+// SERVING otherwise.
 inline constexpr char kLearnerServiceName[] = "streamfit.v1.Learner";
 
 // Owns the gRPC server, the registry and the service. Thread-safe after
 // Start; Shutdown is idempotent and also run by the destructor.
+//
+// Lifecycle: RECOVERING (Start: the models are loaded while a
+// RecoveryHealthServer holds the address: health NOT_SERVING, every other
+// call UNAVAILABLE), SERVING (the full server bound to the same port; health
+// from gRPC's default service), DRAINING (Drain: health NOT_SERVING, every
+// call still served) and stopped (Shutdown). Recovery runs behind a separate
+// server rather than behind the full one so that no service needs a
+// "recovered yet?" check in each of its methods and none ever sees a
+// partial registry. Between the two servers the port is closed for a
+// moment, which a probe reads as not ready and a client retries.
 class StreamfitServer {
  public:
   struct Options {
@@ -70,12 +81,14 @@ class StreamfitServer {
   // INVALID_ARGUMENT, a usage error, as auth::CheckExposure.
   static absl::Status CheckSecurityOptions(const Options& options);
 
-  // Opens the data directory and recovers its models (checkpoint + log
-  // replay), creates the default model if it does not exist, and starts
-  // serving. FAILED_PRECONDITION if another process has the data directory
-  // open (its LOCK file is flock-ed); UNAVAILABLE if the address cannot be
-  // bound (also when another process listens on it); DATA_LOSS if a model
-  // cannot be recovered.
+  // Opens the data directory, binds the address with a health-only server
+  // (NOT_SERVING; logs server.recovering), recovers the models (checkpoint +
+  // log replay), creates the default model if it does not exist, starts the
+  // retrain jobs (logs server.recovered), then serves on the same port.
+  // FAILED_PRECONDITION if another process has the data directory open (its
+  // LOCK file is flock-ed); UNAVAILABLE if the address cannot be bound (also
+  // when another process listens on it); DATA_LOSS if a model cannot be
+  // recovered.
   static absl::StatusOr<std::unique_ptr<StreamfitServer>> Start(
       const Options& options);
   ~StreamfitServer();
@@ -86,6 +99,11 @@ class StreamfitServer {
   std::string address() const;  // host:bound_port
   ModelRegistry& registry() { return registry_; }
 
+  // Reports NOT_SERVING for "" and kLearnerServiceName and logs
+  // server.draining, then keeps serving every call for `period` before it
+  // returns (load balancers and readiness probes stop sending meanwhile).
+  // Shutdown follows. Returns at once after Shutdown or a first Drain.
+  void Drain(absl::Duration period);
   // Reports NOT_SERVING, stops accepting calls (cancelling open ones after
   // `grace`), drains the learners and writes a final checkpoint of each
   // model.
@@ -104,9 +122,13 @@ class StreamfitServer {
         registry_(options.learner, store_.get(), options.limits),
         service_(&registry_, store_.get(), options.service),
         inference_service_(&registry_) {}
+  // TLS credentials (and the auth processor) from the options, or insecure
+  // ones; sets tls_ and auth_processor_.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials();
   void CheckpointLoop();
   // Sets kLearnerServiceName's health: NOT_SERVING while any model is
-  // failed (the overall status stays SERVING: Predict works).
+  // failed (the overall status stays SERVING: Predict works). Nothing while
+  // draining or shut down.
   void UpdateHealth();
 
   const Options options_;
@@ -127,6 +149,7 @@ class StreamfitServer {
   std::thread checkpointer_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(shutdown_mu_) = false;
   // Last: stops serving before what it reads is destroyed.
   std::unique_ptr<metrics::MetricsServer> metrics_;
 };

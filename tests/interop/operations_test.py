@@ -1,21 +1,29 @@
 """Operations test: the command-line contract (--help, exit codes), the
 structured logs and the health checks of a real streamfit-server child
-process and the `streamfit` tool.
+process and the `streamfit` tool, through recovery and the shutdown drain.
 
-usage: operations_test.py --server=BINARY --cli=BINARY [unittest args]
+usage: operations_test.py --server=BINARY --cli=BINARY --stubs=DIR
+       [unittest args]
 """
 
 import argparse
+import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
+
+import grpc
 
 import server_process
 
 ARGS = None  # set in main
+pb2 = None  # streamfit.v1 messages and stubs, imported from --stubs in main
+pb2_grpc = None
 
 RUN_TIMEOUT = 60  # seconds per child run
 
@@ -102,13 +110,169 @@ class HealthAndLogsTest(unittest.TestCase):
             self.assertIn(event["level"], ("info", "warning", "error"))
 
 
+def events(server):
+    """The server's JSON log lines, parsed, in order."""
+    return [json.loads(line) for line in server.output().splitlines()
+            if line.startswith("{")]
+
+
+def health(address, *flags):
+    return run(ARGS.cli, "health", f"--server={address}", "--timeout=10s",
+               *flags)
+
+
+LEARNER = "--service=streamfit.v1.Learner"
+
+
+class RecoveryTest(unittest.TestCase):
+    """A server whose recovery replays a large sample log (no checkpoint):
+    the port answers health checks with NOT_SERVING until it is done."""
+
+    ROWS = 200_000  # per message
+    MESSAGES = 10   # 2,000,000 samples of 10 features: ~3 s of replay
+
+    def test_health_is_not_serving_until_the_models_are_recovered(self):
+        data_dir = tempfile.TemporaryDirectory(prefix="streamfit-recovery-")
+        self.addCleanup(data_dir.cleanup)
+        # No checkpoint but the final one at a clean shutdown, which SIGKILL
+        # skips; fsync=never keeps the writing fast (the log survives a
+        # process kill either way).
+        flags = ["--log_format=json", "--fsync=never",
+                 "--checkpoint_every_samples=1000000000000",
+                 "--checkpoint_interval_s=1000000"]
+        first = server_process.ServerProcess(ARGS.server, data_dir.name,
+                                             flags)
+        self.addCleanup(first.stop)
+        first.start()
+        values = [float(i % 7) for i in range(self.ROWS * 10)]
+        labels = [float(i % 5) for i in range(self.ROWS)]
+        batch = pb2.DenseBatch(num_features=10, values=values, labels=labels)
+        channel = grpc.insecure_channel(
+            first.address, options=[("grpc.enable_http_proxy", 0),
+                                    ("grpc.max_send_message_length", -1)])
+        self.addCleanup(channel.close)
+        response = pb2_grpc.LearnerStub(channel).Observe(
+            iter([pb2.ObserveRequest(model="default", dense_batch=batch)
+                  for _ in range(self.MESSAGES)]), timeout=RUN_TIMEOUT)
+        samples = self.ROWS * self.MESSAGES
+        self.assertEqual(response.model_version, samples)
+        first.kill()
+
+        second = server_process.ServerProcess(ARGS.server, data_dir.name,
+                                              flags)
+        self.addCleanup(second.stop)
+        started = time.monotonic()
+        second.start(until_recovering=True)
+        address = second.recovering_address
+        overall = health(address)
+        learner = health(address, LEARNER)
+        models = run(ARGS.cli, "models", f"--server={address}",
+                     "--timeout=10s")
+        while True:  # bounded: the deadline below
+            ready = [health(address), health(address, LEARNER)]
+            if all(r.returncode == 0 for r in ready):
+                break
+            self.assertLess(time.monotonic() - started, RUN_TIMEOUT,
+                            second.output())
+            time.sleep(0.05)
+        log = events(second)
+        [recovered] = [e for e in log if e["event"] == "server.recovered"]
+        for result in (overall, learner):
+            self.assertEqual(result.returncode, 1,
+                             f"{result.stdout}{result.stderr}")
+            self.assertEqual(result.stdout, "NOT_SERVING\n")
+        self.assertEqual(models.returncode, 1, models.stdout)
+        self.assertIn("UNAVAILABLE", models.stderr)
+        self.assertEqual([r.stdout for r in ready], ["SERVING\n"] * 2)
+
+        [recovering] = [e for e in log if e["event"] == "server.recovering"]
+        self.assertEqual(recovering["models"], 1)
+        self.assertEqual(recovering["address"], address)
+        self.assertEqual(recovered["models"], 1)
+        self.assertGreater(recovered["seconds"], 0)
+        print(f"recovery of {samples} samples: {recovered['seconds']:.2f} s",
+              file=sys.stderr)
+        names = [e["event"] for e in log]
+        self.assertLess(names.index("server.recovering"),
+                        names.index("model.recovered"))
+        self.assertLess(names.index("model.recovered"),
+                        names.index("server.recovered"))
+        self.assertLess(names.index("server.recovered"),
+                        names.index("server.listening"))
+        listed = run(ARGS.cli, "models", f"--server={address}", "--json",
+                     "--timeout=10s")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertIn(str(samples), listed.stdout)
+
+
+class DrainTest(unittest.TestCase):
+    """SIGTERM with --shutdown_drain_s: health turns NOT_SERVING while calls
+    are still served for the drain period, then the server exits 0."""
+
+    DRAIN_S = 4
+
+    def test_sigterm_reports_not_serving_serves_the_drain_then_exits(self):
+        data_dir = tempfile.TemporaryDirectory(prefix="streamfit-drain-")
+        self.addCleanup(data_dir.cleanup)
+        server = server_process.ServerProcess(
+            ARGS.server, data_dir.name,
+            ["--log_format=json", f"--shutdown_drain_s={self.DRAIN_S}"])
+        self.addCleanup(server.stop)
+        server.start()
+        address = server.address
+        rows = os.path.join(data_dir.name, "rows.csv")
+        with open(rows, "w") as f:
+            for i in range(3):
+                f.write(",".join(str(i + j) for j in range(11)) + "\n")
+        self.assertEqual(health(address, LEARNER).returncode, 0)
+
+        sent = time.monotonic()
+        server.signal(signal.SIGTERM)
+        while True:  # bounded: the deadline below
+            overall = health(address)
+            if overall.stdout == "NOT_SERVING\n":
+                break
+            self.assertLess(time.monotonic() - sent, self.DRAIN_S,
+                            overall.stdout + overall.stderr)
+        self.assertEqual(overall.returncode, 1)
+        not_serving = time.monotonic()
+        predicted = run(ARGS.cli, "predict", "default", "--file", rows,
+                        f"--server={address}", "--timeout=10s")
+        self.assertEqual(predicted.returncode, 0, predicted.stderr)
+        self.assertEqual(len(predicted.stdout.splitlines()), 3)
+        # The Learner service stays NOT_SERVING through the drain (the
+        # server re-evaluates it every 100 ms).
+        while time.monotonic() - not_serving < 0.5:
+            learner = health(address, LEARNER)
+            self.assertEqual(learner.stdout, "NOT_SERVING\n",
+                             learner.stderr)
+        code = server.wait(timeout=RUN_TIMEOUT)
+        elapsed = time.monotonic() - sent
+        self.assertEqual(code, 0, server.output())
+        self.assertGreaterEqual(elapsed, self.DRAIN_S)
+        self.assertLess(elapsed, self.DRAIN_S + 20)
+        log = events(server)
+        names = [e["event"] for e in log]
+        [draining] = [e for e in log if e["event"] == "server.draining"]
+        self.assertEqual(draining["seconds"], self.DRAIN_S)
+        self.assertLess(names.index("server.shutdown"),
+                        names.index("server.draining"))
+        self.assertLess(names.index("server.draining"),
+                        names.index("server.stopped"))
+
+
 def main():
-    global ARGS
+    global ARGS, pb2, pb2_grpc
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True,
                         help="the streamfit-server binary")
     parser.add_argument("--cli", required=True, help="the streamfit binary")
+    parser.add_argument("--stubs", required=True,
+                        help="the directory of the generated Python stubs")
     ARGS, rest = parser.parse_known_args()
+    sys.path.insert(0, ARGS.stubs)
+    pb2 = importlib.import_module("streamfit.v1.streamfit_pb2")
+    pb2_grpc = importlib.import_module("streamfit.v1.streamfit_pb2_grpc")
     unittest.main(argv=[sys.argv[0], *rest])
 
 

@@ -14,6 +14,8 @@ import tempfile
 import threading
 
 _LISTENING = re.compile(rb"streamfit-server listening on (127\.0\.0\.1:\d+)")
+# Printed when the port answers health checks, before recovery.
+_RECOVERING = re.compile(rb"streamfit-server recovering on (127\.0\.0\.1:\d+)")
 
 
 class ServerProcess:
@@ -22,16 +24,20 @@ class ServerProcess:
         self.command = [binary, "--address=127.0.0.1:0",
                         f"--data_dir={data_dir}", *extra_args]
         self.address = None  # "127.0.0.1:PORT" once serving
+        self.recovering_address = None  # the same port, while recovering
         self.preexec_fn = None  # run in the child before exec (e.g. rlimits)
         self._process = None
         self._reader = None
         self._lines = []
         self._lines_lock = threading.Lock()
         self._ready = threading.Event()  # set on the listening line or EOF
+        self._recovering = threading.Event()  # the recovering line or EOF
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, until_recovering=False):
         """Starts the server; raises RuntimeError if it is not serving within
-        `timeout` seconds (the caller must still call stop())."""
+        `timeout` seconds (the caller must still call stop()). With
+        `until_recovering`, returns as soon as the port answers health checks
+        (recovery under way) and sets recovering_address only."""
         self._process = subprocess.Popen(
             self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, preexec_fn=self.preexec_fn)
@@ -39,6 +45,13 @@ class ServerProcess:
         # server never blocks on a full pipe.
         self._reader = threading.Thread(target=self._read_output, daemon=True)
         self._reader.start()
+        if until_recovering:
+            self._recovering.wait(timeout)
+            if self.recovering_address is None:
+                raise RuntimeError(
+                    f"{' '.join(self.command)} is not recovering after "
+                    f"{timeout}s; output:\n{self.output()}")
+            return
         self._ready.wait(timeout)
         if self.address is None:
             code = self._process.poll()
@@ -62,6 +75,21 @@ class ServerProcess:
         self._process.stdout.close()
         return self._process.returncode
 
+    def kill(self):
+        """Ends the server with SIGKILL (no final checkpoint); returns its
+        exit code."""
+        self._process.kill()
+        return self.stop()
+
+    def signal(self, number):
+        """Sends signal `number` to the server's PID."""
+        self._process.send_signal(number)
+
+    def wait(self, timeout):
+        """Waits up to `timeout` seconds for the server to exit; returns its
+        exit code (raises subprocess.TimeoutExpired)."""
+        return self._process.wait(timeout)
+
     def output(self):
         """Everything the server has printed so far (stdout and stderr)."""
         with self._lines_lock:
@@ -71,11 +99,16 @@ class ServerProcess:
         for line in self._process.stdout:  # ends when the child exits
             with self._lines_lock:
                 self._lines.append(line)
+            match = _RECOVERING.search(line)
+            if match and self.recovering_address is None:
+                self.recovering_address = match.group(1).decode()
+                self._recovering.set()
             match = _LISTENING.search(line)
             if match and self.address is None:
                 self.address = match.group(1).decode()
                 self._ready.set()
         self._ready.set()  # EOF: let start() fail at once
+        self._recovering.set()
 
 
 
