@@ -63,6 +63,29 @@ class ManifestsTest(unittest.TestCase):
                 self.assertEqual(command[:2], ["streamfit", "health"])
         self.assertIn("--service=streamfit.v1.Learner",
                       self.container["readinessProbe"]["exec"]["command"])
+        # Liveness (and start-up) ask for the whole server, "".
+        for probe in ("livenessProbe", "startupProbe"):
+            with self.subTest(probe=probe):
+                self.assertIn("--service=",
+                              self.container[probe]["exec"]["command"])
+
+    def test_a_long_recovery_is_not_killed(self):
+        # Health is NOT_SERVING while the models are recovered; liveness
+        # waits for the startupProbe, which allows minutes.
+        startup = self.container["startupProbe"]
+        self.assertGreaterEqual(
+            startup["failureThreshold"] * startup["periodSeconds"], 300)
+
+    def test_termination_grace_covers_the_drain_and_the_grace(self):
+        drain = float(self.flag("shutdown_drain_s"))
+        grace = float(self.flag("shutdown_grace_s"))
+        self.assertGreater(drain, 0)
+        # Readiness notices the drain before it ends.
+        readiness = self.container["readinessProbe"]
+        self.assertLess(
+            readiness["periodSeconds"] * readiness["failureThreshold"], drain)
+        self.assertGreater(self.pod["terminationGracePeriodSeconds"],
+                           drain + grace)
 
     def test_resources_and_security_context(self):
         resources = self.container["resources"]
