@@ -93,12 +93,17 @@ absl::StatusOr<uint64_t> Learner::Admit(uint64_t start_version,
     }
   }
   uint64_t end_version;
+  const absl::Time admitted_at = absl::Now();
   {
     absl::MutexLock lock(&mu_);
     admitted_version_ += batch.size();
     queued_samples_ += batch.size();
     queue_.push_back(std::move(batch));
     end_version = admitted_version_;
+    // (An empty batch when caught up has nothing to publish.)
+    if (end_version > published_version_) {
+      unpublished_admissions_.emplace_back(end_version, admitted_at);
+    }
     if (journal_ != nullptr) ++pending_durability_;
     work_.Signal();
   }
@@ -146,6 +151,10 @@ bool Learner::RecoverJournal() {
           queued_samples_ -= queue_.back().size();
           queue_.pop_back();
         }
+        while (!unpublished_admissions_.empty() &&
+               unpublished_admissions_.back().first > admitted_version_) {
+          unpublished_admissions_.pop_back();
+        }
         undurable_dropped_ = true;
       }
     }
@@ -173,6 +182,13 @@ uint64_t Learner::AdmittedVersion() const {
 size_t Learner::QueuedSamples() const {
   absl::MutexLock lock(&mu_);
   return queued_samples_;
+}
+
+absl::Duration Learner::PublishLag(absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  if (unpublished_admissions_.empty()) return absl::ZeroDuration();
+  return std::max(now - unpublished_admissions_.front().second,
+                  absl::ZeroDuration());
 }
 
 void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued,
@@ -254,6 +270,10 @@ std::vector<Learner::StateCallback> Learner::Publish() {
   std::vector<StateCallback> ready;
   absl::MutexLock lock(&mu_);
   published_version_ = model_.version();
+  while (!unpublished_admissions_.empty() &&
+         unpublished_admissions_.front().first <= published_version_) {
+    unpublished_admissions_.pop_front();
+  }
   auto end = waiters_.upper_bound(published_version_);
   for (auto it = waiters_.begin(); it != end; ++it) {
     waiter_ids_.erase(it->second.first);

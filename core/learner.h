@@ -104,6 +104,10 @@ class Learner {
   uint64_t AdmittedVersion() const ABSL_LOCKS_EXCLUDED(mu_);
   // Samples admitted to the queue and not taken by the learner thread yet.
   size_t QueuedSamples() const ABSL_LOCKS_EXCLUDED(mu_);
+  // How long before `now` the oldest sample admitted but not yet in a
+  // published state was admitted; zero when every admitted sample is
+  // published.
+  absl::Duration PublishLag(absl::Time now) const ABSL_LOCKS_EXCLUDED(mu_);
 
   std::shared_ptr<const LinearModel> Current() const {
     return published_.load(std::memory_order_acquire);
@@ -212,6 +216,10 @@ class Learner {
   std::deque<Parked> parked_ ABSL_GUARDED_BY(mu_);
   uint64_t admitted_version_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t published_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // Each admitted batch not yet wholly published: the version after its
+  // last sample and when it was admitted, oldest first.
+  std::deque<std::pair<uint64_t, absl::Time>> unpublished_admissions_
+      ABSL_GUARDED_BY(mu_);
   // Waiters by the version they wait for, each with its id; and where each
   // id sits, for CancelWait (multimap iterators stay valid until erased).
   using Waiters = std::multimap<uint64_t, std::pair<uint64_t, StateCallback>>;

@@ -237,6 +237,40 @@ TEST(LearnerJournalTest, AppliesABatchOnlyOnceItIsDurable) {
   EXPECT_EQ(learner.Current()->version(), 3u);
 }
 
+TEST(LearnerJournalTest, PublishLagIsTheAgeOfTheOldestUnpublishedSample) {
+  FakeJournal journal;
+  Learner learner(NewModel(), {}, &journal);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(learner.PublishLag(start + absl::Seconds(5)), absl::ZeroDuration());
+  learner.Submit(Batch(3), [](absl::StatusOr<uint64_t>) {});
+  const absl::Time admitted = absl::Now();
+  learner.Submit(Batch(2), [](absl::StatusOr<uint64_t>) {});
+  // Not durable, so not applied: the first batch's admission time counts.
+  const absl::Time later = absl::Now() + absl::Seconds(5);
+  EXPECT_GE(learner.PublishLag(later), later - admitted);
+  EXPECT_LE(learner.PublishLag(later), later - start);
+  journal.Flush();
+  absl::Notification published;
+  learner.WhenVersion(5, [&](auto) { published.Notify(); });
+  published.WaitForNotification();
+  EXPECT_EQ(learner.PublishLag(later), absl::ZeroDuration());
+}
+
+TEST(LearnerJournalTest, BatchesDroppedAfterAFailedFsyncLeaveNoPublishLag) {
+  FakeJournal journal;
+  Learner learner(NewModel(), {}, &journal);
+  learner.Submit(Batch(2), [](absl::StatusOr<uint64_t>) {});
+  journal.FailPending(absl::UnavailableError("fsync: EIO"));
+  journal.AllowReopen();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!journal.reopened() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(journal.reopened());
+  EXPECT_EQ(learner.PublishLag(absl::Now() + absl::Seconds(5)),
+            absl::ZeroDuration());
+}
+
 TEST(LearnerJournalTest, ABatchWhoseDurabilityFailsIsNeverApplied) {
   FakeJournal journal;
   Learner learner(NewModel(), {}, &journal);
