@@ -15,11 +15,18 @@
 namespace streamfit {
 namespace {
 
+using Method = metrics::RefusalCounts::Method;
+
 grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
                                      const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
+}
+
+// The samples an Observe message carries (valid or not).
+uint64_t SamplesIn(const v1::ObserveRequest& request) {
+  return request.examples_size() + request.dense_batch().labels_size();
 }
 
 // One message of an Observe stream as a batch for its model: the first
@@ -32,8 +39,8 @@ absl::StatusOr<ExampleBatch> ReadBatch(const ModelRegistry& registry,
     absl::StatusOr<std::shared_ptr<LiveModel>> found =
         registry.Get(request.model());
     if (!found.ok()) return found.status();
-    RETURN_IF_ERROR((*found)->CheckNotFailed());
-    model = *std::move(found);
+    model = *std::move(found);  // bound even if failed: refusals count
+    RETURN_IF_ERROR(model->CheckNotFailed());
   } else if (!request.model().empty() && request.model() != model->name) {
     return absl::InvalidArgumentError(
         absl::StrCat("a stream observes one model: '", model->name, "', not '",
@@ -67,6 +74,10 @@ class ObserveReactor final
     absl::StatusOr<ExampleBatch> batch =
         ReadBatch(*registry_, request_, model_);
     if (!batch.ok()) {
+      if (model_) {
+        model_->refusals.Count(Method::kObserve, batch.status(),
+                               SamplesIn(request_));
+      }
       EndReading(batch.status());
       return;
     }
@@ -113,6 +124,7 @@ class ObserveReactor final
         accepted_ += n;
         last_version_ = std::max(last_version_, *end_version);
       } else {
+        model_->refusals.Count(Method::kObserve, end_version.status(), n);
         Fail(end_version.status());
       }
       finish = ReadyToFinish();
@@ -224,6 +236,10 @@ class ObserveStreamReactor final
     absl::StatusOr<ExampleBatch> batch =
         ReadBatch(*registry_, request_, model_);
     if (!batch.ok()) {
+      if (model_) {
+        model_->refusals.Count(Method::kObserveStream, batch.status(),
+                               SamplesIn(request_));
+      }
       EndReading(batch.status());
       return;
     }
@@ -292,6 +308,8 @@ class ObserveStreamReactor final
       absl::MutexLock lock(&mu_);
       ++completed_;
       if (!end_version.ok()) {
+        model_->refusals.Count(Method::kObserveStream, end_version.status(),
+                               accepted);
         Fail(end_version.status(), seq);
       } else if (seq < fail_seq_) {
         v1::ObserveAck& ack = ready_[seq];
@@ -437,6 +455,8 @@ class PredictReactor final
       waiter = waiter_;
     }
     model_->learner.CancelWait(waiter);
+    model_->refusals.Count(Method::kPredict,
+                           absl::DeadlineExceededError("min_version"), 0);
     Finish(grpc::Status(
         grpc::StatusCode::DEADLINE_EXCEEDED,
         absl::StrCat("model '", model_->name, "' did not reach version ",
@@ -456,9 +476,11 @@ class PredictReactor final
 
   void Answer(const absl::StatusOr<std::shared_ptr<const LinearModel>>& state) {
     if (!Claim()) return;
-    Finish(ToGrpcStatus(state.ok()
-                            ? PredictFromState(**state, *request_, response_)
-                            : state.status()));
+    const absl::Status status =
+        state.ok() ? PredictFromState(**state, *request_, response_)
+                   : state.status();
+    if (!status.ok()) model_->refusals.Count(Method::kPredict, status, 0);
+    Finish(ToGrpcStatus(status));
   }
 
   // True for the first of the two finishers only.
@@ -572,18 +594,22 @@ grpc::ServerUnaryReactor* LearnerService::Predict(
                              : request->dense_batch().values_size() /
                                    request->dense_batch().num_features());
   if (rows > limits_.max_predict_rows) {
-    return FinishWith(
-        context,
-        absl::ResourceExhaustedError(absl::StrCat(
-            "a Predict of ", rows, " inputs is over the server's limit of ",
-            limits_.max_predict_rows, " (--max_predict_rows)")));
+    const absl::Status refused = absl::ResourceExhaustedError(absl::StrCat(
+        "a Predict of ", rows, " inputs is over the server's limit of ",
+        limits_.max_predict_rows, " (--max_predict_rows)"));
+    if (auto model = registry_->Get(request->model()); model.ok()) {
+      (*model)->refusals.Count(Method::kPredict, refused, 0);
+    }
+    return FinishWith(context, refused);
   }
   absl::StatusOr<std::shared_ptr<LiveModel>> model =
       registry_->Get(request->model());
   if (!model.ok()) return FinishWith(context, model.status());
   std::shared_ptr<const LinearModel> state = (*model)->learner.Current();
   if (state->version() >= request->min_version()) {  // the common case
-    return FinishWith(context, PredictFromState(*state, *request, response));
+    const absl::Status status = PredictFromState(*state, *request, response);
+    if (!status.ok()) (*model)->refusals.Count(Method::kPredict, status, 0);
+    return FinishWith(context, status);
   }
   return PredictReactor::Start(*std::move(model), request, response);
 }

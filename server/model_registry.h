@@ -16,6 +16,8 @@
 #include "core/learner.h"
 #include "core/model_config.h"
 #include "core/sample_log.h"
+#include "server/metrics/duration_histogram.h"
+#include "server/metrics/refusal_counts.h"
 #include "server/model_lineage.h"
 
 namespace streamfit {
@@ -23,8 +25,9 @@ namespace streamfit {
 // One live model: its name, its full configuration and its learner, and
 // when it is durable its directory and sample log (the learner's journal).
 // The learner and log are thread-safe; the other fields are constant except
-// the checkpoint bookkeeping, guarded by checkpoint_mu, and the lineage
-// (read and set through its thread-safe accessors).
+// the checkpoint bookkeeping, guarded by checkpoint_mu, the lineage
+// (read and set through its thread-safe accessors) and the metrics
+// (thread-safe counts read at scrape time).
 struct LiveModel {
   LiveModel(std::string name, const LinearModel& initial,
             const Learner::Options& options, std::string dir = "",
@@ -57,6 +60,9 @@ struct LiveModel {
   absl::Mutex checkpoint_mu;  // one checkpoint writer at a time
   uint64_t checkpointed_version ABSL_GUARDED_BY(checkpoint_mu);
   absl::Time checkpointed_at ABSL_GUARDED_BY(checkpoint_mu) = absl::Now();
+
+  metrics::RefusalCounts refusals;  // Observe and Predict refused
+  metrics::DurationHistogram checkpoint_durations;  // each checkpoint write
 
  private:
   mutable absl::Mutex lineage_mu_;

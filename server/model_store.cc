@@ -289,7 +289,10 @@ absl::Status ModelStore::Checkpoint(LiveModel& model, When when) {
         absl::Now() - model.checkpointed_at >= options_.checkpoint_interval));
   if (!due) return absl::OkStatus();
   CheckpointStore checkpoints(model.dir, fs_);
+  const absl::Time start = absl::Now();
   RETURN_IF_ERROR(checkpoints.Write(version, EncodeState(model.name, *state)));
+  model.checkpoint_durations.Observe(
+      absl::ToDoubleSeconds(absl::Now() - start));
   model.checkpointed_version = version;
   model.checkpointed_at = absl::Now();
   ASSIGN_OR_RETURN(const uint64_t oldest_kept, checkpoints.Prune(2));

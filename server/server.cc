@@ -15,6 +15,7 @@
 #include "server/logging_interceptor.h"
 #include "server/metrics/model_collector.h"
 #include "server/metrics/process_collector.h"
+#include "server/metrics/retrain_collector.h"
 #include "server/metrics/rpc_metrics.h"
 #include "server/recovery_health.h"
 
@@ -188,13 +189,14 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     s->CheckpointLoop();
   });
   if (!options.metrics_address.empty()) {
-    ASSIGN_OR_RETURN(server->metrics_,
-                     metrics::MetricsServer::Start(
-                         options.metrics_address,
-                         {server->metrics_registry_,
-                          std::make_shared<metrics::ModelCollector>(
-                              &server->registry_, server->jobs_.get()),
-                          std::make_shared<metrics::ProcessCollector>()}));
+    ASSIGN_OR_RETURN(
+        server->metrics_,
+        metrics::MetricsServer::Start(
+            options.metrics_address,
+            {server->metrics_registry_,
+             std::make_shared<metrics::ModelCollector>(&server->registry_),
+             std::make_shared<metrics::RetrainCollector>(server->jobs_.get()),
+             std::make_shared<metrics::ProcessCollector>()}));
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->UpdateHealth();

@@ -36,6 +36,14 @@ class Families {
     }
     family.metric.push_back(std::move(metric));
   }
+  void AddHistogram(const char* name, const char* help,
+                    std::vector<ClientMetric::Label> labels,
+                    ClientMetric::Histogram histogram) {
+    ClientMetric metric;
+    metric.label = std::move(labels);
+    metric.histogram = std::move(histogram);
+    Get(name, help, MetricType::Histogram).metric.push_back(std::move(metric));
+  }
   // Declares a family that may stay empty (so a dashboard finds its name).
   MetricFamily& Get(const char* name, const char* help, MetricType type) {
     for (MetricFamily& family : families_) {
@@ -63,6 +71,31 @@ uint64_t SampleLogBytes(const std::string& dir) {
     if (!size_ec) bytes += size;
   }
   return bytes;
+}
+
+// The model's refused requests by method and reason, and the samples in
+// its refused Observe messages by reason.
+void AddRefusals(const LiveModel& model, Families& f) {
+  f.Get("streamfit_model_requests_refused_total",
+        "Observe messages and Predict calls the model refused, by method and "
+        "reason (status code)",
+        MetricType::Counter);
+  f.Get("streamfit_model_samples_refused_total",
+        "Samples in the Observe messages the model refused, by reason "
+        "(status code)",
+        MetricType::Counter);
+  std::map<std::string, uint64_t> samples;  // by reason
+  for (const metrics::RefusalCounts::Row& row : model.refusals.Read()) {
+    f.Add(
+        "streamfit_model_requests_refused_total", "", MetricType::Counter,
+        {{"model", model.name}, {"method", row.method}, {"reason", row.reason}},
+        static_cast<double>(row.requests));
+    if (row.method != "Predict") samples[row.reason] += row.samples;
+  }
+  for (const auto& [reason, n] : samples) {
+    f.Add("streamfit_model_samples_refused_total", "", MetricType::Counter,
+          {{"model", model.name}, {"reason", reason}}, static_cast<double>(n));
+  }
 }
 
 }  // namespace
@@ -104,6 +137,12 @@ std::vector<MetricFamily> ModelCollector::Collect() const {
           "Samples accepted but not yet in the published state",
           MetricType::Gauge, labels,
           static_cast<double>(admitted > published ? admitted - published : 0));
+    f.Add("streamfit_model_publish_lag_seconds",
+          "Age of the oldest accepted sample not yet in the published state "
+          "(0 when caught up)",
+          MetricType::Gauge, labels,
+          absl::ToDoubleSeconds(model->learner.PublishLag(now)));
+    AddRefusals(*model, f);
     f.Add("streamfit_learner_queue_samples",
           "Samples queued for the learner thread", MetricType::Gauge, labels,
           static_cast<double>(model->learner.QueuedSamples()));
@@ -146,34 +185,15 @@ std::vector<MetricFamily> ModelCollector::Collect() const {
       f.Add("streamfit_model_checkpoint_age_seconds", "", MetricType::Gauge,
             labels, absl::ToDoubleSeconds(now - at));
     }
+    f.AddHistogram("streamfit_model_checkpoint_duration_seconds",
+                   "Seconds to write each checkpoint (encode, write, fsync, "
+                   "rename)",
+                   labels, model->checkpoint_durations.Read());
     f.Get("streamfit_model_recovery_seconds",
           "Seconds the model took to recover at start-up", MetricType::Gauge);
     if (const auto it = recovery.find(model->name); it != recovery.end()) {
       f.Add("streamfit_model_recovery_seconds", "", MetricType::Gauge, labels,
             it->second);
-    }
-  }
-  if (jobs_ != nullptr) {
-    std::map<std::string, std::pair<double, double>> by_state;  // n, seconds
-    for (int s = v1::RetrainState_MIN; s <= v1::RetrainState_MAX; ++s) {
-      if (v1::RetrainState_IsValid(s)) {
-        by_state[v1::RetrainState_Name(static_cast<v1::RetrainState>(s))];
-      }
-    }
-    for (const v1::RetrainJob& job : jobs_->List()) {
-      auto& [count, seconds] = by_state[v1::RetrainState_Name(job.state())];
-      ++count;
-      if (job.finished_unix_ms() > 0) {
-        seconds += (job.finished_unix_ms() - job.created_unix_ms()) / 1000.0;
-      }
-    }
-    for (const auto& [state, totals] : by_state) {
-      f.Add("streamfit_retrain_jobs", "Retrain jobs by state",
-            MetricType::Gauge, {{"state", state}}, totals.first);
-      f.Add("streamfit_retrain_job_duration_seconds",
-            "Total seconds from submission to end of the ended jobs in each "
-            "state",
-            MetricType::Gauge, {{"state", state}}, totals.second);
     }
   }
   return f.Take();

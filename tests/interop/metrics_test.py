@@ -121,6 +121,57 @@ class MetricsTest(unittest.TestCase):
                          before.get(("streamfit_rpc_requests_total", code), 0)
                          + 1)
 
+    def test_a_refused_observe_is_counted_by_model_and_reason(self):
+        self.stub.CreateModel(pb2.CreateModelRequest(
+            name="refusing", config=pb2.ModelConfig(
+                task=pb2.TASK_REGRESSION, num_features=2)),
+            timeout=RPC_TIMEOUT)
+        examples = [pb2.Example(features=pb2.Features(dense=[1.0, v]),
+                                label=1.0) for v in (2.0, float("nan"), 3.0)]
+        with self.assertRaises(grpc.RpcError) as refused:
+            self.stub.Observe(iter([pb2.ObserveRequest(
+                model="refusing", examples=examples)]), timeout=RPC_TIMEOUT)
+        self.assertEqual(refused.exception.code(),
+                         grpc.StatusCode.INVALID_ARGUMENT)
+        after, types = self.scrape()
+        self.assertEqual(after[(
+            "streamfit_model_requests_refused_total",
+            '{model="refusing",method="Observe",reason="invalid_argument"}')],
+            1)
+        self.assertEqual(after[(
+            "streamfit_model_samples_refused_total",
+            '{model="refusing",reason="invalid_argument"}')], 3)
+        self.assertEqual(types["streamfit_model_requests_refused_total"],
+                         "counter")
+        self.assertEqual(after[("streamfit_model_publish_lag_seconds",
+                                '{model="refusing"}')], 0)
+
+    def test_retrain_job_durations_are_a_histogram(self):
+        self.stub.CreateModel(pb2.CreateModelRequest(
+            name="retrained", config=pb2.ModelConfig(
+                task=pb2.TASK_REGRESSION, num_features=2)),
+            timeout=RPC_TIMEOUT)
+        csv = "".join(f"{2 * i + 1},{i},{i % 3}\n" for i in range(50))
+        dataset = self.stub.UploadDataset(iter([pb2.UploadDatasetRequest(
+            data=csv.encode())]), timeout=RPC_TIMEOUT)
+        count = ("streamfit_retrain_job_duration_seconds_count",
+                 '{state="RETRAIN_SUCCEEDED"}')
+        before, _ = self.scrape()
+        job = self.stub.Retrain(pb2.RetrainRequest(
+            model="retrained", dataset_id=dataset.id,
+            algorithm="least_squares"), timeout=RPC_TIMEOUT)
+        for job in self.stub.WatchRetrainJob(
+                pb2.GetRetrainJobRequest(id=job.id), timeout=RPC_TIMEOUT):
+            pass
+        self.assertEqual(job.state, pb2.RETRAIN_SUCCEEDED)
+        after, types = self.scrape()
+        self.assertEqual(types["streamfit_retrain_job_duration_seconds"],
+                         "histogram")
+        self.assertEqual(after[count], before[count] + 1)
+        self.assertEqual(after[(
+            "streamfit_retrain_job_duration_seconds_bucket",
+            '{state="RETRAIN_SUCCEEDED",le="+Inf"}')], after[count])
+
     def test_every_metric_the_dashboard_queries_is_exported(self):
         path = os.path.join(ARGS.source_dir, "deploy", "k8s",
                             "grafana-dashboard.json")
