@@ -107,12 +107,19 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot create data directory ", options.data_dir, ": ", ec.message()));
   }
+  // Every file operation of the store, datasets and jobs is observed.
+  auto metrics_registry = std::make_shared<prometheus::Registry>();
+  auto file_system = std::make_unique<metrics::ObservedFileSystem>(
+      options.storage.file_system, *metrics_registry);
+  Options observed = options;
+  observed.storage.file_system = file_system.get();
   ASSIGN_OR_RETURN(
       std::unique_ptr<ModelStore> store,
-      ModelStore::Open(options.data_dir, options.storage, options.learner));
+      ModelStore::Open(observed.data_dir, observed.storage, observed.learner));
   const size_t models = store->ModelCount();
   std::unique_ptr<StreamfitServer> server(
-      new StreamfitServer(options, std::move(store)));
+      new StreamfitServer(observed, std::move(metrics_registry),
+                          std::move(file_system), std::move(store)));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
@@ -141,10 +148,10 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
   ASSIGN_OR_RETURN(server->datasets_,
                    DatasetStore::Open({options.data_dir + "/datasets",
                                        options.max_dataset_bytes,
-                                       options.storage.file_system}));
+                                       observed.storage.file_system}));
   RetrainJobs::Options jobs_options;
   jobs_options.jobs_dir = options.data_dir + "/jobs";
-  jobs_options.file_system = options.storage.file_system;
+  jobs_options.file_system = observed.storage.file_system;
   jobs_options.threads = options.retrain_threads;
   jobs_options.replay_limit = options.retrain_replay_limit;
   jobs_options.on_state_change = LogRetrainChange;

@@ -19,6 +19,7 @@
 #include "server/inference_service.h"
 #include "server/learner_service.h"
 #include "server/metrics/metrics_server.h"
+#include "server/metrics/observed_file_system.h"
 #include "server/model_registry.h"
 #include "server/model_store.h"
 
@@ -116,8 +117,13 @@ class StreamfitServer {
   absl::Status ReloadCredentials();
 
  private:
-  StreamfitServer(const Options& options, std::unique_ptr<ModelStore> store)
+  StreamfitServer(const Options& options,
+                  std::shared_ptr<prometheus::Registry> metrics_registry,
+                  std::unique_ptr<metrics::ObservedFileSystem> file_system,
+                  std::unique_ptr<ModelStore> store)
       : options_(options),
+        metrics_registry_(std::move(metrics_registry)),
+        file_system_(std::move(file_system)),
         store_(std::move(store)),
         registry_(options.learner, store_.get(), options.limits),
         service_(&registry_, store_.get(), options.service),
@@ -131,7 +137,13 @@ class StreamfitServer {
   // draining or shut down.
   void UpdateHealth();
 
+  // options.storage.file_system is file_system_, observing the one given.
   const Options options_;
+  // RPC and disk metrics (the interceptor, file_system_) are kept even when
+  // not served.
+  const std::shared_ptr<prometheus::Registry> metrics_registry_;
+  // Before everything that does file work through it.
+  const std::unique_ptr<metrics::ObservedFileSystem> file_system_;
   const std::unique_ptr<ModelStore> store_;
   ModelRegistry registry_;
   LearnerService service_;
@@ -140,9 +152,6 @@ class StreamfitServer {
   std::unique_ptr<RetrainJobs> jobs_;
   std::unique_ptr<auth::TlsCredentials> tls_;
   std::shared_ptr<auth::AuthProcessor> auth_processor_;
-  // RPC metrics (the interceptor) are kept even when not served.
-  std::shared_ptr<prometheus::Registry> metrics_registry_ =
-      std::make_shared<prometheus::Registry>();
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stop_checkpointing_;
