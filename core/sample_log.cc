@@ -11,7 +11,6 @@
 #include "core/crc32c.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
-#include "core/thread_name.h"
 
 namespace streamfit {
 namespace {
@@ -188,7 +187,11 @@ absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view text) {
 }
 
 SampleLog::SampleLog(std::string dir, const Options& options)
-    : dir_(std::move(dir)), options_(options), fs_(options.file_system) {}
+    : dir_(std::move(dir)),
+      options_(options),
+      fs_(options.file_system),
+      pool_(options.sync_pool != nullptr ? options.sync_pool
+                                         : DefaultLogSyncPool()) {}
 
 absl::StatusOr<std::unique_ptr<SampleLog>> SampleLog::Open(
     const std::string& dir, const Options& options, LogOpenReport* report) {
@@ -262,21 +265,16 @@ absl::StatusOr<std::unique_ptr<SampleLog>> SampleLog::Open(
   log->synced_version_ = log->end_version_;
   r.first_version = log->first_version_;
   r.end_version = log->end_version_;
-  // Every policy has the thread: it also runs the final fsync at close.
-  log->sync_thread_ = std::thread([l = log.get()] {
-    NameThisThread("sf-log-sync");
-    l->SyncLoop();
-  });
+  log->pool_->Add(log.get(),
+                  log->options_.fsync.mode == FsyncPolicy::Mode::kInterval
+                      ? absl::Now() + log->options_.fsync.interval
+                      : absl::InfiniteFuture());
   return log;
 }
 
 SampleLog::~SampleLog() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-    wake_.Signal();
-  }
-  sync_thread_.join();
+  pool_->Remove(this);
+  SyncRound(/*closing=*/true);
 }
 
 absl::Status SampleLog::Replay(
@@ -381,7 +379,6 @@ absl::StatusOr<uint64_t> SampleLog::Append(uint64_t start_version,
     empty_ = false;
   }
   end_version_ = active.end_version;
-  if (options_.fsync.mode == FsyncPolicy::Mode::kAlways) wake_.Signal();
   return end_version_;
 }
 
@@ -391,32 +388,38 @@ void SampleLog::WhenDurable(uint64_t end_version,
   {
     absl::MutexLock lock(&mu_);
     const bool always = options_.fsync.mode == FsyncPolicy::Mode::kAlways;
-    if (always && end_version > synced_version_) {
-      if (!failed_waiters_status_.ok()) {
-        status = failed_waiters_status_;
-      } else {
-        waiters_.emplace(end_version, std::move(done));
-        wake_.Signal();
-        return;
-      }
+    if (always && end_version > synced_version_ &&
+        failed_waiters_status_.ok()) {
+      waiters_.emplace(end_version, std::move(done));
+      done = nullptr;
+    } else if (always && end_version > synced_version_) {
+      status = failed_waiters_status_;
     }
   }
-  done(status);
+  if (done == nullptr) {
+    pool_->Wake(this);  // the next round's fsync covers it
+  } else {
+    done(status);
+  }
 }
 
 absl::StatusOr<uint64_t> SampleLog::Reopen() {
-  absl::MutexLock lock(&mu_);
-  if (failure_.ok()) return end_version_;
-  if (!cut_done_) {
-    return absl::UnavailableError(absl::StrCat(
-        "the sample log failed and its unsynced tail is not cut yet: ",
-        failure_.message()));
+  uint64_t end;
+  {
+    absl::MutexLock lock(&mu_);
+    if (failure_.ok()) return end_version_;
+    if (!cut_done_) {
+      return absl::UnavailableError(absl::StrCat(
+          "the sample log failed and its unsynced tail is not cut yet: ",
+          failure_.message()));
+    }
+    failure_ = absl::OkStatus();
+    failed_waiters_status_ = absl::OkStatus();
+    cut_done_ = false;
+    end = end_version_;
   }
-  failure_ = absl::OkStatus();
-  failed_waiters_status_ = absl::OkStatus();
-  cut_done_ = false;
-  wake_.Signal();
-  return end_version_;
+  pool_->Wake(this);
+  return end;
 }
 
 uint64_t SampleLog::end_version() const {
@@ -535,80 +538,70 @@ absl::Status SampleLog::CutUnsyncedTail() {
   return absl::OkStatus();
 }
 
-void SampleLog::SyncLoop() {
-  const bool always = options_.fsync.mode == FsyncPolicy::Mode::kAlways;
-  const bool interval = options_.fsync.mode == FsyncPolicy::Mode::kInterval;
-  constexpr int kCutAttempts = 5;  // 200 ms apart
-  int cut_attempts = 0;
-  for (;;) {
-    std::vector<SyncJob> jobs;
-    bool last;
-    bool cut = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!failure_.ok()) {
-        // A failed log syncs nothing more. Under kAlways it cuts its tail
-        // (retrying every 200 ms) until that is settled; then it waits for
-        // Reopen.
-        if (always && failed_waiters_status_.ok() && !cut_done_) {
-          if (cut_attempts > 0 && !stopping_) {
-            wake_.WaitWithTimeout(&mu_, absl::Milliseconds(200));
-          }
-        } else {
-          while (!stopping_ && !failure_.ok()) wake_.Wait(&mu_);
-        }
-        cut = always && !failure_.ok() && failed_waiters_status_.ok() &&
-              !cut_done_;
-      } else if (always) {
-        while (!stopping_ && waiters_.empty()) wake_.Wait(&mu_);
-      } else if (interval) {
-        wake_.WaitWithTimeout(&mu_, options_.fsync.interval);
-      } else {
-        while (!stopping_) wake_.Wait(&mu_);
-      }
-      last = stopping_;
-      if (failure_.ok()) {
-        for (const Segment& s : segments_) {
-          if (s.dir_synced && s.synced_bytes == s.bytes) continue;
-          jobs.push_back({s.path, s.bytes > s.synced_bytes ? s.file : nullptr,
-                          s.bytes, s.end_version, !s.dir_synced});
-        }
+absl::Time SampleLog::SyncRound(bool closing) {
+  const FsyncPolicy::Mode mode = options_.fsync.mode;
+  const bool always = mode == FsyncPolicy::Mode::kAlways;
+  constexpr int kCutAttempts = 5;
+  constexpr absl::Duration kCutRetry = absl::Milliseconds(200);
+  std::vector<SyncJob> jobs;
+  bool cut = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!failure_.ok()) {
+      // A failed log syncs nothing more. Under kAlways it cuts its tail
+      // (retrying every kCutRetry) until that is settled; then it waits for
+      // Reopen.
+      cut = always && failed_waiters_status_.ok() && !cut_done_;
+    } else if (closing || mode == FsyncPolicy::Mode::kInterval ||
+               (always && !waiters_.empty())) {
+      for (const Segment& s : segments_) {
+        if (s.dir_synced && s.synced_bytes == s.bytes) continue;
+        jobs.push_back({s.path, s.bytes > s.synced_bytes ? s.file : nullptr,
+                        s.bytes, s.end_version, !s.dir_synced});
       }
     }
-    // One fsync covers every record written before it started: group commit.
-    if (!jobs.empty()) {
-      absl::Status synced = RunSyncJobs(jobs);
-      if (!synced.ok()) {
-        absl::MutexLock lock(&mu_);
-        failure_ = synced;
-        if (!always) failed_waiters_status_ = synced;
-        cut = always;
-      }
-    }
-    if (cut) {
-      const absl::Status cut_status = CutUnsyncedTail();
-      ++cut_attempts;
-      absl::MutexLock lock(&mu_);
-      if (cut_status.ok()) {
-        failed_waiters_status_ = failure_;
-        cut_attempts = 0;
-      } else if (cut_attempts >= kCutAttempts || last) {
-        failed_waiters_status_ = absl::UnknownError(absl::StrCat(
-            "an fsync failed (", failure_.message(),
-            ") and so did cutting the unsynced records from the disk (",
-            cut_status.message(),
-            "): whether these samples survive a restart is unknown"));
-      }
-    }
-    std::vector<std::pair<absl::AnyInvocable<void(absl::Status)>, absl::Status>>
-        ready;
-    {
-      absl::MutexLock lock(&mu_);
-      ready = TakeReadyWaiters(last);
-    }
-    for (auto& [cb, status] : ready) cb(std::move(status));
-    if (last) return;
   }
+  // One fsync covers every record written before it started: group commit.
+  if (!jobs.empty()) {
+    absl::Status synced = RunSyncJobs(jobs);
+    if (!synced.ok()) {
+      absl::MutexLock lock(&mu_);
+      failure_ = synced;
+      if (!always) failed_waiters_status_ = synced;
+      cut = always;
+    }
+  }
+  bool retry_cut = false;
+  if (cut) {
+    const absl::Status cut_status = CutUnsyncedTail();
+    ++cut_attempts_;
+    absl::MutexLock lock(&mu_);
+    if (cut_status.ok()) {
+      failed_waiters_status_ = failure_;
+      cut_attempts_ = 0;
+    } else if (cut_attempts_ >= kCutAttempts || closing) {
+      failed_waiters_status_ = absl::UnknownError(absl::StrCat(
+          "an fsync failed (", failure_.message(),
+          ") and so did cutting the unsynced records from the disk (",
+          cut_status.message(),
+          "): whether these samples survive a restart is unknown"));
+    } else {
+      retry_cut = true;
+    }
+  }
+  std::vector<std::pair<absl::AnyInvocable<void(absl::Status)>, absl::Status>>
+      ready;
+  {
+    absl::MutexLock lock(&mu_);
+    ready = TakeReadyWaiters(closing);
+  }
+  for (auto& [cb, status] : ready) cb(std::move(status));
+  if (retry_cut) return absl::Now() + kCutRetry;
+  if (mode == FsyncPolicy::Mode::kInterval) {
+    return absl::Now() + options_.fsync.interval;
+  }
+  // kAlways: WhenDurable wakes the next round; kNever: only closing syncs.
+  return absl::InfiniteFuture();
 }
 
 }  // namespace streamfit

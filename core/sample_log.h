@@ -9,7 +9,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -20,6 +19,7 @@
 #include "core/example_batch.h"
 #include "core/file_system.h"
 #include "core/journal.h"
+#include "core/log_sync_pool.h"
 
 namespace streamfit {
 
@@ -64,14 +64,15 @@ struct LogOpenReport {
 // Open validates every record and cuts the log at the first bad one. New
 // records always go to a new segment (rolled at `segment_bytes`). Append
 // writes a record with pwrite (so a process crash after it returns loses
-// nothing) and does no fsync itself; a sync thread fsyncs the segments (and
-// the directory of a new one) per the policy and runs WhenDurable callbacks
-// in version order.
+// nothing) and does no fsync itself; the background work (fsyncs of the
+// segments and of the directory of a new one, per the policy, and the
+// WhenDurable callbacks, in version order) runs in rounds on a LogSyncPool
+// shared by many logs, one round of a log at a time.
 //
 // Failure contract (docs/ARCHITECTURE.md, "Disk faults"): a failed write
 // refuses that record and leaves the log usable. A failed fsync (file or
 // directory) fails the log: Append returns UNAVAILABLE from then on. Under
-// kAlways the sync thread then cuts the unsynced tail from the disk (the
+// kAlways the sync round then cuts the unsynced tail from the disk (the
 // file is reopened, truncated to its last synced byte and fsynced; later
 // segments are removed) so those records can never be replayed, and only
 // then gives their waiters the error; Reopen() afterwards makes the log
@@ -81,12 +82,14 @@ struct LogOpenReport {
 // acknowledged when written, so nothing is cut and the log stays failed
 // until the process restarts and reopens it from what is on disk.
 // Thread-safe.
-class SampleLog final : public Journal {
+class SampleLog final : public Journal, private LogSyncPool::Task {
  public:
   struct Options {
     FsyncPolicy fsync;
     uint64_t segment_bytes = 64 << 20;
     FileSystem* file_system = DefaultFileSystem();  // not owned
+    // Runs the log's background work; null: DefaultLogSyncPool().
+    std::shared_ptr<LogSyncPool> sync_pool;
   };
 
   // Opens (creating if missing) the log in `dir`, cutting a torn or corrupt
@@ -148,7 +151,13 @@ class SampleLog final : public Journal {
     bool sync_directory = false;
   };
   SampleLog(std::string dir, const Options& options);
-  void SyncLoop();
+  // LogSyncPool::Task: one round of background work.
+  absl::Time Run() override { return SyncRound(/*closing=*/false); }
+  // Fsyncs what is due, cuts a failed log's unsynced tail (kAlways) and runs
+  // the callbacks that are ready; `closing` (the last round, run by the
+  // destructor): fsyncs everything and settles every callback. Returns when
+  // the next round is due (LogSyncPool::Task::Run).
+  absl::Time SyncRound(bool closing);
   // Fsyncs `jobs` in order; returns the first error.
   absl::Status RunSyncJobs(const std::vector<SyncJob>& jobs);
   // Removes everything past the last synced byte from the disk; the log's
@@ -163,9 +172,12 @@ class SampleLog final : public Journal {
   const std::string dir_;
   const Options options_;
   FileSystem* const fs_;
+  const std::shared_ptr<LogSyncPool> pool_;
+  // Failed attempts to cut the unsynced tail; used by sync rounds only,
+  // which never overlap.
+  int cut_attempts_ = 0;
 
   mutable absl::Mutex mu_;
-  absl::CondVar wake_;
   std::vector<Segment> segments_ ABSL_GUARDED_BY(mu_);  // by start version
   uint64_t first_version_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t end_version_ ABSL_GUARDED_BY(mu_) = 0;
@@ -180,9 +192,6 @@ class SampleLog final : public Journal {
   absl::Status failed_waiters_status_ ABSL_GUARDED_BY(mu_);
   std::multimap<uint64_t, absl::AnyInvocable<void(absl::Status)>> waiters_
       ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-
-  std::thread sync_thread_;
 };
 
 }  // namespace streamfit

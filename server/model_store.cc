@@ -101,10 +101,9 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
     const std::string& name, const Manifest::Entry& entry) {
   const absl::Time start = absl::Now();
   const std::string dir = ModelDir(name, entry.incarnation);
-  SampleLog::Options log_options{options_.fsync, options_.segment_bytes, fs_};
   LogOpenReport report;
   ASSIGN_OR_RETURN(std::unique_ptr<SampleLog> log,
-                   SampleLog::Open(dir, log_options, &report));
+                   SampleLog::Open(dir, log_options_, &report));
   if (!report.dropped_reason.empty()) {
     std::fprintf(stderr,
                  "streamfit-server: model '%s': cut the log after version "
@@ -213,10 +212,8 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Replace(
   // manifest names it: a crash in between leaves an orphan, removed later.
   RETURN_IF_ERROR(CheckpointStore(dir, fs_).Write(state.version(),
                                                   EncodeState(name, state)));
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<SampleLog> log,
-      SampleLog::Open(dir, {options_.fsync, options_.segment_bytes, fs_},
-                      nullptr));
+  ASSIGN_OR_RETURN(std::unique_ptr<SampleLog> log,
+                   SampleLog::Open(dir, log_options_, nullptr));
   if (absl::Status saved = SaveManifest(next); !saved.ok()) {
     log.reset();
     RemoveIncarnation(dir);

@@ -23,6 +23,8 @@ namespace streamfit {
 struct StorageOptions {
   FsyncPolicy fsync;
   uint64_t segment_bytes = 64 << 20;
+  // Threads that fsync every model's sample log (shared by all models).
+  int log_sync_threads = 4;
   // A checkpoint is written when a model has learned this many samples
   // since its last one, or `checkpoint_interval` passed and it learned any.
   uint64_t checkpoint_every_samples = 1'000'000;
@@ -96,6 +98,8 @@ class ModelStore {
       : data_dir_(std::move(data_dir)),
         options_(options),
         fs_(options.file_system),
+        log_options_{options.fsync, options.segment_bytes, fs_,
+                     std::make_shared<LogSyncPool>(options.log_sync_threads)},
         learner_options_(learner_options) {}
   std::string ModelDir(const std::string& name, uint64_t incarnation) const;
   absl::StatusOr<std::shared_ptr<LiveModel>> Recover(
@@ -109,6 +113,8 @@ class ModelStore {
   const StorageOptions options_;
   FileSystem* const fs_;
   std::unique_ptr<FileSystem::Lock> lock_;  // held for the store's life
+  // Every model's log shares one sync pool.
+  const SampleLog::Options log_options_;
   const Learner::Options learner_options_;
   mutable absl::Mutex mu_;
   Manifest manifest_ ABSL_GUARDED_BY(mu_);
