@@ -144,6 +144,15 @@ absl::Status CheckLabel(double label, const ModelConfig& config, size_t i,
 
 }  // namespace
 
+size_t ExampleBatch::ByteSize() const {
+  return values.size() * sizeof(float) + labels.size() * sizeof(double) +
+         weights.size() * sizeof(float) +
+         sparse_offsets.size() * sizeof(uint32_t) +
+         sparse_hashes.size() * sizeof(uint32_t) +
+         sparse_namespaces.size() * sizeof(uint32_t) +
+         sparse_values.size() * sizeof(float);
+}
+
 void ExampleBatch::Add(std::span<const float> features, double label,
                        float weight) {
   values.insert(values.end(), features.begin(), features.end());

@@ -40,6 +40,8 @@ struct ExampleBatch {
   std::vector<float> sparse_values;
 
   size_t size() const { return labels.size(); }
+  // Bytes its arrays hold: what the batch costs in a queue.
+  size_t ByteSize() const;
   // Row i's dense features only; view(i) has all of them (learn from that).
   std::span<const float> row(size_t i) const {
     return {values.data() + i * num_features, num_features};

@@ -66,8 +66,30 @@ Learner::Learner(LinearModel model, Options options, Journal* journal)
 
 Learner::~Learner() { Stop(); }
 
-bool Learner::HasRoom(size_t samples) const {
-  return queue_.empty() || queued_samples_ + samples <= options_.queue_capacity;
+bool Learner::HasRoom(const ExampleBatch& batch) const {
+  return queue_.empty() ||
+         (queued_samples_ + batch.size() <= options_.queue_capacity &&
+          queued_bytes_ + batch.ByteSize() <= options_.queue_capacity_bytes);
+}
+
+void Learner::PushQueue(ExampleBatch batch) {
+  queued_samples_ += batch.size();
+  queued_bytes_ += batch.ByteSize();
+  queue_.push_back(std::move(batch));
+}
+
+ExampleBatch Learner::PopQueueFront() {
+  ExampleBatch batch = std::move(queue_.front());
+  queue_.pop_front();
+  queued_samples_ -= batch.size();
+  queued_bytes_ -= batch.ByteSize();
+  return batch;
+}
+
+void Learner::PopQueueBack() {
+  queued_samples_ -= queue_.back().size();
+  queued_bytes_ -= queue_.back().ByteSize();
+  queue_.pop_back();
 }
 
 bool Learner::Drained() const {
@@ -97,8 +119,7 @@ absl::StatusOr<uint64_t> Learner::Admit(uint64_t start_version,
   {
     absl::MutexLock lock(&mu_);
     admitted_version_ += batch.size();
-    queued_samples_ += batch.size();
-    queue_.push_back(std::move(batch));
+    PushQueue(std::move(batch));
     end_version = admitted_version_;
     // (An empty batch when caught up has nothing to publish.)
     if (end_version > published_version_) {
@@ -148,8 +169,7 @@ bool Learner::RecoverJournal() {
         while (!queue_.empty() && admitted_version_ > durable_version_ &&
                admitted_version_ - queue_.back().size() >= durable_version_) {
           admitted_version_ -= queue_.back().size();
-          queued_samples_ -= queue_.back().size();
-          queue_.pop_back();
+          PopQueueBack();
         }
         while (!unpublished_admissions_.empty() &&
                unpublished_admissions_.back().first > admitted_version_) {
@@ -191,6 +211,11 @@ absl::Duration Learner::PublishLag(absl::Time now) const {
                   absl::ZeroDuration());
 }
 
+size_t Learner::QueuedBytes() const {
+  absl::MutexLock lock(&mu_);
+  return queued_bytes_;
+}
+
 void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued,
                      AdmittedCallback on_admitted) {
   auto ack = std::make_shared<Ack>(std::move(on_queued));
@@ -202,7 +227,7 @@ void Learner::Submit(ExampleBatch batch, QueuedCallback on_queued,
     {
       absl::MutexLock lock(&mu_);
       stopping = stopping_;
-      if (!stopping && (!parked_.empty() || !HasRoom(batch.size()))) {
+      if (!stopping && (!parked_.empty() || !HasRoom(batch))) {
         parked_.push_back({std::move(batch), ack, std::move(on_admitted)});
         return;
       }
@@ -314,9 +339,7 @@ void Learner::Run() {
           recording_->hashed_at_cutoff = model_.HasHashedState();
         }
       }
-      batch = std::move(queue_.front());
-      queue_.pop_front();
-      queued_samples_ -= batch.size();
+      batch = PopQueueFront();
       parked = !parked_.empty();
     }
     if (parked) AdmitParked();
@@ -352,8 +375,7 @@ void Learner::AdmitParked() {
       {
         // Unless stopping: Stop() refuses them.
         absl::MutexLock lock(&mu_);
-        if (stopping_ || parked_.empty() ||
-            !HasRoom(parked_.front().batch.size())) {
+        if (stopping_ || parked_.empty() || !HasRoom(parked_.front().batch)) {
           break;
         }
         admitted.emplace_back(std::move(parked_.front()), false);

@@ -35,17 +35,19 @@ namespace streamfit {
 //   and at least every `publish_every` samples, and, if `publish_interval` is
 //   set, at least every `publish_interval` of training (checked every 64
 //   samples): the freshness bound.
-// - Memory is bounded: at most `queue_capacity` samples wait in the queue
-//   (a single larger batch is admitted alone), plus one parked batch per
-//   producer that waits for room. Producers are told when their batch is
+// - Memory is bounded: at most `queue_capacity` samples and
+//   `queue_capacity_bytes` bytes of batches wait in the queue (a single
+//   larger batch is admitted alone), plus one parked batch per producer that
+//   waits for room. Producers are told when their batch is
 //   admitted, so they can stop reading until then (backpressure).
 // Thread-safe: every public method may be called from any thread. Callbacks
 // run on the caller's thread or on the learner thread; they must not block.
 class Learner {
  public:
   struct Options {
-    size_t queue_capacity = 1 << 16;  // samples
-    uint64_t publish_every = 1024;    // samples
+    size_t queue_capacity = 1 << 16;         // samples
+    size_t queue_capacity_bytes = 32 << 20;  // ExampleBatch::ByteSize()
+    uint64_t publish_every = 1024;           // samples
     // Publish when this long has passed since the last publish while
     // training; zero: no time bound (the queue running empty still
     // publishes).
@@ -108,6 +110,8 @@ class Learner {
   // published state was admitted; zero when every admitted sample is
   // published.
   absl::Duration PublishLag(absl::Time now) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Their ExampleBatch::ByteSize().
+  size_t QueuedBytes() const ABSL_LOCKS_EXCLUDED(mu_);
 
   std::shared_ptr<const LinearModel> Current() const {
     return published_.load(std::memory_order_acquire);
@@ -162,7 +166,12 @@ class Learner {
   // Stopping, and nothing left to apply or to wait for: the learner thread
   // may leave.
   bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool HasRoom(size_t samples) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HasRoom(const ExampleBatch& batch) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps queued_samples_ and queued_bytes_ in step with queue_.
+  void PushQueue(ExampleBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ExampleBatch PopQueueFront() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PopQueueBack() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Journals a batch, the samples after `start_version` (the admitted
   // version), appends it to the queue and arranges for `ack` to complete
   // once it is durable; returns the version after its last sample, or the
@@ -213,6 +222,7 @@ class Learner {
   absl::CondVar work_;
   std::deque<ExampleBatch> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_samples_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Parked> parked_ ABSL_GUARDED_BY(mu_);
   uint64_t admitted_version_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t published_version_ ABSL_GUARDED_BY(mu_) = 0;

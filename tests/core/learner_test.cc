@@ -497,6 +497,34 @@ TEST(LearnerTest, SubmitParksWhenQueueIsFullAndAdmitsLater) {
   ExpectIdenticalState(**state.Get(), offline);
 }
 
+TEST(LearnerTest, QueueIsBoundedInBytesAsWellAsSamples) {
+  std::mt19937 rng(5);
+  const ExampleBatch a = RandomBatch(1, rng), b = RandomBatch(2, rng),
+                     c = RandomBatch(2, rng);
+  // Room in samples for all of them, in bytes for b alone.
+  Learner learner(NewModel(), {.queue_capacity = 1 << 16,
+                               .queue_capacity_bytes = b.ByteSize() + 1,
+                               .publish_every = 1});
+  LearnerBlocker blocker(learner, 1);
+  QueuedResult qa, qb, qc;
+  learner.Submit(a, qa.Callback());
+  ASSERT_TRUE(blocker.WaitUntilBlocked());
+
+  learner.Submit(b, qb.Callback());  // the queue is empty: admitted
+  ASSERT_TRUE(qb.called());
+  EXPECT_EQ(learner.QueuedBytes(), b.ByteSize());
+  learner.Submit(c, qc.Callback());  // b + c bytes > capacity: parks
+  EXPECT_FALSE(qc.called());
+  EXPECT_EQ(learner.QueuedSamples(), 2u);
+
+  blocker.Release();
+  EXPECT_THAT(qc.Get(), IsOkAndHolds(5u));
+  StateResult state;
+  learner.WhenVersion(5, state.Callback());
+  ASSERT_THAT(state.Get(), IsOk());
+  EXPECT_EQ(learner.QueuedBytes(), 0u);
+}
+
 TEST(LearnerTest, BatchLargerThanCapacityIsAdmittedAlone) {
   Learner learner(NewModel(), {.queue_capacity = 4, .publish_every = 1});
   std::mt19937 rng(5);
