@@ -2,7 +2,9 @@
 // an errno (EIO, ENOSPC, ...) for the n next calls of an operation on paths
 // holding a substring, a short write (part of the data written, then the
 // error), a delay on every call (a slow disk), or a hook that runs before
-// every call (to hold a step until the test lets it go).
+// every call (to hold a step until the test lets it go), or a crash point
+// (the process "dies" at a chosen call that changes the disk: nothing
+// reaches the disk from then on).
 #ifndef STREAMFIT_TESTS_TESTING_FAULT_FILE_SYSTEM_H_
 #define STREAMFIT_TESTS_TESTING_FAULT_FILE_SYSTEM_H_
 
@@ -76,11 +78,32 @@ class FaultFileSystem final : public FileSystem {
     absl::MutexLock lock(&mu_);
     hook_ = std::make_shared<Hook>(std::move(hook));
   }
+  // Simulates the process dying just before the `n`-th next call that
+  // changes the disk (opening a file for writing, a write, an fsync, a
+  // truncate, a rename, a removal, a directory creation or fsync; n >= 1):
+  // that call and every later call fails with EIO and does nothing, so the
+  // disk keeps exactly what the process did before it, as after kill -9.
+  void CrashAt(int n) {
+    absl::MutexLock lock(&mu_);
+    crash_countdown_ = n;
+  }
+  bool crashed() const {
+    absl::MutexLock lock(&mu_);
+    return crashed_;
+  }
+  // Calls that changed (or tried to change) the disk so far.
+  int DiskChanges() const {
+    absl::MutexLock lock(&mu_);
+    return disk_changes_;
+  }
+  // Removes every fault, delay, hook and crash point.
   void Clear() {
     absl::MutexLock lock(&mu_);
     faults_.clear();
     delays_.clear();
     hook_.reset();
+    crash_countdown_ = 0;
+    crashed_ = false;
   }
   // Calls of `op` so far (failed ones included).
   int Calls(Op op) const {
@@ -195,6 +218,11 @@ class FaultFileSystem final : public FileSystem {
       ++calls_[op];
       delay = delays_[op];
       hook = hook_;
+      if (op != Op::kRead && op != Op::kList) {
+        ++disk_changes_;
+        if (crash_countdown_ > 0 && --crash_countdown_ == 0) crashed_ = true;
+      }
+      if (crashed_) return FileError(EIO, "the process crashed (simulated)");
       for (auto it = faults_.begin(); it != faults_.end(); ++it) {
         if (it->op != op ||
             !(it->exact ? path == it->path_contains
@@ -220,6 +248,9 @@ class FaultFileSystem final : public FileSystem {
   std::shared_ptr<Hook> hook_ ABSL_GUARDED_BY(mu_);
   std::map<Op, int> calls_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<Op, std::string>, int> hits_ ABSL_GUARDED_BY(mu_);
+  int disk_changes_ ABSL_GUARDED_BY(mu_) = 0;
+  int crash_countdown_ ABSL_GUARDED_BY(mu_) = 0;  // 0: no crash point
+  bool crashed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 #undef STREAMFIT_RETURN_FAULT
