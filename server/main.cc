@@ -32,6 +32,11 @@ ABSL_FLAG(uint64_t, publish_interval_us, 0,
           "least every this many microseconds; 0 for none");
 ABSL_FLAG(uint64_t, queue_capacity, 1 << 16,
           "samples a model's learner queue holds before producers wait");
+ABSL_FLAG(uint64_t, queue_capacity_bytes, 32 << 20,
+          "bytes of samples a model's learner queue holds before producers "
+          "wait (a single larger message is admitted alone)");
+ABSL_FLAG(int, log_sync_threads, 4,
+          "threads that fsync the sample logs of all models");
 ABSL_FLAG(uint64_t, max_dataset_bytes, 1ull << 30,
           "largest dataset upload accepted, in bytes");
 ABSL_FLAG(int, retrain_threads, 1,
@@ -161,6 +166,8 @@ int main(int argc, char** argv) {
   options.default_model = absl::GetFlag(FLAGS_default_model);
   options.learner.publish_every = absl::GetFlag(FLAGS_publish_every);
   options.learner.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
+  options.learner.queue_capacity_bytes =
+      absl::GetFlag(FLAGS_queue_capacity_bytes);
   options.learner.publish_interval =
       absl::Microseconds(absl::GetFlag(FLAGS_publish_interval_us));
   options.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
@@ -195,6 +202,11 @@ int main(int argc, char** argv) {
   options.storage.checkpoint_interval =
       absl::Seconds(absl::GetFlag(FLAGS_checkpoint_interval_s));
   options.storage.segment_bytes = absl::GetFlag(FLAGS_log_segment_bytes);
+  options.storage.log_sync_threads = absl::GetFlag(FLAGS_log_sync_threads);
+  if (options.storage.log_sync_threads < 1 ||
+      options.storage.log_sync_threads > 256) {
+    return UsageError("--log_sync_threads must be in [1, 256]");
+  }
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
   options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);

@@ -11,6 +11,8 @@
 //   streamfit-bench --mode=mixed --duration_s=10   (predict idle vs loaded)
 //   streamfit-bench --mode=abandoned-waits --calls=100000
 //     (min_version Predicts given up by their deadline: RSS, waiters left)
+//   streamfit-bench --mode=server-resources --models=1000 --features=1000
+//     --server_binaries=OLD,NEW   (threads and memory of server processes)
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,11 +36,13 @@
 #include "bench/streamfit_bench/load.h"
 #include "bench/streamfit_bench/noop_service.h"
 #include "bench/streamfit_bench/rss_sampler.h"
+#include "bench/streamfit_bench/server_resources.h"
 #include "core/sample_log.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, mode, "observe-stream",
-          "observe-stream, observe-unary, predict, mixed or abandoned-waits");
+          "observe-stream, observe-unary, predict, mixed, abandoned-waits or "
+          "server-resources");
 ABSL_FLAG(std::string, target, "",
           "host:port of an external server to drive instead of the two "
           "in-process servers");
@@ -78,6 +82,10 @@ ABSL_FLAG(std::string, fsync, "always",
           "interval:<ms> or never), as the server's --fsync");
 ABSL_FLAG(int64_t, calls, 100000, "abandoned-waits: Predict calls");
 ABSL_FLAG(bool, csv, false, "also print one CSV line per result");
+ABSL_FLAG(std::vector<std::string>, server_binaries,
+          {"server/streamfit-server"},
+          "server-resources: streamfit-server executables to compare");
+ABSL_FLAG(int, models, 1000, "server-resources: models to create");
 
 namespace streamfit::bench {
 namespace {
@@ -376,6 +384,16 @@ int main(int argc, char** argv) {
   // update on every lock, measurable on the Observe hot path.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using namespace streamfit::bench;  // NOLINT: main only
+  if (absl::GetFlag(FLAGS_mode) == "server-resources") {
+    return RunServerResources(
+        {.binaries = absl::GetFlag(FLAGS_server_binaries),
+         .models = absl::GetFlag(FLAGS_models),
+         .features = absl::GetFlag(FLAGS_features),
+         .duration_s = absl::GetFlag(FLAGS_duration_s) > 0
+                           ? absl::GetFlag(FLAGS_duration_s)
+                           : 10,
+         .runs = absl::GetFlag(FLAGS_runs)});
+  }
   Servers servers;
   if (!servers.Start()) {
     std::fprintf(stderr, "streamfit-bench: cannot start the servers\n");
