@@ -1,5 +1,6 @@
 #include "bench/streamfit_bench/server_resources.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -58,10 +59,16 @@ class ServerProcess {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) !=
+    // The server's log lines would drown the figures.
+    posix_spawn_file_actions_t quiet;
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, STDERR_FILENO, "/dev/null",
+                                     O_WRONLY, 0);
+    if (posix_spawn(&pid_, argv[0], &quiet, nullptr, argv.data(), environ) !=
         0) {
       pid_ = 0;
     }
+    posix_spawn_file_actions_destroy(&quiet);
   }
   ~ServerProcess() {
     if (pid_ > 0) {
