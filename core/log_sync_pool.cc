@@ -52,8 +52,7 @@ void LogSyncPool::Remove(Task* task) {
   Entry* const entry = &it->second;
   entry->removing = true;
   Schedule(task, *entry, absl::InfiniteFuture());
-  mu_.Await(absl::Condition(
-      +[](Entry* e) { return !e->running; }, entry));
+  while (entry->running) round_ended_.Wait(&mu_);
   tasks_.erase(task);
 }
 
@@ -89,7 +88,8 @@ void LogSyncPool::Loop() {
     mu_.Unlock();
     absl::Time next = task->Run();
     mu_.Lock();
-    entry->running = false;  // wakes a Remove waiting for this round
+    entry->running = false;
+    round_ended_.SignalAll();  // a Remove may wait for this round
     if (entry->removing) continue;
     if (entry->woken_while_running) {
       entry->woken_while_running = false;

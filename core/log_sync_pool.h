@@ -70,6 +70,7 @@ class LogSyncPool {
 
   absl::Mutex mu_;
   absl::CondVar changed_;
+  absl::CondVar round_ended_;
   // Node-based: an Entry stays put while other tasks come and go.
   absl::node_hash_map<Task*, Entry> tasks_ ABSL_GUARDED_BY(mu_);
   std::set<DueKey> due_ ABSL_GUARDED_BY(mu_);

@@ -29,8 +29,8 @@ class CountingTask : public LogSyncPool::Task {
     {
       absl::MutexLock lock(&mu_);
       ++rounds_;
-      mu_.Await(absl::Condition(
-          +[](bool* blocked) { return !*blocked; }, &blocked_));
+      changed_.SignalAll();
+      while (blocked_) changed_.Wait(&mu_);
     }
     running_ = false;
     return next_ == absl::InfiniteDuration() ? absl::InfiniteFuture()
@@ -44,14 +44,17 @@ class CountingTask : public LogSyncPool::Task {
   void Release() {
     absl::MutexLock lock(&mu_);
     blocked_ = false;
+    changed_.SignalAll();
   }
-  // Waits until at least `n` rounds started; false on timeout.
+  // Waits until at least `n` rounds started; false on timeout. (CondVar
+  // waits, not Abseil Conditions: Debian's Abseil is not built for TSan.)
   bool WaitForRounds(int n) {
+    const absl::Time deadline = absl::Now() + kTimeout;
     absl::MutexLock lock(&mu_);
-    const auto done = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return rounds_ >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&done), kTimeout);
+    while (rounds_ < n) {
+      if (changed_.WaitWithDeadline(&mu_, deadline)) return rounds_ >= n;
+    }
+    return true;
   }
   int rounds() {
     absl::MutexLock lock(&mu_);
@@ -62,6 +65,7 @@ class CountingTask : public LogSyncPool::Task {
   const absl::Duration next_;
   std::atomic<bool> running_{false};
   absl::Mutex mu_;
+  absl::CondVar changed_;
   int rounds_ ABSL_GUARDED_BY(mu_) = 0;
   bool blocked_ ABSL_GUARDED_BY(mu_) = false;
 };
