@@ -178,7 +178,11 @@ ABSL_NAMESPACE_END
 
 // Options for every test binary of the TSan build: the suppressions file
 // (gRPC internals only, see tests/tsan.supp) and a failing exit on any report.
+// history_size=7 (the largest) keeps the most access history per thread: a
+// report whose earlier stack cannot be restored cannot match the
+// suppressions that name that stack (gRPC's deserialization into a
+// reactor's request buffer was seen so).
 extern "C" const char* __tsan_default_options() {
   return "suppressions=" STREAMFIT_TSAN_SUPPRESSIONS
-         ":halt_on_error=1:second_deadlock_stack=1:history_size=4";
+         ":halt_on_error=1:second_deadlock_stack=1:history_size=7";
 }
