@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A long fuzzing session: builds the clang ASan + UBSan build
 # (deploy/build-clang.sh) and runs every fuzz target (or those named) for
-# ${FUZZ_SECONDS:-3600} s each, one at a time, under nice. The executions per
+# ${FUZZ_SECONDS:-3600} s each (or FUZZ_RUNS executions, if sooner), one at a
+# time, under nice. The executions per
 # target go in docs/TESTING.md. The corpora grow in build-clang/fuzz/corpus/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
