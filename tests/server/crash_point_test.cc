@@ -19,23 +19,6 @@ namespace {
 
 class CrashPointTest : public FaultServerTest {
  protected:
-  grpc::Status Restore(const std::string& model,
-                       const v1::ModelSnapshot& snapshot) {
-    v1::RestoreRequest request;
-    request.set_model(model);
-    *request.mutable_snapshot() = snapshot;
-    v1::ModelInfo info;
-    grpc::ClientContext context;
-    return stub_->Restore(&context, request, &info);
-  }
-  v1::ModelSnapshot Snapshot(const std::string& model) {
-    v1::SnapshotRequest request;
-    request.set_model(model);
-    v1::ModelSnapshot snapshot;
-    grpc::ClientContext context;
-    EXPECT_TRUE(stub_->Snapshot(&context, request, &snapshot).ok());
-    return snapshot;
-  }
   // What the server holds: model "m"'s version and state, and whether "n"
   // exists.
   std::string Holdings() {
@@ -52,11 +35,14 @@ class CrashPointTest : public FaultServerTest {
         [&] { return CreateModel("m"); },
         [&] {
           grpc::Status s = ObserveRange(0, 20);
-          if (s.ok()) at_20 = Snapshot("m");
+          if (s.ok()) {
+            EXPECT_TRUE(SnapshotModel(*stub_, "m", &at_20).ok());
+          }
           return s;
         },
         [&] { return ObserveRange(20, 40); },
-        [&] { return Restore("m", at_20); },  // a checkpoint, then the manifest
+        // A Restore writes a checkpoint, then the manifest.
+        [&] { return RestoreModel(*stub_, "m", at_20); },
         [&] { return ObserveRange(40, 60); },
         [&] { return CreateModel("n"); },
         [&] { return DeleteModel("n"); },

@@ -4,7 +4,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -123,30 +122,15 @@ TEST_F(DiskFaultTest, SlowDiskWorkOfCreateAndDeleteDoesNotDelayPredict) {
   Start();
   ASSERT_TRUE(CreateModel("m").ok());
   ASSERT_TRUE(ObserveRange(0, 20).ok());
-  const auto predict_latencies = [&](absl::Duration span) {
-    std::vector<absl::Duration> out;
-    const absl::Time end = absl::Now() + span;
-    while (absl::Now() < end) {
-      v1::PredictRequest request;
-      request.set_model("m");
-      *request.add_features() = examples_[0].features();
-      v1::PredictResponse response;
-      grpc::ClientContext context;
-      const absl::Time start = absl::Now();
-      EXPECT_TRUE(stub_->Predict(&context, request, &response).ok());
-      out.push_back(absl::Now() - start);
-    }
-    std::sort(out.begin(), out.end());
-    return out[out.size() * 99 / 100];
-  };
-  const absl::Duration baseline = predict_latencies(absl::Milliseconds(300));
+
+  const absl::Duration baseline = PredictP99(absl::Milliseconds(300));
   fs_.SetDelay(Op::kSync, absl::Milliseconds(200));
   fs_.SetDelay(Op::kSyncDirectory, absl::Milliseconds(200));
   std::thread admin([&] {
     EXPECT_TRUE(CreateModel("other").ok());
     EXPECT_TRUE(DeleteModel("other").ok());
   });
-  const absl::Duration during = predict_latencies(absl::Milliseconds(1500));
+  const absl::Duration during = PredictP99(absl::Milliseconds(1500));
   admin.join();
   fs_.Clear();
   // Generous: the fsyncs alone take 200 ms each; a lookup behind them would

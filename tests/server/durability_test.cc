@@ -17,20 +17,6 @@ using ::testing::HasSubstr;
 
 class DurabilityTest : public ServerTest {
  protected:
-  // Stops the server cleanly and starts a new one on the same directory.
-  void Restart() {
-    server_->Shutdown(absl::Seconds(2));
-    server_.reset();
-    StreamfitServer::Options options;
-    options.address = "127.0.0.1:0";
-    options.data_dir = data_dir_.string();
-    auto server = StreamfitServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::Learner::NewStub(grpc::CreateChannel(
-        server_->address(), grpc::InsecureChannelCredentials()));
-  }
-
   void ObserveAll(const std::string& model,
                   const std::vector<v1::Example>& examples, size_t begin,
                   size_t end) {
@@ -45,27 +31,14 @@ class DurabilityTest : public ServerTest {
   v1::ModelSnapshot Snap(const std::string& model,
                          const std::string& to_file = "",
                          grpc::Status* status = nullptr) {
-    v1::SnapshotRequest request;
-    request.set_model(model);
-    request.set_to_file(to_file);
     v1::ModelSnapshot snapshot;
-    grpc::ClientContext context;
-    grpc::Status s = stub_->Snapshot(&context, request, &snapshot);
+    const grpc::Status s = SnapshotModel(*stub_, model, &snapshot, to_file);
     if (status != nullptr) {
       *status = s;
     } else {
       EXPECT_TRUE(s.ok()) << s.error_message();
     }
     return snapshot;
-  }
-
-  grpc::Status Restore(const std::string& model,
-                       const v1::ModelSnapshot& snapshot, v1::ModelInfo* info) {
-    v1::RestoreRequest request;
-    request.set_model(model);
-    *request.mutable_snapshot() = snapshot;
-    grpc::ClientContext context;
-    return stub_->Restore(&context, request, info);
   }
 
   static std::string State(const v1::ModelSnapshot& s) {
@@ -110,7 +83,7 @@ TEST_F(DurabilityTest, RestoreRollsBackDurablyAndContinuesBitIdentically) {
   const v1::ModelSnapshot at400 = Snap("m");
 
   v1::ModelInfo info;
-  ASSERT_TRUE(Restore("m", at200, &info).ok());
+  ASSERT_TRUE(RestoreModel(*stub_, "m", at200, &info).ok());
   EXPECT_EQ(info.model_version(), 200u);
   Restart();  // the rollback is durable
   EXPECT_EQ(State(Snap("m")), State(at200));
@@ -124,12 +97,12 @@ TEST_F(DurabilityTest, RestoreRefusesUnknownModelsAndBadSnapshots) {
   Create("m", v1::TASK_REGRESSION, 3);
   const v1::ModelSnapshot snapshot = Snap("m");
   v1::ModelInfo info;
-  EXPECT_EQ(Restore("nope", snapshot, &info).error_code(),
+  EXPECT_EQ(RestoreModel(*stub_, "nope", snapshot, &info).error_code(),
             grpc::StatusCode::NOT_FOUND);
   v1::ModelSnapshot bad = snapshot;  // without its weights
   ASSERT_EQ(bad.state(0).name(), "weights");
   bad.mutable_state()->DeleteSubrange(0, 1);
-  const grpc::Status status = Restore("m", bad, &info);
+  const grpc::Status status = RestoreModel(*stub_, "m", bad, &info);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("snapshot"));
 }

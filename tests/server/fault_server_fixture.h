@@ -38,6 +38,7 @@ class FaultServerTest : public ::testing::Test {
   void Start() {
     StreamfitServer::Options options;
     options.address = "127.0.0.1:0";
+    options.metrics_address = metrics_address_;
     options.data_dir = data_dir_;
     options.default_model = "";
     options.storage = storage_;
@@ -72,14 +73,18 @@ class FaultServerTest : public ::testing::Test {
     grpc::ClientContext context;
     return stub_->DeleteModel(&context, request, &response);
   }
-  // Observes examples [begin, end) in one message.
-  grpc::Status ObserveRange(size_t begin, size_t end) {
+  // Observes `message` on a stream of its own.
+  grpc::Status ObserveMessage(const v1::ObserveRequest& message) {
     v1::ObserveResponse response;
     grpc::ClientContext context;
     auto writer = stub_->Observe(&context, &response);
-    writer->Write(Message("m", examples_, begin, end));
+    writer->Write(message);
     writer->WritesDone();
     return writer->Finish();
+  }
+  // Observes examples [begin, end) in one message.
+  grpc::Status ObserveRange(size_t begin, size_t end) {
+    return ObserveMessage(Message("m", examples_, begin, end));
   }
   // Retries (bounded) until an Observe of [begin, end) is accepted: the
   // learner reopens a failed log in the background.
@@ -184,7 +189,10 @@ class FaultServerTest : public ::testing::Test {
     return out[out.size() * 99 / 100];
   }
 
+  // What the next Start uses: storage options (the file system is fs_) and
+  // the metrics endpoint's address ("": none).
   StorageOptions storage_;
+  std::string metrics_address_;
   FaultFileSystem fs_;
   std::string data_dir_;
   std::vector<v1::Example> examples_;

@@ -162,18 +162,6 @@ class LifecycleLogTest : public ServerTest,
                ? absl::StrCat(" ", key, "=", value, "( |$)")
                : absl::StrCat("\"", key, "\":\"?", value, "\"?[,}]");
   }
-  void Restart() {
-    server_->Shutdown(absl::Seconds(2));
-    server_.reset();
-    StreamfitServer::Options options;
-    options.address = "127.0.0.1:0";
-    options.data_dir = data_dir_.string();
-    auto server = StreamfitServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::Learner::NewStub(grpc::CreateChannel(
-        server_->address(), grpc::InsecureChannelCredentials()));
-  }
 
   const std::shared_ptr<CapturingSink> sink_ =
       std::make_shared<CapturingSink>();

@@ -27,20 +27,6 @@ using ::testing::HasSubstr;
 
 class LimitsTest : public ServerTest {
  protected:
-  // Stops the server cleanly and starts one with `options` (address and
-  // data directory filled in) on the same directory.
-  void Restart(StreamfitServer::Options options = {}) {
-    server_->Shutdown(absl::Seconds(2));
-    server_.reset();
-    options.address = "127.0.0.1:0";
-    options.data_dir = data_dir_.string();
-    auto server = StreamfitServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::Learner::NewStub(grpc::CreateChannel(
-        server_->address(), grpc::InsecureChannelCredentials()));
-  }
-
   grpc::Status CreateWith(const std::string& name,
                           const v1::ModelConfig& config,
                           v1::ModelInfo* info = nullptr) {
@@ -57,27 +43,6 @@ class LimitsTest : public ServerTest {
     request.set_name(name);
     grpc::ClientContext context;
     return stub_->GetModel(&context, request, info);
-  }
-
-  grpc::Status Snap(const std::string& model, v1::ModelSnapshot* snapshot,
-                    const std::string& to_file = "") {
-    v1::SnapshotRequest request;
-    request.set_model(model);
-    request.set_to_file(to_file);
-    grpc::ClientContext context;
-    return stub_->Snapshot(&context, request, snapshot);
-  }
-
-  grpc::Status Restore(const std::string& model,
-                       const v1::ModelSnapshot& snapshot,
-                       bool allow_reshape = false) {
-    v1::RestoreRequest request;
-    request.set_model(model);
-    *request.mutable_snapshot() = snapshot;
-    request.set_allow_reshape(allow_reshape);
-    v1::ModelInfo info;
-    grpc::ClientContext context;
-    return stub_->Restore(&context, request, &info);
   }
 
   grpc::Status Predict(const v1::PredictRequest& request,
@@ -172,7 +137,7 @@ TEST_F(LimitsTest, NamesFollowOnePatternEverywhere) {
   ASSERT_TRUE(CreateWith("m-1.v2_x", Config(v1::TASK_REGRESSION, 3)).ok());
   v1::ModelSnapshot snapshot;
   for (const std::string bad : {"a\nb", "..", ".hidden", "-rf", "a/b"}) {
-    EXPECT_EQ(Snap("m-1.v2_x", &snapshot, bad).error_code(),
+    EXPECT_EQ(SnapshotModel(*stub_, "m-1.v2_x", &snapshot, bad).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT)
         << bad;
   }
@@ -181,13 +146,13 @@ TEST_F(LimitsTest, NamesFollowOnePatternEverywhere) {
 TEST_F(LimitsTest, SnapshotToFileRefusesAnExistingName) {
   Create("m", v1::TASK_REGRESSION, 3);
   v1::ModelSnapshot snapshot;
-  ASSERT_TRUE(Snap("m", &snapshot, "m.snap").ok());
+  ASSERT_TRUE(SnapshotModel(*stub_, "m", &snapshot, "m.snap").ok());
   const auto first = ReadWholeFile((data_dir_ / "snapshots/m.snap").string());
   ASSERT_TRUE(first.ok());
   v1::ObserveResponse response;
   ASSERT_TRUE(
       Observe({Message("m", LinearExamples(5, 1), 0, 5)}, &response).ok());
-  const grpc::Status again = Snap("m", &snapshot, "m.snap");
+  const grpc::Status again = SnapshotModel(*stub_, "m", &snapshot, "m.snap");
   EXPECT_EQ(again.error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(*ReadWholeFile((data_dir_ / "snapshots/m.snap").string()), *first);
 }
@@ -265,15 +230,15 @@ TEST_F(LimitsTest, AModelAtMaxModelBytesCheckpointsSnapshotsAndRestarts) {
   v1::ObserveResponse response;
   ASSERT_TRUE(Observe(messages, &response).ok());
   v1::ModelSnapshot before;
-  ASSERT_TRUE(Snap("m", &before).ok());
+  ASSERT_TRUE(SnapshotModel(*stub_, "m", &before).ok());
   EXPECT_LE(before.ByteSizeLong(), SnapshotBytesBound(*full));
   Restart(options);  // a final checkpoint, then recovery from it
   v1::ModelSnapshot after;
-  ASSERT_TRUE(Snap("m", &after).ok());
+  ASSERT_TRUE(SnapshotModel(*stub_, "m", &after).ok());
   EXPECT_EQ(after.model_version(), 64u);
   EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
   // Restore at the limit works too.
-  EXPECT_TRUE(Restore("m", before).ok());
+  EXPECT_TRUE(RestoreModel(*stub_, "m", before).ok());
 }
 
 TEST_F(LimitsTest, RestoreRefusesStateOutOfRangeAndLeavesTheModelUnchanged) {
@@ -282,7 +247,7 @@ TEST_F(LimitsTest, RestoreRefusesStateOutOfRangeAndLeavesTheModelUnchanged) {
   ASSERT_TRUE(
       Observe({Message("m", LinearExamples(20, 4), 0, 20)}, &response).ok());
   v1::ModelSnapshot good;
-  ASSERT_TRUE(Snap("m", &good).ok());
+  ASSERT_TRUE(SnapshotModel(*stub_, "m", &good).ok());
   struct Case {
     const char* tensor;
     int index;
@@ -298,7 +263,7 @@ TEST_F(LimitsTest, RestoreRefusesStateOutOfRangeAndLeavesTheModelUnchanged) {
     for (v1::Tensor& t : *bad.mutable_state()) {
       if (t.name() == c.tensor) t.set_values(c.index, c.value);
     }
-    const grpc::Status s = Restore("m", bad);
+    const grpc::Status s = RestoreModel(*stub_, "m", bad);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
     EXPECT_THAT(s.error_message(), HasSubstr(c.field));
   }
@@ -309,10 +274,10 @@ TEST_F(LimitsTest, RestoreRefusesStateOutOfRangeAndLeavesTheModelUnchanged) {
       t.set_shape(1, 1);
     }
   }
-  EXPECT_EQ(Restore("m", shape).error_code(),
+  EXPECT_EQ(RestoreModel(*stub_, "m", shape).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   v1::ModelSnapshot now;
-  ASSERT_TRUE(Snap("m", &now).ok());
+  ASSERT_TRUE(SnapshotModel(*stub_, "m", &now).ok());
   EXPECT_EQ(now.SerializeAsString(), good.SerializeAsString());
 }
 
@@ -320,8 +285,8 @@ TEST_F(LimitsTest, RestoreOfAnotherShapeNeedsAllowReshape) {
   Create("small", v1::TASK_REGRESSION, 10);
   Create("other", v1::TASK_BINARY, 30);
   v1::ModelSnapshot binary;
-  ASSERT_TRUE(Snap("other", &binary).ok());
-  const grpc::Status refused = Restore("small", binary);
+  ASSERT_TRUE(SnapshotModel(*stub_, "other", &binary).ok());
+  const grpc::Status refused = RestoreModel(*stub_, "small", binary);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(refused.error_message(),
               HasSubstr("the snapshot is binary, 30 features"));
@@ -331,7 +296,9 @@ TEST_F(LimitsTest, RestoreOfAnotherShapeNeedsAllowReshape) {
   ASSERT_TRUE(Get("small", &info).ok());
   EXPECT_EQ(info.config().task(), v1::TASK_REGRESSION);
 
-  ASSERT_TRUE(Restore("small", binary, /*allow_reshape=*/true).ok());
+  ASSERT_TRUE(RestoreModel(*stub_, "small", binary, nullptr,
+                           /*allow_reshape=*/true)
+                  .ok());
   Restart();
   ASSERT_TRUE(Get("small", &info).ok());
   EXPECT_EQ(info.config().task(), v1::TASK_BINARY);
@@ -381,7 +348,7 @@ TEST_F(LimitsTest, ARecordThatFailsValidationOnReplayMarksTheModelFailed) {
   v1::ObserveResponse response;
   ASSERT_TRUE(Observe({m}, &response).ok());
   v1::ModelSnapshot at20;
-  ASSERT_TRUE(Snap("bad", &at20).ok());
+  ASSERT_TRUE(SnapshotModel(*stub_, "bad", &at20).ok());
   server_->Shutdown(absl::Seconds(2));  // final checkpoint at version 20
   {
     // Records with valid CRCs: a class the model does not have (undefined
@@ -426,7 +393,7 @@ TEST_F(LimitsTest, ARecordThatFailsValidationOnReplayMarksTheModelFailed) {
   EXPECT_EQ(info.state(), v1::MODEL_FAILED);
 
   // Restore gives the model a new state and log: it learns again.
-  ASSERT_TRUE(Restore("bad", at20).ok());
+  ASSERT_TRUE(RestoreModel(*stub_, "bad", at20).ok());
   ASSERT_TRUE(Get("bad", &info).ok());
   EXPECT_EQ(info.state(), v1::MODEL_READY);
   ASSERT_TRUE(Observe({m}, &response).ok());

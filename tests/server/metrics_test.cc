@@ -4,7 +4,6 @@
 // the events they count happen.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <limits>
 #include <string>
 #include <thread>
@@ -13,9 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "tests/server/fault_server_fixture.h"
 #include "tests/server/metrics_scrape.h"
-#include "tests/server/server_fixture.h"
-#include "tests/testing/fault_file_system.h"
 
 namespace streamfit::testing {
 namespace {
@@ -34,45 +32,23 @@ std::string RefusedSamples(const char* reason) {
       reason, "\"}");
 }
 
-class MetricsTest : public ::testing::Test {
+class MetricsTest : public FaultServerTest {
  protected:
   void SetUp() override {
-    data_dir_ =
-        (std::filesystem::path(::testing::TempDir()) /
-         ("streamfit_metrics_" + std::to_string(::getpid()) + "_" +
-          ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-            .string();
-    std::filesystem::remove_all(data_dir_);
-    examples_ = LinearExamples(100, 3);
+    FaultServerTest::SetUp();
+    metrics_address_ = "127.0.0.1:0";
   }
   void TearDown() override {
     if (!release_.HasBeenNotified()) release_.Notify();
-    if (server_) server_->Shutdown(absl::Seconds(2));
-    server_.reset();
-    std::filesystem::remove_all(data_dir_);
+    FaultServerTest::TearDown();
   }
 
-  void Start(uint64_t checkpoint_every_samples = 1'000'000) {
-    StreamfitServer::Options options;
-    options.address = "127.0.0.1:0";
-    options.metrics_address = "127.0.0.1:0";
-    options.data_dir = data_dir_;
-    options.default_model = "";
-    options.storage.checkpoint_every_samples = checkpoint_every_samples;
-    options.storage.file_system = &fs_;
-    auto server = StreamfitServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+  // Starts the server with its metrics endpoint and creates model "m".
+  void StartWithModel(uint64_t checkpoint_every_samples = 1'000'000) {
+    storage_.checkpoint_every_samples = checkpoint_every_samples;
+    Start();
     ASSERT_GT(server_->metrics_port(), 0);
-    stub_ = v1::Learner::NewStub(grpc::CreateChannel(
-        server_->address(), grpc::InsecureChannelCredentials()));
-    v1::CreateModelRequest request;
-    request.set_name("m");
-    request.mutable_config()->set_task(v1::TASK_REGRESSION);
-    request.mutable_config()->set_num_features(3);
-    v1::ModelInfo info;
-    grpc::ClientContext context;
-    const grpc::Status created = stub_->CreateModel(&context, request, &info);
+    const grpc::Status created = CreateModel("m");
     ASSERT_TRUE(created.ok()) << created.error_message();
   }
 
@@ -92,30 +68,17 @@ class MetricsTest : public ::testing::Test {
     return scrape;
   }
 
-  grpc::Status Observe(const v1::ObserveRequest& message) {
-    v1::ObserveResponse response;
-    grpc::ClientContext context;
-    auto writer = stub_->Observe(&context, &response);
-    writer->Write(message);
-    writer->WritesDone();
-    return writer->Finish();
-  }
-
-  std::string data_dir_;
-  FaultFileSystem fs_;
-  std::vector<v1::Example> examples_;
   absl::Notification release_;  // lets a held fsync go
-  std::unique_ptr<StreamfitServer> server_;
-  std::unique_ptr<v1::Learner::Stub> stub_;
 };
 
 TEST_F(MetricsTest, ABadObserveMessageIsCountedAsRefusedWithItsSamples) {
-  Start();
+  StartWithModel();
   v1::ObserveRequest bad = Message("m", examples_, 0, 4);
   bad.mutable_examples(2)->mutable_features()->set_dense(
       1, std::numeric_limits<float>::quiet_NaN());
   EXPECT_EQ(Metrics()[Refused("Observe", "invalid_argument")], 0);
-  EXPECT_EQ(Observe(bad).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ObserveMessage(bad).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   const Scrape after = Metrics();
   EXPECT_EQ(after[Refused("Observe", "invalid_argument")], 1);
   EXPECT_EQ(after[RefusedSamples("invalid_argument")], 4);
@@ -123,7 +86,7 @@ TEST_F(MetricsTest, ABadObserveMessageIsCountedAsRefusedWithItsSamples) {
 }
 
 TEST_F(MetricsTest, ABadPredictIsCountedAsRefused) {
-  Start();
+  StartWithModel();
   v1::PredictRequest request;
   request.set_model("m");
   request.add_features()->add_dense(1);  // the model takes 3
@@ -135,11 +98,11 @@ TEST_F(MetricsTest, ABadPredictIsCountedAsRefused) {
 }
 
 TEST_F(MetricsTest, AFullDiskRefusesTheBatchAndCountsAWriteError) {
-  Start();
+  StartWithModel();
   const std::string write_errors = "streamfit_disk_errors_total{op=\"write\"}";
   const double before = Metrics()[write_errors];
   fs_.Inject({.op = Op::kWrite, .path_contains = "log-", .error = ENOSPC});
-  EXPECT_EQ(Observe(Message("m", examples_, 0, 20)).error_code(),
+  EXPECT_EQ(ObserveRange(0, 20).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   const Scrape after = Metrics();
   EXPECT_EQ(after[write_errors], before + 1);
@@ -148,12 +111,11 @@ TEST_F(MetricsTest, AFullDiskRefusesTheBatchAndCountsAWriteError) {
 }
 
 TEST_F(MetricsTest, AFailedFsyncCountsASyncErrorAndAnUnavailableRefusal) {
-  Start();
+  StartWithModel();
   const std::string sync_errors = "streamfit_disk_errors_total{op=\"sync\"}";
   const double before = Metrics()[sync_errors];
   fs_.Inject({.op = Op::kSync, .path_contains = "log-", .error = EIO});
-  EXPECT_EQ(Observe(Message("m", examples_, 0, 10)).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ObserveRange(0, 10).error_code(), grpc::StatusCode::UNAVAILABLE);
   const Scrape after = Metrics();
   EXPECT_EQ(after[sync_errors], before + 1);
   EXPECT_EQ(after[Refused("Observe", "unavailable")], 1);
@@ -161,11 +123,11 @@ TEST_F(MetricsTest, AFailedFsyncCountsASyncErrorAndAnUnavailableRefusal) {
 }
 
 TEST_F(MetricsTest, EachSampleLogFsyncIsTimed) {
-  Start();
+  StartWithModel();
   const std::string count =
       "streamfit_fsync_duration_seconds_count{kind=\"sample_log\"}";
   const double before = Metrics()[count];
-  ASSERT_TRUE(Observe(Message("m", examples_, 0, 10)).ok());
+  ASSERT_TRUE(ObserveRange(0, 10).ok());
   const Scrape after = Metrics();
   EXPECT_EQ(after.types.at("streamfit_fsync_duration_seconds"), "histogram");
   EXPECT_GT(after[count], before);
@@ -177,7 +139,7 @@ TEST_F(MetricsTest, EachSampleLogFsyncIsTimed) {
 }
 
 TEST_F(MetricsTest, PublishLagInSecondsGrowsWhileASampleWaitsThenIsZero) {
-  Start();
+  StartWithModel();
   const std::string lag = "streamfit_model_publish_lag_seconds{model=\"m\"}";
   EXPECT_EQ(Metrics()[lag], 0);
   EXPECT_TRUE(Metrics().Has(lag));
@@ -188,8 +150,7 @@ TEST_F(MetricsTest, PublishLagInSecondsGrowsWhileASampleWaitsThenIsZero) {
     }
   });
   grpc::Status observed;
-  std::thread producer(
-      [&] { observed = Observe(Message("m", examples_, 0, 10)); });
+  std::thread producer([&] { observed = ObserveRange(0, 10); });
   const Scrape waiting =
       MetricsOnce("streamfit_model_samples_admitted_total{model=\"m\"}", 10);
   const Scrape later = Metrics();
@@ -203,11 +164,11 @@ TEST_F(MetricsTest, PublishLagInSecondsGrowsWhileASampleWaitsThenIsZero) {
 }
 
 TEST_F(MetricsTest, CheckpointWritesAreTimed) {
-  Start(/*checkpoint_every_samples=*/10);
+  StartWithModel(/*checkpoint_every_samples=*/10);
   const std::string count =
       "streamfit_model_checkpoint_duration_seconds_count{model=\"m\"}";
   EXPECT_EQ(Metrics()[count], 0);
-  ASSERT_TRUE(Observe(Message("m", examples_, 0, 20)).ok());
+  ASSERT_TRUE(ObserveRange(0, 20).ok());
   const Scrape after = MetricsOnce(count, 1);
   EXPECT_GE(after[count], 1);
   EXPECT_EQ(after.types.at("streamfit_model_checkpoint_duration_seconds"),

@@ -113,19 +113,6 @@ constexpr auto kWait = std::chrono::seconds(60);
 
 class LineageServiceTest : public ServerTest {
  protected:
-  void Restart() {
-    server_->Shutdown(absl::Seconds(2));
-    server_.reset();
-    StreamfitServer::Options options;
-    options.address = "127.0.0.1:0";
-    options.data_dir = data_dir_.string();
-    auto server = StreamfitServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::Learner::NewStub(grpc::CreateChannel(
-        server_->address(), grpc::InsecureChannelCredentials()));
-  }
-
   void ObserveRange(const std::vector<v1::Example>& examples, size_t begin,
                     size_t end) {
     std::vector<v1::ObserveRequest> messages;

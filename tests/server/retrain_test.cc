@@ -40,21 +40,6 @@ std::string DatasetCsv(int n, uint32_t seed) {
 
 class RetrainTest : public ServerTest {
  protected:
-  // Restarts the server on the same data directory with `options` changed.
-  void Restart(const std::function<void(StreamfitServer::Options&)>& change) {
-    server_->Shutdown(absl::Seconds(2));
-    server_.reset();
-    StreamfitServer::Options options;
-    options.address = "127.0.0.1:0";
-    options.data_dir = data_dir_.string();
-    if (change) change(options);
-    auto server = StreamfitServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::Learner::NewStub(grpc::CreateChannel(
-        server_->address(), grpc::InsecureChannelCredentials()));
-  }
-
   grpc::Status Upload(const std::string& bytes, v1::UploadDatasetRequest spec,
                       v1::DatasetInfo* info, size_t chunk = 1000) {
     grpc::ClientContext context;
@@ -252,7 +237,9 @@ TEST_F(RetrainTest, BadUploadsLeaveNoFiles) {
   EXPECT_EQ(DatasetFiles(), kept);
 
   // Over the size limit.
-  Restart([](StreamfitServer::Options& o) { o.max_dataset_bytes = 100; });
+  StreamfitServer::Options options;
+  options.max_dataset_bytes = 100;
+  Restart(options);
   status = Upload(DatasetCsv(50, 1), v1::UploadDatasetRequest(), &info, 30);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(status.error_message(), HasSubstr("100 bytes"));
@@ -528,7 +515,7 @@ TEST_F(RetrainTest, SwappedModelSurvivesARestart) {
   const v1::ModelSnapshot swapped = Snap("m");
   EXPECT_NEAR(swapped.weights(0), 3, 0.05);
 
-  Restart(nullptr);
+  Restart();
   const v1::ModelSnapshot recovered = Snap("m");
   EXPECT_EQ(recovered.model_version(), swapped.model_version());
   ASSERT_EQ(recovered.state_size(), swapped.state_size());
@@ -553,7 +540,7 @@ TEST_F(RetrainTest, RestartMarksUnfinishedJobsAborted) {
   ASSERT_TRUE(WriteFileAtomically((data_dir_ / "jobs" / "job-1-0.job").string(),
                                   crashed.SerializeAsString())
                   .ok());
-  Restart(nullptr);
+  Restart();
   for (const std::string& id : {job.id(), std::string("job-1-0")}) {
     grpc::Status status;
     const v1::RetrainJob after = GetJob(id, &status);

@@ -21,12 +21,8 @@ class SavedSnapshotsTest : public ServerTest {
   }
 
   grpc::Status Save(const std::string& model, const std::string& name) {
-    v1::SnapshotRequest request;
-    request.set_model(model);
-    request.set_to_file(name);
     v1::ModelSnapshot snapshot;
-    grpc::ClientContext context;
-    return stub_->Snapshot(&context, request, &snapshot);
+    return SnapshotModel(*stub_, model, &snapshot, name);
   }
 
   v1::ListSnapshotsResponse List(const std::string& model) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/server.h"
@@ -25,9 +26,19 @@ class ServerTest : public ::testing::Test {
         ("streamfit_" + std::to_string(::getpid()) + "_" +
          ::testing::UnitTest::GetInstance()->current_test_info()->name());
     StreamfitServer::Options options;
+    options.learner = learner_options_;
+    StartServer(std::move(options));
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(absl::Seconds(2));
+    std::filesystem::remove_all(data_dir_);
+  }
+
+  // Starts a server with `options` on a loopback port and data_dir_ (both
+  // filled in) and connects stub_ to it.
+  void StartServer(StreamfitServer::Options options) {
     options.address = "127.0.0.1:0";
     options.data_dir = data_dir_.string();
-    options.learner = learner_options_;
     auto server = StreamfitServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -35,9 +46,12 @@ class ServerTest : public ::testing::Test {
     stub_ = v1::Learner::NewStub(grpc::CreateChannel(
         server_->address(), grpc::InsecureChannelCredentials()));
   }
-  void TearDown() override {
-    if (server_) server_->Shutdown(absl::Seconds(2));
-    std::filesystem::remove_all(data_dir_);
+  // Stops the server cleanly and starts one with `options` on the same
+  // data directory, as a restart of the process would.
+  void Restart(StreamfitServer::Options options = {}) {
+    server_->Shutdown(absl::Seconds(2));
+    server_.reset();
+    StartServer(std::move(options));
   }
 
   // Creates a model; fails the test on error.
@@ -88,6 +102,35 @@ inline std::vector<v1::Example> LinearExamples(int n, uint32_t seed) {
     e.set_label(3 * x0 - 0.02 * x1 + 50 * x2 + 1 + 0.1 * normal(rng));
   }
   return out;
+}
+
+// Snapshot of `model` into `snapshot`, also saved on the server as `to_file`
+// when that is not empty.
+inline grpc::Status SnapshotModel(v1::Learner::Stub& stub,
+                                  const std::string& model,
+                                  v1::ModelSnapshot* snapshot,
+                                  const std::string& to_file = "") {
+  v1::SnapshotRequest request;
+  request.set_model(model);
+  request.set_to_file(to_file);
+  grpc::ClientContext context;
+  return stub.Snapshot(&context, request, snapshot);
+}
+
+// Restores `snapshot` into `model`; the model's new info goes to `info` when
+// given.
+inline grpc::Status RestoreModel(v1::Learner::Stub& stub,
+                                 const std::string& model,
+                                 const v1::ModelSnapshot& snapshot,
+                                 v1::ModelInfo* info = nullptr,
+                                 bool allow_reshape = false) {
+  v1::RestoreRequest request;
+  request.set_model(model);
+  *request.mutable_snapshot() = snapshot;
+  request.set_allow_reshape(allow_reshape);
+  v1::ModelInfo ignored;
+  grpc::ClientContext context;
+  return stub.Restore(&context, request, info != nullptr ? info : &ignored);
 }
 
 inline v1::ObserveRequest Message(const std::string& model,
