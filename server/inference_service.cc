@@ -6,12 +6,11 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "core/linear_model.h"
 #include "core/status_macros.h"
 #include "server/inference_tensor.h"
 #include "server/proto_convert.h"
-#include "server/reactor_handoff.h"
+#include "server/unary_answer.h"
 
 namespace streamfit {
 namespace {
@@ -19,13 +18,6 @@ namespace {
 constexpr char kServerName[] = "streamfit";
 constexpr char kServerVersion[] = "1.0.0";
 constexpr char kPlatform[] = "streamfit_linear";
-
-grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
-                                     const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 // A requested version ("" means any) as a minimum sample count.
 absl::StatusOr<uint64_t> MinVersion(const std::string& version,
@@ -104,91 +96,6 @@ absl::Status InferFromState(const std::string& model_name,
   }
   return absl::OkStatus();
 }
-
-// Answers one ModelInfer once the model reaches the requested version.
-// Finishes exactly once: from the learner's version callback or from
-// OnCancel (deadline or client cancel), whichever comes first. Kept alive by
-// shared_ptr so a late learner callback never touches a deleted reactor.
-class InferWaitReactor final
-    : public HandedOffReactor<grpc::ServerUnaryReactor>,
-      public std::enable_shared_from_this<InferWaitReactor> {
- public:
-  static grpc::ServerUnaryReactor* Start(
-      std::shared_ptr<LiveModel> model, uint64_t version,
-      const inference::ModelInferRequest* request,
-      inference::ModelInferResponse* response) {
-    auto reactor = std::shared_ptr<InferWaitReactor>(
-        new InferWaitReactor(std::move(model), version, request, response));
-    reactor->self_ = reactor;
-    const uint64_t waiter = reactor->model_->learner.WhenVersion(
-        version, [weak = std::weak_ptr<InferWaitReactor>(reactor)](
-                     absl::StatusOr<std::shared_ptr<const LinearModel>> state) {
-          if (auto r = weak.lock()) r->Answer(state);
-        });
-    {
-      absl::MutexLock lock(&reactor->mu_);
-      reactor->waiter_ = waiter;
-    }
-    reactor->HandOff();
-    return reactor.get();
-  }
-
-  // The deadline passed or the client gave up: the waiter is dropped, so a
-  // version never reached holds no memory.
-  void OnCancel() override {
-    Reacting();
-    auto keep_alive = shared_from_this();
-    if (!Claim()) return;
-    uint64_t waiter;
-    {
-      absl::MutexLock lock(&mu_);
-      waiter = waiter_;
-    }
-    model_->learner.CancelWait(waiter);
-    Finish(grpc::Status(
-        grpc::StatusCode::DEADLINE_EXCEEDED,
-        absl::StrCat("model '", model_->name, "' did not reach model_version ",
-                     version_, " in time (it is at version ",
-                     model_->learner.Current()->version(), ")")));
-  }
-  void OnDone() override {
-    Reacting();
-    self_.reset();
-  }
-
- private:
-  InferWaitReactor(std::shared_ptr<LiveModel> model, uint64_t version,
-                   const inference::ModelInferRequest* request,
-                   inference::ModelInferResponse* response)
-      : model_(std::move(model)),
-        version_(version),
-        request_(request),
-        response_(response) {}
-
-  void Answer(const absl::StatusOr<std::shared_ptr<const LinearModel>>& state) {
-    if (!Claim()) return;
-    Finish(ToGrpcStatus(
-        state.ok() ? InferFromState(model_->name, **state, *request_, response_)
-                   : state.status()));
-  }
-
-  // True for the first of the two finishers only.
-  bool Claim() {
-    absl::MutexLock lock(&mu_);
-    if (finished_) return false;
-    finished_ = true;
-    return true;
-  }
-
-  const std::shared_ptr<LiveModel> model_;
-  const uint64_t version_;
-  const inference::ModelInferRequest* const request_;
-  inference::ModelInferResponse* const response_;
-  absl::Mutex mu_;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t waiter_ ABSL_GUARDED_BY(mu_) = 0;  // for CancelWait
-  std::shared_ptr<InferWaitReactor> self_;    // released in OnDone
-};
 
 }  // namespace
 
@@ -273,13 +180,12 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(
   absl::StatusOr<std::shared_ptr<LiveModel>> model =
       registry_->Get(request->model_name());
   if (!model.ok()) return FinishWith(context, model.status());
-  std::shared_ptr<const LinearModel> state = (*model)->learner.Current();
-  if (state->version() >= *version) {  // the common case
-    return FinishWith(
-        context, InferFromState((*model)->name, *state, *request, response));
-  }
-  return InferWaitReactor::Start(*std::move(model), *version, request,
-                                 response);
+  const std::string& name = (*model)->name;
+  return AnswerAtVersion(context, *std::move(model), *version, "model_version",
+                         [&name, request, response](const LinearModel& state) {
+                           return InferFromState(name, state, *request,
+                                                 response);
+                         });
 }
 
 }  // namespace streamfit

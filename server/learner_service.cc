@@ -11,18 +11,12 @@
 #include "server/model_lineage.h"
 #include "server/proto_convert.h"
 #include "server/reactor_handoff.h"
+#include "server/unary_answer.h"
 
 namespace streamfit {
 namespace {
 
 using Method = metrics::RefusalCounts::Method;
-
-grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
-                                     const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 // The samples an Observe message carries (valid or not).
 uint64_t SamplesIn(const v1::ObserveRequest& request) {
@@ -415,91 +409,6 @@ class ObserveStreamReactor final
   absl::Status error_ ABSL_GUARDED_BY(mu_);
 };
 
-// Answers one Predict, waiting for `min_version` when asked. Finishes exactly
-// once: from the learner's version callback or from OnCancel (deadline or
-// client cancel), whichever comes first. Kept alive by shared_ptr so a late
-// learner callback never touches a deleted reactor.
-class PredictReactor final
-    : public HandedOffReactor<grpc::ServerUnaryReactor>,
-      public std::enable_shared_from_this<PredictReactor> {
- public:
-  static grpc::ServerUnaryReactor* Start(std::shared_ptr<LiveModel> model,
-                                         const v1::PredictRequest* request,
-                                         v1::PredictResponse* response) {
-    auto reactor = std::shared_ptr<PredictReactor>(
-        new PredictReactor(std::move(model), request, response));
-    reactor->self_ = reactor;
-    const uint64_t waiter = reactor->model_->learner.WhenVersion(
-        request->min_version(),
-        [weak = std::weak_ptr<PredictReactor>(reactor)](
-            absl::StatusOr<std::shared_ptr<const LinearModel>> state) {
-          if (auto r = weak.lock()) r->Answer(state);
-        });
-    {
-      absl::MutexLock lock(&reactor->mu_);
-      reactor->waiter_ = waiter;
-    }
-    reactor->HandOff();
-    return reactor.get();
-  }
-
-  // The deadline passed or the client gave up: the waiter is dropped, so a
-  // version never reached holds no memory.
-  void OnCancel() override {
-    Reacting();
-    auto keep_alive = shared_from_this();
-    if (!Claim()) return;
-    uint64_t waiter;
-    {
-      absl::MutexLock lock(&mu_);
-      waiter = waiter_;
-    }
-    model_->learner.CancelWait(waiter);
-    model_->refusals.Count(Method::kPredict,
-                           absl::DeadlineExceededError("min_version"), 0);
-    Finish(grpc::Status(
-        grpc::StatusCode::DEADLINE_EXCEEDED,
-        absl::StrCat("model '", model_->name, "' did not reach version ",
-                     request_->min_version(), " in time (it is at version ",
-                     model_->learner.Current()->version(), ")")));
-  }
-  void OnDone() override {
-    Reacting();
-    self_.reset();
-  }
-
- private:
-  PredictReactor(std::shared_ptr<LiveModel> model,
-                 const v1::PredictRequest* request,
-                 v1::PredictResponse* response)
-      : model_(std::move(model)), request_(request), response_(response) {}
-
-  void Answer(const absl::StatusOr<std::shared_ptr<const LinearModel>>& state) {
-    if (!Claim()) return;
-    const absl::Status status =
-        state.ok() ? PredictFromState(**state, *request_, response_)
-                   : state.status();
-    if (!status.ok()) model_->refusals.Count(Method::kPredict, status, 0);
-    Finish(ToGrpcStatus(status));
-  }
-
-  // True for the first of the two finishers only.
-  bool Claim() {
-    absl::MutexLock lock(&mu_);
-    if (finished_) return false;
-    finished_ = true;
-    return true;
-  }
-
-  const std::shared_ptr<LiveModel> model_;
-  const v1::PredictRequest* const request_;
-  v1::PredictResponse* const response_;
-  absl::Mutex mu_;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t waiter_ ABSL_GUARDED_BY(mu_) = 0;  // for CancelWait
-  std::shared_ptr<PredictReactor> self_;      // released in OnDone
-};
-
 }  // namespace
 
 // The model's published state, config, metrics, freshness and lineage.
@@ -605,13 +514,15 @@ grpc::ServerUnaryReactor* LearnerService::Predict(
   absl::StatusOr<std::shared_ptr<LiveModel>> model =
       registry_->Get(request->model());
   if (!model.ok()) return FinishWith(context, model.status());
-  std::shared_ptr<const LinearModel> state = (*model)->learner.Current();
-  if (state->version() >= request->min_version()) {  // the common case
-    const absl::Status status = PredictFromState(*state, *request, response);
-    if (!status.ok()) (*model)->refusals.Count(Method::kPredict, status, 0);
-    return FinishWith(context, status);
-  }
-  return PredictReactor::Start(*std::move(model), request, response);
+  metrics::RefusalCounts& refusals = (*model)->refusals;
+  return AnswerAtVersion(
+      context, *std::move(model), request->min_version(), "version",
+      [request, response](const LinearModel& state) {
+        return PredictFromState(state, *request, response);
+      },
+      [&refusals](const absl::Status& error) {
+        refusals.Count(Method::kPredict, error, 0);
+      });
 }
 
 }  // namespace streamfit
