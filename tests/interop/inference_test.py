@@ -7,8 +7,6 @@ usage: inference_test.py --server=BINARY --stubs=DIR [unittest args]
 """
 
 import argparse
-import importlib
-import sys
 import unittest
 
 import grpc
@@ -59,10 +57,8 @@ class InferenceInteropTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = server_process.start_for_test_class(cls, ARGS.server)
-        cls.channel = grpc.insecure_channel(
-            cls.server.address, options=[("grpc.enable_http_proxy", 0)])
-        cls.addClassCleanup(cls.channel.close)
-        grpc.channel_ready_future(cls.channel).result(timeout=RPC_TIMEOUT)
+        cls.channel = server_process.connect_for_test_class(
+            cls, cls.server.address, RPC_TIMEOUT)
         cls.learner = pb2_grpc.LearnerStub(cls.channel)
         cls.inference = infer_grpc.GRPCInferenceServiceStub(cls.channel)
         cls.learner.CreateModel(pb2.CreateModelRequest(
@@ -169,19 +165,15 @@ class InferenceInteropTest(unittest.TestCase):
 
 
 def main():
-    global ARGS, pb2, pb2_grpc, infer_pb2, infer_grpc
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True,
                         help="the streamfit-server binary")
     parser.add_argument("--stubs", required=True,
                         help="directory holding the generated *_pb2*.py")
-    ARGS, rest = parser.parse_known_args()
-    sys.path.insert(0, ARGS.stubs)
-    pb2 = importlib.import_module("streamfit.v1.streamfit_pb2")
-    pb2_grpc = importlib.import_module("streamfit.v1.streamfit_pb2_grpc")
-    infer_pb2 = importlib.import_module("inference.grpc_service_pb2")
-    infer_grpc = importlib.import_module("inference.grpc_service_pb2_grpc")
-    unittest.main(argv=[sys.argv[0]] + rest)
+    stubs = {**server_process.LEARNER_STUBS,
+             "infer_pb2": "inference.grpc_service_pb2",
+             "infer_grpc": "inference.grpc_service_pb2_grpc"}
+    server_process.run_tests(parser, globals(), stubs)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,8 @@ usage: interop_test.py --server=BINARY --stubs=DIR --source_dir=DIR
 """
 
 import argparse
-import importlib
 import math
 import os
-import sys
 import unittest
 
 import grpc
@@ -49,10 +47,8 @@ class LearnerInteropTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = server_process.start_for_test_class(cls, ARGS.server)
-        cls.channel = grpc.insecure_channel(
-            cls.server.address, options=[("grpc.enable_http_proxy", 0)])
-        cls.addClassCleanup(cls.channel.close)
-        grpc.channel_ready_future(cls.channel).result(timeout=RPC_TIMEOUT)
+        cls.channel = server_process.connect_for_test_class(
+            cls, cls.server.address, RPC_TIMEOUT)
         cls.stub = pb2_grpc.LearnerStub(cls.channel)
 
     def create_model(self, name, task, num_features):
@@ -122,7 +118,6 @@ class LearnerInteropTest(unittest.TestCase):
 
 
 def main():
-    global ARGS, pb2, pb2_grpc
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True,
                         help="the streamfit-server binary")
@@ -130,11 +125,7 @@ def main():
                         help="directory holding streamfit/v1/*_pb2*.py")
     parser.add_argument("--source_dir", required=True,
                         help="the repository root (for tests/data)")
-    ARGS, rest = parser.parse_known_args()
-    sys.path.insert(0, ARGS.stubs)
-    pb2 = importlib.import_module("streamfit.v1.streamfit_pb2")
-    pb2_grpc = importlib.import_module("streamfit.v1.streamfit_pb2_grpc")
-    unittest.main(argv=[sys.argv[0]] + rest)
+    server_process.run_tests(parser, globals(), server_process.LEARNER_STUBS)
 
 
 if __name__ == "__main__":

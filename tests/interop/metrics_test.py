@@ -7,11 +7,9 @@ usage: metrics_test.py --server=BINARY --stubs=DIR --source_dir=DIR
 """
 
 import argparse
-import importlib
 import json
 import os
 import re
-import sys
 import unittest
 import urllib.request
 
@@ -192,16 +190,11 @@ class MetricsTest(unittest.TestCase):
 
 
 def main():
-    global ARGS, pb2, pb2_grpc
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
     parser.add_argument("--stubs", required=True)
     parser.add_argument("--source_dir", required=True)
-    ARGS, rest = parser.parse_known_args()
-    sys.path.insert(0, ARGS.stubs)
-    pb2 = importlib.import_module("streamfit.v1.streamfit_pb2")
-    pb2_grpc = importlib.import_module("streamfit.v1.streamfit_pb2_grpc")
-    unittest.main(argv=[sys.argv[0], *rest])
+    server_process.run_tests(parser, globals(), server_process.LEARNER_STUBS)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,10 @@ usage: security_test.py --server=BINARY --cli=BINARY --stubs=DIR
 
 import argparse
 import hashlib
-import importlib
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -431,18 +429,13 @@ class SafeDefaultTest(unittest.TestCase):
 
 
 def main():
-    global ARGS, pb2, pb2_grpc
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True,
                         help="the streamfit-server binary")
     parser.add_argument("--cli", required=True, help="the streamfit binary")
     parser.add_argument("--stubs", required=True,
                         help="directory of the generated Python stubs")
-    ARGS, rest = parser.parse_known_args()
-    sys.path.insert(0, ARGS.stubs)
-    pb2 = importlib.import_module("streamfit.v1.streamfit_pb2")
-    pb2_grpc = importlib.import_module("streamfit.v1.streamfit_pb2_grpc")
-    unittest.main(argv=[sys.argv[0], *rest])
+    server_process.run_tests(parser, globals(), server_process.LEARNER_STUBS)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,14 @@ is serving. stop() always ends the child, by PID: SIGTERM, then SIGKILL after
 a bounded wait. Not thread-safe; one test fixture owns one instance.
 """
 
+import importlib
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
+import unittest
 
 _LISTENING = re.compile(rb"streamfit-server listening on (127\.0\.0\.1:\d+)")
 # Printed when the port answers health checks, before recovery.
@@ -111,7 +114,6 @@ class ServerProcess:
         self._recovering.set()
 
 
-
 def start_for_test_class(test_class, binary, extra_args=()):
     """Starts a server for a unittest.TestCase class (call from setUpClass).
 
@@ -124,3 +126,33 @@ def start_for_test_class(test_class, binary, extra_args=()):
     test_class.addClassCleanup(server.stop)
     server.start()
     return server
+
+
+def connect_for_test_class(test_class, address, timeout):
+    """An insecure channel to `address` (no HTTP proxy), ready within
+    `timeout` seconds; a class cleanup closes it."""
+    import grpc  # pylint: disable=import-outside-toplevel
+    channel = grpc.insecure_channel(
+        address, options=[("grpc.enable_http_proxy", 0)])
+    test_class.addClassCleanup(channel.close)
+    grpc.channel_ready_future(channel).result(timeout=timeout)
+    return channel
+
+
+# The generated modules of the v1 API, by the global names tests use.
+LEARNER_STUBS = {"pb2": "streamfit.v1.streamfit_pb2",
+                 "pb2_grpc": "streamfit.v1.streamfit_pb2_grpc"}
+
+
+def run_tests(parser, test_globals, stubs=None):
+    """Runs a test module's tests: parses its own arguments with `parser`
+    (the rest go to unittest) into test_globals["ARGS"]; with `stubs`
+    ({global name: module}), imports those generated modules from the
+    directory given by --stubs into test_globals first."""
+    args, rest = parser.parse_known_args()
+    test_globals["ARGS"] = args
+    if stubs:
+        sys.path.insert(0, args.stubs)
+        for name, module in stubs.items():
+            test_globals[name] = importlib.import_module(module)
+    unittest.main(argv=[sys.argv[0], *rest])
