@@ -96,7 +96,7 @@ class LinearModel {
   // The complete state (weights, optimizer and normalizer state, metrics) as
   // named tensors, and the inverse: a model that continues bit-identically.
   // FromState: INVALID_ARGUMENT on a missing tensor, a wrong shape or a
-  // non-finite value.
+  // non-finite value. Both are in core/model/linear_model_state.cc.
   std::vector<NamedTensor> ExportState() const;
   static absl::StatusOr<LinearModel> FromState(
       const ModelConfig& config, uint64_t version,
