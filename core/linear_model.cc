@@ -5,6 +5,12 @@
 
 #include "absl/status/statusor.h"
 #include "core/feature_hash.h"
+#include "core/model/rules/adagrad.h"
+#include "core/model/rules/adam.h"
+#include "core/model/rules/ftrl.h"
+#include "core/model/rules/normalized.h"
+#include "core/model/rules/sgd.h"
+#include "core/model/rules/step_params.h"
 
 namespace streamfit {
 namespace {
@@ -21,125 +27,12 @@ inline double BoundedScore(double s) {
   return std::isnan(s) ? 0 : std::clamp(s, -kMaxScore, kMaxScore);
 }
 
-// sign(w) max(0, |w| - t): the proximal step of t |w|.
-inline double SoftThreshold(double w, double t) {
-  if (w > t) return w - t;
-  if (w < -t) return w + t;
-  return 0;
-}
-
-// Whether rule kRule writes a coordinate's optimizer values a and b.
-template <Optimizer kRule>
-constexpr bool kWritesA = kRule != Optimizer::kSgd;
-template <Optimizer kRule>
-constexpr bool kWritesB =
-    kRule == Optimizer::kFtrl || kRule == Optimizer::kAdam ||
-    kRule == Optimizer::kNormalized;
-
-// Adds to `check` a term that is 0 if the values rule kRule writes in a
-// coordinate {w, a, b} are finite and NaN otherwise (v - v is 0 for a finite
-// v, NaN for an infinite or NaN one): one subtraction and one addition per
-// value, no branch; `check` stays 0 only if every value added is finite.
-// (The normalized rule's b is a largest |x|, finite as inputs are.)
-template <Optimizer kRule>
-inline void AddFiniteCheck(double w, double a, double b, double& check) {
-  check += w - w;
-  if constexpr (kWritesA<kRule>) check += a - a;
-  if constexpr (kRule == Optimizer::kFtrl || kRule == Optimizer::kAdam) {
-    check += b - b;
-  }
-}
-
-// The normalized rule's scale of one coordinate: takes |x| into its s (the
-// largest |x| seen, the same for every output), shrinking the weights of the
-// outputs it grows past (Ross et al. 2013); returns (x / s)^2. Output k's
-// weight and s are w[k * stride] and s[k * stride].
-inline double TakeScale(double* w, double* s, size_t stride, double x,
-                        uint32_t outputs) {
-  const double ax = std::abs(x);
-  if (ax > s[0]) {
-    for (uint32_t k = 0; k < outputs; ++k) {
-      double& sk = s[k * stride];
-      if (sk > 0) w[k * stride] *= sk / ax;
-      sk = ax;
-    }
-  }
-  const double xn = x / s[0];
-  return xn * xn;
-}
-
 // Copies one output's values of a coordinate, {w, a, b}: three moves, where
 // std::copy_n of them became a library memmove call per coordinate.
 inline void CopyCoordinate(const double* from, double* to) {
   to[0] = from[0];
   to[1] = from[1];
   to[2] = from[2];
-}
-
-// The settings of one update, fixed for all coordinates of an example.
-struct StepParams {
-  double weight;  // importance weight (times the class weight)
-  double rate;    // sgd: the step; normalized: eta * weight * sqrt(T / N)
-  double eta, l1, l2;
-  double alpha, beta;             // ftrl
-  double b1, b2, inv_c1, inv_c2;  // adam: betas, 1 / (1 - beta^t)
-};
-
-// One coordinate {w, a, b} with input x and loss gradient g (d loss /
-// d score, unweighted). docs/LEARNING.md has the formulas and sources.
-template <Optimizer kRule>
-inline void StepCoordinate(double& w, double& a, double& b, double x, double g,
-                           double l1, double l2, const StepParams& p) {
-  switch (kRule) {
-    case Optimizer::kSgd: {
-      w -= p.rate * (g * x + l2 * w);
-      if (l1 > 0) w = SoftThreshold(w, p.rate * l1);
-      break;
-    }
-    case Optimizer::kAdagrad: {
-      const double gi = p.weight * g * x + l2 * w;
-      a += gi * gi;
-      if (a > 0) {
-        const double r = p.eta / std::sqrt(a);
-        w -= r * gi;
-        if (l1 > 0) w = SoftThreshold(w, r * l1);
-      }
-      break;
-    }
-    case Optimizer::kFtrl: {
-      // a = z, b = n (McMahan et al. 2013, Algorithm 1).
-      const double gi = p.weight * g * x;
-      const double n = b, n_new = n + gi * gi;
-      const double sigma = (std::sqrt(n_new) - std::sqrt(n)) / p.alpha;
-      a += gi - sigma * w;
-      b = n_new;
-      const double z = a;
-      w = std::abs(z) <= l1 ? 0.0
-                            : -(z - (z > 0 ? l1 : -l1)) /
-                                  ((p.beta + std::sqrt(n_new)) / p.alpha + l2);
-      break;
-    }
-    case Optimizer::kAdam: {
-      const double gi = p.weight * g * x + l2 * w;
-      a = p.b1 * a + (1 - p.b1) * gi;
-      b = p.b2 * b + (1 - p.b2) * gi * gi;
-      w -= p.eta * (a * p.inv_c1) / (std::sqrt(b * p.inv_c2) + 1e-8);
-      if (l1 > 0) w = SoftThreshold(w, p.eta * l1);
-      break;
-    }
-    default: {
-      // Normalized adaptive: a = G (sum of weighted squared gradients),
-      // b = s (largest |x| seen, already updated for this x by Update).
-      const double gi = g * x + l2 * w;
-      a += p.weight * gi * gi;
-      if (a > 0) {
-        const double r = p.rate / (std::sqrt(a) * b);
-        w -= r * gi;
-        if (l1 > 0) w = SoftThreshold(w, r * l1);
-      }
-      break;
-    }
-  }
 }
 
 }  // namespace
@@ -413,20 +306,20 @@ void LinearModel::Learn(const ExampleView& x, double label, double weight) {
         for (double v : xs_) norm2 += v * v;
         const double step =
             std::min(LearningRate(version_) * weight, 1.0 / norm2);
-        applied = Update<Optimizer::kSgd>(weight, step);
+        applied = Update<SgdRule>(weight, step);
         break;
       }
       case Optimizer::kAdagrad:
-        applied = Update<Optimizer::kAdagrad>(weight, 0);
+        applied = Update<AdagradRule>(weight, 0);
         break;
       case Optimizer::kFtrl:
-        applied = Update<Optimizer::kFtrl>(weight, 0);
+        applied = Update<FtrlRule>(weight, 0);
         break;
       case Optimizer::kAdam:
-        applied = Update<Optimizer::kAdam>(weight, 0);
+        applied = Update<AdamRule>(weight, 0);
         break;
       default:
-        applied = Update<Optimizer::kNormalized>(weight, 0);
+        applied = Update<NormalizedRule>(weight, 0);
         break;
     }
     if (!applied) ++skipped_updates_;
@@ -442,7 +335,7 @@ void LinearModel::Learn(const ExampleView& x, double label, double weight) {
   }
 }
 
-template <Optimizer kRule>
+template <class Rule>
 bool LinearModel::Update(double weight, double sgd_step) {
   static_assert(kStride == 3, "sparse slots hold {w, a, b} per output");
   const uint32_t d = config_.num_features;
@@ -456,7 +349,7 @@ bool LinearModel::Update(double weight, double sgd_step) {
   const double old_steps = steps_, old_norm = norm_sum_, old_wsum = weight_sum_,
                old_b1 = beta1_t_, old_b2 = beta2_t_;
   steps_ += 1;
-  if constexpr (kRule == Optimizer::kAdam) {
+  if constexpr (Rule::kOptimizer == Optimizer::kAdam) {
     p.b1 = *config_.adam_beta1;
     p.b2 = *config_.adam_beta2;
     beta1_t_ *= p.b1;
@@ -475,15 +368,17 @@ bool LinearModel::Update(double weight, double sgd_step) {
   const size_t row = static_cast<size_t>(d) + 1;  // between outputs
   // The planes the rule writes: w, then a, then b.
   const size_t written =
-      plane_ * (kWritesB<kRule> ? 3 : (kWritesA<kRule> ? 2 : 1));
+      plane_ * (Rule::kWritesB ? 3 : (Rule::kWritesA ? 2 : 1));
   std::copy_n(w, written, dense_undo_.data());
   // The normalized rule: each coordinate's scale takes in this example, as
   // it is logged; then the rate uses the normalized |x|^2 of this example.
   double norm_x = 0;
-  if constexpr (kRule == Optimizer::kNormalized) {
-    norm_x = TakeScale(w + d, b + d, row, 1.0, outputs_);  // bias
+  if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
+    norm_x = Rule::TakeScale(w + d, b + d, row, 1.0, outputs_);  // bias
     for (uint32_t j = 0; j < d; ++j) {
-      if (z_[j] != 0) norm_x += TakeScale(w + j, b + j, row, z_[j], outputs_);
+      if (z_[j] != 0) {
+        norm_x += Rule::TakeScale(w + j, b + j, row, z_[j], outputs_);
+      }
     }
   }
   const size_t per_coord = static_cast<size_t>(outputs_) * kStride;
@@ -513,12 +408,12 @@ bool LinearModel::Update(double weight, double sgd_step) {
         CopyCoordinate(c + k * kStride, old + k * kStride);
       }
     }
-    if constexpr (kRule == Optimizer::kNormalized) {
-      norm_x += TakeScale(c, c + 2, kStride, x, outputs);
+    if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
+      norm_x += Rule::TakeScale(c, c + 2, kStride, x, outputs);
     }
     ++n;
   }
-  if constexpr (kRule == Optimizer::kNormalized) {
+  if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
     norm_sum_ += weight * norm_x;
     weight_sum_ += weight;
     p.rate = p.eta * weight * std::sqrt(weight_sum_ / norm_sum_);
@@ -532,16 +427,16 @@ bool LinearModel::Update(double weight, double sgd_step) {
     double* const bk = b + k * row;
     for (uint32_t j = 0; j < d; ++j) {
       if (z_[j] == 0) continue;
-      StepCoordinate<kRule>(wk[j], ak[j], bk[j], z_[j], g, l1, l2, p);
-      AddFiniteCheck<kRule>(wk[j], ak[j], bk[j], check);
+      Rule::Step(wk[j], ak[j], bk[j], z_[j], g, l1, l2, p);
+      Rule::AddFiniteCheck(wk[j], ak[j], bk[j], check);
     }
     // The bias, unregularized.
-    StepCoordinate<kRule>(wk[d], ak[d], bk[d], 1.0, g, 0, 0, p);
-    AddFiniteCheck<kRule>(wk[d], ak[d], bk[d], check);
+    Rule::Step(wk[d], ak[d], bk[d], 1.0, g, 0, 0, p);
+    Rule::AddFiniteCheck(wk[d], ak[d], bk[d], check);
     for (size_t i = 0; i < n; ++i) {
       double* t = log[i].coord + k * kStride;
-      StepCoordinate<kRule>(t[0], t[1], t[2], log[i].x, g, l1, l2, p);
-      AddFiniteCheck<kRule>(t[0], t[1], t[2], check);
+      Rule::Step(t[0], t[1], t[2], log[i].x, g, l1, l2, p);
+      Rule::AddFiniteCheck(t[0], t[1], t[2], check);
     }
   }
   if (check == 0 && std::isfinite(norm_sum_) && std::isfinite(weight_sum_)) {

@@ -142,9 +142,10 @@ class LinearModel {
              std::vector<uint32_t>& slots, std::vector<double>& xs,
              std::vector<uint32_t>& scratch, double* scores) const;
   void ToPrediction(const double* scores, Prediction& out) const;
-  // One update from gradient grad_ at the gathered input (z_, slots_, xs_);
-  // false (and nothing changed) if it would make the model non-finite.
-  template <Optimizer kRule>
+  // One update from gradient grad_ at the gathered input (z_, slots_, xs_)
+  // by Rule, one of the kernels in core/model/rules/; false (and nothing
+  // changed) if it would make the model non-finite.
+  template <class Rule>
   bool Update(double weight, double sgd_step);
   // The index of output k's dense coordinate j (d: the bias).
   size_t DenseIndex(uint32_t k, uint32_t j) const {

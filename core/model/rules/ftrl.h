@@ -1,0 +1,51 @@
+// The `ftrl` rule: FTRL-Proximal (McMahan et al. 2013, "Ad Click Prediction:
+// a View from the Trenches", Algorithm 1), a = z and b = n per coordinate,
+// alpha = learning_rate, beta = ftrl_beta, lambda1 = l1, lambda2 = l2:
+//
+//   g' = weight g x
+//   sigma = (sqrt(n + g'^2) - sqrt(n)) / alpha
+//   z += g' - sigma w;  n += g'^2
+//   w = 0                                            if |z| <= lambda1
+//     = -(z - sign(z) lambda1) / ((beta + sqrt(n)) / alpha + lambda2)
+//
+// so weights are exactly zero under L1. Keeps a (z) and b (n, non-negative).
+// docs/LEARNING.md, "The update rules"; the kernel contract is in
+// step_params.h.
+#ifndef STREAMFIT_CORE_MODEL_RULES_FTRL_H_
+#define STREAMFIT_CORE_MODEL_RULES_FTRL_H_
+
+#include <cmath>
+
+#include "core/model/rules/step_params.h"
+#include "core/model_config.h"
+
+namespace streamfit {
+
+struct FtrlRule {
+  static constexpr Optimizer kOptimizer = Optimizer::kFtrl;
+  static constexpr bool kWritesA = true;
+  static constexpr bool kWritesB = true;
+
+  static void Step(double& w, double& a, double& b, double x, double g,
+                   double l1, double l2, const StepParams& p) {
+    const double gi = p.weight * g * x;
+    const double n = b, n_new = n + gi * gi;
+    const double sigma = (std::sqrt(n_new) - std::sqrt(n)) / p.alpha;
+    a += gi - sigma * w;
+    b = n_new;
+    const double z = a;
+    w = std::abs(z) <= l1 ? 0.0
+                          : -(z - (z > 0 ? l1 : -l1)) /
+                                ((p.beta + std::sqrt(n_new)) / p.alpha + l2);
+  }
+
+  static void AddFiniteCheck(double w, double a, double b, double& check) {
+    check += w - w;
+    check += a - a;
+    check += b - b;
+  }
+};
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_CORE_MODEL_RULES_FTRL_H_
