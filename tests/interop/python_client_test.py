@@ -175,9 +175,11 @@ class PythonClientTest(unittest.TestCase):
     def test_snapshot_and_restore_roll_back(self):
         self.client.create_model("rollback", task="binary", num_features=30)
         self.client.observe("rollback", self.X[:300], self.y[:300])
+        # observe returns once the samples are durable and queued; Predict
+        # with min_version waits until they are applied.
+        before = self.client.predict("rollback", self.X[:20], min_version=300)
         snap = self.client.snapshot("rollback")
         self.assertEqual(snap.model_version, 300)
-        before = self.client.predict("rollback", self.X[:20], min_version=300)
         self.client.observe("rollback", self.X[300:], self.y[300:])
         info = self.client.restore("rollback", snap)
         self.assertEqual(info.model_version, 300)
