@@ -10,7 +10,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "core/drift_monitor.h"
+#include "core/model/drift_monitor.h"
 
 ABSL_FLAG(int64_t, stationary, 8'000'000, "samples of the stationary stream");
 ABSL_FLAG(int, seeds, 5, "streams per rise factor");

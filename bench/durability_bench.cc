@@ -19,7 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/learner.h"
-#include "core/sample_log.h"
+#include "core/storage/sample_log.h"
 #include "server/model_store.h"
 
 ABSL_FLAG(std::string, dir, "/tmp/streamfit-durability-bench",

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "core/example_batch.h"
-#include "core/feature_hash.h"
-#include "core/linear_model.h"
+#include "core/model/example_batch.h"
+#include "core/model/feature_hash.h"
+#include "core/model/linear_model.h"
 
 namespace {
 

@@ -20,8 +20,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "core/csv_reader.h"
-#include "core/linear_model.h"
+#include "core/data/csv_reader.h"
+#include "core/model/linear_model.h"
 
 ABSL_FLAG(std::string, data_dir, "tests/data",
           "folder with the shared datasets");

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli_flags.h"
 #include "client/retrain_flags.h"
-#include "core/csv_reader.h"
+#include "core/data/csv_reader.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace streamfit {

@@ -12,7 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "client/commands.h"
 #include "client/csv_records.h"
-#include "core/example_batch.h"
+#include "core/model/example_batch.h"
 #include "google/protobuf/message.h"
 #include "streamfit/v1/streamfit.pb.h"
 
@@ -29,7 +29,7 @@ absl::StatusOr<std::string> ModelNameArg(const Args& args,
                                          absl::string_view usage);
 
 // The examples in the CSV file named by --file (label first, see
-// core/csv_reader.h); a usage error if --file is empty.
+// core/data/csv_reader.h); a usage error if --file is empty.
 absl::StatusOr<ExampleBatch> ReadFileFlag();
 // --batch; a usage error if it is 0.
 absl::StatusOr<size_t> BatchFlag();

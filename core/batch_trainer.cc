@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "core/loss.h"
+#include "core/model/loss.h"
 #include "core/status_macros.h"
 
 namespace streamfit {

@@ -9,9 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/example_batch.h"
-#include "core/linear_model.h"
-#include "core/model_config.h"
+#include "core/model/example_batch.h"
+#include "core/model/linear_model.h"
+#include "core/model/model_config.h"
 
 namespace streamfit {
 

@@ -19,9 +19,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/example_batch.h"
-#include "core/journal.h"
-#include "core/linear_model.h"
+#include "core/model/example_batch.h"
+#include "core/model/linear_model.h"
+#include "core/storage/journal.h"
 
 namespace streamfit {
 

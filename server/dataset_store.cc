@@ -13,8 +13,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/file_util.h"
 #include "core/status_macros.h"
+#include "core/storage/file_util.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "server/names.h"
 

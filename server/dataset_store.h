@@ -18,9 +18,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "core/dataset_reader.h"
-#include "core/example_batch.h"
-#include "core/file_system.h"
+#include "core/data/dataset_reader.h"
+#include "core/model/example_batch.h"
+#include "core/storage/file_system.h"
 #include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit {

@@ -6,7 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "core/linear_model.h"
+#include "core/model/linear_model.h"
 #include "core/status_macros.h"
 #include "server/inference_tensor.h"
 #include "server/proto_convert.h"

@@ -4,8 +4,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/file_util.h"
 #include "core/status_macros.h"
+#include "core/storage/file_util.h"
 #include "server/proto_convert.h"
 
 namespace streamfit {

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "core/file_system.h"
-#include "core/model_config.h"
+#include "core/model/model_config.h"
+#include "core/storage/file_system.h"
 #include "server/model_lineage.h"
 
 namespace streamfit {

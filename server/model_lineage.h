@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/progressive_metrics.h"
+#include "core/model/progressive_metrics.h"
 #include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit {

@@ -12,9 +12,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "core/file_system.h"
 #include "core/learner.h"
-#include "core/sample_log.h"
+#include "core/storage/file_system.h"
+#include "core/storage/sample_log.h"
 #include "server/manifest.h"
 #include "server/model_registry.h"
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "core/feature_hash.h"
+#include "core/model/feature_hash.h"
 #include "core/status_macros.h"
 
 namespace streamfit {

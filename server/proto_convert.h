@@ -6,9 +6,9 @@
 #include <grpcpp/support/status.h>
 
 #include "absl/status/statusor.h"
-#include "core/example_batch.h"
-#include "core/linear_model.h"
-#include "core/model_config.h"
+#include "core/model/example_batch.h"
+#include "core/model/linear_model.h"
+#include "core/model/model_config.h"
 #include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit {

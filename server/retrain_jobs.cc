@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/batch_trainer.h"
-#include "core/file_util.h"
 #include "core/status_macros.h"
+#include "core/storage/file_util.h"
 #include "core/thread_name.h"
 #include "server/logging.h"
 

@@ -25,7 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "core/file_system.h"
+#include "core/storage/file_system.h"
 #include "server/dataset_store.h"
 #include "server/model_registry.h"
 #include "streamfit/v1/streamfit.pb.h"

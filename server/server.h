@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "core/model_config.h"
+#include "core/model/model_config.h"
 #include "prometheus/registry.h"
 #include "server/auth/auth_processor.h"
 #include "server/auth/tls_credentials.h"

@@ -1,8 +1,8 @@
 #include "server/snapshot_codec.h"
 
 #include "absl/strings/str_cat.h"
-#include "core/file_util.h"
 #include "core/status_macros.h"
+#include "core/storage/file_util.h"
 #include "server/proto_convert.h"
 
 namespace streamfit {

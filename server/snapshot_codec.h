@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "core/linear_model.h"
+#include "core/model/linear_model.h"
 #include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit {

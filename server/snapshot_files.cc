@@ -7,7 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/file_util.h"
+#include "core/storage/file_util.h"
 #include "server/snapshot_codec.h"
 
 namespace streamfit {

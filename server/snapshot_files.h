@@ -10,7 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "core/file_system.h"
+#include "core/storage/file_system.h"
 #include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit {

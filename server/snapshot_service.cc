@@ -5,8 +5,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "core/file_util.h"
 #include "core/status_macros.h"
+#include "core/storage/file_util.h"
 #include "server/learner_service.h"
 #include "server/proto_convert.h"
 #include "server/snapshot_codec.h"

@@ -12,7 +12,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "core/linear_model.h"
+#include "core/model/linear_model.h"
 #include "server/model_registry.h"
 
 namespace streamfit {

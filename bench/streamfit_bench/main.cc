@@ -37,7 +37,7 @@
 #include "bench/streamfit_bench/noop_service.h"
 #include "bench/streamfit_bench/rss_sampler.h"
 #include "bench/streamfit_bench/server_resources.h"
-#include "core/sample_log.h"
+#include "core/storage/sample_log.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, mode, "observe-stream",

@@ -3,7 +3,7 @@
 // presence, shape and range before building a model from them (so a
 // restored model holds no value that learning from valid input could not
 // produce). The tensors are listed in docs/LEARNING.md, "Snapshots".
-#include "core/linear_model.h"
+#include "core/model/linear_model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,10 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "core/example_batch.h"
-#include "core/model_config.h"
-#include "core/progressive_metrics.h"
-#include "core/running_stats.h"
+#include "core/model/example_batch.h"
+#include "core/model/model_config.h"
+#include "core/model/progressive_metrics.h"
+#include "core/model/running_stats.h"
 #include "core/status_macros.h"
 
 namespace streamfit {

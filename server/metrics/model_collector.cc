@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "core/linear_model.h"
+#include "core/model/linear_model.h"
 
 namespace streamfit::metrics {
 namespace {

@@ -27,7 +27,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/file_system.h"
+#include "core/storage/file_system.h"
 
 namespace streamfit::metrics {
 

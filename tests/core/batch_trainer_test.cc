@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "core/csv_reader.h"
-#include "core/loss.h"
+#include "core/data/csv_reader.h"
+#include "core/model/loss.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {

@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "core/journal.h"
 #include "core/learner.h"
+#include "core/storage/journal.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {

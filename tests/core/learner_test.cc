@@ -18,7 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/feature_hash.h"
+#include "core/model/feature_hash.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {

@@ -1,14 +1,14 @@
 // Fuzz target: the uploaded-dataset parsers (CSV and LIBSVM in
-// core/dataset_reader.cc, the length-delimited Example stream in
-// server/dataset_store.cc) and the plain CSV reader (core/csv_reader.cc).
+// core/data/dataset_reader.cc, the length-delimited Example stream in
+// server/dataset_store.cc) and the plain CSV reader (core/data/csv_reader.cc).
 // Input: a flags byte (format, header, skip_bad_rows, label column), a
 // LIBSVM width byte, then the file's bytes.
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 
-#include "core/csv_reader.h"
-#include "core/dataset_reader.h"
+#include "core/data/csv_reader.h"
+#include "core/data/dataset_reader.h"
 #include "server/dataset_store.h"
 #include "tests/fuzz/fuzz_input.h"
 

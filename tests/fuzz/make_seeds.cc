@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/example_batch.h"
-#include "core/feature_hash.h"
-#include "core/file_util.h"
-#include "core/linear_model.h"
-#include "core/sample_log.h"
+#include "core/model/example_batch.h"
+#include "core/model/feature_hash.h"
+#include "core/model/linear_model.h"
+#include "core/storage/file_util.h"
+#include "core/storage/sample_log.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/manifest.h"

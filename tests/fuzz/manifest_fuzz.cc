@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/file_util.h"
+#include "core/storage/file_util.h"
 #include "server/manifest.h"
 #include "server/proto_convert.h"
 #include "tests/fuzz/fuzz_input.h"

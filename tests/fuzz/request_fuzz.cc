@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "core/linear_model.h"
+#include "core/model/linear_model.h"
 #include "server/proto_convert.h"
 #include "tests/fuzz/fuzz_input.h"
 

@@ -1,5 +1,5 @@
-// Fuzz target: opening and replaying a sample log (core/sample_log.cc) from
-// an arbitrary directory image.
+// Fuzz target: opening and replaying a sample log
+// (core/storage/sample_log.cc) from an arbitrary directory image.
 // Input: a flags byte, then up to kMaxSegments segment files, each a start
 // version (u64, the file's name), a length (u32) and that many bytes (the
 // last one: what is left). With flag 1 set, the record checksums inside the
@@ -11,8 +11,8 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
-#include "core/crc32c.h"
-#include "core/sample_log.h"
+#include "core/storage/crc32c.h"
+#include "core/storage/sample_log.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace streamfit {

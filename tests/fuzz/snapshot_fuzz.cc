@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/linear_model.h"
+#include "core/model/linear_model.h"
 #include "server/snapshot_codec.h"
 
 namespace streamfit {

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "core/file_util.h"
+#include "core/storage/file_util.h"
 #include "server/snapshot_codec.h"
 #include "tests/server/server_fixture.h"
 

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-#include "core/linear_model.h"
+#include "core/model/linear_model.h"
 #include "server/proto_convert.h"
 #include "tests/server/server_fixture.h"
 

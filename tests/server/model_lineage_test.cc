@@ -11,7 +11,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "core/file_util.h"
+#include "core/storage/file_util.h"
 #include "server/manifest.h"
 #include "server/proto_convert.h"
 #include "tests/server/server_fixture.h"

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "core/feature_hash.h"
+#include "core/model/feature_hash.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {

@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/batch_trainer.h"
-#include "core/dataset_reader.h"
-#include "core/file_util.h"
+#include "core/data/dataset_reader.h"
+#include "core/storage/file_util.h"
 #include "server/proto_convert.h"
 #include "tests/server/server_fixture.h"
 

@@ -10,7 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "core/linear_model.h"
+#include "core/model/linear_model.h"
 #include "server/proto_convert.h"
 #include "tests/server/server_fixture.h"
 

@@ -21,8 +21,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/file_system.h"
-#include "core/file_util.h"
+#include "core/storage/file_system.h"
+#include "core/storage/file_util.h"
 
 namespace streamfit::testing {
 

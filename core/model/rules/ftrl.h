@@ -16,8 +16,8 @@
 
 #include <cmath>
 
+#include "core/model/model_config.h"
 #include "core/model/rules/step_params.h"
-#include "core/model_config.h"
 
 namespace streamfit {
 

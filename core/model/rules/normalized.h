@@ -20,8 +20,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/model/model_config.h"
 #include "core/model/rules/step_params.h"
-#include "core/model_config.h"
 
 namespace streamfit {
 

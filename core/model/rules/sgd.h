@@ -11,8 +11,8 @@
 #ifndef STREAMFIT_CORE_MODEL_RULES_SGD_H_
 #define STREAMFIT_CORE_MODEL_RULES_SGD_H_
 
+#include "core/model/model_config.h"
 #include "core/model/rules/step_params.h"
-#include "core/model_config.h"
 
 namespace streamfit {
 

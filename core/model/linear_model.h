@@ -1,0 +1,199 @@
+// A linear model with bias for regression, binary or multiclass tasks over
+// dense features (online-standardized) and hashed sparse features with
+// quadratic namespace interactions, learned one example at a time by a
+// per-coordinate update rule.
+#ifndef STREAMFIT_CORE_MODEL_LINEAR_MODEL_H_
+#define STREAMFIT_CORE_MODEL_LINEAR_MODEL_H_
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/model/drift_monitor.h"
+#include "core/model/example_batch.h"
+#include "core/model/loss.h"
+#include "core/model/model_config.h"
+#include "core/model/progressive_metrics.h"
+#include "core/model/running_stats.h"
+#include "core/model/sparse_table.h"
+
+namespace streamfit {
+
+// One model output. Regression: value is the estimate. Binary: value is
+// P(label = 1) (hinge loss: the decision, 0 or 1). Multiclass: value is the
+// most likely class and scores holds every class's probability.
+struct Prediction {
+  double value = 0;
+  std::vector<double> scores;
+};
+
+// A named array of model state, row-major; used by snapshots.
+struct NamedTensor {
+  std::string name;
+  std::vector<uint32_t> shape;
+  std::vector<double> values;
+};
+
+// The dense part of the model as a plain function of raw features: output
+// k = bias[k] + sum_j weights(k, j) x[j] (the logit for binary, class scores
+// for multiclass). Sparse weights are not included.
+struct RawLinearFunction {
+  Eigen::MatrixXd weights;  // outputs x features
+  Eigen::VectorXd bias;
+};
+
+// The learning rule (docs/LEARNING.md). For each example (x, y, weight):
+//   1. update the running feature statistics with the dense x,
+//      z = standardize(x); gather the hashed sparse features and their
+//      quadratic interactions (slot, value);
+//   2. score s = W z + b + sum T[slot] value and record the progressive
+//      metrics on the prediction made from s;
+//   3. the progressive loss goes to the drift monitor (a detected rise is
+//      counted; under the reset policy the optimizer state is forgotten);
+//   4. g = d loss / d s (clipped to max_gradient), then every active
+//      coordinate (dense, bias, sparse slots) takes one step of the
+//      configured update rule. If any new weight or optimizer state would be
+//      non-finite, nothing is changed and skipped_updates counts it.
+// Regression with squared, huber or quantile loss learns a standardized
+// target: the estimate is mean_y + sd_y * s with running label statistics
+// (updated after the step), clamped to the range of labels seen widened by
+// half of it on each side.
+// version() is the number of examples learned. A value type: copies are
+// independent; not thread-safe (the Learner owns the only mutable copy).
+class LinearModel {
+ public:
+  // INVALID_ARGUMENT if `config` is invalid (see WithDefaults).
+  static absl::StatusOr<LinearModel> Create(const ModelConfig& config);
+
+  // Learns one example. Precondition: it passes ValidateBatch for config().
+  void Learn(const ExampleView& x, double label, double weight = 1);
+  void Learn(std::span<const float> x, double label, double weight = 1) {
+    Learn(ExampleView{x, {}, {}, {}}, label, weight);
+  }
+
+  // Precondition: x passes ValidateFeatures for config().
+  void Predict(const ExampleView& x, Prediction& out) const;
+  void Predict(std::span<const float> x, Prediction& out) const {
+    Predict(ExampleView{x, {}, {}, {}}, out);
+  }
+
+  const ModelConfig& config() const { return config_; }
+  uint64_t version() const { return version_; }
+  MetricsSummary metrics() const;
+  RawLinearFunction RawFunction() const;
+
+  // The weight of output `k` in sparse slot `slot` (0 if never touched).
+  double SparseWeight(uint32_t slot, uint32_t k = 0) const;
+  // Number of sparse slots holding a non-zero weight.
+  size_t SparseNonZeros() const;
+  // Whether any hashed slot was ever written (weights or optimizer state).
+  bool HasHashedState() const { return !table_.empty(); }
+
+  // The complete state (weights, optimizer and normalizer state, metrics) as
+  // named tensors, and the inverse: a model that continues bit-identically.
+  // FromState: INVALID_ARGUMENT on a missing tensor, a wrong shape or a
+  // non-finite value. Both are in core/model/linear_model_state.cc.
+  std::vector<NamedTensor> ExportState() const;
+  static absl::StatusOr<LinearModel> FromState(
+      const ModelConfig& config, uint64_t version,
+      const std::vector<NamedTensor>& state);
+
+  // A model at version 0 with the given parameters (in standardized space)
+  // and standardization statistics, as fitted by a batch trainer.
+  // Preconditions: config passed WithDefaults; shapes match it.
+  static LinearModel FromParameters(const ModelConfig& config,
+                                    RunningStats feature_stats,
+                                    RunningStats label_stats,
+                                    Eigen::MatrixXd weights,
+                                    Eigen::VectorXd bias);
+  // Standardization statistics (identity ones when standardize is off).
+  const RunningStats& feature_stats() const { return feature_stats_; }
+  const RunningStats& label_stats() const { return label_stats_; }
+
+ private:
+  // Per sparse slot and output: the weight and two optimizer values (see
+  // docs/LEARNING.md for what each rule keeps there).
+  static constexpr int kStride = 3;
+  // Standardization multiplies by 1 / sd, recomputed after each of the first
+  // kExactScaleSamples examples and then every kScaleRefreshInterval: the
+  // spread of a feature barely moves over a few dozen examples once
+  // thousands are in, and a square root and a division per feature and
+  // example would cost more than the rest of an update.
+  static constexpr int64_t kExactScaleSamples = 1024;
+  static constexpr int64_t kScaleRefreshInterval = 64;
+
+  explicit LinearModel(const ModelConfig& config);
+  double LearningRate(uint64_t t) const;
+  // The drift policy `reset`: every coordinate's optimizer values and the
+  // global ones go back to a new model's; the weights stay.
+  void ForgetOptimizerState();
+  // inv_std_ = 1 / feature_stats_.SafeStd(), elementwise.
+  void ComputeScale();
+  bool StandardizesTarget() const;
+  // z receives the (standardized) dense input; slots/xs the active sparse
+  // coordinates; scores the raw outputs.
+  void Gather(const ExampleView& x, std::vector<uint32_t>& slots,
+              std::vector<double>& xs, std::vector<uint32_t>& scratch) const;
+  void Score(const ExampleView& x, std::vector<double>& z,
+             std::vector<uint32_t>& slots, std::vector<double>& xs,
+             std::vector<uint32_t>& scratch, double* scores) const;
+  void ToPrediction(const double* scores, Prediction& out) const;
+  // One update from gradient grad_ at the gathered input (z_, slots_, xs_)
+  // by Rule, one of the kernels in core/model/rules/; false (and nothing
+  // changed) if it would make the model non-finite.
+  template <class Rule>
+  bool Update(double weight, double sgd_step);
+  // The index of output k's dense coordinate j (d: the bias).
+  size_t DenseIndex(uint32_t k, uint32_t j) const {
+    return static_cast<size_t>(k) * (config_.num_features + 1) + j;
+  }
+
+  ModelConfig config_;
+  LossSpec loss_;
+  uint32_t outputs_ = 1;
+  std::vector<std::pair<uint32_t, uint32_t>> interactions_;  // namespace hashes
+  uint64_t version_ = 0;
+  // The dense coordinates, at DenseIndex(k, j): per output its features then
+  // its bias, so a score is one contiguous dot product. dense_ holds three
+  // planes of plane_ values: the weights w, then the optimizer values a,
+  // then b (a sparse slot keeps the same three together).
+  size_t plane_ = 0;
+  std::vector<double> dense_;
+  // [slot][output][kStride], blocks shared copy-on-write with published
+  // copies; blocks are allocated on their first write.
+  SparseTable table_;
+  // Global optimizer state: updates taken, sum of weight * normalized
+  // |x|^2 and of weights (normalized), beta1^t and beta2^t (adam).
+  double steps_ = 0, norm_sum_ = 0, weight_sum_ = 0, beta1_t_ = 1, beta2_t_ = 1;
+  uint64_t skipped_updates_ = 0;
+  // The range of labels seen (regression); empty (min > max) before any.
+  double label_min_ = 1, label_max_ = 0;
+  RunningStats feature_stats_;
+  std::vector<double> inv_std_;  // see kExactScaleSamples
+  RunningStats label_stats_;     // regression only
+  ProgressiveMetrics metrics_;
+  DriftMonitor drift_;
+  // Scratch, kept to avoid allocating per example.
+  std::vector<double> z_, xs_, scores_, grad_;
+  std::vector<uint32_t> slots_, scratch_;
+  // What an update rolls back to: the dense values before it (those its rule
+  // writes), and the sparse coordinates it touched (output 0's values;
+  // output k's are kStride * k further) with their inputs and values before
+  // it.
+  std::vector<double> dense_undo_;
+  struct SparseCoord {
+    double* coord;
+    double x;
+  };
+  std::vector<SparseCoord> sparse_;
+  std::vector<double> sparse_undo_;
+  Prediction prediction_;
+};
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_CORE_MODEL_LINEAR_MODEL_H_

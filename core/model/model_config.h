@@ -1,0 +1,139 @@
+// What a model learns and how: task, input shape, loss, update rule and
+// regularization.
+#ifndef STREAMFIT_CORE_MODEL_MODEL_CONFIG_H_
+#define STREAMFIT_CORE_MODEL_MODEL_CONFIG_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace streamfit {
+
+enum class Task { kUnspecified, kRegression, kBinary, kMulticlass };
+
+enum class Schedule {
+  kUnspecified,
+  kConstant,    // eta_t = eta0
+  kInvScaling,  // eta_t = eta0 / t^power_t, t = 1, 2, ...
+};
+
+// The per-coordinate update rule (docs/LEARNING.md gives each formula).
+enum class Optimizer {
+  kUnspecified,
+  kSgd,
+  kAdagrad,
+  kFtrl,
+  kAdam,
+  kNormalized,  // the default
+};
+
+// The training loss. Unspecified means the task's default: squared,
+// logistic, softmax.
+enum class LossKind {
+  kUnspecified,
+  kSquared,
+  kHuber,
+  kQuantile,
+  kPoisson,
+  kLogistic,
+  kHinge,
+  kSoftmax,
+};
+
+// What watches the progressive loss for a rise (docs/LEARNING.md, "Drift
+// detection"); unspecified means ADWIN.
+enum class DriftDetectorKind { kUnspecified, kNone, kAdwin, kPageHinkley };
+
+// What a detected drift does: alert (count and report it, the default) or
+// reset (also forget the update rule's per-coordinate state, keeping the
+// weights, so that the model adapts as fast as a new one).
+enum class DriftPolicy { kUnspecified, kAlert, kReset };
+
+absl::string_view TaskName(Task task);
+absl::string_view OptimizerName(Optimizer optimizer);
+absl::string_view LossName(LossKind loss);
+
+// A model's configuration. Unset optional fields take the documented defaults
+// in `WithDefaults`. A plain value type.
+struct ModelConfig {
+  Task task = Task::kUnspecified;
+  uint32_t num_features = 0;  // dense inputs; 0 only for sparse-only models
+  uint32_t num_classes = 0;   // multiclass only
+
+  Optimizer optimizer = Optimizer::kUnspecified;
+  LossKind loss = LossKind::kUnspecified;
+  Schedule schedule = Schedule::kUnspecified;  // sgd only
+  std::optional<double> learning_rate;         // eta0; ftrl: alpha
+  std::optional<double> power_t;               // sgd invscaling exponent
+  std::optional<double> l1;
+  std::optional<double> l2;
+  std::optional<double> ftrl_beta;
+  std::optional<double> adam_beta1;
+  std::optional<double> adam_beta2;
+  std::optional<double> huber_delta;   // huber only (standardized units)
+  std::optional<double> quantile_tau;  // quantile only, in (0, 1)
+  // |d loss / d score| is clipped to this; 0 = no clipping.
+  std::optional<double> max_gradient;
+  bool standardize = true;
+
+  // Sparse and named features are hashed into 2^hash_bits slots (0 = the
+  // default, 18, or less for so many classes that the table would exceed
+  // kDefaultSparseCoordinates).
+  uint32_t hash_bits = 0;
+  // Quadratic interactions between namespaces, by name ("" = the namespace
+  // of index features).
+  std::vector<std::pair<std::string, std::string>> interactions;
+  // Classification: per-class multipliers of the importance weight (empty =
+  // all 1).
+  std::vector<double> class_weights;
+  DriftDetectorKind drift_detector = DriftDetectorKind::kUnspecified;
+  DriftPolicy drift_policy = DriftPolicy::kUnspecified;
+
+  friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
+};
+
+// Checks `config` (task set, sizes, finite non-negative settings) and returns
+// it with every default filled in. INVALID_ARGUMENT names the bad field.
+absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config);
+
+// Number of linear outputs: 1 for regression and binary, num_classes else.
+inline uint32_t NumOutputs(const ModelConfig& config) {
+  return config.task == Task::kMulticlass ? config.num_classes : 1;
+}
+
+// Upper bounds that keep a model's memory reasonable.
+inline constexpr uint32_t kMaxFeatures = 1 << 20;
+inline constexpr uint32_t kMaxClasses = 1 << 12;
+inline constexpr uint32_t kDefaultHashBits = 18;
+inline constexpr uint32_t kMaxHashBits = 24;
+// NumOutputs * 2^hash_bits may not exceed this many slots.
+inline constexpr uint64_t kMaxSparseCoordinates = uint64_t{1} << 26;
+// The default hash_bits keeps NumOutputs * 2^hash_bits within this.
+inline constexpr uint64_t kDefaultSparseCoordinates = uint64_t{1} << 24;
+// At most this many interaction pairs, of namespace names of at most
+// kMaxNamespaceBytes bytes.
+inline constexpr size_t kMaxInteractions = 256;
+inline constexpr size_t kMaxNamespaceBytes = 256;
+
+// An upper bound of the bytes of a model's state (config after
+// WithDefaults): the dense planes (weight and two optimizer values per
+// output and dense coordinate, bias included), the hashed table with every
+// slot written (the same three per output) and the per-feature statistics,
+// 8 bytes each. The server refuses models over --max_model_bytes by it.
+uint64_t ModelStateBytes(const ModelConfig& config);
+
+// Whether two configs describe the same model shape: task, dense features,
+// classes, hash_bits and interactions (what a state's tensors are laid out
+// by); and a description of a shape for messages, for example
+// "binary, 30 features, hash_bits 18, no interactions".
+bool SameShape(const ModelConfig& a, const ModelConfig& b);
+std::string DescribeShape(const ModelConfig& config);
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_CORE_MODEL_MODEL_CONFIG_H_
