@@ -227,11 +227,17 @@ TEST_F(RetrainTest, BadUploadsLeaveNoFiles) {
     v1::UploadDatasetRequest chunk;
     chunk.set_data("1,2\n");
     ASSERT_TRUE(writer->Write(chunk));
+    // Cancel once the server holds the upload's temporary file (it creates
+    // it on its file worker, so it may come after the client's first write).
+    for (int i = 0; i < 500 && DatasetFiles() == kept; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_NE(DatasetFiles(), kept);
     context.TryCancel();
     EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
   }
-  // The cancelled upload's file goes when its call ends: poll briefly.
-  for (int i = 0; i < 100 && DatasetFiles() != kept; ++i) {
+  // The cancelled upload's file goes when the server ends its call.
+  for (int i = 0; i < 500 && DatasetFiles() != kept; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_EQ(DatasetFiles(), kept);

@@ -130,6 +130,8 @@ TEST(LogSyncPoolTest, RemoveWaitsForTheRunningRound) {
   pool.Add(&task, absl::Now());
   ASSERT_TRUE(task.WaitForRounds(3));
   task.Block();
+  // Every round that starts from now on blocks: wait until one has.
+  ASSERT_TRUE(task.WaitForRounds(task.rounds() + 1));
   absl::Notification removed;
   std::thread remover([&] {
     pool.Remove(&task);
