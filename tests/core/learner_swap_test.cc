@@ -11,11 +11,13 @@
 #include "absl/time/time.h"
 #include "core/batch_trainer.h"
 #include "core/learner.h"
+#include "tests/testing/model_state.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
 namespace {
 
+using ::streamfit::testing::ExpectIdenticalState;
 using ::streamfit::testing::IsOk;
 using ::streamfit::testing::StatusIs;
 
@@ -47,15 +49,6 @@ ExampleBatch Batch(size_t n, std::mt19937& rng, bool hashed = false) {
     }
   }
   return b;
-}
-
-void ExpectSameState(const LinearModel& a, const LinearModel& b) {
-  EXPECT_EQ(a.version(), b.version());
-  const auto sa = a.ExportState(), sb = b.ExportState();
-  ASSERT_EQ(sa.size(), sb.size());
-  for (size_t i = 0; i < sa.size(); ++i) {
-    EXPECT_EQ(sa[i].values, sb[i].values) << sa[i].name;  // bit-equal
-  }
 }
 
 absl::StatusOr<uint64_t> AdoptAndWait(Learner& learner, LinearModel fitted) {
@@ -91,7 +84,7 @@ void ExpectAdoptionRefused(Learner& learner, absl::StatusCode code) {
   const auto before = learner.Current();
   EXPECT_THAT(AdoptAndWait(learner, *LinearModel::Create(Config())),
               StatusIs(code));
-  ExpectSameState(*learner.Current(), *before);
+  ExpectIdenticalState(*learner.Current(), *before);
 }
 
 TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
@@ -142,7 +135,7 @@ TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
       }
     }
   }
-  ExpectSameState(*learner.Current(), *expected);
+  ExpectIdenticalState(*learner.Current(), *expected);
 
   // After the swap the learner goes on from the swapped model.
   ExampleBatch after = Batch(9, rng, true);
@@ -151,7 +144,7 @@ TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
     expected->Learn(after.view(i), after.labels[i], after.weights[i]);
   }
   AwaitVersion(learner, total + 9);
-  ExpectSameState(*learner.Current(), *expected);
+  ExpectIdenticalState(*learner.Current(), *expected);
 }
 
 TEST(LearnerSwapTest, AdoptWithoutRecordingOrAfterOverflowKeepsTheModel) {

@@ -19,11 +19,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/model/feature_hash.h"
+#include "tests/testing/model_state.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
 namespace {
 
+using ::streamfit::testing::ExpectIdenticalState;
 using ::streamfit::testing::IsOk;
 using ::streamfit::testing::StatusIs;
 
@@ -63,16 +65,6 @@ ExampleBatch RandomBatch(size_t n, std::mt19937& rng) {
 void LearnBatch(LinearModel& model, const ExampleBatch& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     model.Learn(batch.row(i), batch.labels[i], batch.weights[i]);
-  }
-}
-
-void ExpectIdenticalState(const LinearModel& a, const LinearModel& b) {
-  ASSERT_EQ(a.version(), b.version());
-  const std::vector<NamedTensor> sa = a.ExportState(), sb = b.ExportState();
-  ASSERT_EQ(sa.size(), sb.size());
-  for (size_t i = 0; i < sa.size(); ++i) {
-    EXPECT_EQ(sa[i].values, sb[i].values)
-        << sa[i].name << " at version " << a.version();
   }
 }
 

@@ -9,11 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/model_state.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
 namespace {
 
+using ::streamfit::testing::ExpectIdenticalState;
 using ::streamfit::testing::IsOk;
 using ::streamfit::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -120,17 +122,6 @@ double Accuracy(const LinearModel& model, const Stream& s) {
     }
   }
   return static_cast<double>(correct) / s.size();
-}
-
-void ExpectIdenticalState(const LinearModel& a, const LinearModel& b) {
-  EXPECT_EQ(a.version(), b.version());
-  const std::vector<NamedTensor> sa = a.ExportState(), sb = b.ExportState();
-  ASSERT_EQ(sa.size(), sb.size());
-  for (size_t i = 0; i < sa.size(); ++i) {
-    EXPECT_EQ(sa[i].name, sb[i].name);
-    EXPECT_EQ(sa[i].shape, sb[i].shape) << sa[i].name;
-    EXPECT_EQ(sa[i].values, sb[i].values) << sa[i].name;  // bit-identical
-  }
 }
 
 std::vector<double>* FindTensor(std::vector<NamedTensor>& state,
