@@ -344,10 +344,18 @@ void Learner::Run() {
     }
     if (parked) AdmitParked();
 
+    // Learns in runs that end where a publish may be due: after
+    // publish_every samples, and every 64 while the interval runs.
     std::vector<StateCallback> ready;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      model_.Learn(batch.view(i), batch.labels[i], batch.weights[i]);
-      if (++unpublished_ >= options_.publish_every ||
+    for (size_t i = 0; i < batch.size();) {
+      const uint64_t run = std::max<uint64_t>(
+          1, std::min<uint64_t>({batch.size() - i,
+                                 options_.publish_every - unpublished_,
+                                 64 - unpublished_ % 64}));
+      model_.LearnBatch(batch, i, i + run);
+      i += run;
+      unpublished_ += run;
+      if (unpublished_ >= options_.publish_every ||
           (unpublished_ % 64 == 0 && PublishIsDue())) {
         for (auto& cb : Publish()) ready.push_back(std::move(cb));
       }

@@ -112,11 +112,7 @@ void Learner::RunPendingAdoption() {
       LinearModel::FromState(adoption->fitted.config(), recording->cutoff,
                              adoption->fitted.ExportState());
   if (!next.ok()) return fail(next.status());
-  for (const ExampleBatch& batch : recording->batches) {
-    for (size_t i = 0; i < batch.size(); ++i) {
-      next->Learn(batch.view(i), batch.labels[i], batch.weights[i]);
-    }
-  }
+  for (const ExampleBatch& batch : recording->batches) next->LearnBatch(batch);
   if (adoption->on_swap) adoption->on_swap(model_, *next);
   model_ = *std::move(next);
   std::vector<StateCallback> ready = Publish();

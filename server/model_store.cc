@@ -1,11 +1,11 @@
 #include "server/model_store.h"
 
 #include <cstdio>
-#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/model_recovery.h"
 #include "core/status_macros.h"
 #include "core/storage/checkpoint.h"
 #include "core/storage/file_util.h"
@@ -15,35 +15,6 @@
 #include "server/snapshot_codec.h"
 
 namespace streamfit {
-namespace {
-
-// Applies the samples of `batch` after model.version() exactly as the
-// learner thread does. A record that fails the validation Observe applies
-// (a valid CRC over invalid samples: written by another version, or by
-// hand) is not applied: INVALID_ARGUMENT, and the model is unchanged.
-absl::Status ApplyRecord(LinearModel& model, uint64_t start,
-                         const ExampleBatch& batch) {
-  if (start > model.version()) {
-    return absl::DataLossError(absl::StrCat("log record at version ", start,
-                                            " leaves a gap after version ",
-                                            model.version()));
-  }
-  if (batch.num_features != model.config().num_features) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "log record at version ", start, " has ", batch.num_features,
-        " features, the model ", model.config().num_features));
-  }
-  if (absl::Status valid = ValidateBatch(batch, model.config()); !valid.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("log record at version ", start, ": ", valid.message()));
-  }
-  for (size_t i = model.version() - start; i < batch.size(); ++i) {
-    model.Learn(batch.view(i), batch.labels[i], batch.weights[i]);
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(
     const std::string& data_dir, const StorageOptions& options,
@@ -101,9 +72,14 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
     const std::string& name, const Manifest::Entry& entry) {
   const absl::Time start = absl::Now();
   const std::string dir = ModelDir(name, entry.incarnation);
-  LogOpenReport report;
-  ASSIGN_OR_RETURN(std::unique_ptr<SampleLog> log,
-                   SampleLog::Open(dir, log_options_, &report));
+  absl::StatusOr<RecoveredModel> recovered =
+      RecoverModel(dir, entry.config, log_options_, DecodeState);
+  if (!recovered.ok()) {
+    return absl::Status(recovered.status().code(),
+                        absl::StrCat("model '", name, "': ",
+                                     recovered.status().message()));
+  }
+  const LogOpenReport& report = recovered->log_report;
   if (!report.dropped_reason.empty()) {
     std::fprintf(stderr,
                  "streamfit-server: model '%s': cut the log after version "
@@ -115,66 +91,22 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
                  static_cast<unsigned long long>(report.dropped_segments),
                  report.dropped_reason.c_str());
   }
-  std::optional<LinearModel> model;
-  // A record that cannot be applied stops the replay and marks the model
-  // failed at the state before it (a restart would only meet it again).
-  std::string failure;
-  auto load = [&](uint64_t version,
-                  const std::string& payload) -> absl::Status {
-    ASSIGN_OR_RETURN(LinearModel m, DecodeState(payload));
-    if (m.version() != version) {
-      return absl::DataLossError("checkpoint version does not match its name");
-    }
-    failure.clear();
-    const absl::Status replayed =
-        log->Replay(version, [&](uint64_t s, const ExampleBatch& b) {
-          const absl::Status applied = ApplyRecord(m, s, b);
-          if (!absl::IsInvalidArgument(applied)) return applied;
-          failure = std::string(applied.message());
-          return absl::CancelledError("replay stopped at a bad record");
-        });
-    if (failure.empty()) RETURN_IF_ERROR(replayed);
-    model = std::move(m);
-    return absl::OkStatus();
-  };
-  std::vector<std::string> skipped;
-  CheckpointStore checkpoints(dir, fs_);
-  absl::StatusOr<uint64_t> loaded = checkpoints.LoadNewest(load, &skipped);
-  for (const std::string& s : skipped) {
+  for (const std::string& s : recovered->skipped_checkpoints) {
     std::fprintf(stderr, "streamfit-server: model '%s': skipped %s\n",
                  name.c_str(), s.c_str());
   }
-  // Set the skipped checkpoints aside, so pruning never keeps them in place
-  // of good ones.
-  if (absl::StatusOr<std::vector<uint64_t>> all = checkpoints.List();
-      all.ok()) {
-    for (uint64_t v : *all) {
-      if (loaded.ok() && v <= *loaded) break;
-      const std::string path = checkpoints.PathOf(v);
-      RETURN_IF_ERROR(fs_->Rename(path, path + ".corrupt"));
-    }
-  }
-  if (!loaded.ok()) {
-    // No usable checkpoint: replay the whole log from an empty model.
-    ASSIGN_OR_RETURN(const ModelConfig config, WithDefaults(entry.config));
-    ASSIGN_OR_RETURN(LinearModel empty, LinearModel::Create(config));
-    const absl::Status replayed = load(0, EncodeState(name, empty));
-    if (!replayed.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "model '", name, "' cannot be recovered: ", loaded.status().message(),
-          "; replaying from the start: ", replayed.message()));
-    }
-  }
-  const uint64_t checkpoint_version = loaded.ok() ? *loaded : 0;
+  const LinearModel& model = recovered->model;
+  const std::string& failure = recovered->failure;
+  const uint64_t checkpoint_version = recovered->checkpoint_version;
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   metrics::RecordRecoverySeconds(name, seconds);
   logging::Info("model.recovered",
                 absl::StrFormat("model '%s' recovered at version %d "
                                 "(checkpoint %d, log to %d) in %.3f s",
-                                name, model->version(), checkpoint_version,
+                                name, model.version(), checkpoint_version,
                                 report.end_version, seconds),
                 {{"model", name},
-                 {"version", model->version()},
+                 {"version", model.version()},
                  {"checkpoint_version", checkpoint_version},
                  {"seconds", seconds}});
   if (!failure.empty()) {
@@ -183,14 +115,14 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
         absl::StrFormat("model '%s' FAILED at version %d: %s; it serves that "
                         "state and refuses new samples until restored or "
                         "deleted",
-                        name, model->version(), failure),
-        {{"model", name}, {"version", model->version()}, {"failure", failure}});
+                        name, model.version(), failure),
+        {{"model", name}, {"version", model.version()}, {"failure", failure}});
   }
-  auto live = std::make_shared<LiveModel>(name, *model, learner_options_, dir,
-                                          std::move(log), failure);
+  auto live = std::make_shared<LiveModel>(name, model, learner_options_, dir,
+                                          std::move(recovered->log), failure);
   live->SetLineage(entry.lineage);
   absl::MutexLock lock(&live->checkpoint_mu);
-  live->checkpointed_version = loaded.ok() ? *loaded : 0;
+  live->checkpointed_version = checkpoint_version;
   return live;
 }
 

@@ -232,6 +232,13 @@ void LinearModel::ForgetOptimizerState() {
   beta1_t_ = beta2_t_ = 1;
 }
 
+void LinearModel::LearnBatch(const ExampleBatch& batch, size_t begin,
+                             size_t end) {
+  for (size_t i = begin; i < end; ++i) {
+    Learn(batch.view(i), batch.labels[i], batch.weights[i]);
+  }
+}
+
 void LinearModel::Learn(const ExampleView& x, double label, double weight) {
   ++version_;
   if (config_.standardize) {

@@ -74,6 +74,14 @@ class LinearModel {
   void Learn(std::span<const float> x, double label, double weight = 1) {
     Learn(ExampleView{x, {}, {}, {}}, label, weight);
   }
+  // Learns examples [begin, end) of `batch` in order: the one loop that
+  // applies samples, for the live learner, a retrain's catch-up and
+  // recovery alike. Precondition: the batch passes ValidateBatch for
+  // config().
+  void LearnBatch(const ExampleBatch& batch, size_t begin, size_t end);
+  void LearnBatch(const ExampleBatch& batch) {
+    LearnBatch(batch, 0, batch.size());
+  }
 
   // Precondition: x passes ValidateFeatures for config().
   void Predict(const ExampleView& x, Prediction& out) const;

@@ -1,0 +1,173 @@
+// RecoverModel over a real sample log and checkpoint files in a temporary
+// directory. Checkpoint payloads here are keys into a table of models (the
+// encoding is the caller's), so the test controls which ones decode.
+#include "core/model_recovery.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "core/storage/checkpoint.h"
+#include "tests/testing/model_state.h"
+#include "tests/testing/status_matchers.h"
+
+namespace streamfit {
+namespace {
+
+using ::streamfit::testing::ExpectIdenticalState;
+using ::streamfit::testing::IsOk;
+using ::streamfit::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+ModelConfig Config() {
+  ModelConfig config;
+  config.task = Task::kRegression;
+  config.num_features = 3;
+  return config;
+}
+
+// n samples from sample number `start` on: a fixed linear target.
+ExampleBatch Batch(uint64_t start, size_t n) {
+  ExampleBatch b;
+  b.num_features = 3;
+  for (size_t i = 0; i < n; ++i) {
+    const double t = static_cast<double>(start + i);
+    const float x[3] = {static_cast<float>(std::sin(t)),
+                        static_cast<float>(std::cos(0.7 * t)),
+                        static_cast<float>(std::fmod(t, 5.0))};
+    b.Add(x, 2 * x[0] - x[1] + 0.5 * x[2] + 1);
+  }
+  return b;
+}
+
+class ModelRecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (std::filesystem::path(::testing::TempDir()) /
+            ("recovery_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Logs batches of `n` samples up to version `end`, learning them into
+  // the reference model too; `checkpoint_at` saves a checkpoint of the
+  // reference when it reaches that version.
+  void LogUpTo(uint64_t end, size_t n, uint64_t checkpoint_at = 0) {
+    auto log = SampleLog::Open(dir_, {}, nullptr);
+    ASSERT_THAT(log.status(), IsOk());
+    while (reference_.version() < end) {
+      const ExampleBatch batch = Batch(reference_.version(), n);
+      ASSERT_THAT((*log)->Append(reference_.version(), batch).status(),
+                  IsOk());
+      reference_.LearnBatch(batch);
+      if (reference_.version() == checkpoint_at) Checkpoint("good");
+    }
+  }
+  // A checkpoint of the reference's current state whose payload is `key`;
+  // a key of "bad" does not decode.
+  void Checkpoint(const std::string& key) {
+    const std::string payload = key + std::to_string(reference_.version());
+    if (key != "bad") checkpoints_.emplace(payload, reference_);
+    ASSERT_THAT(CheckpointStore(dir_).Write(reference_.version(), payload),
+                IsOk());
+  }
+  absl::StatusOr<RecoveredModel> Recover() {
+    return RecoverModel(
+        dir_, Config(), {},
+        [this](const std::string& payload) -> absl::StatusOr<LinearModel> {
+          auto it = checkpoints_.find(payload);
+          if (it == checkpoints_.end()) {
+            return absl::DataLossError("undecodable checkpoint");
+          }
+          return it->second;
+        });
+  }
+
+  std::string dir_;
+  LinearModel reference_ = *LinearModel::Create(Config());
+  std::map<std::string, LinearModel> checkpoints_;
+};
+
+TEST_F(ModelRecoveryTest, ACheckpointThenTheLogAfterItIsTheLearnedModel) {
+  LogUpTo(250, 10, /*checkpoint_at=*/100);
+  absl::StatusOr<RecoveredModel> recovered = Recover();
+  ASSERT_THAT(recovered.status(), IsOk());
+  EXPECT_EQ(recovered->checkpoint_version, 100u);
+  EXPECT_EQ(recovered->log_report.end_version, 250u);
+  EXPECT_THAT(recovered->failure, IsEmpty());
+  ExpectIdenticalState(recovered->model, reference_);
+}
+
+TEST_F(ModelRecoveryTest, WithoutACheckpointTheWholeLogIsReplayed) {
+  LogUpTo(120, 7);
+  absl::StatusOr<RecoveredModel> recovered = Recover();
+  ASSERT_THAT(recovered.status(), IsOk());
+  EXPECT_EQ(recovered->checkpoint_version, 0u);
+  ExpectIdenticalState(recovered->model, reference_);
+}
+
+TEST_F(ModelRecoveryTest, ACheckpointThatDoesNotDecodeIsSetAsideForAnOlder) {
+  LogUpTo(200, 10, /*checkpoint_at=*/50);
+  Checkpoint("bad");  // the newest, at 200
+  absl::StatusOr<RecoveredModel> recovered = Recover();
+  ASSERT_THAT(recovered.status(), IsOk());
+  EXPECT_EQ(recovered->checkpoint_version, 50u);
+  EXPECT_THAT(recovered->skipped_checkpoints, SizeIs(1));
+  ExpectIdenticalState(recovered->model, reference_);
+  EXPECT_TRUE(std::filesystem::exists(CheckpointStore(dir_).PathOf(200) +
+                                      ".corrupt"));
+  EXPECT_THAT(*CheckpointStore(dir_).List(), ElementsAre(50u));
+}
+
+TEST_F(ModelRecoveryTest, AnInvalidRecordStopsReplayAndNamesTheFailure) {
+  LogUpTo(30, 10);
+  const LinearModel before = reference_;
+  {
+    auto log = SampleLog::Open(dir_, {}, nullptr);
+    ASSERT_THAT(log.status(), IsOk());
+    ExampleBatch bad = Batch(30, 2);
+    bad.labels[1] = NAN;  // a valid CRC over a sample Observe refuses
+    ASSERT_THAT((*log)->Append(30, bad).status(), IsOk());
+    ASSERT_THAT((*log)->Append(32, Batch(32, 5)).status(), IsOk());
+  }
+  absl::StatusOr<RecoveredModel> recovered = Recover();
+  ASSERT_THAT(recovered.status(), IsOk());
+  EXPECT_THAT(recovered->failure, HasSubstr("log record at version 30"));
+  ExpectIdenticalState(recovered->model, before);
+}
+
+TEST_F(ModelRecoveryTest, ALogThatStartsPastTheModelIsDataLoss) {
+  {
+    auto log = SampleLog::Open(dir_, {}, nullptr);
+    ASSERT_THAT(log.status(), IsOk());
+    ASSERT_THAT((*log)->Append(40, Batch(40, 10)).status(), IsOk());
+  }
+  // No checkpoint: an empty model cannot continue at version 40.
+  EXPECT_THAT(Recover().status(), StatusIs(absl::StatusCode::kDataLoss,
+                                           HasSubstr("cannot be recovered")));
+}
+
+TEST(ApplyLogRecordTest, SkipsTheSamplesTheModelHasAndRefusesAGap) {
+  LinearModel model = *LinearModel::Create(Config());
+  LinearModel reference = model;
+  reference.LearnBatch(Batch(0, 8));
+  model.LearnBatch(Batch(0, 5));
+  ASSERT_THAT(ApplyLogRecord(model, 0, Batch(0, 8)), IsOk());
+  ExpectIdenticalState(model, reference);
+  EXPECT_THAT(ApplyLogRecord(model, 9, Batch(9, 2)),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(model.version(), 8u);
+}
+
+}  // namespace
+}  // namespace streamfit
