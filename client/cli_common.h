@@ -56,9 +56,6 @@ absl::Status WithCurrentVersion(LearnerClient& client, const std::string& name,
 // Prints `message` as JSON (ToJson) to stdout.
 absl::Status PrintJson(const google::protobuf::Message& message);
 
-// `text` escaped for a JSON string literal (without the quotes).
-std::string JsonEscape(absl::string_view text);
-
 // "regression", "binary", "multiclass"; "unspecified" for anything else.
 std::string TaskName(v1::Task task);
 // The inverse of TaskName; a usage error for an unknown name.

@@ -11,6 +11,7 @@
 #include "client/cli_flags.h"
 #include "client/commands.h"
 #include "client/retrain_flags.h"
+#include "core/json_string.h"
 #include "core/status_macros.h"
 
 namespace streamfit {
@@ -108,7 +109,7 @@ absl::Status RunDataset(LearnerClient& client, const Args& args) {
   if (args.size() == 2 && args[0] == "rm") {
     RETURN_IF_ERROR(client.DeleteDataset(args[1]));
     if (absl::GetFlag(FLAGS_json)) {
-      std::cout << "{\"deleted\": \"" << JsonEscape(args[1]) << "\"}\n";
+      std::cout << "{\"deleted\": " << JsonString(args[1]) << "}\n";
     } else {
       std::cout << "deleted " << args[1] << "\n";
     }

@@ -11,6 +11,7 @@
 #include "client/cli_common.h"
 #include "client/cli_flags.h"
 #include "client/commands.h"
+#include "core/json_string.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace streamfit {
@@ -36,8 +37,8 @@ absl::Status RunHealth(std::shared_ptr<grpc::Channel> channel,
       grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
           response.status());
   if (absl::GetFlag(FLAGS_json)) {
-    std::cout << "{\"service\": \"" << JsonEscape(request.service())
-              << "\", \"status\": \"" << name << "\"}\n";
+    std::cout << "{\"service\": " << JsonString(request.service())
+              << ", \"status\": \"" << name << "\"}\n";
   } else {
     std::cout << name << "\n";
   }

@@ -16,6 +16,7 @@
 #include "client/cli_common.h"
 #include "client/cli_flags.h"
 #include "client/commands.h"
+#include "core/json_string.h"
 #include "core/status_macros.h"
 #include "google/protobuf/descriptor.h"
 
@@ -308,7 +309,7 @@ absl::Status RunDelete(LearnerClient& client, const Args& args) {
                    ModelNameArg(args, "streamfit delete NAME"));
   RETURN_IF_ERROR(client.DeleteModel(name));
   if (absl::GetFlag(FLAGS_json)) {
-    std::cout << "{\"deleted\": \"" << JsonEscape(name) << "\"}\n";
+    std::cout << "{\"deleted\": " << JsonString(name) << "}\n";
   } else {
     std::cout << "deleted model '" << name << "'\n";
   }

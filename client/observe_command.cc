@@ -12,6 +12,7 @@
 #include "client/cli_flags.h"
 #include "client/commands.h"
 #include "client/csv_records.h"
+#include "core/json_string.h"
 #include "core/status_macros.h"
 
 namespace streamfit {
@@ -101,8 +102,8 @@ absl::Status RunObserve(LearnerClient& client, const Args& args) {
   }
   if (json) {
     std::cout << absl::StrFormat(
-        "{\"model\": \"%s\", \"accepted\": %d, \"model_version\": %d}\n",
-        JsonEscape(name), result.acked, result.model_version);
+        "{\"model\": %s, \"accepted\": %d, \"model_version\": %d}\n",
+        JsonString(name), result.acked, result.model_version);
   } else {
     std::cout << absl::StrFormat(
         "observed %d examples; model '%s' is at version %d\n", result.acked,

@@ -13,6 +13,7 @@
 #include "client/cli_common.h"
 #include "client/cli_flags.h"
 #include "client/commands.h"
+#include "core/json_string.h"
 #include "core/status_macros.h"
 
 namespace streamfit {
@@ -53,7 +54,7 @@ absl::Status RunSnapshots(LearnerClient& client, const Args& args) {
   if (args.size() == 2 && args[0] == "rm") {
     RETURN_IF_ERROR(client.DeleteSnapshot(args[1]));
     if (absl::GetFlag(FLAGS_json)) {
-      std::cout << "{\"deleted\": \"" << JsonEscape(args[1]) << "\"}\n";
+      std::cout << "{\"deleted\": " << JsonString(args[1]) << "}\n";
     } else {
       std::cout << "deleted snapshot '" << args[1] << "'\n";
     }

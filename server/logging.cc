@@ -9,8 +9,9 @@
 
 #include "absl/base/attributes.h"
 #include "absl/base/const_init.h"
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/json_string.h"
 
 namespace streamfit::logging {
 namespace {
@@ -38,36 +39,6 @@ std::shared_ptr<spdlog::logger> Logger() {
         new std::shared_ptr<spdlog::logger>(MakeLogger(Format::kText, nullptr));
   }
   return *logger;
-}
-
-void AppendJsonString(std::string& out, absl::string_view s) {
-  out += '"';
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(&out, absl::StrFormat("\\u%04x", c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 // A text value: bare if it has no space, quote or control character,
