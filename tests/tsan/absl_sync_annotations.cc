@@ -1,5 +1,6 @@
 // ThreadSanitizer builds only: makes the synchronization of Debian's
-// (uninstrumented) Abseil visible to TSan.
+// (uninstrumented) Abseil visible to TSan: its mutexes, condition variables
+// and notifications, and absl::Status's reference count (at the end).
 //
 // libabsl_synchronization.so is not built with -fsanitize=thread, so TSan
 // cannot see that absl::Mutex::Unlock in one thread happens before Lock in
@@ -16,10 +17,14 @@
 #include <dlfcn.h>
 #include <sanitizer/tsan_interface.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "absl/status/internal/status_internal.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 
@@ -171,6 +176,21 @@ bool Notification::WaitForNotificationWithTimeout(Duration timeout) const {
   const bool notified = real(this, timeout);
   if (notified) __tsan_acquire(const_cast<Notification*>(this));
   return notified;
+}
+
+// absl::Status copies share one reference-counted representation (message
+// and payloads), freed by whichever copy goes last. Its count is decremented
+// in the library (Status::UnrefNonInlined), out of TSan's sight, so a copy
+// destroyed on one thread after another thread read the shared message looks
+// like a race (seen: a sample log's failure status read by Append while the
+// sync thread's copy of it was destroyed). This is the library's own
+// definition, compiled here so that TSan sees the count's atomics.
+void Status::UnrefNonInlined(uintptr_t rep) {
+  status_internal::StatusRep* r = RepToPointer(rep);
+  if (r->ref.load(std::memory_order_acquire) == 1 ||
+      r->ref.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) {
+    delete r;
+  }
 }
 
 ABSL_NAMESPACE_END
