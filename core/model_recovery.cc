@@ -73,8 +73,7 @@ absl::StatusOr<RecoveredModel> RecoverModel(
     for (uint64_t v : *all) {
       if (loaded.ok() && v <= *loaded) break;
       const std::string path = checkpoints.PathOf(v);
-      RETURN_IF_ERROR(
-          log_options.file_system->Rename(path, path + ".corrupt"));
+      RETURN_IF_ERROR(log_options.file_system->Rename(path, path + ".corrupt"));
     }
   }
   if (!loaded.ok()) {
@@ -82,9 +81,9 @@ absl::StatusOr<RecoveredModel> RecoverModel(
     ASSIGN_OR_RETURN(const ModelConfig full, WithDefaults(config));
     ASSIGN_OR_RETURN(LinearModel empty, LinearModel::Create(full));
     if (absl::Status replayed = replay(std::move(empty)); !replayed.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "cannot be recovered: ", loaded.status().message(),
-          "; replaying from the start: ", replayed.message()));
+      return absl::DataLossError(
+          absl::StrCat("cannot be recovered: ", loaded.status().message(),
+                       "; replaying from the start: ", replayed.message()));
     }
   }
   return RecoveredModel{.model = *std::move(model),

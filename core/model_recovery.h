@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,8 +25,8 @@ using CheckpointDecoder =
 // What RecoverModel rebuilt, and what it met on the way.
 struct RecoveredModel {
   LinearModel model;
-  std::unique_ptr<SampleLog> log;  // open at its valid end, for appending
-  LogOpenReport log_report;        // what opening the log cut, if anything
+  std::unique_ptr<SampleLog> log;   // open at its valid end, for appending
+  LogOpenReport log_report;         // what opening the log cut, if anything
   uint64_t checkpoint_version = 0;  // the checkpoint loaded (0: none)
   // Checkpoints that did not load, described; each was renamed to
   // "<file>.corrupt" so that pruning never keeps it in place of a good one.

@@ -75,9 +75,9 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
   absl::StatusOr<RecoveredModel> recovered =
       RecoverModel(dir, entry.config, log_options_, DecodeState);
   if (!recovered.ok()) {
-    return absl::Status(recovered.status().code(),
-                        absl::StrCat("model '", name, "': ",
-                                     recovered.status().message()));
+    return absl::Status(
+        recovered.status().code(),
+        absl::StrCat("model '", name, "': ", recovered.status().message()));
   }
   const LogOpenReport& report = recovered->log_report;
   if (!report.dropped_reason.empty()) {

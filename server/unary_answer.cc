@@ -93,8 +93,8 @@ class VersionWaitReactor final
   const std::shared_ptr<LiveModel> model_;
   const uint64_t version_;
   const std::string version_field_;
-  StateAnswer answer_;       // run by the one finisher only
-  ErrorObserver on_error_;   // run by the one finisher only
+  StateAnswer answer_;      // run by the one finisher only
+  ErrorObserver on_error_;  // run by the one finisher only
   absl::Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t waiter_ ABSL_GUARDED_BY(mu_) = 0;  // for CancelWait

@@ -3,8 +3,6 @@
 // presence, shape and range before building a model from them (so a
 // restored model holds no value that learning from valid input could not
 // produce). The tensors are listed in docs/LEARNING.md, "Snapshots".
-#include "core/model/linear_model.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -18,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "core/model/example_batch.h"
+#include "core/model/linear_model.h"
 #include "core/model/model_config.h"
 #include "core/model/progressive_metrics.h"
 #include "core/model/running_stats.h"

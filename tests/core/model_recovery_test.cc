@@ -67,8 +67,7 @@ class ModelRecoveryTest : public ::testing::Test {
     ASSERT_THAT(log.status(), IsOk());
     while (reference_.version() < end) {
       const ExampleBatch batch = Batch(reference_.version(), n);
-      ASSERT_THAT((*log)->Append(reference_.version(), batch).status(),
-                  IsOk());
+      ASSERT_THAT((*log)->Append(reference_.version(), batch).status(), IsOk());
       reference_.LearnBatch(batch);
       if (reference_.version() == checkpoint_at) Checkpoint("good");
     }
@@ -124,8 +123,8 @@ TEST_F(ModelRecoveryTest, ACheckpointThatDoesNotDecodeIsSetAsideForAnOlder) {
   EXPECT_EQ(recovered->checkpoint_version, 50u);
   EXPECT_THAT(recovered->skipped_checkpoints, SizeIs(1));
   ExpectIdenticalState(recovered->model, reference_);
-  EXPECT_TRUE(std::filesystem::exists(CheckpointStore(dir_).PathOf(200) +
-                                      ".corrupt"));
+  EXPECT_TRUE(
+      std::filesystem::exists(CheckpointStore(dir_).PathOf(200) + ".corrupt"));
   EXPECT_THAT(*CheckpointStore(dir_).List(), ElementsAre(50u));
 }
 
