@@ -1,4 +1,4 @@
-// streamfit-learn-speed: nanoseconds per learned example (LinearModel::Learn)
+// streamfit-learn-speed: nanoseconds per learned example (ModelTrainer::Learn)
 // for each update rule on three input shapes, and heap allocations per
 // example counted by a replaced global operator new; in the same run, the
 // memory floor of each sparse shape (BM_MemoryFloor) and the compute floor of
@@ -21,6 +21,7 @@
 #include "core/model/example_batch.h"
 #include "core/model/feature_hash.h"
 #include "core/model/linear_model.h"
+#include "core/model/model_trainer.h"
 
 namespace {
 
@@ -112,25 +113,25 @@ void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer,
   config.num_features = shape == Shape::kDense10 ? 10 : 0;
   config.hash_bits = 18;
   if (shape == Shape::kSparse30Quadratic) config.interactions = {{"a", "b"}};
-  absl::StatusOr<LinearModel> model = LinearModel::Create(config);
-  if (!model.ok()) {
-    state.SkipWithError(model.status().ToString().c_str());
+  absl::StatusOr<ModelTrainer> trainer = ModelTrainer::Create(config);
+  if (!trainer.ok()) {
+    state.SkipWithError(trainer.status().ToString().c_str());
     return;
   }
   const ExampleBatch data = MakeData(shape);
   // Warm up: the sparse table and scratch buffers are allocated once.
   for (int i = 0; i < kExamples; ++i) {
-    model->Learn(data.view(i), data.labels[i]);
+    trainer->Learn(data.view(i), data.labels[i]);
   }
   size_t i = 0;
   int unpublished = 0;
   std::shared_ptr<const LinearModel> published;
   const uint64_t allocations_before = g_allocations.load();
   for (auto _ : state) {
-    model->Learn(data.view(i), data.labels[i]);
+    trainer->Learn(data.view(i), data.labels[i]);
     if (++i == kExamples) i = 0;
     if (publish_every > 0 && ++unpublished == publish_every) {
-      published = std::make_shared<const LinearModel>(*model);
+      published = std::make_shared<const LinearModel>(trainer->model());
       unpublished = 0;
     }
   }
@@ -138,7 +139,7 @@ void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer,
   state.counters["allocs_per_example"] =
       benchmark::Counter(static_cast<double>(allocations) /
                          static_cast<double>(state.iterations()));
-  benchmark::DoNotOptimize(model->version());
+  benchmark::DoNotOptimize(trainer->version());
 }
 
 // The memory floor of a sparse shape: the same examples' slots (with the

@@ -21,7 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "core/data/csv_reader.h"
-#include "core/model/linear_model.h"
+#include "core/model/model_trainer.h"
 
 ABSL_FLAG(std::string, data_dir, "tests/data",
           "folder with the shared datasets");
@@ -119,15 +119,13 @@ int main(int argc, char** argv) {
         config.optimizer = o;
       }
     }
-    auto model = streamfit::LinearModel::Create(config);
-    if (!model.ok()) {
-      std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+    auto trainer = streamfit::ModelTrainer::Create(config);
+    if (!trainer.ok()) {
+      std::fprintf(stderr, "%s\n", trainer.status().ToString().c_str());
       return 1;
     }
-    for (size_t i = 0; i < data->size(); ++i) {
-      model->Learn(data->view(i), data->labels[i], data->weights[i]);
-    }
-    const streamfit::MetricsSummary m = model->metrics();
+    trainer->LearnBatch(*data);
+    const streamfit::MetricsSummary m = trainer->model().metrics();
     const bool regression = d.task == streamfit::Task::kRegression;
     const double value =
         regression ? m.progressive_mse : m.progressive_accuracy;

@@ -427,10 +427,11 @@ absl::StatusOr<LinearModel> Fit(const ModelConfig& config,
 
 double MeanLoss(const LinearModel& model, const ExampleBatch& data) {
   double total = 0, weight_sum = 0;
+  ScoreBuffers buffers;
   Prediction pred;
   const Task task = model.config().task;
   for (size_t i = 0; i < data.size(); ++i) {
-    model.Predict(data.row(i), pred);
+    model.Predict(data.view(i), buffers, pred);
     const double y = data.labels[i], w = data.weights[i];
     double loss;
     if (task == Task::kRegression) {

@@ -54,11 +54,11 @@ class Learner::Ack {
 Learner::Learner(LinearModel model, Options options, Journal* journal)
     : options_(options),
       journal_(journal),
-      model_(std::move(model)),
-      published_(std::make_shared<const LinearModel>(model_)),
-      admitted_version_(model_.version()),
-      published_version_(model_.version()),
-      durable_version_(model_.version()),
+      trainer_(std::move(model)),
+      published_(std::make_shared<const LinearModel>(trainer_.model())),
+      admitted_version_(trainer_.version()),
+      published_version_(trainer_.version()),
+      durable_version_(trainer_.version()),
       thread_([this] {
         NameThisThread("sf-learner");
         Run();
@@ -286,7 +286,7 @@ size_t Learner::WaiterCount() const {
 }
 
 std::vector<Learner::StateCallback> Learner::Publish() {
-  auto state = std::make_shared<const LinearModel>(model_);
+  auto state = std::make_shared<const LinearModel>(trainer_.model());
   published_.store(state, std::memory_order_release);
   unpublished_ = 0;
   if (options_.publish_interval > absl::ZeroDuration()) {
@@ -294,7 +294,7 @@ std::vector<Learner::StateCallback> Learner::Publish() {
   }
   std::vector<StateCallback> ready;
   absl::MutexLock lock(&mu_);
-  published_version_ = model_.version();
+  published_version_ = trainer_.version();
   while (!unpublished_admissions_.empty() &&
          unpublished_admissions_.front().first <= published_version_) {
     unpublished_admissions_.pop_front();
@@ -334,9 +334,9 @@ void Learner::Run() {
       }
       if (recording_) {
         record = recording_->generation;
-        // model_ is at the cutoff: every batch popped before is applied.
+        // trainer_ is at the cutoff: every batch popped before is applied.
         if (!recording_->hashed_at_cutoff) {
-          recording_->hashed_at_cutoff = model_.HasHashedState();
+          recording_->hashed_at_cutoff = trainer_.model().HasHashedState();
         }
       }
       batch = PopQueueFront();
@@ -352,7 +352,7 @@ void Learner::Run() {
           1, std::min<uint64_t>({batch.size() - i,
                                  options_.publish_every - unpublished_,
                                  64 - unpublished_ % 64}));
-      model_.LearnBatch(batch, i, i + run);
+      trainer_.LearnBatch(batch, i, i + run);
       i += run;
       unpublished_ += run;
       if (unpublished_ >= options_.publish_every ||

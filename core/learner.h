@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "core/model/example_batch.h"
 #include "core/model/linear_model.h"
+#include "core/model/model_trainer.h"
 #include "core/storage/journal.h"
 
 namespace streamfit {
@@ -207,7 +208,7 @@ class Learner {
   Journal* const journal_;
 
   // Owned by the learner thread alone.
-  LinearModel model_;
+  ModelTrainer trainer_;
   uint64_t unpublished_ = 0;
   absl::Time last_publish_ = absl::Now();
   // True when publish_interval has passed since last_publish_.

@@ -90,33 +90,35 @@ void Learner::RunPendingAdoption() {
         " samples arrived during the retrain; the live model is kept "
         "(raise --retrain_replay_limit)")));
   }
-  // With no batch recorded, model_ is still at the cutoff.
-  if (recording->hashed_at_cutoff.value_or(model_.HasHashedState())) {
+  // With no batch recorded, trainer_ is still at the cutoff.
+  const LinearModel& live = trainer_.model();
+  if (recording->hashed_at_cutoff.value_or(live.HasHashedState())) {
     return fail(absl::FailedPreconditionError(
         "the model had learned hashed or named features before the retrain "
         "began; a batch fit learns dense features only and the swap would "
         "drop them"));
   }
-  if (!(adoption->fitted.config() == model_.config())) {
+  if (!(adoption->fitted.config() == live.config())) {
     return fail(absl::FailedPreconditionError(
         "the fitted model's config differs from the live model's"));
   }
-  if (recording->cutoff + recording->samples != model_.version()) {
+  if (recording->cutoff + recording->samples != live.version()) {
     return fail(absl::InternalError(absl::StrCat(
         "recording covers versions ", recording->cutoff, "+",
-        recording->samples, " but the model is at ", model_.version())));
+        recording->samples, " but the model is at ", live.version())));
   }
   // The fitted model continues from the cutoff, so after the replay its
   // version is the live one: versions never go back.
-  absl::StatusOr<LinearModel> next =
+  absl::StatusOr<LinearModel> fitted =
       LinearModel::FromState(adoption->fitted.config(), recording->cutoff,
                              adoption->fitted.ExportState());
-  if (!next.ok()) return fail(next.status());
-  for (const ExampleBatch& batch : recording->batches) next->LearnBatch(batch);
-  if (adoption->on_swap) adoption->on_swap(model_, *next);
-  model_ = *std::move(next);
+  if (!fitted.ok()) return fail(fitted.status());
+  ModelTrainer next(*std::move(fitted));
+  for (const ExampleBatch& batch : recording->batches) next.LearnBatch(batch);
+  if (adoption->on_swap) adoption->on_swap(live, next.model());
+  trainer_ = std::move(next);
   std::vector<StateCallback> ready = Publish();
-  adoption->on_done(model_.version());
+  adoption->on_done(trainer_.version());
   for (auto& cb : ready) cb(Current());
 }
 

@@ -9,23 +9,24 @@
 
 namespace streamfit {
 
-absl::Status ApplyLogRecord(LinearModel& model, uint64_t start,
+absl::Status ApplyLogRecord(ModelTrainer& trainer, uint64_t start,
                             const ExampleBatch& batch) {
-  if (start > model.version()) {
+  if (start > trainer.version()) {
     return absl::DataLossError(absl::StrCat("log record at version ", start,
                                             " leaves a gap after version ",
-                                            model.version()));
+                                            trainer.version()));
   }
-  if (batch.num_features != model.config().num_features) {
+  if (batch.num_features != trainer.config().num_features) {
     return absl::InvalidArgumentError(absl::StrCat(
         "log record at version ", start, " has ", batch.num_features,
-        " features, the model ", model.config().num_features));
+        " features, the model ", trainer.config().num_features));
   }
-  if (absl::Status valid = ValidateBatch(batch, model.config()); !valid.ok()) {
+  if (absl::Status valid = ValidateBatch(batch, trainer.config());
+      !valid.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("log record at version ", start, ": ", valid.message()));
   }
-  model.LearnBatch(batch, model.version() - start, batch.size());
+  trainer.LearnBatch(batch, trainer.version() - start, batch.size());
   return absl::OkStatus();
 }
 
@@ -42,15 +43,16 @@ absl::StatusOr<RecoveredModel> RecoverModel(
   // cannot be applied stops the replay at the state before it.
   auto replay = [&](LinearModel base) -> absl::Status {
     failure.clear();
+    ModelTrainer trainer(std::move(base));
     const absl::Status replayed = log->Replay(
-        base.version(), [&](uint64_t start, const ExampleBatch& batch) {
-          const absl::Status applied = ApplyLogRecord(base, start, batch);
+        trainer.version(), [&](uint64_t start, const ExampleBatch& batch) {
+          const absl::Status applied = ApplyLogRecord(trainer, start, batch);
           if (!absl::IsInvalidArgument(applied)) return applied;
           failure = std::string(applied.message());
           return absl::CancelledError("replay stopped at a bad record");
         });
     if (failure.empty()) RETURN_IF_ERROR(replayed);
-    model = std::move(base);
+    model = std::move(trainer).TakeModel();
     return absl::OkStatus();
   };
   auto load = [&](uint64_t version, const std::string& payload) {

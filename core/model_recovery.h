@@ -12,6 +12,7 @@
 #include "core/model/example_batch.h"
 #include "core/model/linear_model.h"
 #include "core/model/model_config.h"
+#include "core/model/model_trainer.h"
 #include "core/storage/file_system.h"
 #include "core/storage/sample_log.h"
 
@@ -48,11 +49,11 @@ absl::StatusOr<RecoveredModel> RecoverModel(
     const SampleLog::Options& log_options, const CheckpointDecoder& decode);
 
 // Applies the samples of `batch` (a log record starting at version `start`)
-// after model.version(), with LinearModel::LearnBatch. INVALID_ARGUMENT and
+// after trainer.version(), with ModelTrainer::LearnBatch. INVALID_ARGUMENT and
 // the model unchanged if the record fails the validation Observe applies (a
 // valid CRC over invalid samples: written by another version, or by hand);
 // DATA_LOSS if it starts after the model's version.
-absl::Status ApplyLogRecord(LinearModel& model, uint64_t start,
+absl::Status ApplyLogRecord(ModelTrainer& trainer, uint64_t start,
                             const ExampleBatch& batch);
 
 }  // namespace streamfit

@@ -67,12 +67,15 @@ absl::Status InferFromState(const std::string& model_name,
   std::vector<double> predictions(n);
   std::vector<double> probabilities;
   if (HasProbabilities(config)) probabilities.resize(n * classes);
+  ScoreBuffers buffers;  // reused: no allocation per row
   Prediction p;
   for (size_t i = 0; i < n; ++i) {
-    state.Predict(
-        std::span<const float>(rows.values.data() + i * config.num_features,
-                               config.num_features),
-        p);
+    const ExampleView row{
+        {rows.values.data() + i * config.num_features, config.num_features},
+        {},
+        {},
+        {}};
+    state.Predict(row, buffers, p);
     predictions[i] = p.value;
     if (config.task == Task::kMulticlass) {
       std::copy(p.scores.begin(), p.scores.end(),

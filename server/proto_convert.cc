@@ -250,9 +250,11 @@ absl::Status PredictFromState(const LinearModel& state,
     }
   }
   response->set_model_version(state.version());
+  // One set of buffers for every row: no allocation per row.
+  ScoreBuffers buffers;
   Prediction p;
   for (size_t i = 0; i < batch.size(); ++i) {
-    state.Predict(batch.view(i), p);
+    state.Predict(batch.view(i), buffers, p);
     v1::Prediction* out = response->add_predictions();
     out->set_value(p.value);
     out->mutable_scores()->Add(p.scores.begin(), p.scores.end());

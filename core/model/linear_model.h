@@ -46,45 +46,40 @@ struct RawLinearFunction {
   Eigen::VectorXd bias;
 };
 
-// The learning rule (docs/LEARNING.md). For each example (x, y, weight):
-//   1. update the running feature statistics with the dense x,
-//      z = standardize(x); gather the hashed sparse features and their
-//      quadratic interactions (slot, value);
-//   2. score s = W z + b + sum T[slot] value and record the progressive
-//      metrics on the prediction made from s;
-//   3. the progressive loss goes to the drift monitor (a detected rise is
-//      counted; under the reset policy the optimizer state is forgotten);
-//   4. g = d loss / d s (clipped to max_gradient), then every active
-//      coordinate (dense, bias, sparse slots) takes one step of the
-//      configured update rule. If any new weight or optimizer state would be
-//      non-finite, nothing is changed and skipped_updates counts it.
-// Regression with squared, huber or quantile loss learns a standardized
-// target: the estimate is mean_y + sd_y * s with running label statistics
-// (updated after the step), clamped to the range of labels seen widened by
-// half of it on each side.
-// version() is the number of examples learned. A value type: copies are
-// independent; not thread-safe (the Learner owns the only mutable copy).
+// The buffers one scoring pass writes: the (standardized) dense input z, the
+// active sparse coordinates (slots, xs), the raw output scores, and the
+// namespace scratch for interactions. Reusing one across calls makes a
+// prediction allocation-free once the buffers have grown.
+struct ScoreBuffers {
+  std::vector<double> z, xs, scores;
+  std::vector<uint32_t> slots, scratch;
+};
+
+// What Predict and Snapshot read: config, dense weights and the optimizer
+// values stored beside them, the hashed table, the standardization
+// statistics, progressive metrics and the drift monitor. A snapshot holds
+// the optimizer values too, because a model restored from one must continue
+// bit-identically; they sit next to each weight in the same cache line, so
+// keeping them apart would cost a second lookup per coordinate per update.
+// What only learning needs (scratch, gradient, rollback log) lives in
+// ModelTrainer (core/model/model_trainer.h), the only writer, so a published
+// copy carries none of it.
+// version() is the number of examples learned. A value type: copying copies
+// the dense planes and shares the hashed table's blocks copy-on-write. Const
+// methods are safe to call from any number of threads at once.
 class LinearModel {
  public:
   // INVALID_ARGUMENT if `config` is invalid (see WithDefaults).
   static absl::StatusOr<LinearModel> Create(const ModelConfig& config);
 
-  // Learns one example. Precondition: it passes ValidateBatch for config().
-  void Learn(const ExampleView& x, double label, double weight = 1);
-  void Learn(std::span<const float> x, double label, double weight = 1) {
-    Learn(ExampleView{x, {}, {}, {}}, label, weight);
+  // Precondition: x passes ValidateFeatures for config(). The first form
+  // reuses `buffers` (see ScoreBuffers); the second allocates its own.
+  void Predict(const ExampleView& x, ScoreBuffers& buffers,
+               Prediction& out) const;
+  void Predict(const ExampleView& x, Prediction& out) const {
+    ScoreBuffers buffers;
+    Predict(x, buffers, out);
   }
-  // Learns examples [begin, end) of `batch` in order: the one loop that
-  // applies samples, for the live learner, a retrain's catch-up and
-  // recovery alike. Precondition: the batch passes ValidateBatch for
-  // config().
-  void LearnBatch(const ExampleBatch& batch, size_t begin, size_t end);
-  void LearnBatch(const ExampleBatch& batch) {
-    LearnBatch(batch, 0, batch.size());
-  }
-
-  // Precondition: x passes ValidateFeatures for config().
-  void Predict(const ExampleView& x, Prediction& out) const;
   void Predict(std::span<const float> x, Prediction& out) const {
     Predict(ExampleView{x, {}, {}, {}}, out);
   }
@@ -123,6 +118,8 @@ class LinearModel {
   const RunningStats& label_stats() const { return label_stats_; }
 
  private:
+  friend class ModelTrainer;
+
   // Per sparse slot and output: the weight and two optimizer values (see
   // docs/LEARNING.md for what each rule keeps there).
   static constexpr int kStride = 3;
@@ -134,27 +131,18 @@ class LinearModel {
   static constexpr int64_t kExactScaleSamples = 1024;
   static constexpr int64_t kScaleRefreshInterval = 64;
 
+  // Poisson scores are clamped here before exponentiating.
+  static constexpr double kMaxLogRate = 30;
+
   explicit LinearModel(const ModelConfig& config);
-  double LearningRate(uint64_t t) const;
-  // The drift policy `reset`: every coordinate's optimizer values and the
-  // global ones go back to a new model's; the weights stay.
-  void ForgetOptimizerState();
   // inv_std_ = 1 / feature_stats_.SafeStd(), elementwise.
   void ComputeScale();
   bool StandardizesTarget() const;
-  // z receives the (standardized) dense input; slots/xs the active sparse
-  // coordinates; scores the raw outputs.
-  void Gather(const ExampleView& x, std::vector<uint32_t>& slots,
-              std::vector<double>& xs, std::vector<uint32_t>& scratch) const;
-  void Score(const ExampleView& x, std::vector<double>& z,
-             std::vector<uint32_t>& slots, std::vector<double>& xs,
-             std::vector<uint32_t>& scratch, double* scores) const;
+  // Fills buffers.slots and .xs with the active sparse coordinates of x.
+  void Gather(const ExampleView& x, ScoreBuffers& buffers) const;
+  // Fills b: z, the sparse coordinates and the raw output scores.
+  void Score(const ExampleView& x, ScoreBuffers& b) const;
   void ToPrediction(const double* scores, Prediction& out) const;
-  // One update from gradient grad_ at the gathered input (z_, slots_, xs_)
-  // by Rule, one of the kernels in core/model/rules/; false (and nothing
-  // changed) if it would make the model non-finite.
-  template <class Rule>
-  bool Update(double weight, double sgd_step);
   // The index of output k's dense coordinate j (d: the bias).
   size_t DenseIndex(uint32_t k, uint32_t j) const {
     return static_cast<size_t>(k) * (config_.num_features + 1) + j;
@@ -185,21 +173,6 @@ class LinearModel {
   RunningStats label_stats_;     // regression only
   ProgressiveMetrics metrics_;
   DriftMonitor drift_;
-  // Scratch, kept to avoid allocating per example.
-  std::vector<double> z_, xs_, scores_, grad_;
-  std::vector<uint32_t> slots_, scratch_;
-  // What an update rolls back to: the dense values before it (those its rule
-  // writes), and the sparse coordinates it touched (output 0's values;
-  // output k's are kStride * k further) with their inputs and values before
-  // it.
-  std::vector<double> dense_undo_;
-  struct SparseCoord {
-    double* coord;
-    double x;
-  };
-  std::vector<SparseCoord> sparse_;
-  std::vector<double> sparse_undo_;
-  Prediction prediction_;
 };
 
 }  // namespace streamfit

@@ -12,6 +12,7 @@
 
 #include "core/data/csv_reader.h"
 #include "core/model/loss.h"
+#include "core/model/model_trainer.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
@@ -89,16 +90,12 @@ TEST(BatchTrainerTest, PerSampleSgdFitsFourPoints) {
     config.optimizer = Optimizer::kSgd;
     config.schedule = Schedule::kConstant;
     config.learning_rate = 0.01;
-    absl::StatusOr<LinearModel> model = LinearModel::Create(config);
-    ASSERT_THAT(model, IsOk());
+    absl::StatusOr<ModelTrainer> trainer = ModelTrainer::Create(config);
+    ASSERT_THAT(trainer, IsOk());
     const ExampleBatch data = FourPoints();
-    for (int epoch = 0; epoch < 5000; ++epoch) {
-      for (size_t i = 0; i < data.size(); ++i) {
-        model->Learn(data.row(i), data.labels[i]);
-      }
-    }
+    for (int epoch = 0; epoch < 5000; ++epoch) trainer->LearnBatch(data);
     for (size_t i = 0; i < data.size(); ++i) {
-      EXPECT_NEAR(Predict(*model, data.row(i)), data.labels[i], 1e-3)
+      EXPECT_NEAR(Predict(trainer->model(), data.row(i)), data.labels[i], 1e-3)
           << "example " << i;
     }
   }

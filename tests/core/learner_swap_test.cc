@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "core/batch_trainer.h"
 #include "core/learner.h"
+#include "core/model/model_trainer.h"
 #include "tests/testing/model_state.h"
 #include "tests/testing/status_matchers.h"
 
@@ -124,27 +125,28 @@ TEST(LearnerSwapTest, AdoptedModelIsFitPlusSamplesSinceCutoffBitEqual) {
   EXPECT_GE(*version, *cutoff);
   EXPECT_LE(*version, total);
   AwaitVersion(learner, total);
-  absl::StatusOr<LinearModel> expected =
+  absl::StatusOr<LinearModel> from_cutoff =
       LinearModel::FromState(Config(), *cutoff, fitted_copy.ExportState());
-  ASSERT_THAT(expected, IsOk());
+  ASSERT_THAT(from_cutoff, IsOk());
+  ModelTrainer expected(*std::move(from_cutoff));
   uint64_t v = 0;
   for (const auto* list : {&before, &during}) {
     for (const auto& b : *list) {
       for (size_t i = 0; i < b.size(); ++i, ++v) {
-        if (v >= *cutoff) expected->Learn(b.view(i), b.labels[i], b.weights[i]);
+        if (v >= *cutoff) expected.Learn(b.view(i), b.labels[i], b.weights[i]);
       }
     }
   }
-  ExpectIdenticalState(*learner.Current(), *expected);
+  ExpectIdenticalState(*learner.Current(), expected.model());
 
   // After the swap the learner goes on from the swapped model.
   ExampleBatch after = Batch(9, rng, true);
   SubmitAndWait(learner, after);
   for (size_t i = 0; i < after.size(); ++i) {
-    expected->Learn(after.view(i), after.labels[i], after.weights[i]);
+    expected.Learn(after.view(i), after.labels[i], after.weights[i]);
   }
   AwaitVersion(learner, total + 9);
-  ExpectIdenticalState(*learner.Current(), *expected);
+  ExpectIdenticalState(*learner.Current(), expected.model());
 }
 
 TEST(LearnerSwapTest, AdoptWithoutRecordingOrAfterOverflowKeepsTheModel) {

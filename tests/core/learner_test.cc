@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/model/feature_hash.h"
+#include "core/model/model_trainer.h"
 #include "tests/testing/model_state.h"
 #include "tests/testing/status_matchers.h"
 
@@ -60,12 +61,6 @@ ExampleBatch RandomBatch(size_t n, std::mt19937& rng) {
     batch.Add(x, x[0] - 0.5f * x[1] + 0.1f * normal(rng) > 0 ? 1 : 0);
   }
   return batch;
-}
-
-void LearnBatch(LinearModel& model, const ExampleBatch& batch) {
-  for (size_t i = 0; i < batch.size(); ++i) {
-    model.Learn(batch.row(i), batch.labels[i], batch.weights[i]);
-  }
 }
 
 MATCHER_P(IsOkAndHolds, expected, "") {
@@ -153,9 +148,10 @@ class LearnerBlocker {
 };
 
 TEST(LearnerTest, InitialStateIsTheGivenModel) {
-  LinearModel model = NewModel();
+  ModelTrainer trainer(NewModel());
+  const LinearModel& model = trainer.model();
   std::mt19937 rng(1);
-  LearnBatch(model, RandomBatch(10, rng));
+  trainer.LearnBatch(RandomBatch(10, rng));
   Learner learner(model, {});
   ASSERT_NE(learner.Current(), nullptr);
   ExpectIdenticalState(*learner.Current(), model);
@@ -170,13 +166,14 @@ TEST(LearnerTest, InitialStateIsTheGivenModel) {
 
 TEST(LearnerTest, WhenVersionGivesStateEqualToOfflineModel) {
   Learner learner(NewModel(), {});
-  LinearModel offline = NewModel();
+  ModelTrainer offline_trainer(NewModel());
+  const LinearModel& offline = offline_trainer.model();
   std::mt19937 rng(2);
   std::vector<std::unique_ptr<QueuedResult>> queued;
   uint64_t expected_end = 0;
   for (int b = 0; b < 10; ++b) {
     ExampleBatch batch = RandomBatch(37, rng);
-    LearnBatch(offline, batch);
+    offline_trainer.LearnBatch(batch);
     expected_end += batch.size();
     queued.push_back(std::make_unique<QueuedResult>());
     learner.Submit(std::move(batch), queued.back()->Callback());
@@ -211,10 +208,11 @@ TEST(LearnerTest, IntermediateVersionsEqualOfflinePrefixes) {
   }
   learner.Submit(first, [](absl::StatusOr<uint64_t>) {});
   learner.Submit(second, [](absl::StatusOr<uint64_t>) {});
-  std::vector<LinearModel> offline = {NewModel()};
+  ModelTrainer trainer(NewModel());
+  std::vector<LinearModel> offline = {trainer.model()};
   for (size_t i = 0; i < all.size(); ++i) {
-    offline.push_back(offline.back());
-    offline.back().Learn(all.row(i), all.labels[i]);
+    trainer.Learn(all.row(i), all.labels[i]);
+    offline.push_back(trainer.model());
   }
   uint64_t v = 1;
   for (auto& w : waiters) {
@@ -327,7 +325,8 @@ TEST(LearnerTest, ConcurrentProducersAndReadersSeeOfflineReplayStates) {
   std::sort(all_seen.begin(), all_seen.end(), [](const auto& a, const auto& b) {
     return a->version() < b->version();
   });
-  LinearModel offline = NewModel();
+  ModelTrainer offline_trainer(NewModel());
+  const LinearModel& offline = offline_trainer.model();
   size_t next = 0;
   auto check_up_to_here = [&] {
     for (; next < all_seen.size() &&
@@ -345,7 +344,7 @@ TEST(LearnerTest, ConcurrentProducersAndReadersSeeOfflineReplayStates) {
   for (const auto& [end, p, b] : admitted) {
     const ExampleBatch& batch = batches[p][b];
     for (size_t i = 0; i < batch.size(); ++i) {
-      offline.Learn(batch.row(i), batch.labels[i], batch.weights[i]);
+      offline_trainer.Learn(batch.row(i), batch.labels[i], batch.weights[i]);
       check_up_to_here();
     }
   }
@@ -428,11 +427,12 @@ TEST(LearnerTest, ReadersOfASparseModelSeeExactStatesWhileBuffersAreReused) {
   for (auto& t : readers) t.join();
 
   std::map<uint64_t, uint64_t> expected;  // version -> fingerprint
-  LinearModel offline = NewModel(config);
+  ModelTrainer offline_trainer(NewModel(config));
+  const LinearModel& offline = offline_trainer.model();
   expected[0] = fingerprint(offline);
   for (const ExampleBatch& batch : batches) {
     for (size_t i = 0; i < batch.size(); ++i) {
-      offline.Learn(batch.view(i), batch.labels[i], batch.weights[i]);
+      offline_trainer.Learn(batch.view(i), batch.labels[i], batch.weights[i]);
       expected[offline.version()] = fingerprint(offline);
     }
   }
@@ -483,9 +483,10 @@ TEST(LearnerTest, SubmitParksWhenQueueIsFullAndAdmitsLater) {
   StateResult state;
   learner.WhenVersion(8, state.Callback());
   ASSERT_THAT(state.Get(), IsOk());
-  LinearModel offline = NewModel();
+  ModelTrainer offline_trainer(NewModel());
+  const LinearModel& offline = offline_trainer.model();
   for (const ExampleBatch* batch : {&a, &b, &c, &d})
-    LearnBatch(offline, *batch);
+    offline_trainer.LearnBatch(*batch);
   ExpectIdenticalState(**state.Get(), offline);
 }
 
@@ -532,12 +533,13 @@ TEST(LearnerTest, BatchLargerThanCapacityIsAdmittedAlone) {
 
 TEST(LearnerTest, StopAppliesEverythingAdmittedThenRefusesWork) {
   Learner learner(NewModel(), {});
-  LinearModel offline = NewModel();
+  ModelTrainer offline_trainer(NewModel());
+  const LinearModel& offline = offline_trainer.model();
   std::mt19937 rng(6);
   uint64_t total = 0;
   for (int b = 0; b < 20; ++b) {
     ExampleBatch batch = RandomBatch(25, rng);
-    LearnBatch(offline, batch);
+    offline_trainer.LearnBatch(batch);
     total += batch.size();
     learner.Submit(std::move(batch), [](absl::StatusOr<uint64_t>) {});
   }
@@ -654,12 +656,13 @@ TEST(LearnerTest, BatchParkedAtStopIsEitherAppliedOrAborted) {
   // in the final state if and only if it was acknowledged.
   ASSERT_TRUE(qc.called());
   EXPECT_EQ(qc.calls(), 1);
-  LinearModel offline = NewModel();
-  LearnBatch(offline, a);
-  LearnBatch(offline, b);
+  ModelTrainer offline_trainer(NewModel());
+  const LinearModel& offline = offline_trainer.model();
+  offline_trainer.LearnBatch(a);
+  offline_trainer.LearnBatch(b);
   if (qc.Get().ok()) {
     EXPECT_EQ(*qc.Get(), 6u);
-    LearnBatch(offline, c);
+    offline_trainer.LearnBatch(c);
   } else {
     EXPECT_THAT(qc.Get(), StatusIs(absl::StatusCode::kAborted));
   }

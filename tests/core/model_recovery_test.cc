@@ -76,7 +76,7 @@ class ModelRecoveryTest : public ::testing::Test {
   // a key of "bad" does not decode.
   void Checkpoint(const std::string& key) {
     const std::string payload = key + std::to_string(reference_.version());
-    if (key != "bad") checkpoints_.emplace(payload, reference_);
+    if (key != "bad") checkpoints_.emplace(payload, reference_.model());
     ASSERT_THAT(CheckpointStore(dir_).Write(reference_.version(), payload),
                 IsOk());
   }
@@ -93,7 +93,7 @@ class ModelRecoveryTest : public ::testing::Test {
   }
 
   std::string dir_;
-  LinearModel reference_ = *LinearModel::Create(Config());
+  ModelTrainer reference_{*LinearModel::Create(Config())};
   std::map<std::string, LinearModel> checkpoints_;
 };
 
@@ -104,7 +104,7 @@ TEST_F(ModelRecoveryTest, ACheckpointThenTheLogAfterItIsTheLearnedModel) {
   EXPECT_EQ(recovered->checkpoint_version, 100u);
   EXPECT_EQ(recovered->log_report.end_version, 250u);
   EXPECT_THAT(recovered->failure, IsEmpty());
-  ExpectIdenticalState(recovered->model, reference_);
+  ExpectIdenticalState(recovered->model, reference_.model());
 }
 
 TEST_F(ModelRecoveryTest, WithoutACheckpointTheWholeLogIsReplayed) {
@@ -112,7 +112,7 @@ TEST_F(ModelRecoveryTest, WithoutACheckpointTheWholeLogIsReplayed) {
   absl::StatusOr<RecoveredModel> recovered = Recover();
   ASSERT_THAT(recovered.status(), IsOk());
   EXPECT_EQ(recovered->checkpoint_version, 0u);
-  ExpectIdenticalState(recovered->model, reference_);
+  ExpectIdenticalState(recovered->model, reference_.model());
 }
 
 TEST_F(ModelRecoveryTest, ACheckpointThatDoesNotDecodeIsSetAsideForAnOlder) {
@@ -122,7 +122,7 @@ TEST_F(ModelRecoveryTest, ACheckpointThatDoesNotDecodeIsSetAsideForAnOlder) {
   ASSERT_THAT(recovered.status(), IsOk());
   EXPECT_EQ(recovered->checkpoint_version, 50u);
   EXPECT_THAT(recovered->skipped_checkpoints, SizeIs(1));
-  ExpectIdenticalState(recovered->model, reference_);
+  ExpectIdenticalState(recovered->model, reference_.model());
   EXPECT_TRUE(
       std::filesystem::exists(CheckpointStore(dir_).PathOf(200) + ".corrupt"));
   EXPECT_THAT(*CheckpointStore(dir_).List(), ElementsAre(50u));
@@ -130,7 +130,7 @@ TEST_F(ModelRecoveryTest, ACheckpointThatDoesNotDecodeIsSetAsideForAnOlder) {
 
 TEST_F(ModelRecoveryTest, AnInvalidRecordStopsReplayAndNamesTheFailure) {
   LogUpTo(30, 10);
-  const LinearModel before = reference_;
+  const LinearModel before = reference_.model();
   {
     auto log = SampleLog::Open(dir_, {}, nullptr);
     ASSERT_THAT(log.status(), IsOk());
@@ -157,13 +157,15 @@ TEST_F(ModelRecoveryTest, ALogThatStartsPastTheModelIsDataLoss) {
 }
 
 TEST(ApplyLogRecordTest, SkipsTheSamplesTheModelHasAndRefusesAGap) {
-  LinearModel model = *LinearModel::Create(Config());
-  LinearModel reference = model;
-  reference.LearnBatch(Batch(0, 8));
-  model.LearnBatch(Batch(0, 5));
-  ASSERT_THAT(ApplyLogRecord(model, 0, Batch(0, 8)), IsOk());
+  ModelTrainer trainer(*LinearModel::Create(Config()));
+  const LinearModel& model = trainer.model();
+  ModelTrainer reference_trainer(model);
+  const LinearModel& reference = reference_trainer.model();
+  reference_trainer.LearnBatch(Batch(0, 8));
+  trainer.LearnBatch(Batch(0, 5));
+  ASSERT_THAT(ApplyLogRecord(trainer, 0, Batch(0, 8)), IsOk());
   ExpectIdenticalState(model, reference);
-  EXPECT_THAT(ApplyLogRecord(model, 9, Batch(9, 2)),
+  EXPECT_THAT(ApplyLogRecord(trainer, 9, Batch(9, 2)),
               StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_EQ(model.version(), 8u);
 }

@@ -15,6 +15,7 @@
 #include "core/model/example_batch.h"
 #include "core/model/feature_hash.h"
 #include "core/model/linear_model.h"
+#include "core/model/model_trainer.h"
 #include "core/storage/file_util.h"
 #include "core/storage/sample_log.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -220,13 +221,13 @@ void SampleLogSeeds() {
 
 // --- snapshot: the bytes ---
 LinearModel Trained(ModelConfig config) {
-  absl::StatusOr<LinearModel> model = LinearModel::Create(config);
-  Check(model.status());
+  absl::StatusOr<ModelTrainer> trainer = ModelTrainer::Create(config);
+  Check(trainer.status());
   const ExampleBatch b = SparseBatch(config.num_features, 6);
   for (size_t i = 0; i < b.size(); ++i) {
-    model->Learn(b.view(i), config.task == Task::kMulticlass ? i % 3 : i % 2);
+    trainer->Learn(b.view(i), config.task == Task::kMulticlass ? i % 3 : i % 2);
   }
-  return *std::move(model);
+  return std::move(*trainer).TakeModel();
 }
 
 void SnapshotSeeds() {

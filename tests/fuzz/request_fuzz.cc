@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "core/model/linear_model.h"
+#include "core/model/model_trainer.h"
 #include "server/proto_convert.h"
 #include "tests/fuzz/fuzz_input.h"
 
@@ -65,8 +66,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t selector = in.Byte();
   const absl::string_view bytes = in.Rest();
   const ModelConfig config = Config(selector & 3);
-  absl::StatusOr<LinearModel> model = LinearModel::Create(config);
-  if (!model.ok()) std::abort();
+  absl::StatusOr<ModelTrainer> trainer = ModelTrainer::Create(config);
+  if (!trainer.ok()) std::abort();
+  const LinearModel& model = trainer->model();
 
   if ((selector & 4) == 0) {
     v1::ObserveRequest request;
@@ -79,9 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         batch->values.size() != batch->size() * config.num_features) {
       std::abort();
     }
-    for (size_t i = 0; i < batch->size(); ++i) {
-      model->Learn(batch->view(i), batch->labels[i], batch->weights[i]);
-    }
+    trainer->LearnBatch(*batch);
     // Predict the learned examples back, as a client would.
     v1::PredictRequest predict;
     for (const v1::Example& e : request.examples()) {
@@ -89,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     *predict.mutable_dense_batch() = request.dense_batch();
     v1::PredictResponse response;
-    if (!PredictFromState(*model, predict, &response).ok()) std::abort();
+    if (!PredictFromState(model, predict, &response).ok()) std::abort();
     if (static_cast<size_t>(response.predictions_size()) != batch->size()) {
       std::abort();
     }
@@ -100,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       return 0;
     }
     v1::PredictResponse response;
-    if (PredictFromState(*model, request, &response).ok()) {
+    if (PredictFromState(model, request, &response).ok()) {
       CheckPredictions(response);
     }
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/model/linear_model.h"
+#include "core/model/model_trainer.h"
 #include "server/snapshot_codec.h"
 
 namespace streamfit {
@@ -36,12 +37,13 @@ void Exercise(const LinearModel& loaded) {
   }
   // One valid example: all-ones features (and one hashed feature when the
   // model has a sparse table), label 1 (a class for classifiers).
-  LinearModel model = loaded;
+  ModelTrainer trainer(loaded);
+  const LinearModel& model = trainer.model();
   const std::vector<float> dense(config.num_features, 1.0f);
   const uint32_t hash = 12345, ns = 0;
   const float value = 1.0f;
   ExampleView x{dense, {&hash, 1}, {&ns, 1}, {&value, 1}};
-  model.Learn(x, 1.0, 1.0);
+  trainer.Learn(x, 1.0, 1.0);
   Prediction p;
   model.Predict(x, p);
 }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/model/linear_model.h"
+#include "core/model/model_trainer.h"
 #include "server/proto_convert.h"
 #include "tests/server/server_fixture.h"
 
@@ -17,14 +18,16 @@ using ::testing::HasSubstr;
 // The offline model: a LinearModel with the server's config fed `examples`.
 LinearModel Replay(const v1::ModelConfig& config,
                    const std::vector<v1::Example>& examples, size_t count) {
-  absl::StatusOr<LinearModel> model = LinearModel::Create(FromProto(config));
-  EXPECT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<ModelTrainer> trainer =
+      ModelTrainer::Create(FromProto(config));
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
   for (size_t i = 0; i < count; ++i) {
     const auto& d = examples[i].features().dense();
-    model->Learn({d.data(), static_cast<size_t>(d.size())}, examples[i].label(),
-                 examples[i].weight() == 0 ? 1 : examples[i].weight());
+    trainer->Learn({d.data(), static_cast<size_t>(d.size())},
+                   examples[i].label(),
+                   examples[i].weight() == 0 ? 1 : examples[i].weight());
   }
-  return *std::move(model);
+  return std::move(*trainer).TakeModel();
 }
 
 class LearnerServiceTest : public ServerTest {};
@@ -432,22 +435,23 @@ TEST_F(LearnerServiceTest, EveryPredictionMatchesTheReplayAtItsVersion) {
   for (auto& s : seen) all.insert(all.end(), s.begin(), s.end());
   std::sort(all.begin(), all.end(),
             [](const Seen& a, const Seen& b) { return a.version < b.version; });
-  absl::StatusOr<LinearModel> model =
-      LinearModel::Create(FromProto(info.config()));
-  ASSERT_TRUE(model.ok());
+  absl::StatusOr<ModelTrainer> trainer =
+      ModelTrainer::Create(FromProto(info.config()));
+  ASSERT_TRUE(trainer.ok());
   size_t applied = 0, distinct_versions = 0;
   uint64_t previous = ~0ull;
   for (const Seen& s : all) {
     for (; applied < s.version; ++applied) {
       const auto& d = log[applied].features().dense();
-      model->Learn({d.data(), static_cast<size_t>(d.size())},
-                   log[applied].label());
+      trainer->Learn({d.data(), static_cast<size_t>(d.size())},
+                     log[applied].label());
     }
     if (s.version != previous) ++distinct_versions;
     previous = s.version;
     Prediction expected;
     const auto& d = probes[s.input].features().dense();
-    model->Predict({d.data(), static_cast<size_t>(d.size())}, expected);
+    trainer->model().Predict({d.data(), static_cast<size_t>(d.size())},
+                             expected);
     ASSERT_EQ(s.value, expected.value) << "at version " << s.version;
   }
   EXPECT_GT(distinct_versions, 2u);  // readers saw training in progress

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/model/feature_hash.h"
+#include "core/model/model_trainer.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
@@ -98,8 +99,8 @@ TEST(ProtoConvertTest, BadSparseFeaturesNameExampleAndField) {
 
 TEST(ProtoConvertTest, PredictUsesSparseFeatures) {
   ModelConfig config = Binary(1);
-  absl::StatusOr<LinearModel> model = LinearModel::Create(config);
-  ASSERT_THAT(model, IsOk());
+  absl::StatusOr<ModelTrainer> trainer = ModelTrainer::Create(config);
+  ASSERT_THAT(trainer, IsOk());
   v1::ObserveRequest observe;
   for (int i = 0; i < 50; ++i) {
     v1::Example* e = AddExample(observe, {0}, i % 2);
@@ -107,9 +108,7 @@ TEST(ProtoConvertTest, PredictUsesSparseFeatures) {
   }
   absl::StatusOr<ExampleBatch> batch = ToExampleBatch(observe, config);
   ASSERT_THAT(batch, IsOk());
-  for (size_t i = 0; i < batch->size(); ++i) {
-    model->Learn(batch->view(i), batch->labels[i]);
-  }
+  trainer->LearnBatch(*batch);
   v1::PredictRequest request;
   for (const char* word : {"yes", "no"}) {
     v1::Features* f = request.add_features();
@@ -117,7 +116,7 @@ TEST(ProtoConvertTest, PredictUsesSparseFeatures) {
     AddNamed(f, "w", word, 1);
   }
   v1::PredictResponse response;
-  ASSERT_THAT(PredictFromState(*model, request, &response), IsOk());
+  ASSERT_THAT(PredictFromState(trainer->model(), request, &response), IsOk());
   ASSERT_EQ(response.predictions_size(), 2);
   EXPECT_GT(response.predictions(0).value(), 0.8);
   EXPECT_LT(response.predictions(1).value(), 0.2);

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "core/batch_trainer.h"
 #include "core/data/dataset_reader.h"
+#include "core/model/model_trainer.h"
 #include "core/storage/file_util.h"
 #include "server/proto_convert.h"
 #include "tests/server/server_fixture.h"
@@ -402,13 +403,14 @@ TEST_F(RetrainTest, SwapReplaysConcurrentSamplesBitEqualAndPredictNeverFails) {
   fit.seed = 5;
   absl::StatusOr<LinearModel> fitted = Fit(config, data->examples, fit);
   ASSERT_TRUE(fitted.ok());
-  absl::StatusOr<LinearModel> expected = LinearModel::FromState(
+  absl::StatusOr<LinearModel> from_cutoff = LinearModel::FromState(
       config, job.cutoff_version(), fitted->ExportState());
-  ASSERT_TRUE(expected.ok());
+  ASSERT_TRUE(from_cutoff.ok());
+  ModelTrainer expected(*std::move(from_cutoff));
   for (size_t i = job.cutoff_version(); i < sent; ++i) {
     const auto& d = samples[i].features().dense();
-    expected->Learn({d.data(), static_cast<size_t>(d.size())},
-                    samples[i].label(), 1);
+    expected.Learn({d.data(), static_cast<size_t>(d.size())},
+                   samples[i].label(), 1);
   }
   // Wait until every sample is applied and published.
   v1::PredictRequest wait;
@@ -423,7 +425,7 @@ TEST_F(RetrainTest, SwapReplaysConcurrentSamplesBitEqualAndPredictNeverFails) {
   }
   const v1::ModelSnapshot snapshot = Snap("m");
   EXPECT_EQ(snapshot.model_version(), sent);
-  const std::vector<NamedTensor> want = expected->ExportState();
+  const std::vector<NamedTensor> want = expected.model().ExportState();
   ASSERT_EQ(snapshot.state_size(), static_cast<int>(want.size()));
   for (size_t k = 0; k < want.size(); ++k) {
     const v1::Tensor& got = snapshot.state(k);

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/model/linear_model.h"
+#include "core/model/model_trainer.h"
 #include "server/proto_convert.h"
 #include "tests/server/server_fixture.h"
 
@@ -151,22 +152,23 @@ TEST_F(ThroughputConcurrencyTest, AckedStreamsAndReadersAgreeWithReplay) {
             [](const Seen& a, const Seen& b) { return a.version < b.version; });
   ASSERT_FALSE(all.empty());
   EXPECT_LE(all.back().version, log.size());
-  absl::StatusOr<LinearModel> model =
-      LinearModel::Create(FromProto(info.config()));
-  ASSERT_TRUE(model.ok());
+  absl::StatusOr<ModelTrainer> trainer =
+      ModelTrainer::Create(FromProto(info.config()));
+  ASSERT_TRUE(trainer.ok());
   size_t applied = 0, distinct = 0;
   uint64_t previous = ~0ull;
   const auto& x = probe.features().dense();
   for (const Seen& s : all) {
     for (; applied < s.version; ++applied) {
       const auto& d = log[applied]->features().dense();
-      model->Learn({d.data(), static_cast<size_t>(d.size())},
-                   log[applied]->label());
+      trainer->Learn({d.data(), static_cast<size_t>(d.size())},
+                     log[applied]->label());
     }
     if (s.version != previous) ++distinct;
     previous = s.version;
     Prediction expected;
-    model->Predict({x.data(), static_cast<size_t>(x.size())}, expected);
+    trainer->model().Predict({x.data(), static_cast<size_t>(x.size())},
+                             expected);
     ASSERT_EQ(s.value, expected.value) << "at version " << s.version;
   }
   EXPECT_GE(distinct, 2u);  // version 0 and at least one later

@@ -1,7 +1,7 @@
 // The `adam` rule: Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic
 // Optimization"), a = m and b = v per coordinate, with a global step count t
 // for the bias corrections (lazy: a sparse coordinate's moments move only
-// when it is active). LinearModel keeps b1^t and b2^t and passes
+// when it is active). The model keeps b1^t and b2^t; ModelTrainer passes
 // p.inv_c1 = 1 / (1 - b1^t), p.inv_c2 = 1 / (1 - b2^t):
 //
 //   g' = weight g x + l2 w

@@ -2,8 +2,8 @@
 // Mineiro, Langford 2013 ("Normalized Online Learning"), as Vowpal Wabbit's
 // `--adaptive --normalized` (without `--invariant`). Per coordinate a = G
 // (sum of weighted squared gradients) and b = s (largest |x| seen); globally
-// N = sum weight * sum_i (x_i / s_i)^2 and T = sum weight, kept by
-// LinearModel, which first takes each active coordinate's |x| into its s
+// N = sum weight * sum_i (x_i / s_i)^2 and T = sum weight, kept in the
+// model. ModelTrainer first takes each active coordinate's |x| into its s
 // (TakeScale) and then sets p.rate = eta weight sqrt(T / N):
 //
 //   each active i: if |x_i| > s_i, w_i *= s_i / |x_i| (if s_i > 0), s_i = |x_i|

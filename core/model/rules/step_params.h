@@ -1,7 +1,7 @@
 // What every update rule's per-coordinate kernel shares: the settings of one
 // update, fixed for all coordinates of an example, and the proximal step of
 // L1. The rules themselves are in this folder, one per header; each is a
-// struct of static functions that LinearModel takes as a template parameter,
+// struct of static functions that ModelTrainer takes as a template parameter,
 // so the rule is chosen once per example, never per coordinate.
 //
 // A kernel's contract: Step(w, a, b, x, g, l1, l2, p) moves one coordinate

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/model/linear_model.h"
+#include "core/model/model_trainer.h"
 
 namespace streamfit {
 namespace {
@@ -52,29 +53,31 @@ LinearModel Model(Task task, DriftPolicy policy) {
 
 TEST(LinearModelDriftTest, AnAbruptChangeIsFoundSoonAndNothingBefore) {
   for (Task task : {Task::kRegression, Task::kBinary}) {
-    LinearModel model = Model(task, DriftPolicy::kAlert);
+    ModelTrainer trainer(Model(task, DriftPolicy::kAlert));
+    const LinearModel& model = trainer.model();
     EXPECT_EQ(model.config().drift_detector, DriftDetectorKind::kAdwin);
     Stream stream(1);
     std::vector<float> x;
     for (uint64_t t = 1; t <= kChange; ++t) {
       const double y = stream.Next(task, t, x);
-      model.Learn(x, y);
+      trainer.Learn(x, y);
     }
     EXPECT_EQ(model.metrics().drifts_detected, 0u);
     for (uint64_t t = kChange + 1; t <= kChange + 5'000; ++t) {
       const double y = stream.Next(task, t, x);
-      model.Learn(x, y);
+      trainer.Learn(x, y);
     }
     const MetricsSummary m = model.metrics();
     EXPECT_GE(m.drifts_detected, 1u) << TaskName(task);
     EXPECT_GT(m.last_drift_version, kChange);
     // The first detection within a few hundred samples of the change.
-    LinearModel replay = Model(task, DriftPolicy::kAlert);
+    ModelTrainer replay_trainer(Model(task, DriftPolicy::kAlert));
+    const LinearModel& replay = replay_trainer.model();
     Stream again(1);
     uint64_t first = 0;
     for (uint64_t t = 1; t <= kChange + 5'000 && first == 0; ++t) {
       const double y = again.Next(task, t, x);
-      replay.Learn(x, y);
+      replay_trainer.Learn(x, y);
       if (replay.metrics().drifts_detected > 0) first = t;
     }
     EXPECT_GT(first, kChange);
@@ -97,15 +100,17 @@ double AccumulatedGradients(const LinearModel& model) {
 TEST(LinearModelDriftTest,
      ResetForgetsTheRuleStateKeepsWeightsAndAdaptsFaster) {
   // The two models agree until the first drift: the policy acts only then.
-  LinearModel alert = Model(Task::kRegression, DriftPolicy::kAlert);
-  LinearModel reset = Model(Task::kRegression, DriftPolicy::kReset);
+  ModelTrainer alert_trainer(Model(Task::kRegression, DriftPolicy::kAlert));
+  const LinearModel& alert = alert_trainer.model();
+  ModelTrainer reset_trainer(Model(Task::kRegression, DriftPolicy::kReset));
+  const LinearModel& reset = reset_trainer.model();
   Stream stream(2);
   std::vector<float> x;
   uint64_t t = 1;
   for (; reset.metrics().drifts_detected == 0 && t <= kChange + 5'000; ++t) {
     const double y = stream.Next(Task::kRegression, t, x);
-    alert.Learn(x, y);
-    reset.Learn(x, y);
+    alert_trainer.Learn(x, y);
+    reset_trainer.Learn(x, y);
   }
   ASSERT_EQ(reset.metrics().drifts_detected, 1u);
   ASSERT_EQ(alert.metrics().drifts_detected, 1u);
@@ -123,35 +128,37 @@ TEST(LinearModelDriftTest,
     reset.Predict(x, r);
     alert_loss += (a.value - y) * (a.value - y);
     reset_loss += (r.value - y) * (r.value - y);
-    alert.Learn(x, y);
-    reset.Learn(x, y);
+    alert_trainer.Learn(x, y);
+    reset_trainer.Learn(x, y);
   }
   EXPECT_LT(reset_loss, alert_loss);
 }
 
 TEST(LinearModelDriftTest, TheMonitorContinuesExactlyFromAnExportedState) {
-  LinearModel model = Model(Task::kBinary, DriftPolicy::kReset);
+  ModelTrainer trainer(Model(Task::kBinary, DriftPolicy::kReset));
+  const LinearModel& model = trainer.model();
   Stream stream(3);
   std::vector<float> x;
   uint64_t t = 1;
   for (; t <= kChange - 1000; ++t) {
     const double y = stream.Next(Task::kBinary, t, x);
-    model.Learn(x, y);
+    trainer.Learn(x, y);
   }
-  absl::StatusOr<LinearModel> restored = LinearModel::FromState(
+  absl::StatusOr<LinearModel> loaded = LinearModel::FromState(
       model.config(), model.version(), model.ExportState());
-  ASSERT_TRUE(restored.ok()) << restored.status();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ModelTrainer restored(*std::move(loaded));
   for (; t <= kChange + 5'000; ++t) {
     const double y = stream.Next(Task::kBinary, t, x);
-    model.Learn(x, y);
-    restored->Learn(x, y);
+    trainer.Learn(x, y);
+    restored.Learn(x, y);
   }
   EXPECT_GE(model.metrics().drifts_detected, 1u);
-  EXPECT_EQ(restored->metrics().drifts_detected,
+  EXPECT_EQ(restored.model().metrics().drifts_detected,
             model.metrics().drifts_detected);
-  EXPECT_EQ(restored->metrics().last_drift_version,
+  EXPECT_EQ(restored.model().metrics().last_drift_version,
             model.metrics().last_drift_version);
-  const auto a = model.ExportState(), b = restored->ExportState();
+  const auto a = model.ExportState(), b = restored.model().ExportState();
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].values, b[i].values) << a[i].name;

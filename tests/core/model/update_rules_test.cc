@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/model/feature_hash.h"
 #include "core/model/linear_model.h"
+#include "core/model/model_trainer.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
@@ -60,10 +61,11 @@ ModelConfig HandConfig(Optimizer optimizer, double eta) {
 // Runs the two hand examples (x = 2, y = 3) then (x = 1, y = -1) and returns
 // (w, b) after each.
 std::vector<std::pair<double, double>> TwoSteps(const ModelConfig& config) {
-  LinearModel model = MustCreate(config);
+  ModelTrainer trainer(MustCreate(config));
+  const LinearModel& model = trainer.model();
   std::vector<std::pair<double, double>> out;
   for (auto [x, y] : {std::pair<float, double>{2, 3}, {1, -1}}) {
-    model.Learn(std::vector<float>{x}, y);
+    trainer.Learn(std::vector<float>{x}, y);
     const RawLinearFunction f = model.RawFunction();
     out.emplace_back(f.weights(0, 0), f.bias[0]);
   }
@@ -129,13 +131,14 @@ TEST(UpdateRulesTest, NormalizedTwoStepsMatchHandComputation) {
 }
 
 TEST(UpdateRulesTest, NormalizedRescalesWeightWhenFeatureScaleGrows) {
-  LinearModel model = MustCreate(HandConfig(Optimizer::kNormalized, 0.5));
-  model.Learn(std::vector<float>{2}, 3);
+  ModelTrainer trainer(MustCreate(HandConfig(Optimizer::kNormalized, 0.5)));
+  const LinearModel& model = trainer.model();
+  trainer.Learn(std::vector<float>{2}, 3);
   const double w1 = model.RawFunction().weights(0, 0);
   // A zero-gradient example (label = prediction) with x = 4 > 2 only
   // rescales: w *= 2 / 4.
   const double b1 = model.RawFunction().bias[0];
-  model.Learn(std::vector<float>{4}, 4 * w1 + b1);
+  trainer.Learn(std::vector<float>{4}, 4 * w1 + b1);
   EXPECT_DOUBLE_EQ(model.RawFunction().weights(0, 0), w1 / 2);
 }
 
@@ -148,7 +151,8 @@ TEST(UpdateRulesTest, EveryRuleConvergesOnALinearTarget) {
     config.num_features = 3;
     config.optimizer = o;
     config.l2 = 0;
-    LinearModel model = MustCreate(config);
+    ModelTrainer trainer(MustCreate(config));
+    const LinearModel& model = trainer.model();
     std::mt19937 rng(5);
     std::normal_distribution<double> normal(0, 1);
     for (int i = 0; i < 20000; ++i) {
@@ -158,7 +162,7 @@ TEST(UpdateRulesTest, EveryRuleConvergesOnALinearTarget) {
         x[j] = static_cast<float>(10.0 * j + std::pow(10.0, j) * normal(rng));
         y += w[j] * x[j];
       }
-      model.Learn(x, y);
+      trainer.Learn(x, y);
     }
     const RawLinearFunction f = model.RawFunction();
     for (int j = 0; j < 3; ++j) {
@@ -182,7 +186,8 @@ TEST(UpdateRulesTest, FtrlGivesExactZerosUnderStrongL1) {
     config.hash_bits = 16;
     config.optimizer = Optimizer::kFtrl;
     config.l1 = l1;
-    LinearModel model = MustCreate(config);
+    ModelTrainer trainer(MustCreate(config));
+    const LinearModel& model = trainer.model();
     std::mt19937 rng(3);
     std::uniform_int_distribution<int> noise(0, 199);
     std::bernoulli_distribution coin(0.5);
@@ -194,7 +199,7 @@ TEST(UpdateRulesTest, FtrlGivesExactZerosUnderStrongL1) {
       for (int k = 0; k < 10; ++k) {
         in.Named("noise", std::to_string(noise(rng)), 1);
       }
-      model.Learn(in.view(), y ? 1 : 0);
+      trainer.Learn(in.view(), y ? 1 : 0);
     }
     return model;
   };
@@ -212,10 +217,11 @@ TEST(UpdateRulesTest, NamedFeaturesLandInTheirHashedSlot) {
   ModelConfig config = HandConfig(Optimizer::kSgd, 0.01);
   config.num_features = 0;
   config.hash_bits = 12;
-  LinearModel model = MustCreate(config);
+  ModelTrainer trainer(MustCreate(config));
+  const LinearModel& model = trainer.model();
   Input in;
   in.Named("u", "alice", 2);
-  model.Learn(in.view(), 1);
+  trainer.Learn(in.view(), 1);
   // s = 0, g = -1, step = 0.01 (below the cap 1 / (1 + 4)): w = 0.02.
   const uint32_t slot =
       HashSlot(HashFeatureName(HashNamespace("u"), "alice"), 12);
@@ -229,11 +235,12 @@ TEST(UpdateRulesTest, QuadraticInteractionsExpandOnTheFly) {
   config.num_features = 0;
   config.hash_bits = 18;
   config.interactions = {{"a", "b"}, {"c", "c"}};
-  LinearModel model = MustCreate(config);
+  ModelTrainer trainer(MustCreate(config));
+  const LinearModel& model = trainer.model();
   Input in;
   in.Named("a", "x", 2).Named("b", "y", 3);
   in.Named("c", "p", 1).Named("c", "q", 1).Named("c", "r", 1);
-  model.Learn(in.view(), 1);
+  trainer.Learn(in.view(), 1);
   // 5 features + a*b (1) + pairs within c (3) = 9 active weights.
   EXPECT_EQ(model.SparseNonZeros(), 9u);
   const uint32_t hx = HashFeatureName(HashNamespace("a"), "x");
@@ -256,7 +263,8 @@ TEST(UpdateRulesTest, SparseAndDenseMix) {
   ModelConfig config;
   config.task = Task::kBinary;
   config.num_features = 2;
-  LinearModel model = MustCreate(config);
+  ModelTrainer trainer(MustCreate(config));
+  const LinearModel& model = trainer.model();
   std::mt19937 rng(8);
   std::normal_distribution<float> normal(0, 1);
   std::bernoulli_distribution coin(0.5);
@@ -268,7 +276,7 @@ TEST(UpdateRulesTest, SparseAndDenseMix) {
     const bool flag = coin(rng);
     in.Named("f", flag ? "on" : "off", 1);
     const double y = in.dense[0] + (flag ? 1 : -1) > 0 ? 1 : 0;
-    model.Learn(in.view(), y);
+    trainer.Learn(in.view(), y);
   }
   EXPECT_GT(model.metrics().recent_accuracy, 0.9);
 }
@@ -301,16 +309,19 @@ TEST(UpdateRulesTest, RestoredModelContinuesBitIdenticallyForEveryRule) {
                          : task == Task::kBinary   ? (score > 0)
                                                    : (score > 0) + (score > 1));
       }
-      LinearModel original = MustCreate(config);
-      for (int i = 0; i < 400; ++i) original.Learn(stream[i].view(), labels[i]);
-      absl::StatusOr<LinearModel> restored = LinearModel::FromState(
+      ModelTrainer original_trainer(MustCreate(config));
+      const LinearModel& original = original_trainer.model();
+      for (int i = 0; i < 400; ++i)
+        original_trainer.Learn(stream[i].view(), labels[i]);
+      absl::StatusOr<LinearModel> loaded = LinearModel::FromState(
           original.config(), original.version(), original.ExportState());
-      ASSERT_THAT(restored, IsOk());
+      ASSERT_THAT(loaded, IsOk());
+      ModelTrainer restored(*std::move(loaded));
       for (int i = 400; i < 600; ++i) {
-        original.Learn(stream[i].view(), labels[i]);
-        restored->Learn(stream[i].view(), labels[i]);
+        original_trainer.Learn(stream[i].view(), labels[i]);
+        restored.Learn(stream[i].view(), labels[i]);
       }
-      const auto a = original.ExportState(), b = restored->ExportState();
+      const auto a = original.ExportState(), b = restored.model().ExportState();
       ASSERT_EQ(a.size(), b.size());
       for (size_t t = 0; t < a.size(); ++t) {
         EXPECT_EQ(a[t].shape, b[t].shape) << a[t].name;
@@ -322,11 +333,12 @@ TEST(UpdateRulesTest, RestoredModelContinuesBitIdenticallyForEveryRule) {
 }
 
 TEST(UpdateRulesTest, NonFiniteUpdateIsSkippedAndCounted) {
-  LinearModel model = MustCreate(HandConfig(Optimizer::kAdagrad, 0.5));
-  model.Learn(std::vector<float>{1}, 2);
+  ModelTrainer trainer(MustCreate(HandConfig(Optimizer::kAdagrad, 0.5)));
+  const LinearModel& model = trainer.model();
+  trainer.Learn(std::vector<float>{1}, 2);
   const auto before = model.ExportState();
   // (g x)^2 = (1e150 * 3e38)^2 overflows: the update is refused whole.
-  model.Learn(std::vector<float>{3e38f}, -1e150);
+  trainer.Learn(std::vector<float>{3e38f}, -1e150);
   EXPECT_EQ(model.metrics().skipped_updates, 1u);
   const auto after = model.ExportState();
   for (size_t t = 0; t < before.size(); ++t) {
@@ -336,15 +348,16 @@ TEST(UpdateRulesTest, NonFiniteUpdateIsSkippedAndCounted) {
     }
     for (double v : after[t].values) ASSERT_TRUE(std::isfinite(v));
   }
-  model.Learn(std::vector<float>{1}, 2);
+  trainer.Learn(std::vector<float>{1}, 2);
   EXPECT_EQ(model.metrics().skipped_updates, 1u);
 }
 
 TEST(UpdateRulesTest, GradientClippingBoundsTheStep) {
   ModelConfig config = HandConfig(Optimizer::kSgd, 0.01);
   config.max_gradient = 0.5;
-  LinearModel model = MustCreate(config);
-  model.Learn(std::vector<float>{1}, 100);  // g = -100, clipped to -0.5
+  ModelTrainer trainer(MustCreate(config));
+  const LinearModel& model = trainer.model();
+  trainer.Learn(std::vector<float>{1}, 100);  // g = -100, clipped to -0.5
   EXPECT_DOUBLE_EQ(model.RawFunction().bias[0], 0.01 * 0.5);
 }
 
@@ -352,8 +365,9 @@ TEST(UpdateRulesTest, ClassWeightsScaleTheStep) {
   ModelConfig config = HandConfig(Optimizer::kSgd, 0.01);
   config.task = Task::kBinary;
   config.class_weights = {1, 3};
-  LinearModel model = MustCreate(config);
-  model.Learn(std::vector<float>{1}, 1);  // g = -0.5, weight 3
+  ModelTrainer trainer(MustCreate(config));
+  const LinearModel& model = trainer.model();
+  trainer.Learn(std::vector<float>{1}, 1);  // g = -0.5, weight 3
   EXPECT_DOUBLE_EQ(model.RawFunction().bias[0], 0.03 * 0.5);
 }
 
@@ -365,7 +379,8 @@ TEST(UpdateRulesTest, FeaturesSpanningSixOrdersOfMagnitudeDoNotDiverge) {
     config.task = Task::kRegression;
     config.num_features = 7;
     config.optimizer = o;
-    LinearModel model = MustCreate(config);
+    ModelTrainer trainer(MustCreate(config));
+    const LinearModel& model = trainer.model();
     std::mt19937 rng(2);
     std::normal_distribution<double> normal(0, 1);
     for (int i = 0; i < 20000; ++i) {
@@ -376,7 +391,7 @@ TEST(UpdateRulesTest, FeaturesSpanningSixOrdersOfMagnitudeDoNotDiverge) {
         x[j] = static_cast<float>(scale * (1 + normal(rng)));
         y += (j % 2 ? 1 : -1) * x[j] / scale;  // each feature matters
       }
-      model.Learn(x, y + 0.1 * normal(rng));
+      trainer.Learn(x, y + 0.1 * normal(rng));
     }
     const MetricsSummary m = model.metrics();
     EXPECT_TRUE(std::isfinite(m.progressive_loss));
@@ -393,7 +408,8 @@ TEST(UpdateRulesTest, RecentLossRecoversAfterConceptDrift) {
     config.task = Task::kRegression;
     config.num_features = 4;
     config.optimizer = o;
-    LinearModel model = MustCreate(config);
+    ModelTrainer trainer(MustCreate(config));
+    const LinearModel& model = trainer.model();
     std::mt19937 rng(4);
     std::normal_distribution<double> normal(0, 1);
     auto feed = [&](const std::vector<double>& w, int n) {
@@ -404,7 +420,7 @@ TEST(UpdateRulesTest, RecentLossRecoversAfterConceptDrift) {
           x[j] = static_cast<float>(normal(rng));
           y += w[j] * x[j];
         }
-        model.Learn(x, y + 0.1 * normal(rng));
+        trainer.Learn(x, y + 0.1 * normal(rng));
       }
     };
     feed({1, -1, 2, 0.5}, 10000);

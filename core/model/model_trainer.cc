@@ -1,0 +1,299 @@
+#include "core/model/model_trainer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/model/rules/adagrad.h"
+#include "core/model/rules/adam.h"
+#include "core/model/rules/ftrl.h"
+#include "core/model/rules/normalized.h"
+#include "core/model/rules/sgd.h"
+#include "core/model/rules/step_params.h"
+
+namespace streamfit {
+namespace {
+
+// Copies one output's values of a coordinate, {w, a, b}: three moves, where
+// std::copy_n of them became a library memmove call per coordinate.
+inline void CopyCoordinate(const double* from, double* to) {
+  to[0] = from[0];
+  to[1] = from[1];
+  to[2] = from[2];
+}
+
+}  // namespace
+
+absl::StatusOr<ModelTrainer> ModelTrainer::Create(const ModelConfig& config) {
+  absl::StatusOr<LinearModel> model = LinearModel::Create(config);
+  if (!model.ok()) return model.status();
+  return ModelTrainer(*std::move(model));
+}
+
+ModelTrainer::ModelTrainer(LinearModel model)
+    : model_(std::move(model)),
+      grad_(model_.outputs_),
+      dense_undo_(model_.dense_.size()) {}
+
+double ModelTrainer::LearningRate(uint64_t t) const {
+  const ModelConfig& config = model_.config_;
+  const double eta0 = *config.learning_rate;
+  if (config.schedule == Schedule::kConstant) return eta0;
+  const double power = *config.power_t, td = static_cast<double>(t);
+  if (power == 0.5) return eta0 / std::sqrt(td);
+  if (power == 0.25) return eta0 / std::sqrt(std::sqrt(td));
+  return eta0 / std::pow(td, power);
+}
+
+void ModelTrainer::ForgetOptimizerState() {
+  LinearModel& m = model_;
+  std::fill(m.dense_.begin() + m.plane_, m.dense_.end(),
+            0.0);  // planes a and b
+  for (size_t slot = 0; slot < m.table_.slots(); ++slot) {
+    if (m.table_.Find(slot) == nullptr) continue;
+    double* c = m.table_.Mutable(slot);
+    for (uint32_t k = 0; k < m.outputs_; ++k) {
+      c[k * kStride + 1] = c[k * kStride + 2] = 0;
+    }
+  }
+  m.steps_ = m.norm_sum_ = m.weight_sum_ = 0;
+  m.beta1_t_ = m.beta2_t_ = 1;
+}
+
+void ModelTrainer::LearnBatch(const ExampleBatch& batch, size_t begin,
+                              size_t end) {
+  for (size_t i = begin; i < end; ++i) {
+    Learn(batch.view(i), batch.labels[i], batch.weights[i]);
+  }
+}
+
+void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
+  LinearModel& m = model_;
+  ++m.version_;
+  if (m.config_.standardize) {
+    m.feature_stats_.Add(x.dense);
+    const int64_t n = m.feature_stats_.count();
+    if (n <= LinearModel::kExactScaleSamples ||
+        n % LinearModel::kScaleRefreshInterval == 0) {
+      m.ComputeScale();
+    }
+  }
+  m.Score(x, buffers_);
+  const bool regression = m.config_.task == Task::kRegression;
+  if (regression && m.loss_.kind == LossKind::kPoisson) {
+    buffers_.scores[0] = std::min(buffers_.scores[0], LinearModel::kMaxLogRate);
+  }
+
+  // Progressive validation on the prediction made before learning.
+  double metric_loss;
+  double target = label;
+  bool learn = true;
+  bool correct = false;
+  double abs_error = 0;
+  if (regression) {
+    Prediction& p = prediction_;
+    m.ToPrediction(buffers_.scores.data(), p);
+    if (m.loss_.kind == LossKind::kSquared) {
+      metric_loss = (p.value - label) * (p.value - label);
+    } else if (m.loss_.kind == LossKind::kPoisson) {
+      metric_loss = LossValue(m.loss_, buffers_.scores.data(), 1, label);
+    } else {
+      metric_loss = LossValue(m.loss_, &p.value, 1, label);
+    }
+    abs_error = std::abs(p.value - label);
+    if (m.StandardizesTarget()) {
+      // Until two distinct labels are seen, the running mean alone is the
+      // model.
+      learn = m.label_stats_.count() >= 2 && m.label_stats_.m2()[0] > 0;
+      target = (label - m.label_stats_.mean()[0]) / m.label_stats_.SafeStd(0);
+    }
+    LossAndGradient(m.loss_, buffers_.scores.data(), 1, target, grad_.data());
+  } else {
+    metric_loss = LossAndGradient(m.loss_, buffers_.scores.data(), m.outputs_,
+                                  label, grad_.data());
+    // The decision, as m.ToPrediction makes it, from the scores alone.
+    correct =
+        m.config_.task == Task::kBinary
+            ? (buffers_.scores[0] >= 0) == (label == 1)
+            : std::max_element(buffers_.scores.begin(), buffers_.scores.end()) -
+                      buffers_.scores.begin() ==
+                  static_cast<ptrdiff_t>(label);
+  }
+  m.metrics_.Add(metric_loss, correct, abs_error);
+  if (m.drift_.Add(metric_loss, m.version_) &&
+      m.config_.drift_policy == DriftPolicy::kReset) {
+    ForgetOptimizerState();
+  }
+
+  if (!m.config_.class_weights.empty()) {
+    weight *= m.config_.class_weights[static_cast<size_t>(label)];
+  }
+  if (learn && weight > 0) {
+    const double clip = *m.config_.max_gradient;
+    if (clip > 0) {
+      for (double& g : grad_) g = std::clamp(g, -clip, clip);
+    }
+    bool applied;
+    switch (m.config_.optimizer) {
+      case Optimizer::kSgd: {
+        // Never step past the point that would fit this example exactly
+        // under squared loss (eta * |(x, 1)|^2 <= 1): keeps SGD stable
+        // however many features there are or however large the weight.
+        double norm2 = 1.0;
+        for (double v : buffers_.z) norm2 += v * v;
+        for (double v : buffers_.xs) norm2 += v * v;
+        const double step =
+            std::min(LearningRate(m.version_) * weight, 1.0 / norm2);
+        applied = Update<SgdRule>(weight, step);
+        break;
+      }
+      case Optimizer::kAdagrad:
+        applied = Update<AdagradRule>(weight, 0);
+        break;
+      case Optimizer::kFtrl:
+        applied = Update<FtrlRule>(weight, 0);
+        break;
+      case Optimizer::kAdam:
+        applied = Update<AdamRule>(weight, 0);
+        break;
+      default:
+        applied = Update<NormalizedRule>(weight, 0);
+        break;
+    }
+    if (!applied) ++m.skipped_updates_;
+  }
+  if (regression) {
+    if (m.label_min_ > m.label_max_) {
+      m.label_min_ = m.label_max_ = label;
+    } else {
+      m.label_min_ = std::min(m.label_min_, label);
+      m.label_max_ = std::max(m.label_max_, label);
+    }
+    m.label_stats_.Add(label);
+  }
+}
+
+template <class Rule>
+bool ModelTrainer::Update(double weight, double sgd_step) {
+  LinearModel& m = model_;
+  static_assert(kStride == 3, "sparse slots hold {w, a, b} per output");
+  const uint32_t d = m.config_.num_features;
+  const double l1 = *m.config_.l1, l2 = *m.config_.l2;
+  StepParams p{};
+  p.weight = weight;
+  p.rate = sgd_step;
+  p.eta = *m.config_.learning_rate;
+  p.alpha = p.eta;
+  p.beta = *m.config_.ftrl_beta;
+  const double old_steps = m.steps_, old_norm = m.norm_sum_,
+               old_wsum = m.weight_sum_, old_b1 = m.beta1_t_,
+               old_b2 = m.beta2_t_;
+  m.steps_ += 1;
+  if constexpr (Rule::kOptimizer == Optimizer::kAdam) {
+    p.b1 = *m.config_.adam_beta1;
+    p.b2 = *m.config_.adam_beta2;
+    m.beta1_t_ *= p.b1;
+    m.beta2_t_ *= p.b2;
+    p.inv_c1 = 1 / (1 - m.beta1_t_);
+    p.inv_c2 = 1 / (1 - m.beta2_t_);
+  }
+
+  // For a rollback: a copy of the dense values the rule writes (an update
+  // visits every dense coordinate anyway) and a log of the sparse
+  // coordinates, each with every output's values. A slot may come twice;
+  // its first entry holds its values before the update.
+  double* const w = m.dense_.data();
+  double* const a = w + m.plane_;
+  double* const b = a + m.plane_;
+  const size_t row = static_cast<size_t>(d) + 1;  // between outputs
+  const double* const z = buffers_.z.data();
+  // The planes the rule writes: w, then a, then b.
+  const size_t written =
+      m.plane_ * (Rule::kWritesB ? 3 : (Rule::kWritesA ? 2 : 1));
+  std::copy_n(w, written, dense_undo_.data());
+  // The normalized rule: each coordinate's scale takes in this example, as
+  // it is logged; then the rate uses the normalized |x|^2 of this example.
+  double norm_x = 0;
+  if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
+    norm_x = Rule::TakeScale(w + d, b + d, row, 1.0, m.outputs_);  // bias
+    for (uint32_t j = 0; j < d; ++j) {
+      if (z[j] != 0) {
+        norm_x += Rule::TakeScale(w + j, b + j, row, z[j], m.outputs_);
+      }
+    }
+  }
+  const size_t per_coord = static_cast<size_t>(m.outputs_) * kStride;
+  if (sparse_.size() < buffers_.slots.size()) {
+    sparse_.resize(buffers_.slots.size());
+    sparse_undo_.resize(buffers_.slots.size() * per_coord);
+  }
+  size_t n = 0;
+  // Plain pointers: the log's stores of a double* could otherwise alias the
+  // vectors' own pointers, which would then be reloaded per coordinate.
+  const uint32_t* const slots = buffers_.slots.data();
+  const double* const xs = buffers_.xs.data();
+  SparseCoord* const log = sparse_.data();
+  double* const undo = sparse_undo_.data();
+  const size_t active = buffers_.slots.size();
+  const uint32_t outputs = m.outputs_;
+  for (size_t f = 0; f < active; ++f) {
+    const double x = xs[f];
+    if (x == 0) continue;
+    double* c = m.table_.Mutable(slots[f]);
+    log[n] = {c, x};
+    double* old = undo + n * per_coord;
+    if (outputs == 1) {
+      CopyCoordinate(c, old);
+    } else {
+      for (uint32_t k = 0; k < outputs; ++k) {
+        CopyCoordinate(c + k * kStride, old + k * kStride);
+      }
+    }
+    if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
+      norm_x += Rule::TakeScale(c, c + 2, kStride, x, outputs);
+    }
+    ++n;
+  }
+  if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
+    m.norm_sum_ += weight * norm_x;
+    m.weight_sum_ += weight;
+    p.rate = p.eta * weight * std::sqrt(m.weight_sum_ / m.norm_sum_);
+  }
+
+  double check = 0;  // stays 0 while every written value is finite
+  for (uint32_t k = 0; k < m.outputs_; ++k) {
+    const double g = grad_[k];
+    double* const wk = w + k * row;
+    double* const ak = a + k * row;
+    double* const bk = b + k * row;
+    for (uint32_t j = 0; j < d; ++j) {
+      if (z[j] == 0) continue;
+      Rule::Step(wk[j], ak[j], bk[j], z[j], g, l1, l2, p);
+      Rule::AddFiniteCheck(wk[j], ak[j], bk[j], check);
+    }
+    // The bias, unregularized.
+    Rule::Step(wk[d], ak[d], bk[d], 1.0, g, 0, 0, p);
+    Rule::AddFiniteCheck(wk[d], ak[d], bk[d], check);
+    for (size_t i = 0; i < n; ++i) {
+      double* t = log[i].coord + k * kStride;
+      Rule::Step(t[0], t[1], t[2], log[i].x, g, l1, l2, p);
+      Rule::AddFiniteCheck(t[0], t[1], t[2], check);
+    }
+  }
+  if (check == 0 && std::isfinite(m.norm_sum_) &&
+      std::isfinite(m.weight_sum_)) {
+    return true;
+  }
+  // Roll back; the log in reverse order, as a slot may appear more than once.
+  while (n-- > 0) {
+    std::copy_n(&sparse_undo_[n * per_coord], per_coord, sparse_[n].coord);
+  }
+  std::copy_n(dense_undo_.data(), written, w);
+  m.steps_ = old_steps;
+  m.norm_sum_ = old_norm;
+  m.weight_sum_ = old_wsum;
+  m.beta1_t_ = old_b1;
+  m.beta2_t_ = old_b2;
+  return false;
+}
+
+}  // namespace streamfit

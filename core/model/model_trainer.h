@@ -1,0 +1,96 @@
+// The learning rule (docs/LEARNING.md). For each example (x, y, weight):
+//   1. update the running feature statistics with the dense x,
+//      z = standardize(x); gather the hashed sparse features and their
+//      quadratic interactions (slot, value);
+//   2. score s = W z + b + sum T[slot] value and record the progressive
+//      metrics on the prediction made from s;
+//   3. the progressive loss goes to the drift monitor (a detected rise is
+//      counted; under the reset policy the optimizer state is forgotten);
+//   4. g = d loss / d s (clipped to max_gradient), then every active
+//      coordinate (dense, bias, sparse slots) takes one step of the
+//      configured update rule. If any new weight or optimizer state would be
+//      non-finite, nothing is changed and skipped_updates counts it.
+// Regression with squared, huber or quantile loss learns a standardized
+// target: the estimate is mean_y + sd_y * s with running label statistics
+// (updated after the step), clamped to the range of labels seen widened by
+// half of it on each side.
+#ifndef STREAMFIT_CORE_MODEL_MODEL_TRAINER_H_
+#define STREAMFIT_CORE_MODEL_MODEL_TRAINER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/model/example_batch.h"
+#include "core/model/linear_model.h"
+#include "core/model/model_config.h"
+
+namespace streamfit {
+
+// Learns examples into the LinearModel it owns, by the rule above: the one
+// writer of a model. It keeps what only learning needs (scoring buffers, the
+// gradient, the log a non-finite update rolls back with) out of the model,
+// so publishing model() copies none of it. Not thread-safe: one thread
+// learns; others read published copies of model().
+class ModelTrainer {
+ public:
+  // INVALID_ARGUMENT if `config` is invalid (see WithDefaults).
+  static absl::StatusOr<ModelTrainer> Create(const ModelConfig& config);
+  // Continues learning from `model`.
+  explicit ModelTrainer(LinearModel model);
+
+  // Learns one example. Precondition: it passes ValidateBatch for config().
+  void Learn(const ExampleView& x, double label, double weight = 1);
+  void Learn(std::span<const float> x, double label, double weight = 1) {
+    Learn(ExampleView{x, {}, {}, {}}, label, weight);
+  }
+  // Learns examples [begin, end) of `batch` in order: the one loop that
+  // applies samples, for the live learner, a retrain's catch-up and
+  // recovery alike. Precondition: the batch passes ValidateBatch for
+  // config().
+  void LearnBatch(const ExampleBatch& batch, size_t begin, size_t end);
+  void LearnBatch(const ExampleBatch& batch) {
+    LearnBatch(batch, 0, batch.size());
+  }
+
+  const LinearModel& model() const { return model_; }
+  LinearModel TakeModel() && { return std::move(model_); }
+  const ModelConfig& config() const { return model_.config(); }
+  uint64_t version() const { return model_.version(); }
+
+ private:
+  static constexpr size_t kStride = LinearModel::kStride;
+
+  double LearningRate(uint64_t t) const;
+  // The drift policy `reset`: every coordinate's optimizer values and the
+  // global ones go back to a new model's; the weights stay.
+  void ForgetOptimizerState();
+  // One step of Rule, one of the kernels in core/model/rules/, from grad_
+  // at the input scored into buffers_; false (and nothing changed) if it
+  // would make the model non-finite.
+  template <class Rule>
+  bool Update(double weight, double sgd_step);
+
+  LinearModel model_;
+  ScoreBuffers buffers_;
+  std::vector<double> grad_;
+  Prediction prediction_;
+  // What an update rolls back to: the dense values before it (those its rule
+  // writes), and the sparse coordinates it touched (output 0's values;
+  // output k's are kStride * k further) with their inputs and values before
+  // it.
+  std::vector<double> dense_undo_;
+  struct SparseCoord {
+    double* coord;
+    double x;
+  };
+  std::vector<SparseCoord> sparse_;
+  std::vector<double> sparse_undo_;
+};
+
+}  // namespace streamfit
+
+#endif  // STREAMFIT_CORE_MODEL_MODEL_TRAINER_H_
