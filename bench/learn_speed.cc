@@ -1,8 +1,9 @@
 // streamfit-learn-speed: nanoseconds per learned example (ModelTrainer::Learn)
-// for each update rule on three input shapes, and heap allocations per
-// example counted by a replaced global operator new; in the same run, the
-// memory floor of each sparse shape (BM_MemoryFloor) and the compute floor of
-// the dense one (BM_DenseFloor).
+// for each update rule on dense and sparse input shapes, and heap allocations
+// per example counted by a replaced global operator new; in the same run, the
+// memory floor of each sparse shape (BM_MemoryFloor), the compute floors of
+// the dense ones (BM_DenseFloor, BM_RuleFloor) and the cost of publishing a
+// model (BM_Publish).
 //
 //   build/bench/streamfit-learn-speed --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
@@ -22,6 +23,12 @@
 #include "core/model/feature_hash.h"
 #include "core/model/linear_model.h"
 #include "core/model/model_trainer.h"
+#include "core/model/rules/adagrad.h"
+#include "core/model/rules/adam.h"
+#include "core/model/rules/ftrl.h"
+#include "core/model/rules/normalized.h"
+#include "core/model/rules/sgd.h"
+#include "core/model/rules/step_params.h"
 
 namespace {
 
@@ -49,16 +56,37 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 namespace streamfit {
 namespace {
 
-enum class Shape { kDense10, kSparse30, kSparse30Zipf, kSparse30Quadratic };
+enum class Shape {
+  kDense10,
+  kDense100,
+  kDense1000,
+  kSparse30,
+  kSparse30Zipf,
+  kSparse30Quadratic
+};
+
+// The number of dense features of a shape (0: sparse).
+uint32_t DenseWidth(Shape shape) {
+  switch (shape) {
+    case Shape::kDense10:
+      return 10;
+    case Shape::kDense100:
+      return 100;
+    case Shape::kDense1000:
+      return 1000;
+    default:
+      return 0;
+  }
+}
 
 constexpr int kExamples = 4096;
 
-// kExamples binary examples of the given shape: dense ones from a fixed
-// linear rule; sparse ones with 30 active named features in two namespaces
-// (15 each) drawn from a vocabulary of 100k names per namespace, uniformly
-// (every lookup a cache miss: the worst case) or, for kSparse30Zipf, with
-// Zipf frequencies (P(rank r) ~ 1 / r, as words in text and most categorical
-// data: the frequent features stay in cache).
+// kExamples binary examples of the given shape: dense ones (feature j has
+// spread j % 10 + 1) from a fixed linear rule; sparse ones with 30 active named
+// features in two namespaces (15 each) drawn from a vocabulary of 100k names
+// per namespace, uniformly (every lookup a cache miss: the worst case) or, for
+// kSparse30Zipf, with Zipf frequencies (P(rank r) ~ 1 / r, as words in text and
+// most categorical data: the frequent features stay in cache).
 ExampleBatch MakeData(Shape shape) {
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0, 1);
@@ -74,13 +102,13 @@ ExampleBatch MakeData(Shape shape) {
   };
   ExampleBatch batch;
   const uint32_t a = HashNamespace("a"), b = HashNamespace("b");
-  if (shape == Shape::kDense10) {
-    batch.num_features = 10;
+  if (const uint32_t d = DenseWidth(shape); d > 0) {
+    batch.num_features = d;
     for (int i = 0; i < kExamples; ++i) {
-      std::vector<float> x(10);
+      std::vector<float> x(d);
       float s = 0;
-      for (int j = 0; j < 10; ++j) {
-        x[j] = normal(rng) * (j + 1);
+      for (uint32_t j = 0; j < d; ++j) {
+        x[j] = normal(rng) * static_cast<float>(j % 10 + 1);
         s += (j % 2 ? 1 : -1) * x[j];
       }
       batch.Add(x, s > 0 ? 1 : 0);
@@ -110,7 +138,7 @@ void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer,
   ModelConfig config;
   config.task = Task::kBinary;
   config.optimizer = optimizer;
-  config.num_features = shape == Shape::kDense10 ? 10 : 0;
+  config.num_features = DenseWidth(shape);
   config.hash_bits = 18;
   if (shape == Shape::kSparse30Quadratic) config.interactions = {{"a", "b"}};
   absl::StatusOr<ModelTrainer> trainer = ModelTrainer::Create(config);
@@ -267,7 +295,177 @@ void BM_DenseFloorRequired(benchmark::State& state) {
   benchmark::DoNotOptimize(skipped);
 }
 
+// The floor of one update rule on a dense binary shape: the work Learn must
+// do per example, hand-fused with the rule's own kernel (core/model/rules/):
+// Welford statistics of the features with 1 / sd refreshed every 64
+// examples, the standardized score, the logistic loss and gradient from one
+// exponential, the progressive loss and accuracy with a 1,000-example
+// window, the rule's global values (sgd: the capped step; adam: beta^t;
+// normalized: each coordinate's scale and the rate from N and T) and a
+// finiteness check. No rollback log, drift monitor or clipping, which Learn
+// also has.
+template <class Rule>
+void BM_RuleFloor(benchmark::State& state, Shape shape) {
+  const ExampleBatch data = MakeData(shape);
+  const uint32_t d = data.num_features;
+  ModelConfig config;
+  config.task = Task::kBinary;
+  config.optimizer = Rule::kOptimizer;
+  config.num_features = d;
+  const ModelConfig full = *WithDefaults(config);
+  std::vector<double> w(d + 1), a(d + 1), b(d + 1), mean(d), m2(d),
+      inv_std(d, 1.0), z(d + 1, 1.0), window(1000);
+  StepParams p{};
+  p.weight = 1;
+  p.eta = p.alpha = *full.learning_rate;
+  p.beta = *full.ftrl_beta;
+  p.b1 = *full.adam_beta1;
+  p.b2 = *full.adam_beta2;
+  const double l2 = *full.l2;
+  double beta1_t = 1, beta2_t = 1, norm_sum = 0, weight_sum = 0;
+  double loss_sum = 0, correct = 0;
+  int64_t n = 0, skipped = 0;
+  size_t i = 0, next = 0;
+  for (auto _ : state) {
+    const float* x = data.row(i).data();
+    const double y = data.labels[i];
+    const double inv_n = 1.0 / static_cast<double>(++n);
+    for (uint32_t j = 0; j < d; ++j) {
+      const double delta = x[j] - mean[j];
+      mean[j] += delta * inv_n;
+      m2[j] += delta * (x[j] - mean[j]);
+    }
+    if (n % 64 == 0) {
+      for (uint32_t j = 0; j < d; ++j) {
+        inv_std[j] = 1.0 / std::sqrt(m2[j] * inv_n);
+      }
+    }
+    double s = w[d], norm2 = 1;
+    for (uint32_t j = 0; j < d; ++j) {
+      z[j] = (x[j] - mean[j]) * inv_std[j];
+      s += w[j] * z[j];
+      norm2 += z[j] * z[j];
+    }
+    const double e = std::exp(-std::abs(s));
+    const double prob = s >= 0 ? 1 / (1 + e) : e / (1 + e);
+    const double loss = std::log1p(e) + (s > 0 ? (1 - y) * s : -y * s);
+    loss_sum += loss;
+    correct += (s >= 0) == (y == 1);
+    window[next] = loss;
+    if (++next == window.size()) next = 0;
+    const double g = prob - y;
+    if constexpr (Rule::kOptimizer == Optimizer::kSgd) {
+      p.rate = std::min(p.eta / std::sqrt(static_cast<double>(n)), 1 / norm2);
+    }
+    if constexpr (Rule::kOptimizer == Optimizer::kAdam) {
+      beta1_t *= p.b1;
+      beta2_t *= p.b2;
+      p.inv_c1 = 1 / (1 - beta1_t);
+      p.inv_c2 = 1 / (1 - beta2_t);
+    }
+    if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
+      double norm_x = 0;
+      for (uint32_t j = 0; j <= d; ++j) {
+        norm_x += NormalizedRule::TakeScale(&w[j], &b[j], 1, z[j], 1);
+      }
+      norm_sum += norm_x;
+      weight_sum += 1;
+      p.rate = p.eta * std::sqrt(weight_sum / norm_sum);
+    }
+    double check = 0;
+    for (uint32_t j = 0; j <= d; ++j) {
+      Rule::Step(w[j], a[j], b[j], z[j], g, 0, j < d ? l2 : 0, p);
+      Rule::AddFiniteCheck(w[j], a[j], b[j], check);
+    }
+    skipped += check != 0;
+    if (++i == kExamples) i = 0;
+  }
+  benchmark::DoNotOptimize(w.data());
+  benchmark::DoNotOptimize(loss_sum + correct + window[0]);
+  benchmark::DoNotOptimize(skipped);
+}
+
+// The cost of one publish: copying the model a trainer holds (what the
+// learner hands to Predict) against copying the whole trainer, whose
+// scoring buffers and rollback log grow with the widest example it has
+// learned. `wide` first learns one example of 100,000 hashed features, so
+// those buffers are large; the model copy must not notice.
+void BM_Publish(benchmark::State& state, Shape shape, bool wide,
+                bool copy_trainer) {
+  ModelConfig config;
+  config.task = Task::kBinary;
+  config.num_features = DenseWidth(shape);
+  config.hash_bits = 18;
+  absl::StatusOr<ModelTrainer> trainer = ModelTrainer::Create(config);
+  if (!trainer.ok()) {
+    state.SkipWithError(trainer.status().ToString().c_str());
+    return;
+  }
+  const ExampleBatch data = MakeData(shape);
+  trainer->LearnBatch(data);
+  if (wide) {
+    std::vector<float> dense(config.num_features, 1);
+    std::vector<uint32_t> hashes, namespaces;
+    const uint32_t ns = HashNamespace("w");
+    for (uint32_t f = 0; f < 100000; ++f) {
+      hashes.push_back(HashFeatureIndex(ns, f));
+      namespaces.push_back(ns);
+    }
+    const std::vector<float> values(hashes.size(), 1e-3f);
+    trainer->Learn(ExampleView{dense, hashes, namespaces, values}, 1);
+  }
+  const uint64_t allocations_before = g_allocations.load();
+  for (auto _ : state) {
+    if (copy_trainer) {
+      auto copy = std::make_shared<const ModelTrainer>(*trainer);
+      benchmark::DoNotOptimize(copy.get());
+    } else {
+      auto copy = std::make_shared<const LinearModel>(trainer->model());
+      benchmark::DoNotOptimize(copy.get());
+    }
+  }
+  state.counters["allocs_per_publish"] = benchmark::Counter(
+      static_cast<double>(g_allocations.load() - allocations_before) /
+      static_cast<double>(state.iterations()));
+}
+
+template <class Rule>
+void RegisterRuleFloor(Shape shape, const std::string& shape_name) {
+  benchmark::RegisterBenchmark(("RuleFloor/" + shape_name + "/" +
+                                std::string(OptimizerName(Rule::kOptimizer)))
+                                   .c_str(),
+                               BM_RuleFloor<Rule>, shape);
+}
+
 void RegisterAll() {
+  RegisterRuleFloor<SgdRule>(Shape::kDense10, "dense10");
+  RegisterRuleFloor<AdagradRule>(Shape::kDense10, "dense10");
+  RegisterRuleFloor<FtrlRule>(Shape::kDense10, "dense10");
+  RegisterRuleFloor<AdamRule>(Shape::kDense10, "dense10");
+  for (const auto& [name, shape] :
+       {std::pair<std::string, Shape>{"dense10", Shape::kDense10},
+        {"dense100", Shape::kDense100},
+        {"dense1000", Shape::kDense1000}}) {
+    RegisterRuleFloor<NormalizedRule>(shape, name);
+    if (shape != Shape::kDense10) {
+      benchmark::RegisterBenchmark(("Learn/" + name + "/normalized").c_str(),
+                                   BM_Learn, shape, Optimizer::kNormalized, 0);
+    }
+  }
+  for (const auto& [name, shape] :
+       {std::pair<std::string, Shape>{"hashed18", Shape::kSparse30},
+        {"dense1000", Shape::kDense1000}}) {
+    for (bool wide : {false, true}) {
+      for (bool copy_trainer : {false, true}) {
+        benchmark::RegisterBenchmark(
+            ("Publish/" + name +
+             (wide ? "/after_wide_example" : "/after_narrow_examples") +
+             (copy_trainer ? "/copy:trainer" : "/copy:model"))
+                .c_str(),
+            BM_Publish, shape, wide, copy_trainer);
+      }
+    }
+  }
   benchmark::RegisterBenchmark("DenseFloor/dense10_logistic", BM_DenseFloor);
   benchmark::RegisterBenchmark("DenseFloor/dense10_squared_required",
                                BM_DenseFloorRequired);
