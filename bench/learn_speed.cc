@@ -81,13 +81,14 @@ uint32_t DenseWidth(Shape shape) {
 
 constexpr int kExamples = 4096;
 
-// kExamples binary examples of the given shape: dense ones (feature j has
-// spread j % 10 + 1) from a fixed linear rule; sparse ones with 30 active named
+// kExamples examples of the given shape, binary unless `task` is regression:
+// dense ones (feature j has spread j % 10 + 1) from a fixed linear rule (for
+// regression, its value is the label); sparse ones with 30 active named
 // features in two namespaces (15 each) drawn from a vocabulary of 100k names
 // per namespace, uniformly (every lookup a cache miss: the worst case) or, for
 // kSparse30Zipf, with Zipf frequencies (P(rank r) ~ 1 / r, as words in text and
 // most categorical data: the frequent features stay in cache).
-ExampleBatch MakeData(Shape shape) {
+ExampleBatch MakeData(Shape shape, Task task = Task::kBinary) {
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0, 1);
   std::uniform_int_distribution<uint32_t> uniform(0, 99999);
@@ -111,7 +112,7 @@ ExampleBatch MakeData(Shape shape) {
         x[j] = normal(rng) * static_cast<float>(j % 10 + 1);
         s += (j % 2 ? 1 : -1) * x[j];
       }
-      batch.Add(x, s > 0 ? 1 : 0);
+      batch.Add(x, task == Task::kRegression ? s : (s > 0 ? 1 : 0));
     }
     return batch;
   }
@@ -134,9 +135,9 @@ ExampleBatch MakeData(Shape shape) {
 // the learner publishes states for Predict (the copy shares the sparse
 // table's blocks, so the next writes to them switch buffers).
 void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer,
-              int publish_every) {
+              int publish_every, Task task) {
   ModelConfig config;
-  config.task = Task::kBinary;
+  config.task = task;
   config.optimizer = optimizer;
   config.num_features = DenseWidth(shape);
   config.hash_bits = 18;
@@ -146,7 +147,7 @@ void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer,
     state.SkipWithError(trainer.status().ToString().c_str());
     return;
   }
-  const ExampleBatch data = MakeData(shape);
+  const ExampleBatch data = MakeData(shape, task);
   // Warm up: the sparse table and scratch buffers are allocated once.
   for (int i = 0; i < kExamples; ++i) {
     trainer->Learn(data.view(i), data.labels[i]);
@@ -302,14 +303,16 @@ void BM_DenseFloorRequired(benchmark::State& state) {
 // exponential, the progressive loss and accuracy with a 1,000-example
 // window, the rule's global values (sgd: the capped step; adam: beta^t;
 // normalized: each coordinate's scale and the rate from N and T) and a
-// finiteness check. No rollback log, drift monitor or clipping, which Learn
-// also has.
+// finiteness check. For regression, instead of the logistic loss: Welford
+// statistics of the target, the estimate mean + sd * score, its squared
+// error, and the gradient against the standardized target. No rollback log,
+// drift monitor, clipping or prediction clamp, which Learn also has.
 template <class Rule>
-void BM_RuleFloor(benchmark::State& state, Shape shape) {
-  const ExampleBatch data = MakeData(shape);
+void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
+  const ExampleBatch data = MakeData(shape, task);
   const uint32_t d = data.num_features;
   ModelConfig config;
-  config.task = Task::kBinary;
+  config.task = task;
   config.optimizer = Rule::kOptimizer;
   config.num_features = d;
   const ModelConfig full = *WithDefaults(config);
@@ -323,7 +326,7 @@ void BM_RuleFloor(benchmark::State& state, Shape shape) {
   p.b2 = *full.adam_beta2;
   const double l2 = *full.l2;
   double beta1_t = 1, beta2_t = 1, norm_sum = 0, weight_sum = 0;
-  double loss_sum = 0, correct = 0;
+  double loss_sum = 0, correct = 0, y_mean = 0, y_m2 = 0;
   int64_t n = 0, skipped = 0;
   size_t i = 0, next = 0;
   for (auto _ : state) {
@@ -346,14 +349,26 @@ void BM_RuleFloor(benchmark::State& state, Shape shape) {
       s += w[j] * z[j];
       norm2 += z[j] * z[j];
     }
-    const double e = std::exp(-std::abs(s));
-    const double prob = s >= 0 ? 1 / (1 + e) : e / (1 + e);
-    const double loss = std::log1p(e) + (s > 0 ? (1 - y) * s : -y * s);
+    double loss, g;
+    if (task == Task::kRegression) {
+      const double y_sd =
+          n > 2 ? std::sqrt(y_m2 / static_cast<double>(n - 1)) : 1.0;
+      const double error = y_mean + y_sd * s - y;
+      loss = error * error;
+      g = s - (y - y_mean) / y_sd;
+      const double delta = y - y_mean;
+      y_mean += delta * inv_n;
+      y_m2 += delta * (y - y_mean);
+    } else {
+      const double e = std::exp(-std::abs(s));
+      const double prob = s >= 0 ? 1 / (1 + e) : e / (1 + e);
+      loss = std::log1p(e) + (s > 0 ? (1 - y) * s : -y * s);
+      correct += (s >= 0) == (y == 1);
+      g = prob - y;
+    }
     loss_sum += loss;
-    correct += (s >= 0) == (y == 1);
     window[next] = loss;
     if (++next == window.size()) next = 0;
-    const double g = prob - y;
     if constexpr (Rule::kOptimizer == Optimizer::kSgd) {
       p.rate = std::min(p.eta / std::sqrt(static_cast<double>(n)), 1 / norm2);
     }
@@ -430,11 +445,12 @@ void BM_Publish(benchmark::State& state, Shape shape, bool wide,
 }
 
 template <class Rule>
-void RegisterRuleFloor(Shape shape, const std::string& shape_name) {
+void RegisterRuleFloor(Shape shape, const std::string& shape_name,
+                       Task task = Task::kBinary) {
   benchmark::RegisterBenchmark(("RuleFloor/" + shape_name + "/" +
                                 std::string(OptimizerName(Rule::kOptimizer)))
                                    .c_str(),
-                               BM_RuleFloor<Rule>, shape);
+                               BM_RuleFloor<Rule>, shape, task);
 }
 
 void RegisterAll() {
@@ -442,6 +458,13 @@ void RegisterAll() {
   RegisterRuleFloor<AdagradRule>(Shape::kDense10, "dense10");
   RegisterRuleFloor<FtrlRule>(Shape::kDense10, "dense10");
   RegisterRuleFloor<AdamRule>(Shape::kDense10, "dense10");
+  // The default rule on the shape and task streamfit-bench's Observe load
+  // sends (bench/observe_cpu.py compares the learner thread against it).
+  RegisterRuleFloor<NormalizedRule>(Shape::kDense10, "dense10_regression",
+                                    Task::kRegression);
+  benchmark::RegisterBenchmark("Learn/dense10_regression/normalized", BM_Learn,
+                               Shape::kDense10, Optimizer::kNormalized, 0,
+                               Task::kRegression);
   for (const auto& [name, shape] :
        {std::pair<std::string, Shape>{"dense10", Shape::kDense10},
         {"dense100", Shape::kDense100},
@@ -449,7 +472,8 @@ void RegisterAll() {
     RegisterRuleFloor<NormalizedRule>(shape, name);
     if (shape != Shape::kDense10) {
       benchmark::RegisterBenchmark(("Learn/" + name + "/normalized").c_str(),
-                                   BM_Learn, shape, Optimizer::kNormalized, 0);
+                                   BM_Learn, shape, Optimizer::kNormalized, 0,
+                                   Task::kBinary);
     }
   }
   for (const auto& [name, shape] :
@@ -485,7 +509,7 @@ void RegisterAll() {
       benchmark::RegisterBenchmark((std::string("Learn/") + shape_name + "/" +
                                     std::string(OptimizerName(o)))
                                        .c_str(),
-                                   BM_Learn, shape, o, 0);
+                                   BM_Learn, shape, o, 0, Task::kBinary);
     }
     if (shape == Shape::kSparse30 || shape == Shape::kSparse30Zipf) {
       for (int every : {64, 1024}) {
@@ -493,7 +517,7 @@ void RegisterAll() {
             (std::string("Learn/") + shape_name +
              "/normalized/publish_every:" + std::to_string(every))
                 .c_str(),
-            BM_Learn, shape, Optimizer::kNormalized, every);
+            BM_Learn, shape, Optimizer::kNormalized, every, Task::kBinary);
       }
     }
   }

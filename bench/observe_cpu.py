@@ -12,8 +12,14 @@ the same process, so the totals include it.
 
   bench/observe_cpu.py build/bench/streamfit-bench --mode=observe-stream \\
       --batch=64 --messages=40000 --fsync=always
+
+With --floor=build/bench/streamfit-learn-speed first, it then runs that
+binary's hand-fused floor of the default rule on the same shape and task
+(RuleFloor/dense10_regression/normalized, median of 3) and prints the
+learner thread's CPU per sample against it.
 """
 import collections
+import json
 import os
 import subprocess
 import sys
@@ -44,6 +50,11 @@ def sample(pid):
 
 def main():
     args = sys.argv[1:]
+    floor = None
+    if args and args[0].startswith("--floor="):
+        floor = args.pop(0).split("=", 1)[1]
+    batch = next((int(a.split("=")[1]) for a in args
+                  if a.startswith("--batch=")), 0)
     messages = next((int(a.split("=")[1]) for a in args
                      if a.startswith("--messages=")), 0)
     proc = subprocess.Popen(["stdbuf", "-oL"] + args + ["--runs=1"],
@@ -69,6 +80,23 @@ def main():
         if seconds > 0:
             per_message = f"  {1e6 * seconds / messages:6.1f} us/message" if messages else ""
             print(f"  {name:16s} {seconds:6.2f} s{per_message}")
+    if floor and messages and batch:
+        learner_ns = 1e9 * by_name["sf-learner"] / (messages * batch)
+        floor_ns = floor_median_ns(floor)
+        print(f"sf-learner {learner_ns:.1f} ns/sample, floor "
+              f"{floor_ns:.1f} ns/sample: {learner_ns / floor_ns:.2f}x")
+
+
+def floor_median_ns(binary):
+    """Median CPU ns of RuleFloor/dense10_regression/normalized over 3 runs."""
+    out = subprocess.run(
+        [binary, "--benchmark_filter=^RuleFloor/dense10_regression/normalized$",
+         "--benchmark_repetitions=3", "--benchmark_format=json"],
+        check=True, capture_output=True, text=True).stdout
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            return b["cpu_time"]
+    sys.exit("no median in the floor benchmark's output")
 
 
 if __name__ == "__main__":
