@@ -48,7 +48,7 @@ class ModelStore {
       const Learner::Options& learner_options);
 
   // Recovers every model of the manifest: newest valid checkpoint, then the
-  // log tail replayed through LinearModel::Learn (as the learner does).
+  // log tail replayed through ModelTrainer::LearnBatch (as the learner does).
   // Prints what it cut or skipped to stderr.
   absl::StatusOr<std::vector<std::shared_ptr<LiveModel>>> RecoverAll();
   // Models in the manifest (what RecoverAll recovers).
