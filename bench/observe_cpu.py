@@ -81,8 +81,12 @@ def main():
             per_message = f"  {1e6 * seconds / messages:6.1f} us/message" if messages else ""
             print(f"  {name:16s} {seconds:6.2f} s{per_message}")
     if floor and messages and batch:
-        learner_ns = 1e9 * by_name["sf-learner"] / (messages * batch)
         floor_ns = floor_median_ns(floor)
+        if by_name["sf-learner"] <= 0:
+            print(f"floor {floor_ns:.1f} ns/sample; sf-learner ended before "
+                  "the last reading (run again)")
+            return
+        learner_ns = 1e9 * by_name["sf-learner"] / (messages * batch)
         print(f"sf-learner {learner_ns:.1f} ns/sample, floor "
               f"{floor_ns:.1f} ns/sample: {learner_ns / floor_ns:.2f}x")
 

@@ -208,7 +208,14 @@ ObserveResult RunObserveStream(const std::string& address,
       c.samples.fetch_add(n);
     });
     const auto options = grpc::WriteOptions().set_buffer_hint();
+    const auto start = Clock::now();
     for (int64_t m = 0;; ++m) {
+      if (load.rate > 0) {  // message m is due after m * batch samples
+        std::this_thread::sleep_until(
+            start +
+            std::chrono::duration_cast<Clock::duration>(
+                std::chrono::duration<double>(m * load.batch / load.rate)));
+      }
       if (load.duration_s > 0) {
         if (m % 64 == 0 &&
             (Clock::now() >= c.end || (stop != nullptr && stop->load()))) {

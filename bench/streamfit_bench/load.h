@@ -23,6 +23,9 @@ struct ObserveLoad {
   double duration_s = 0;      // run for this long instead
   int connections = 1;        // channels, one stream (or caller) each
   int messages_per_call = 1;  // observe-unary: messages per Observe call
+  // observe-stream: samples per second per connection, paced evenly; 0 for
+  // flat out.
+  double rate = 0;
 };
 
 struct ObserveResult {

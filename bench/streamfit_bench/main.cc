@@ -59,6 +59,9 @@ ABSL_FLAG(int64_t, messages, 20000, "Observe messages per connection");
 ABSL_FLAG(int, messages_per_call, 1,
           "observe-unary: messages per Observe call (a client stream)");
 ABSL_FLAG(int, connections, 1, "Observe channels (one stream each)");
+ABSL_FLAG(double, observe_rate, 0,
+          "observe-stream and mixed: samples/s per stream, paced; 0 for flat "
+          "out (mixed: the same load on both servers)");
 ABSL_FLAG(double, duration_s, 0,
           "observe: run this long instead of --messages; predict and mixed: "
           "measuring time per phase (default 5)");
@@ -175,6 +178,7 @@ ObserveLoad ObserveFlags() {
   load.messages_per_call = std::max(1, absl::GetFlag(FLAGS_messages_per_call));
   load.connections = absl::GetFlag(FLAGS_connections);
   load.duration_s = absl::GetFlag(FLAGS_duration_s);
+  load.rate = absl::GetFlag(FLAGS_observe_rate);
   return load;
 }
 
@@ -292,7 +296,8 @@ pid_t SpawnObserveLoad(const std::string& address, double seconds) {
       absl::StrCat("--batch=", load.batch),
       absl::StrCat("--features=", load.features),
       absl::StrCat("--sparse=", load.sparse),
-      absl::StrCat("--connections=", load.connections)};
+      absl::StrCat("--connections=", load.connections),
+      absl::StrCat("--observe_rate=", load.rate)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -303,7 +308,8 @@ pid_t SpawnObserveLoad(const std::string& address, double seconds) {
   return pid;
 }
 
-// Mixed mode: Predict latency idle, then while Observe runs flat out.
+// Mixed mode: Predict latency idle, then while Observe runs flat out (or at
+// --observe_rate).
 int RunMixed(const Servers& servers) {
   const PredictLoad predict = PredictFlags();
   const int runs = absl::GetFlag(FLAGS_runs);
