@@ -46,8 +46,8 @@ double ModelTrainer::LearningRate(uint64_t t) const {
 
 void ModelTrainer::ForgetOptimizerState() {
   LinearModel& m = model_;
-  std::fill(m.dense_.begin() + m.plane_, m.dense_.end(),
-            0.0);  // planes a and b
+  // Planes a and b.
+  std::fill(m.dense_.begin() + m.plane_, m.dense_.end(), 0.0);
   for (size_t slot = 0; slot < m.table_.slots(); ++slot) {
     if (m.table_.Find(slot) == nullptr) continue;
     double* c = m.table_.Mutable(slot);

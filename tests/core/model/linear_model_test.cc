@@ -98,8 +98,7 @@ TEST(LinearModelTest, FromStateRejectsMissingTensor) {
 }
 
 TEST(LinearModelTest, FromStateRejectsWrongShape) {
-  ModelTrainer trainer(MustCreate(Config(Task::kBinary, 2)));
-  const LinearModel& model = trainer.model();
+  const LinearModel model = MustCreate(Config(Task::kBinary, 2));
   std::vector<NamedTensor> state = model.ExportState();
   FindTensor(state, "weights")->push_back(0);
   EXPECT_THAT(
@@ -112,8 +111,7 @@ TEST(LinearModelTest, FromStateRejectsWrongShape) {
 }
 
 TEST(LinearModelTest, FromStateRejectsNonFiniteWeight) {
-  ModelTrainer trainer(MustCreate(Config(Task::kBinary, 2)));
-  const LinearModel& model = trainer.model();
+  const LinearModel model = MustCreate(Config(Task::kBinary, 2));
   std::vector<NamedTensor> state = model.ExportState();
   (*FindTensor(state, "weights"))[1] = std::nan("");
   EXPECT_THAT(
