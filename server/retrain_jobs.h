@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -100,9 +101,34 @@ class RetrainJobs {
         datasets_(datasets),
         options_(std::move(options)),
         fs_(options_.file_system) {}
+  // A job's request and id, taken when it starts running.
+  struct Started {
+    v1::RetrainRequest request;
+    std::string id;
+  };
+
   void Work();
   // Starts `job` unless it was cancelled since it was taken, then runs it.
   void Run(Job& job);
+  // Marks `job` running; nullopt if it was cancelled since it was taken.
+  std::optional<Started> MarkRunning(Job& job);
+  // Loads and splits the dataset, fits, compares on the holdout and, as the
+  // swap policy says, swaps the fit in. OK when the job succeeded, CANCELLED
+  // when it was cancelled, else why it failed; the live model is unchanged
+  // unless the swap happened.
+  absl::Status Retrain(Job& job, const Started& started);
+  // The fit of the model's config (with the request's overrides) on `train`,
+  // reporting progress into `job`.
+  absl::StatusOr<LinearModel> FitReporting(Job& job,
+                                           const v1::RetrainRequest& request,
+                                           const LiveModel& model,
+                                           const ExampleBatch& train);
+  // Has the learner adopt `fitted` (replaying what it learned since the
+  // cutoff) and records the swap durably; the version it took effect at.
+  absl::StatusOr<uint64_t> SwapIn(const Started& started, LiveModel& model,
+                                  LinearModel fitted);
+  // Ends `job` as `status` says (see Retrain).
+  void Finish(Job& job, const absl::Status& status);
   // Applies `change` to a job's state, persists it when `persist`, and
   // notifies listeners. `change` runs under mu_, so a change that first
   // checks the state is atomic with respect to every other change.
