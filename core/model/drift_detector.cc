@@ -25,7 +25,15 @@ bool AllFinite(const std::vector<double>& v) {
 
 // --- ADWIN ---
 
-Adwin::Adwin(Options options) : options_(options) {}
+Adwin::Adwin(Options options) : options_(options) {
+  options_.max_buckets = std::clamp(options_.max_buckets, 1,
+                                    static_cast<int>(Level::kCapacity) - 1);
+}
+
+void Adwin::Level::pop_front() {
+  std::copy(buckets_.begin() + 1, buckets_.begin() + size_, buckets_.begin());
+  --size_;
+}
 
 bool Adwin::Add(double value) {
   // The window's variance (sum of squared deviations) takes the new value
@@ -64,8 +72,8 @@ void Adwin::DropOldest() {
   size_t i = levels_.size();
   while (i > 0 && levels_[i - 1].empty()) --i;
   if (i == 0) return;
-  std::deque<Bucket>& level = levels_[i - 1];
-  const Bucket b = level.front();
+  Level& level = levels_[i - 1];
+  const Bucket b = level[0];
   level.pop_front();
   const double n = std::ldexp(1.0, static_cast<int>(i - 1));
   const double rest = static_cast<double>(width_) - n;
@@ -142,7 +150,7 @@ absl::Status Adwin::Restore(const std::vector<double>& state) {
       state[4] > 64 || state[2] < 0) {
     return BadState("counts out of range");
   }
-  std::vector<std::deque<Bucket>> levels(static_cast<size_t>(state[4]));
+  std::vector<Level> levels(static_cast<size_t>(state[4]));
   size_t at = 5;
   double width = 0;
   for (size_t i = 0; i < levels.size(); ++i) {

@@ -4,8 +4,9 @@
 #ifndef STREAMFIT_CORE_MODEL_DRIFT_DETECTOR_H_
 #define STREAMFIT_CORE_MODEL_DRIFT_DETECTOR_H_
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -49,7 +50,7 @@ class Adwin final : public DriftDetector {
     // 0.002: losses are heavy-tailed, not bounded as its bound assumes.
     double delta = 1e-5;
     int clock = 32;       // values between tests
-    int max_buckets = 5;  // per bucket size
+    int max_buckets = 5;  // per bucket size; at most Level::kCapacity - 1
     int min_part = 5;     // smallest W0 or W1 tested (k)
   };
   explicit Adwin(Options options);
@@ -67,6 +68,25 @@ class Adwin final : public DriftDetector {
     double total = 0;     // sum of its values
     double variance = 0;  // sum of squared deviations from their mean
   };
+  // The buckets of one size, oldest first, held inline: a level never holds
+  // more than max_buckets + 1 (Compress then merges its two oldest), so a
+  // copy of the detector, made at each publish of a model, allocates once
+  // for all levels, and adding values allocates nothing.
+  class Level {
+   public:
+    static constexpr size_t kCapacity = 8;
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    const Bucket& operator[](size_t i) const { return buckets_[i]; }
+    const Bucket* begin() const { return buckets_.data(); }
+    const Bucket* end() const { return buckets_.data() + size_; }
+    void push_back(const Bucket& b) { buckets_[size_++] = b; }
+    void pop_front();
+
+   private:
+    std::array<Bucket, kCapacity> buckets_{};
+    size_t size_ = 0;
+  };
   // Merges buckets so that no size has more than max_buckets.
   void Compress();
   // Cuts the oldest buckets while some split shows a change; returns
@@ -76,7 +96,7 @@ class Adwin final : public DriftDetector {
 
   Options options_;
   // levels_[i]: buckets of 2^i values, oldest first.
-  std::vector<std::deque<Bucket>> levels_;
+  std::vector<Level> levels_;
   uint64_t width_ = 0;
   double total_ = 0, variance_ = 0;
   uint64_t ticks_ = 0;
