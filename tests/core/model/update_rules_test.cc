@@ -12,12 +12,14 @@
 #include "core/model/feature_hash.h"
 #include "core/model/linear_model.h"
 #include "core/model/model_trainer.h"
+#include "tests/testing/model_streams.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
 namespace {
 
 using ::streamfit::testing::IsOk;
+using ::streamfit::testing::MustCreate;
 
 constexpr Optimizer kAllOptimizers[] = {Optimizer::kSgd, Optimizer::kAdagrad,
                                         Optimizer::kFtrl, Optimizer::kAdam,
@@ -38,12 +40,6 @@ struct Input {
   }
   ExampleView view() const { return {dense, hashes, namespaces, values}; }
 };
-
-LinearModel MustCreate(const ModelConfig& config) {
-  absl::StatusOr<LinearModel> model = LinearModel::Create(config);
-  EXPECT_THAT(model, IsOk());
-  return *std::move(model);
-}
 
 // One raw feature, squared loss, no regularization: easy to follow by hand.
 ModelConfig HandConfig(Optimizer optimizer, double eta) {
