@@ -140,6 +140,14 @@ class RetrainJobs {
   absl::Status Persist(Job& job, uint64_t change);
   absl::Status WriteRecord(const v1::RetrainJob& job) const;
   static bool Finished(const v1::RetrainJob& job);
+  static int64_t NowMillis();
+  // A batch fit learns dense features only (datasets have no others), and
+  // the fitted model replaces the live one: FAILED_PRECONDITION while the
+  // live model holds state for hashed or named features, which the swap
+  // would drop.
+  static absl::Status CheckNoHashedWeights(const LiveModel& model);
+
+  static constexpr char kAbortedMessage[] = "the server stopped during the job";
 
   ModelRegistry* const registry_;
   DatasetStore* const datasets_;
