@@ -3,7 +3,8 @@
 // per example counted by a replaced global operator new; in the same run, the
 // memory floor of each sparse shape (BM_MemoryFloor), the compute floors of
 // the dense ones (BM_DenseFloor, BM_RuleFloor) and the cost of publishing a
-// model (BM_Publish).
+// model (BM_Publish); and the rls rule's cost per example at d = 10, 32, 64
+// (BM_LearnDenseRegression).
 //
 //   build/bench/streamfit-learn-speed --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
@@ -168,6 +169,43 @@ void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer,
   state.counters["allocs_per_example"] =
       benchmark::Counter(static_cast<double>(allocations) /
                          static_cast<double>(state.iterations()));
+  benchmark::DoNotOptimize(trainer->version());
+}
+
+// Dense regression at width d (a noisy linear target), for the rls rule
+// against the default one on the same examples: O(d^2) per example against
+// O(d).
+void BM_LearnDenseRegression(benchmark::State& state, uint32_t d,
+                             Optimizer optimizer) {
+  ModelConfig config;
+  config.task = Task::kRegression;
+  config.optimizer = optimizer;
+  config.num_features = d;
+  absl::StatusOr<ModelTrainer> trainer = ModelTrainer::Create(config);
+  if (!trainer.ok()) {
+    state.SkipWithError(trainer.status().ToString().c_str());
+    return;
+  }
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0, 1);
+  ExampleBatch data;
+  data.num_features = d;
+  std::vector<float> x(d);
+  for (int i = 0; i < kExamples; ++i) {
+    double y = normal(rng) * 0.1;
+    for (uint32_t j = 0; j < d; ++j) {
+      x[j] = normal(rng);
+      y += x[j] * (j % 3 == 0 ? 1 : -0.5);
+    }
+    data.Add(x, y);
+  }
+  for (int i = 0; i < kExamples; ++i)
+    trainer->Learn(data.view(i), data.labels[i]);
+  size_t i = 0;
+  for (auto _ : state) {
+    trainer->Learn(data.view(i), data.labels[i]);
+    if (++i == kExamples) i = 0;
+  }
   benchmark::DoNotOptimize(trainer->version());
 }
 
@@ -488,6 +526,15 @@ void RegisterAll() {
                 .c_str(),
             BM_Publish, shape, wide, copy_trainer);
       }
+    }
+  }
+  for (uint32_t d : {10, 32, 64}) {
+    for (Optimizer o : {Optimizer::kRls, Optimizer::kNormalized}) {
+      benchmark::RegisterBenchmark(
+          ("LearnRegression/dense" + std::to_string(d) + "/" +
+           std::string(OptimizerName(o)))
+              .c_str(),
+          BM_LearnDenseRegression, d, o);
     }
   }
   benchmark::RegisterBenchmark("DenseFloor/dense10_logistic", BM_DenseFloor);

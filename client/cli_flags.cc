@@ -48,8 +48,8 @@ ABSL_FLAG(bool, disable_standardization, false,
 ABSL_FLAG(std::optional<double>, l1, std::nullopt,
           "create: L1 penalty (ftrl: lambda1; server default if unset).");
 ABSL_FLAG(std::string, optimizer, "",
-          "create: sgd, adagrad, ftrl, adam or normalized (server default "
-          "if empty: normalized).");
+          "create: sgd, adagrad, ftrl, adam, normalized or rls (server "
+          "default if empty: normalized).");
 ABSL_FLAG(std::string, loss, "",
           "create: squared, huber, quantile, poisson, logistic, hinge or "
           "softmax (the task's default if empty).");
@@ -65,6 +65,11 @@ ABSL_FLAG(std::optional<double>, quantile_tau, std::nullopt,
           "create: quantile loss tau, in (0, 1).");
 ABSL_FLAG(std::optional<double>, max_gradient, std::nullopt,
           "create: clip |dloss/dscore| to this (0: no clipping).");
+ABSL_FLAG(std::optional<double>, rls_ridge, std::nullopt,
+          "create: rls ridge prior, > 0 (server default if unset: 1e-6).");
+ABSL_FLAG(std::optional<double>, rls_forgetting, std::nullopt,
+          "create: rls forgetting factor, in [0.99, 1] (server default if "
+          "unset: 1).");
 ABSL_FLAG(uint32_t, hash_bits, 0,
           "create: hashed sparse and named features use 2^hash_bits slots "
           "(0: the server default, 18).");

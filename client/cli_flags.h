@@ -43,6 +43,8 @@ ABSL_DECLARE_FLAG(std::optional<double>, adam_beta2);
 ABSL_DECLARE_FLAG(std::optional<double>, huber_delta);
 ABSL_DECLARE_FLAG(std::optional<double>, quantile_tau);
 ABSL_DECLARE_FLAG(std::optional<double>, max_gradient);
+ABSL_DECLARE_FLAG(std::optional<double>, rls_ridge);
+ABSL_DECLARE_FLAG(std::optional<double>, rls_forgetting);
 ABSL_DECLARE_FLAG(uint32_t, hash_bits);
 ABSL_DECLARE_FLAG(std::vector<std::string>, interactions);
 ABSL_DECLARE_FLAG(std::vector<std::string>, class_weights);

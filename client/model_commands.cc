@@ -110,6 +110,10 @@ std::string DescribeConfig(const v1::ModelConfig& config) {
                "SCHEDULE_"),
       "), l1 ", config.l1(), ", l2 ", config.l2(), ", hash_bits ",
       config.hash_bits());
+  if (config.optimizer() == v1::OPTIMIZER_RLS) {
+    absl::StrAppend(&out, ", rls_ridge ", config.rls_ridge(),
+                    ", rls_forgetting ", config.rls_forgetting());
+  }
   if (!config.interactions().empty()) {
     absl::StrAppend(&out, ", interactions ",
                     absl::StrJoin(config.interactions(), ",",
@@ -209,6 +213,10 @@ absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
   if (auto v = absl::GetFlag(FLAGS_huber_delta)) config.set_huber_delta(*v);
   if (auto v = absl::GetFlag(FLAGS_quantile_tau)) config.set_quantile_tau(*v);
   if (auto v = absl::GetFlag(FLAGS_max_gradient)) config.set_max_gradient(*v);
+  if (auto v = absl::GetFlag(FLAGS_rls_ridge)) config.set_rls_ridge(*v);
+  if (auto v = absl::GetFlag(FLAGS_rls_forgetting)) {
+    config.set_rls_forgetting(*v);
+  }
   ASSIGN_OR_RETURN(
       const int drift_detector,
       EnumFlag("drift_detector", absl::GetFlag(FLAGS_drift_detector),

@@ -422,7 +422,7 @@ absl::StatusOr<LinearModel> Fit(const ModelConfig& config,
   if (!x.ok()) return x.status();
   return LinearModel::FromParameters(p.config, std::move(p.feature_stats),
                                      std::move(p.label_stats), std::move(x->w),
-                                     std::move(x->b));
+                                     std::move(x->b), data);
 }
 
 double MeanLoss(const LinearModel& model, const ExampleBatch& data) {

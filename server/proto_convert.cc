@@ -33,6 +33,10 @@ ModelConfig FromProto(const v1::ModelConfig& proto) {
   if (proto.has_huber_delta()) config.huber_delta = proto.huber_delta();
   if (proto.has_quantile_tau()) config.quantile_tau = proto.quantile_tau();
   if (proto.has_max_gradient()) config.max_gradient = proto.max_gradient();
+  if (proto.has_rls_ridge()) config.rls_ridge = proto.rls_ridge();
+  if (proto.has_rls_forgetting()) {
+    config.rls_forgetting = proto.rls_forgetting();
+  }
   config.hash_bits = proto.hash_bits();
   for (const v1::NamespacePair& pair : proto.interactions()) {
     config.interactions.emplace_back(pair.first(), pair.second());
@@ -64,6 +68,8 @@ v1::ModelConfig ToProto(const ModelConfig& config) {
   if (config.huber_delta) proto.set_huber_delta(*config.huber_delta);
   if (config.quantile_tau) proto.set_quantile_tau(*config.quantile_tau);
   if (config.max_gradient) proto.set_max_gradient(*config.max_gradient);
+  if (config.rls_ridge) proto.set_rls_ridge(*config.rls_ridge);
+  if (config.rls_forgetting) proto.set_rls_forgetting(*config.rls_forgetting);
   proto.set_hash_bits(config.hash_bits);
   for (const auto& [first, second] : config.interactions) {
     v1::NamespacePair* pair = proto.add_interactions();

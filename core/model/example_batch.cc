@@ -60,6 +60,13 @@ absl::Status CheckCoordinates(
     const std::vector<std::pair<uint32_t, uint32_t>>& interactions,
     const char* kind, size_t index) {
   if (x.hashes.empty()) return absl::OkStatus();
+  if (config.optimizer == Optimizer::kRls) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kind, " ", index,
+                     ": the model's optimizer rls takes dense features only, "
+                     "got ",
+                     x.hashes.size(), " sparse or named features"));
+  }
   const uint64_t n = CountCoordinates(x, interactions);
   const uint64_t outputs = NumOutputs(config);
   if (n > kMaxExampleCoordinates || n * outputs > kMaxExampleWork) {

@@ -32,6 +32,10 @@ LinearModel::LinearModel(const ModelConfig& config)
       inv_std_(config.num_features, 1.0),
       label_stats_(1),
       drift_(config.drift_detector) {
+  if (config.optimizer == Optimizer::kRls) {
+    rls_ = RlsState(config.num_features, *config.rls_ridge,
+                    *config.rls_forgetting);
+  }
   for (const auto& [a, b] : config.interactions) {
     interactions_.emplace_back(HashNamespace(a), HashNamespace(b));
   }
@@ -211,7 +215,8 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
                                         RunningStats feature_stats,
                                         RunningStats label_stats,
                                         Eigen::MatrixXd weights,
-                                        Eigen::VectorXd bias) {
+                                        Eigen::VectorXd bias,
+                                        const ExampleBatch& data) {
   LinearModel model(config);
   model.feature_stats_ = std::move(feature_stats);
   model.label_stats_ = std::move(label_stats);
@@ -222,6 +227,11 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
       model.dense_[model.DenseIndex(k, j)] = weights(k, j);
     }
     model.dense_[model.DenseIndex(k, d)] = bias[k];
+  }
+  if (!model.rls_.empty()) {
+    model.rls_ = RlsState::FromData(d, *config.rls_ridge,
+                                    *config.rls_forgetting, data,
+                                    model.dense_.data());
   }
   return model;
 }

@@ -18,6 +18,7 @@
 #include "core/model/loss.h"
 #include "core/model/model_config.h"
 #include "core/model/progressive_metrics.h"
+#include "core/model/rules/rls.h"
 #include "core/model/running_stats.h"
 #include "core/model/sparse_table.h"
 
@@ -106,13 +107,16 @@ class LinearModel {
       const std::vector<NamedTensor>& state);
 
   // A model at version 0 with the given parameters (in standardized space)
-  // and standardization statistics, as fitted by a batch trainer.
-  // Preconditions: config passed WithDefaults; shapes match it.
+  // and standardization statistics, as fitted by a batch trainer to `data`
+  // (which an rls model takes its Gram matrix from: RlsState::FromData).
+  // Preconditions: config passed WithDefaults; shapes match it; data passes
+  // ValidateBatch for it.
   static LinearModel FromParameters(const ModelConfig& config,
                                     RunningStats feature_stats,
                                     RunningStats label_stats,
                                     Eigen::MatrixXd weights,
-                                    Eigen::VectorXd bias);
+                                    Eigen::VectorXd bias,
+                                    const ExampleBatch& data);
   // Standardization statistics (identity ones when standardize is off).
   const RunningStats& feature_stats() const { return feature_stats_; }
   const RunningStats& label_stats() const { return label_stats_; }
@@ -173,6 +177,8 @@ class LinearModel {
   RunningStats label_stats_;     // regression only
   ProgressiveMetrics metrics_;
   DriftMonitor drift_;
+  // The rls rule's matrices (empty for the other rules).
+  RlsState rls_;
 };
 
 }  // namespace streamfit

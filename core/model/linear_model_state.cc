@@ -144,7 +144,7 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
   const uint32_t w = m.recent_loss.size();
   std::vector<double> drift = drift_.ExportState();
   const uint32_t drift_size = drift.size();
-  return {
+  std::vector<NamedTensor> state = {
       {"weights", {k, d}, std::move(weights)},
       {"bias", {k}, std::move(bias)},
       {"dense_optimizer_state", {k, d + 1, 2}, std::move(aux)},
@@ -170,6 +170,15 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
       {"metric_recent_correct", {w}, m.recent_correct},
       {"drift_state", {drift_size}, std::move(drift)},
   };
+  if (!rls_.empty()) {
+    const RlsState::Values& v = rls_.values();
+    state.push_back({"rls_inverse_gram", {d + 1, d + 1}, v.inverse_gram});
+    state.push_back({"rls_gram", {d + 1, d + 1}, v.gram});
+    state.push_back({"rls_moment", {d + 1}, v.moment});
+    state.push_back({"rls_prior_center", {d + 1}, v.prior_center});
+    state.push_back({"rls_prior", {1}, {v.prior}});
+  }
+  return state;
 }
 
 absl::StatusOr<LinearModel> LinearModel::FromState(
@@ -308,6 +317,21 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
       return absl::InvalidArgumentError(
           absl::StrCat("state drift_state: ", s.message()));
     }
+  }
+  if (!mo.rls_.empty()) {
+    Values inverse = Get(state, "rls_inverse_gram", {d + 1, d + 1}),
+           gram = Get(state, "rls_gram", {d + 1, d + 1}),
+           moment = Get(state, "rls_moment", {d + 1}),
+           center = Get(state, "rls_prior_center", {d + 1}),
+           prior = Get(state, "rls_prior", {1});
+    for (const Values* v : {&inverse, &gram, &moment, &center, &prior}) {
+      if (!v->ok()) return v->status();
+    }
+    absl::StatusOr<RlsState> rls = RlsState::FromValues(
+        d, *mo.config_.rls_ridge, *mo.config_.rls_forgetting,
+        {**inverse, **gram, **moment, **center, (**prior)[0]});
+    if (!rls.ok()) return rls.status();
+    mo.rls_ = *std::move(rls);
   }
   mo.metrics_ =
       ProgressiveMetrics::FromState({static_cast<uint64_t>(m[0]), m[1], m[2],

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/model/rules/rls.h"
 
 namespace streamfit {
 namespace {
@@ -12,6 +13,9 @@ namespace {
 // raw features without tuning.
 constexpr double kDefaultPowerT = 0.25;
 constexpr double kDefaultL2 = 1e-6;
+// Small enough to leave any least-squares fit of real data unchanged, large
+// enough that P = I / ridge stays far from overflow.
+constexpr double kDefaultRlsRidge = 1e-6;
 
 double DefaultLearningRate(Optimizer optimizer) {
   switch (optimizer) {
@@ -87,7 +91,7 @@ absl::Status CheckEnums(const ModelConfig& config) {
       {"task", static_cast<int>(config.task),
        static_cast<int>(Task::kMulticlass)},
       {"optimizer", static_cast<int>(config.optimizer),
-       static_cast<int>(Optimizer::kNormalized)},
+       static_cast<int>(Optimizer::kRls)},
       {"loss", static_cast<int>(config.loss),
        static_cast<int>(LossKind::kSoftmax)},
       {"schedule", static_cast<int>(config.schedule),
@@ -170,6 +174,46 @@ absl::Status CheckShape(const ModelConfig& config) {
   return absl::OkStatus();
 }
 
+// What the rls rule fits: squared loss on dense features, a few hundred at
+// most, with nothing hashed.
+absl::Status CheckRls(const ModelConfig& config) {
+  if (config.optimizer != Optimizer::kRls) {
+    if (config.rls_ridge || config.rls_forgetting) {
+      return absl::InvalidArgumentError(
+          "config.rls_ridge and rls_forgetting are for optimizer rls only");
+    }
+    return absl::OkStatus();
+  }
+  if (config.task != Task::kRegression ||
+      (config.loss != LossKind::kUnspecified &&
+       config.loss != LossKind::kSquared)) {
+    return absl::InvalidArgumentError(
+        "config.optimizer rls fits regression with squared loss only");
+  }
+  if (config.num_features < 1 || config.num_features > RlsState::kMaxFeatures) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.optimizer rls takes 1 to ", RlsState::kMaxFeatures,
+                     " dense features (its state is quadratic in them), got ",
+                     config.num_features));
+  }
+  if (!config.interactions.empty()) {
+    return absl::InvalidArgumentError(
+        "config.interactions: optimizer rls takes dense features only");
+  }
+  if (config.rls_ridge &&
+      !(std::isfinite(*config.rls_ridge) && *config.rls_ridge > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.rls_ridge must be finite and > 0, got ", *config.rls_ridge));
+  }
+  if (config.rls_forgetting && !(*config.rls_forgetting >= kMinRlsForgetting &&
+                                 *config.rls_forgetting <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.rls_forgetting must be in [", kMinRlsForgetting,
+                     ", 1], got ", *config.rls_forgetting));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::string_view TaskName(Task task) {
@@ -198,6 +242,8 @@ absl::string_view OptimizerName(Optimizer optimizer) {
       return "adam";
     case Optimizer::kNormalized:
       return "normalized";
+    case Optimizer::kRls:
+      return "rls";
     case Optimizer::kUnspecified:
       break;
   }
@@ -228,9 +274,11 @@ absl::string_view LossName(LossKind loss) {
 
 uint64_t ModelStateBytes(const ModelConfig& config) {
   const uint64_t outputs = NumOutputs(config), d = config.num_features;
+  const uint64_t rls =
+      config.optimizer == Optimizer::kRls ? 2 * (d + 1) * (d + 1) : 0;
   const uint64_t values = 3 * outputs * (d + 1) +
                           3 * outputs * (uint64_t{1} << config.hash_bits) +
-                          3 * d;
+                          3 * d + rls;
   return 8 * values;
 }
 
@@ -287,6 +335,7 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
   if (config.huber_delta == 0.0) {
     return absl::InvalidArgumentError("config.huber_delta must be > 0");
   }
+  if (auto s = CheckRls(config); !s.ok()) return s;
   if (!LossFitsTask(config.loss, config.task)) {
     return absl::InvalidArgumentError(
         absl::StrCat("config.loss ", LossName(config.loss), " does not fit ",
@@ -340,6 +389,11 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
   if (!config.huber_delta) config.huber_delta = 1;
   if (!config.quantile_tau) config.quantile_tau = 0.5;
   if (!config.max_gradient) config.max_gradient = 0;
+  if (config.optimizer == Optimizer::kRls) {
+    config.standardize = false;
+    if (!config.rls_ridge) config.rls_ridge = kDefaultRlsRidge;
+    if (!config.rls_forgetting) config.rls_forgetting = 1;
+  }
   return config;
 }
 

@@ -30,6 +30,7 @@ enum class Optimizer {
   kFtrl,
   kAdam,
   kNormalized,  // the default
+  kRls,         // exact least squares, dense regression (rules/rls.h)
 };
 
 // The training loss. Unspecified means the task's default: squared,
@@ -79,6 +80,12 @@ struct ModelConfig {
   std::optional<double> quantile_tau;  // quantile only, in (0, 1)
   // |d loss / d score| is clipped to this; 0 = no clipping.
   std::optional<double> max_gradient;
+  // rls only: the ridge prior (> 0) and the forgetting factor, in
+  // [kMinRlsForgetting, 1].
+  std::optional<double> rls_ridge;
+  std::optional<double> rls_forgetting;
+  // Dense features are standardized (always off for rls, which is exact
+  // least squares on the raw features: scaling them changes nothing).
   bool standardize = true;
 
   // Sparse and named features are hashed into 2^hash_bits slots (0 = the
@@ -106,6 +113,10 @@ inline uint32_t NumOutputs(const ModelConfig& config) {
   return config.task == Task::kMulticlass ? config.num_classes : 1;
 }
 
+// The smallest forgetting factor of rls: the prior decays by it per sample
+// between refactorizations, and 0.99^1024 keeps P within 1e5 / ridge.
+inline constexpr double kMinRlsForgetting = 0.99;
+
 // Upper bounds that keep a model's memory reasonable.
 inline constexpr uint32_t kMaxFeatures = 1 << 20;
 inline constexpr uint32_t kMaxClasses = 1 << 12;
@@ -123,8 +134,9 @@ inline constexpr size_t kMaxNamespaceBytes = 256;
 // An upper bound of the bytes of a model's state (config after
 // WithDefaults): the dense planes (weight and two optimizer values per
 // output and dense coordinate, bias included), the hashed table with every
-// slot written (the same three per output) and the per-feature statistics,
-// 8 bytes each. The server refuses models over --max_model_bytes by it.
+// slot written (the same three per output), the per-feature statistics and
+// rls's two (d + 1) x (d + 1) matrices, 8 bytes each. The server refuses models
+// over --max_model_bytes by it.
 uint64_t ModelStateBytes(const ModelConfig& config);
 
 // Whether two configs describe the same model shape: task, dense features,

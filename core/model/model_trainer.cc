@@ -32,7 +32,8 @@ absl::StatusOr<ModelTrainer> ModelTrainer::Create(const ModelConfig& config) {
 ModelTrainer::ModelTrainer(LinearModel model)
     : model_(std::move(model)),
       grad_(model_.outputs_),
-      dense_undo_(model_.dense_.size()) {}
+      dense_undo_(model_.dense_.size()),
+      rls_scratch_(model_.rls_.empty() ? 0 : 2 * model_.plane_) {}
 
 double ModelTrainer::LearningRate(uint64_t t) const {
   const ModelConfig& config = model_.config_;
@@ -57,6 +58,7 @@ void ModelTrainer::ForgetOptimizerState() {
   }
   m.steps_ = m.norm_sum_ = m.weight_sum_ = 0;
   m.beta1_t_ = m.beta2_t_ = 1;
+  if (!m.rls_.empty()) m.rls_.Reset(m.dense_.data());
 }
 
 void ModelTrainer::LearnBatch(const ExampleBatch& batch, size_t begin,
@@ -154,6 +156,12 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
         break;
       case Optimizer::kAdam:
         applied = Update<AdamRule>(weight, 0);
+        break;
+      case Optimizer::kRls:
+        applied = m.rls_.Update(buffers_.z, label, buffers_.scores[0], weight,
+                                static_cast<uint64_t>(m.steps_) + 1,
+                                m.dense_.data(), rls_scratch_.data());
+        if (applied) m.steps_ += 1;
         break;
       default:
         applied = Update<NormalizedRule>(weight, 0);

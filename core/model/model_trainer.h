@@ -9,7 +9,9 @@
 //   4. g = d loss / d s (clipped to max_gradient), then every active
 //      coordinate (dense, bias, sparse slots) takes one step of the
 //      configured update rule. If any new weight or optimizer state would be
-//      non-finite, nothing is changed and skipped_updates counts it.
+//      non-finite, nothing is changed and skipped_updates counts it. The rls
+//      rule (rules/rls.h) instead moves the dense weights to the
+//      least-squares fit of the samples so far.
 // Regression with squared, huber or quantile loss learns a standardized
 // target: the estimate is mean_y + sd_y * s with running label statistics
 // (updated after the step), clamped to the range of labels seen widened by
@@ -89,6 +91,7 @@ class ModelTrainer {
   };
   std::vector<SparseCoord> sparse_;
   std::vector<double> sparse_undo_;
+  std::vector<double> rls_scratch_;  // the rls rule's P x~ and x~
 };
 
 }  // namespace streamfit

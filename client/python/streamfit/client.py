@@ -105,10 +105,11 @@ class Client:
           **config: any other ModelConfig field: num_classes, schedule
             ("constant", "invscaling"), learning_rate, power_t, l1, l2,
             disable_standardization, optimizer ("sgd", "adagrad", "ftrl",
-            "adam", "normalized"), loss ("squared", "huber", "quantile",
-            "poisson", "logistic", "hinge", "softmax"), ftrl_beta,
-            adam_beta1, adam_beta2, huber_delta, quantile_tau, max_gradient,
-            hash_bits, interactions (["a:b", ("c", "d")]), class_weights.
+            "adam", "normalized", "rls"), loss ("squared", "huber",
+            "quantile", "poisson", "logistic", "hinge", "softmax"),
+            ftrl_beta, adam_beta1, adam_beta2, huber_delta, quantile_tau,
+            max_gradient, rls_ridge, rls_forgetting, hash_bits,
+            interactions (["a:b", ("c", "d")]), class_weights.
         """
         model_config = pb2.ModelConfig()
         _enums.fill(model_config, {"task": task, "num_features": num_features,

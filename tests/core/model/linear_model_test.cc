@@ -266,7 +266,7 @@ TEST(LinearModelTest, FromParametersPredictsWithGivenStatistics) {
   Eigen::VectorXd b(1);
   b << 0.25;
   const LinearModel model =
-      LinearModel::FromParameters(*full, features, labels, w, b);
+      LinearModel::FromParameters(*full, features, labels, w, b, {});
   EXPECT_EQ(model.version(), 0u);
   // z = ((3 - 1) / 1, (0 - 20) / 10) = (2, -2); s = 1 + 2 + 0.25 = 3.25.
   EXPECT_DOUBLE_EQ(PredictOf(model, std::vector<float>{3, 0}).value,

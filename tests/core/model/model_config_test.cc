@@ -255,10 +255,10 @@ TEST(ModelConfigTest, WithDefaultsRefusesEnumValuesOutOfRange) {
   EXPECT_THAT(WithDefaults(task), StatusIs(absl::StatusCode::kInvalidArgument,
                                            HasSubstr("config.task 99")));
   ModelConfig optimizer = Regression();
-  optimizer.optimizer = static_cast<Optimizer>(6);
+  optimizer.optimizer = static_cast<Optimizer>(7);
   EXPECT_THAT(WithDefaults(optimizer),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("config.optimizer 6")));
+                       HasSubstr("config.optimizer 7")));
   ModelConfig loss = Regression();
   loss.loss = static_cast<LossKind>(-1);
   EXPECT_THAT(WithDefaults(loss), StatusIs(absl::StatusCode::kInvalidArgument,

@@ -1,0 +1,189 @@
+#include "core/model/rules/rls.h"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace streamfit {
+namespace {
+
+using RowMajorMatrix =
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Whether P and w are recomputed from A and b after `updates` updates.
+bool RefactorsAt(uint64_t updates) {
+  return (updates & (updates - 1)) == 0 ||
+         updates % RlsState::kRefactorInterval == 0;
+}
+
+}  // namespace
+
+RlsState::RlsState(uint32_t d, double ridge, double forgetting)
+    : n_(d + 1), ridge_(ridge), forgetting_(forgetting) {
+  const std::vector<double> zero(n_, 0.0);
+  Reset(zero.data());
+}
+
+void RlsState::Reset(const double* w) {
+  const size_t n = n_;
+  v_.inverse_gram.assign(n * n, 0.0);
+  v_.gram.assign(n * n, 0.0);
+  v_.moment.assign(w, w + n);
+  v_.prior_center.assign(w, w + n);
+  for (size_t i = 0; i < n; ++i) {
+    v_.inverse_gram[i * n + i] = 1 / ridge_;
+    v_.gram[i * n + i] = ridge_;
+    v_.moment[i] *= ridge_;
+  }
+  v_.prior = ridge_;
+}
+
+RlsState RlsState::FromData(uint32_t d, double ridge, double forgetting,
+                            const ExampleBatch& data, double* w) {
+  RlsState state(d, ridge, forgetting);
+  const uint32_t n = state.n_;
+  Eigen::MatrixXd gram = ridge * Eigen::MatrixXd::Identity(n, n);
+  Eigen::VectorXd x(n);
+  x[d] = 1;
+  for (size_t i = 0; i < data.size(); ++i) {
+    const std::span<const float> row = data.row(i);
+    for (uint32_t j = 0; j < d; ++j) x[j] = row[j];
+    gram.selfadjointView<Eigen::Lower>().rankUpdate(x, data.weights[i]);
+  }
+  gram.triangularView<Eigen::StrictlyUpper>() = gram.transpose();
+  const Eigen::Map<const Eigen::VectorXd> weights(w, n);
+  Eigen::Map<RowMajorMatrix>(state.v_.gram.data(), n, n) = gram;
+  Eigen::Map<Eigen::VectorXd>(state.v_.moment.data(), n) = gram * weights;
+  state.v_.prior_center.assign(w, w + n);
+  state.Refactor(w);
+  return state;
+}
+
+void RlsState::Refactor(double* w) {
+  const uint32_t n = n_;
+  Eigen::Map<RowMajorMatrix> a(v_.gram.data(), n, n);
+  Eigen::Map<Eigen::VectorXd> b(v_.moment.data(), n);
+  const Eigen::Map<const Eigen::VectorXd> c(v_.prior_center.data(), n);
+  if (v_.prior < ridge_) {  // the top-up
+    a.diagonal().array() += ridge_ - v_.prior;
+    b += (ridge_ - v_.prior) * c;
+    v_.prior = ridge_;
+  }
+  // Factored with its diagonal scaled to 1 (Jacobi equilibration), so the
+  // condition check sees collinear inputs, not inputs of unlike scale.
+  const Eigen::VectorXd scale = a.diagonal().cwiseSqrt().cwiseInverse();
+  Eigen::LDLT<Eigen::MatrixXd> ldlt(scale.asDiagonal() * a *
+                                    scale.asDiagonal());
+  if (ldlt.info() != Eigen::Success ||
+      !(ldlt.rcond() >= kMinReciprocalCondition)) {
+    // A ridge relative to each coordinate's own scale.
+    const Eigen::VectorXd more = kConditionRidge * a.diagonal();
+    a.diagonal() += more;
+    b += more.cwiseProduct(c);
+    ldlt.compute(scale.asDiagonal() * a * scale.asDiagonal());
+  }
+  // P = S (S A S)^-1 S and w = P b.
+  Eigen::MatrixXd p =
+      scale.asDiagonal() * ldlt.solve(Eigen::MatrixXd(scale.asDiagonal()));
+  p = (0.5 * (p + p.transpose())).eval();
+  const Eigen::VectorXd fit =
+      scale.cwiseProduct(ldlt.solve(scale.cwiseProduct(b)));
+  if (!p.allFinite() || !fit.allFinite()) {
+    Reset(w);
+    return;
+  }
+  Eigen::Map<RowMajorMatrix>(v_.inverse_gram.data(), n, n) = p;
+  Eigen::Map<Eigen::VectorXd>(w, n) = fit;
+}
+
+bool RlsState::Update(std::span<const double> z, double label, double score,
+                      double h, uint64_t updates, double* w, double* scratch) {
+  const uint32_t n = n_, d = n - 1;
+  Eigen::Map<RowMajorMatrix> p(v_.inverse_gram.data(), n, n);
+  Eigen::Map<RowMajorMatrix> a(v_.gram.data(), n, n);
+  Eigen::Map<Eigen::VectorXd> b(v_.moment.data(), n);
+  Eigen::Map<Eigen::VectorXd> weights(w, n), px(scratch, n), x(scratch + n, n);
+  std::copy(z.begin(), z.end(), x.data());
+  x[d] = 1;
+  px.noalias() = p * x;
+  double xpx = x.dot(px);
+  if (!(xpx >= 0 && std::isfinite(xpx))) {  // P lost definiteness
+    Refactor(w);
+    score = x.dot(weights);
+    px.noalias() = p * x;
+    xpx = x.dot(px);
+    if (!(xpx >= 0 && std::isfinite(xpx))) return false;
+  }
+  const double lambda = forgetting_;
+  const double denom = lambda / h + xpx;
+  const double step = (label - score) / denom;
+  if (!(weights + step * px).allFinite()) return false;
+  weights += step * px;
+
+  p.noalias() -= (px / denom) * px.transpose();
+  b *= lambda;
+  b += (h * label) * x;
+  if (lambda != 1) {
+    p *= 1 / lambda;
+    a *= lambda;
+    v_.prior *= lambda;
+  }
+  a.noalias() += (h * x) * x.transpose();
+  // Unreachable for inputs within kMaxAbsValue (docs/LEARNING.md, "Exact
+  // least squares"); should rounding ever overflow, the state is forgotten
+  // rather than kept.
+  if (!p.allFinite() || !a.allFinite() || !b.allFinite()) {
+    Reset(w);
+  } else if (RefactorsAt(updates)) {
+    Refactor(w);
+  }
+  return true;
+}
+
+absl::StatusOr<RlsState> RlsState::FromValues(uint32_t d, double ridge,
+                                              double forgetting,
+                                              Values values) {
+  RlsState state(d, ridge, forgetting);
+  const size_t n = state.n_;
+  const struct {
+    const char* name;
+    const std::vector<double>& v;
+    size_t size;
+  } arrays[] = {{"rls_inverse_gram", values.inverse_gram, n * n},
+                {"rls_gram", values.gram, n * n},
+                {"rls_moment", values.moment, n},
+                {"rls_prior_center", values.prior_center, n}};
+  for (const auto& [name, v, size] : arrays) {
+    if (v.size() != size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "state ", name, " has ", v.size(), " values, expected ", size));
+    }
+    for (size_t i = 0; i < size; ++i) {
+      if (!std::isfinite(v[i])) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("state ", name, "[", i, "] is not finite"));
+      }
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!(values.inverse_gram[i * n + i] > 0) ||
+        !(values.gram[i * n + i] > 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state rls_inverse_gram or rls_gram [", i * n + i,
+                       "] is not positive (a diagonal entry)"));
+    }
+  }
+  if (!(values.prior > 0 && std::isfinite(values.prior))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state rls_prior is ", values.prior, ", must be finite and > 0"));
+  }
+  state.v_ = std::move(values);
+  return state;
+}
+
+}  // namespace streamfit
