@@ -30,7 +30,8 @@ ABSL_FLAG(double, power_t, -1, "override the default (for exploring)");
 ABSL_FLAG(double, l2, -1, "override the default (for exploring)");
 ABSL_FLAG(std::string, schedule, "", "constant or invscaling (exploring)");
 ABSL_FLAG(std::string, optimizer, "",
-          "sgd, adagrad, ftrl, adam or normalized (default: the model's)");
+          "sgd, adagrad, ftrl, adam, normalized or rls (default: the "
+          "model's; rls applies to regression files only)");
 ABSL_FLAG(bool, standardize, true, "online standardization (exploring)");
 ABSL_FLAG(std::vector<std::string>, files, {},
           "other CSV files (NAME.reg.csv, NAME.bin.csv, NAME.multiK.csv) to "
@@ -114,8 +115,11 @@ int main(int argc, char** argv) {
       config.schedule = streamfit::Schedule::kConstant;
     for (auto o : {streamfit::Optimizer::kSgd, streamfit::Optimizer::kAdagrad,
                    streamfit::Optimizer::kFtrl, streamfit::Optimizer::kAdam,
-                   streamfit::Optimizer::kNormalized}) {
-      if (absl::GetFlag(FLAGS_optimizer) == streamfit::OptimizerName(o)) {
+                   streamfit::Optimizer::kNormalized,
+                   streamfit::Optimizer::kRls}) {
+      if (absl::GetFlag(FLAGS_optimizer) == streamfit::OptimizerName(o) &&
+          (o != streamfit::Optimizer::kRls ||
+           d.task == streamfit::Task::kRegression)) {
         config.optimizer = o;
       }
     }

@@ -222,6 +222,14 @@ class CliTest(unittest.TestCase):
         self.assertEqual(config["drift_detector"],
                          "DRIFT_DETECTOR_PAGE_HINKLEY")
         self.assertEqual(config["drift_policy"], "DRIFT_POLICY_RESET")
+        config = json.loads(self.run_ok(
+            "create", "exact", "--task", "regression", "--features", "4",
+            "--optimizer", "rls", "--rls_ridge", "0.01",
+            "--rls_forgetting", "0.999", "--json").stdout)["config"]
+        self.assertEqual(config["optimizer"], "OPTIMIZER_RLS")
+        self.assertEqual(config["rls_ridge"], 0.01)
+        self.assertEqual(config["rls_forgetting"], 0.999)
+        self.assertTrue(config["disable_standardization"])
         self.assert_fails(["create", "x", "--task", "binary", "--features",
                            "2", "--drift_detector", "cusum"],
                           "--drift_detector must be one of none, adwin, "
