@@ -171,11 +171,12 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
       {"drift_state", {drift_size}, std::move(drift)},
   };
   if (!rls_.empty()) {
-    const RlsState::Values& v = rls_.values();
-    state.push_back({"rls_inverse_gram", {d + 1, d + 1}, v.inverse_gram});
-    state.push_back({"rls_gram", {d + 1, d + 1}, v.gram});
-    state.push_back({"rls_moment", {d + 1}, v.moment});
-    state.push_back({"rls_prior_center", {d + 1}, v.prior_center});
+    RlsState::Values v = rls_.Export();
+    state.push_back(
+        {"rls_inverse_gram", {d + 1, d + 1}, std::move(v.inverse_gram)});
+    state.push_back({"rls_gram", {d + 1, d + 1}, std::move(v.gram)});
+    state.push_back({"rls_moment", {d + 1}, std::move(v.moment)});
+    state.push_back({"rls_prior_center", {d + 1}, std::move(v.prior_center)});
     state.push_back({"rls_prior", {1}, {v.prior}});
   }
   return state;

@@ -200,10 +200,11 @@ absl::Status CheckRls(const ModelConfig& config) {
     return absl::InvalidArgumentError(
         "config.interactions: optimizer rls takes dense features only");
   }
-  if (config.rls_ridge &&
-      !(std::isfinite(*config.rls_ridge) && *config.rls_ridge > 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config.rls_ridge must be finite and > 0, got ", *config.rls_ridge));
+  if (config.rls_ridge && !(*config.rls_ridge >= kMinRlsRidge &&
+                            *config.rls_ridge <= kMaxRlsRidge)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.rls_ridge must be in [", kMinRlsRidge, ", ",
+                     kMaxRlsRidge, "], got ", *config.rls_ridge));
   }
   if (config.rls_forgetting && !(*config.rls_forgetting >= kMinRlsForgetting &&
                                  *config.rls_forgetting <= 1)) {

@@ -80,8 +80,8 @@ struct ModelConfig {
   std::optional<double> quantile_tau;  // quantile only, in (0, 1)
   // |d loss / d score| is clipped to this; 0 = no clipping.
   std::optional<double> max_gradient;
-  // rls only: the ridge prior (> 0) and the forgetting factor, in
-  // [kMinRlsForgetting, 1].
+  // rls only: the ridge prior, in [kMinRlsRidge, kMaxRlsRidge], and the
+  // forgetting factor, in [kMinRlsForgetting, 1].
   std::optional<double> rls_ridge;
   std::optional<double> rls_forgetting;
   // Dense features are standardized (always off for rls, which is exact
@@ -113,9 +113,13 @@ inline uint32_t NumOutputs(const ModelConfig& config) {
   return config.task == Task::kMulticlass ? config.num_classes : 1;
 }
 
-// The smallest forgetting factor of rls: the prior decays by it per sample
-// between refactorizations, and 0.99^1024 keeps P within 1e5 / ridge.
+// The range of rls's settings. The prior decays by the forgetting factor
+// per sample between refactorizations, and 0.99^1024 keeps P within
+// 1e5 / ridge; with the ridge's bounds P stays below about 1e17 and A
+// (sums of h x x^T within 1e54 each) far from overflow.
 inline constexpr double kMinRlsForgetting = 0.99;
+inline constexpr double kMinRlsRidge = 1e-12;
+inline constexpr double kMaxRlsRidge = 1e12;
 
 // Upper bounds that keep a model's memory reasonable.
 inline constexpr uint32_t kMaxFeatures = 1 << 20;

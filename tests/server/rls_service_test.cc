@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "core/model/linear_model.h"
 #include "core/model/model_trainer.h"
 #include "server/proto_convert.h"
@@ -108,7 +110,18 @@ TEST_F(RlsServiceTest, RefusesWhatItCannotFitAndChangesNothing) {
   EXPECT_THAT(status.error_message(),
               HasSubstr("example 1: the model's optimizer rls takes dense "
                         "features only"));
-  EXPECT_EQ(Snapshot("ls").model_version(), 5u);
+  // The good message is applied (perhaps after the error came back), the
+  // bad one not.
+  v1::PredictRequest request;
+  request.set_model("ls");
+  request.set_min_version(5);
+  *request.add_features() = examples[0].features();
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  v1::PredictResponse prediction;
+  ASSERT_TRUE(stub_->Predict(&context, request, &prediction).ok());
+  EXPECT_EQ(prediction.model_version(), 5u);
 }
 
 }  // namespace

@@ -110,13 +110,16 @@ bool RlsState::Update(std::span<const double> z, double label, double score,
   Eigen::Map<Eigen::VectorXd> weights(w, n), px(scratch, n), x(scratch + n, n);
   std::copy(z.begin(), z.end(), x.data());
   x[d] = 1;
-  px.noalias() = p * x;
-  double xpx = x.dot(px);
+  // P and A are symmetric: only their lower triangles are read and written.
+  const auto multiply = [&] {
+    px.noalias() = p.selfadjointView<Eigen::Lower>() * x;
+    return x.dot(px);
+  };
+  double xpx = multiply();
   if (!(xpx >= 0 && std::isfinite(xpx))) {  // P lost definiteness
     Refactor(w);
     score = x.dot(weights);
-    px.noalias() = p * x;
-    xpx = x.dot(px);
+    xpx = multiply();
     if (!(xpx >= 0 && std::isfinite(xpx))) return false;
   }
   const double lambda = forgetting_;
@@ -125,24 +128,34 @@ bool RlsState::Update(std::span<const double> z, double label, double score,
   if (!(weights + step * px).allFinite()) return false;
   weights += step * px;
 
-  p.noalias() -= (px / denom) * px.transpose();
+  p.selfadjointView<Eigen::Lower>().rankUpdate(px, -1 / denom);
   b *= lambda;
-  b += (h * label) * x;
   if (lambda != 1) {
-    p *= 1 / lambda;
-    a *= lambda;
+    p.triangularView<Eigen::Lower>() *= 1 / lambda;
+    a.triangularView<Eigen::Lower>() *= lambda;
     v_.prior *= lambda;
   }
-  a.noalias() += (h * x) * x.transpose();
-  // Unreachable for inputs within kMaxAbsValue (docs/LEARNING.md, "Exact
-  // least squares"); should rounding ever overflow, the state is forgotten
-  // rather than kept.
-  if (!p.allFinite() || !a.allFinite() || !b.allFinite()) {
+  a.selfadjointView<Eigen::Lower>().rankUpdate(x, h);
+  b += (h * label) * x;
+  // A and b stay finite for inputs within kMaxAbsValue (docs/LEARNING.md,
+  // "Exact least squares"), and so does P in exact arithmetic; should
+  // rounding ever overflow P, the state is forgotten rather than kept.
+  if (!p.allFinite()) {
     Reset(w);
   } else if (RefactorsAt(updates)) {
     Refactor(w);
   }
   return true;
+}
+
+RlsState::Values RlsState::Export() const {
+  Values out = v_;
+  const uint32_t n = n_;
+  for (std::vector<double>* m : {&out.inverse_gram, &out.gram}) {
+    Eigen::Map<RowMajorMatrix> full(m->data(), n, n);
+    full.triangularView<Eigen::StrictlyUpper>() = full.transpose();
+  }
+  return out;
 }
 
 absl::StatusOr<RlsState> RlsState::FromValues(uint32_t d, double ridge,

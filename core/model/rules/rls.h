@@ -76,14 +76,15 @@ class RlsState {
   // A = ridge I, b = ridge w, c = w (the drift policy `reset`).
   void Reset(const double* w);
 
-  // The state as tensors' values (P and A row-major, n x n; b and c of n)
-  // and back. FromValues: INVALID_ARGUMENT naming the bad value for a wrong
-  // size, a non-finite value, a non-positive diagonal or r <= 0.
+  // The state as tensors' values (P and A row-major, n x n, symmetric; b
+  // and c of n) and back. FromValues reads the matrices' lower triangles;
+  // INVALID_ARGUMENT naming the bad value for a wrong size, a non-finite
+  // value, a non-positive diagonal or r <= 0.
   struct Values {
     std::vector<double> inverse_gram, gram, moment, prior_center;
     double prior = 0;
   };
-  const Values& values() const { return v_; }
+  Values Export() const;
   static absl::StatusOr<RlsState> FromValues(uint32_t d, double ridge,
                                              double forgetting, Values values);
 
@@ -94,6 +95,7 @@ class RlsState {
 
   uint32_t n_ = 0;
   double ridge_ = 0, forgetting_ = 1;
+  // P and A are kept in their lower triangles (the upper ones are stale).
   Values v_;
 };
 

@@ -243,7 +243,8 @@ TEST(RlsTest, ConfigIsCheckedAndStandardizationTurnedOff) {
   huber.loss = LossKind::kHuber;
   refused(huber, "regression with squared loss");
   refused(RlsConfig(RlsState::kMaxFeatures + 1, 1e-6), "1 to 256 dense");
-  refused(RlsConfig(3, 0), "rls_ridge must be finite and > 0");
+  refused(RlsConfig(3, 0), "rls_ridge must be in [1e-12, 1e+12]");
+  refused(RlsConfig(3, 1e13), "rls_ridge must be in [1e-12, 1e+12]");
   refused(RlsConfig(3, 1e-6, 0.9), "rls_forgetting must be in [0.99, 1]");
   refused(RlsConfig(3, 1e-6, 1.01), "rls_forgetting must be in [0.99, 1]");
   ModelConfig pairs = RlsConfig(3, 1e-6);
