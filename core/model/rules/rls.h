@@ -9,8 +9,9 @@
 //
 // with prior strength r_t and prior center c (0 until a reset). The state is
 // A = sum_i lambda^(t-i) h_i x~_i x~_i^T + r_t I, its inverse P, the moment
-// b = sum_i lambda^(t-i) h_i y_i x~_i + r_t c, c and r. One sample costs
-// three n x n passes (Sherman-Morrison):
+// b = sum_i lambda^(t-i) h_i y_i x~_i + r_t c, c and r. One sample is a
+// symmetric matrix-vector product and two symmetric rank-one updates
+// (Sherman-Morrison), O(n^2):
 //
 //   Px = P x~;  k = Px / (lambda / h + x~ . Px);  w += k (y - w . x~)
 //   P = (P - k Px^T) / lambda;  A = lambda A + h x~ x~^T;

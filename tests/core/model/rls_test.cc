@@ -255,6 +255,16 @@ TEST(RlsTest, ConfigIsCheckedAndStandardizationTurnedOff) {
   refused(other, "for optimizer rls only");
 }
 
+TEST(RlsTest, StateBytesCountTheTwoMatrices) {
+  ModelConfig normalized = Config(Task::kRegression, 10);
+  normalized.hash_bits = 4;
+  ModelConfig rls = RlsConfig(10, 1e-6);
+  rls.hash_bits = 4;
+  EXPECT_EQ(ModelStateBytes(*WithDefaults(rls)) -
+                ModelStateBytes(*WithDefaults(normalized)),
+            8u * 2 * 11 * 11);
+}
+
 TEST(RlsTest, SparseFeaturesAreRefused) {
   const ModelConfig config = *WithDefaults(RlsConfig(2, 1e-6));
   const std::vector<float> dense = {1, 2};
