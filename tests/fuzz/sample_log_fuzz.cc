@@ -1,7 +1,7 @@
 // Fuzz target: opening and replaying a sample log
-// (core/storage/sample_log.cc) from an arbitrary directory image.
-// Input: a flags byte, then up to kMaxSegments segment files, each a start
-// version (u64, the file's name), a length (u32) and that many bytes (the
+// (core/storage/sample_log.cc, log_record.cc) from an arbitrary directory
+// image. Input: a flags byte, then up to kMaxSegments segment files, each a
+// start version (u64, the file's name), a length (u32) and that many bytes (the
 // last one: what is left). With flag 1 set, the record checksums inside the
 // segments are recomputed first, so inputs reach the record decoding behind
 // the CRC.
