@@ -48,7 +48,7 @@ namespace streamfit {
 class RlsState {
  public:
   // Dense inputs at most this wide: the state is 2 (d + 1)^2 doubles and a
-  // sample costs about 3 (d + 1)^2 multiply-adds.
+  // sample costs about 2 (d + 1)^2 multiply-adds.
   static constexpr uint32_t kMaxFeatures = 256;
   static constexpr uint64_t kRefactorInterval = 1024;
   static constexpr double kMinReciprocalCondition = 1e-13;
