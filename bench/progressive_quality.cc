@@ -113,10 +113,10 @@ int main(int argc, char** argv) {
     config.standardize = absl::GetFlag(FLAGS_standardize);
     if (absl::GetFlag(FLAGS_schedule) == "constant")
       config.schedule = streamfit::Schedule::kConstant;
-    for (auto o : {streamfit::Optimizer::kSgd, streamfit::Optimizer::kAdagrad,
-                   streamfit::Optimizer::kFtrl, streamfit::Optimizer::kAdam,
-                   streamfit::Optimizer::kNormalized,
-                   streamfit::Optimizer::kRls}) {
+    for (auto o :
+         {streamfit::Optimizer::kSgd, streamfit::Optimizer::kAdagrad,
+          streamfit::Optimizer::kFtrl, streamfit::Optimizer::kAdam,
+          streamfit::Optimizer::kNormalized, streamfit::Optimizer::kRls}) {
       if (absl::GetFlag(FLAGS_optimizer) == streamfit::OptimizerName(o) &&
           (o != streamfit::Optimizer::kRls ||
            d.task == streamfit::Task::kRegression)) {

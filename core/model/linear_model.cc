@@ -229,9 +229,9 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
     model.dense_[model.DenseIndex(k, d)] = bias[k];
   }
   if (!model.rls_.empty()) {
-    model.rls_ = RlsState::FromData(d, *config.rls_ridge,
-                                    *config.rls_forgetting, data,
-                                    model.dense_.data());
+    model.rls_ =
+        RlsState::FromData(d, *config.rls_ridge, *config.rls_forgetting, data,
+                           model.dense_.data());
   }
   return model;
 }
