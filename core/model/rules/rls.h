@@ -78,9 +78,10 @@ class RlsState {
   void Reset(const double* w);
 
   // The state as tensors' values (P and A row-major, n x n, symmetric; b
-  // and c of n) and back. FromValues reads the matrices' lower triangles;
-  // INVALID_ARGUMENT naming the bad value for a wrong size, a non-finite
-  // value, a non-positive diagonal or r <= 0.
+  // and c of n) and back. FromValues takes arrays of those sizes with finite
+  // values (LinearModel::FromState checks both) and reads the matrices'
+  // lower triangles; INVALID_ARGUMENT for a non-positive diagonal entry or
+  // r <= 0.
   struct Values {
     std::vector<double> inverse_gram, gram, moment, prior_center;
     double prior = 0;
