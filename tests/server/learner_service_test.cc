@@ -225,15 +225,10 @@ TEST_F(LearnerServiceTest, BadObserveMessageIsRejectedWholeAndChangesNothing) {
     version += 10;  // only the first message was applied
 
     // G3: the model is exactly the good prefix.
-    v1::PredictRequest request;
-    request.set_model("m");
-    request.set_min_version(version);
-    *request.add_features() = examples[0].features();
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(5));
     v1::PredictResponse prediction;
-    ASSERT_TRUE(stub_->Predict(&context, request, &prediction).ok());
+    ASSERT_TRUE(PredictAtVersion(*stub_, "m", version, examples[0].features(),
+                                 &prediction)
+                    .ok());
     EXPECT_EQ(prediction.model_version(), version);
   }
   v1::ObserveResponse response;

@@ -4,8 +4,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
-
 #include "core/model/linear_model.h"
 #include "core/model/model_trainer.h"
 #include "server/proto_convert.h"
@@ -112,15 +110,10 @@ TEST_F(RlsServiceTest, RefusesWhatItCannotFitAndChangesNothing) {
                         "features only"));
   // The good message is applied (perhaps after the error came back), the
   // bad one not.
-  v1::PredictRequest request;
-  request.set_model("ls");
-  request.set_min_version(5);
-  *request.add_features() = examples[0].features();
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(5));
   v1::PredictResponse prediction;
-  ASSERT_TRUE(stub_->Predict(&context, request, &prediction).ok());
+  ASSERT_TRUE(
+      PredictAtVersion(*stub_, "ls", 5, examples[0].features(), &prediction)
+          .ok());
   EXPECT_EQ(prediction.model_version(), 5u);
 }
 

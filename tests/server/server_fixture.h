@@ -6,6 +6,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -131,6 +133,23 @@ inline grpc::Status RestoreModel(v1::Learner::Stub& stub,
   v1::ModelInfo ignored;
   grpc::ClientContext context;
   return stub.Restore(&context, request, info != nullptr ? info : &ignored);
+}
+
+// Predicts `features` with `model` once it reaches `min_version`, waiting at
+// most five seconds (DEADLINE_EXCEEDED after).
+inline grpc::Status PredictAtVersion(v1::Learner::Stub& stub,
+                                     const std::string& model,
+                                     uint64_t min_version,
+                                     const v1::Features& features,
+                                     v1::PredictResponse* response) {
+  v1::PredictRequest request;
+  request.set_model(model);
+  request.set_min_version(min_version);
+  *request.add_features() = features;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  return stub.Predict(&context, request, response);
 }
 
 inline v1::ObserveRequest Message(const std::string& model,
