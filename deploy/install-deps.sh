@@ -10,6 +10,7 @@ packages=(
   python3-grpcio python3-grpc-tools python3-protobuf python3-numpy
   python3-pip python3-setuptools python3-wheel python3-venv
   libspdlog-dev prometheus-cpp-dev python3-yaml openssl
+  librdkafka-dev  # Kafka mode; its mock cluster runs the Kafka tests
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # clang gates: -Wthread-safety, ASan/UBSan, libFuzzer
 )
 missing=()

@@ -21,9 +21,12 @@ using Method = metrics::RefusalCounts::Method;
 class ObserveReactor final
     : public HandedOffReactor<grpc::ServerReadReactor<v1::ObserveRequest>> {
  public:
-  ObserveReactor(const ModelRegistry* registry, v1::ObserveResponse* response)
-      : session_(registry, ObserveSession::Answer::kOnce, response,
-                 [this](ObserveActions actions) { Act(std::move(actions)); }) {
+  ObserveReactor(const ModelRegistry* registry, v1::ObserveResponse* response,
+                 const kafka::Catalogue* kafka)
+      : session_(
+            registry, ObserveSession::Answer::kOnce, response,
+            [this](ObserveActions actions) { Act(std::move(actions)); },
+            kafka) {
     StartRead(&request_);
   }
 
@@ -53,9 +56,12 @@ class ObserveStreamReactor final
     : public HandedOffReactor<
           grpc::ServerBidiReactor<v1::ObserveRequest, v1::ObserveAck>> {
  public:
-  explicit ObserveStreamReactor(const ModelRegistry* registry)
-      : session_(registry, ObserveSession::Answer::kEachRequest, nullptr,
-                 [this](ObserveActions actions) { Act(std::move(actions)); }) {
+  ObserveStreamReactor(const ModelRegistry* registry,
+                       const kafka::Catalogue* kafka)
+      : session_(
+            registry, ObserveSession::Answer::kEachRequest, nullptr,
+            [this](ObserveActions actions) { Act(std::move(actions)); },
+            kafka) {
     StartRead(&request_);
   }
 
@@ -106,6 +112,26 @@ void LearnerService::FillModelInfo(const LiveModel& model,
   info->set_failure(model.failure);
 }
 
+void LearnerService::DescribeModel(const LiveModel& model,
+                                   v1::ModelInfo* info) const {
+  FillModelInfo(model, info);
+  if (kafka_ == nullptr) return;
+  if (const std::shared_ptr<kafka::ModelTopic> topic =
+          kafka_->Topic(model.name);
+      topic != nullptr) {
+    *info->mutable_kafka() = topic->Position();
+  }
+}
+
+absl::Status LearnerService::RefuseInKafkaMode(absl::string_view what) const {
+  if (kafka_ == nullptr) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      what,
+      " is not available in Kafka mode: it would change the model "
+      "outside its topic, which every replica must apply at the same "
+      "point"));
+}
+
 grpc::ServerUnaryReactor* LearnerService::OnFileWorker(
     grpc::CallbackServerContext* context, std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -119,10 +145,12 @@ grpc::ServerUnaryReactor* LearnerService::CreateModel(
     grpc::CallbackServerContext* context, const v1::CreateModelRequest* request,
     v1::ModelInfo* response) {
   return OnFileWorker(context, [this, request, response] {
+    const ModelConfig config = FromProto(request->config());
     absl::StatusOr<std::shared_ptr<LiveModel>> model =
-        registry_->Create(request->name(), FromProto(request->config()));
+        kafka_ != nullptr ? kafka_->Create(request->name(), config)
+                          : registry_->Create(request->name(), config);
     if (model.ok()) {
-      FillModelInfo(**model, response);
+      DescribeModel(**model, response);
     }
     return model.status();
   });
@@ -134,7 +162,7 @@ grpc::ServerUnaryReactor* LearnerService::GetModel(
   absl::StatusOr<std::shared_ptr<LiveModel>> model =
       registry_->Get(request->name());
   if (model.ok()) {
-    FillModelInfo(**model, response);
+    DescribeModel(**model, response);
   }
   return FinishWith(context, model.status());
 }
@@ -143,7 +171,7 @@ grpc::ServerUnaryReactor* LearnerService::ListModels(
     grpc::CallbackServerContext* context, const v1::ListModelsRequest*,
     v1::ListModelsResponse* response) {
   for (const auto& model : registry_->List()) {
-    FillModelInfo(*model, response->add_models());
+    DescribeModel(*model, response->add_models());
   }
   return FinishWith(context, absl::OkStatus());
 }
@@ -153,19 +181,22 @@ grpc::ServerUnaryReactor* LearnerService::DeleteModel(
     v1::DeleteModelResponse*) {
   return OnFileWorker(context, [this, request] {
     absl::Status status = ValidateModelName(request->name());
-    if (status.ok()) status = registry_->Delete(request->name());
+    if (status.ok()) {
+      status = kafka_ != nullptr ? kafka_->Delete(request->name())
+                                 : registry_->Delete(request->name());
+    }
     return status;
   });
 }
 
 grpc::ServerReadReactor<v1::ObserveRequest>* LearnerService::Observe(
     grpc::CallbackServerContext*, v1::ObserveResponse* response) {
-  return new ObserveReactor(registry_, response);
+  return new ObserveReactor(registry_, response, kafka_);
 }
 
 grpc::ServerBidiReactor<v1::ObserveRequest, v1::ObserveAck>*
 LearnerService::ObserveStream(grpc::CallbackServerContext*) {
-  return new ObserveStreamReactor(registry_);
+  return new ObserveStreamReactor(registry_, kafka_);
 }
 
 grpc::ServerUnaryReactor* LearnerService::Predict(

@@ -7,6 +7,7 @@
 
 #include "server/dataset_store.h"
 #include "server/file_worker.h"
+#include "server/kafka/catalogue.h"
 #include "server/model_registry.h"
 #include "server/model_store.h"
 #include "server/retrain_jobs.h"
@@ -72,6 +73,11 @@ class LearnerService final : public v1::Learner::CallbackService {
       const v1::DeleteSnapshotRequest* request,
       v1::DeleteSnapshotResponse* response) override;
 
+  // Kafka mode: models are created and deleted through the catalogue and
+  // learn from their topics; Restore and Retrain are refused. `catalogue`
+  // outlives the service; set before serving.
+  void SetKafka(kafka::Catalogue* catalogue) { kafka_ = catalogue; }
+
   // --- Datasets and retraining (retrain_service.cc) ---
   // Both must outlive the service; set before serving. Unset: UNIMPLEMENTED.
   void SetRetrain(DatasetStore* datasets, RetrainJobs* jobs) {
@@ -110,6 +116,11 @@ class LearnerService final : public v1::Learner::CallbackService {
  private:
   // The model's published state, config, metrics, freshness and lineage.
   static void FillModelInfo(const LiveModel& model, v1::ModelInfo* info);
+  // FillModelInfo, and in Kafka mode the model's place in its topic.
+  void DescribeModel(const LiveModel& model, v1::ModelInfo* info) const;
+  // FAILED_PRECONDITION in Kafka mode for `what`, a change every replica
+  // would have to apply at the same point of the model's topic.
+  absl::Status RefuseInKafkaMode(absl::string_view what) const;
   absl::Status RestoreModel(const v1::RestoreRequest& request,
                             v1::ModelInfo* response);
   // The file of saved snapshot `name` (request field `field`);
@@ -124,6 +135,7 @@ class LearnerService final : public v1::Learner::CallbackService {
   DatasetStore* datasets_ = nullptr;
   RetrainJobs* jobs_ = nullptr;
   ModelStore* const store_;
+  kafka::Catalogue* kafka_ = nullptr;
   const ServiceLimits limits_;
   // Last: destroyed first, after running the work handed to it (gRPC ends
   // every call, and so hands over no more, before the service goes).

@@ -98,6 +98,16 @@ ABSL_FLAG(std::string, auth_tokens_file, "",
 ABSL_FLAG(std::string, metrics_address, "",
           "host:port to serve Prometheus metrics on (/metrics over HTTP); "
           "empty for none");
+ABSL_FLAG(std::string, kafka_brokers, "",
+          "host:port[,host:port...] of a Kafka cluster: Kafka mode, where "
+          "every server with the same brokers and prefix is a replica of "
+          "every model; empty: the embedded sample log");
+ABSL_FLAG(std::string, kafka_topic_prefix, "streamfit.",
+          "Kafka mode: model topics are <prefix><model>, the catalogue "
+          "<prefix>_models");
+ABSL_FLAG(std::vector<std::string>, kafka_option, {},
+          "Kafka mode: key=value librdkafka settings for every client "
+          "(security.protocol, sasl.*, ssl.*, ...), comma-separated");
 ABSL_FLAG(bool, allow_insecure_remote, false,
           "accept the risk of listening beyond loopback without TLS and "
           "authentication");
@@ -214,6 +224,16 @@ int main(int argc, char** argv) {
   options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   options.allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure_remote);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.kafka.brokers = absl::GetFlag(FLAGS_kafka_brokers);
+  options.kafka.topic_prefix = absl::GetFlag(FLAGS_kafka_topic_prefix);
+  if (absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+          settings = streamfit::kafka::ParseSettings(
+              absl::GetFlag(FLAGS_kafka_option));
+      settings.ok()) {
+    options.kafka.settings = *std::move(settings);
+  } else {
+    return UsageError(settings.status().message());
+  }
   if (absl::Status s =
           streamfit::StreamfitServer::CheckSecurityOptions(options);
       !s.ok()) {
@@ -234,7 +254,8 @@ int main(int argc, char** argv) {
                  {"data_dir", options.data_dir},
                  {"tls", options.tls.enabled()},
                  {"mutual_tls", !options.tls.client_ca_file.empty()},
-                 {"auth_tokens", !options.auth_tokens_file.empty()}});
+                 {"auth_tokens", !options.auth_tokens_file.empty()},
+                 {"kafka_brokers", options.kafka.brokers}});
   auto server = streamfit::StreamfitServer::Start(options);
   if (!server.ok()) {
     logging::Error(

@@ -103,6 +103,13 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::Create(
         absl::StrCat("model '", name, "' already exists"));
   }
   ASSIGN_OR_RETURN(LinearModel initial, LinearModel::Create(full));
+  return CreateWithState(name, initial);
+}
+
+absl::StatusOr<std::shared_ptr<LiveModel>> ModelRegistry::CreateWithState(
+    absl::string_view name, const LinearModel& initial) {
+  RETURN_IF_ERROR(ValidateModelName(name));
+  RETURN_IF_ERROR(CheckModelSize(initial.config()));
   absl::MutexLock lock(&write_mu_);
   const std::shared_ptr<const ModelMap> current =
       models_.load(std::memory_order_acquire);

@@ -104,6 +104,10 @@ class ModelRegistry {
   // would exceed max_model_bytes.
   absl::StatusOr<std::shared_ptr<LiveModel>> Create(absl::string_view name,
                                                     const ModelConfig& config);
+  // Create, with `initial` (a state of a config after WithDefaults) as the
+  // model's first state (Kafka mode: a model recovered from a checkpoint).
+  absl::StatusOr<std::shared_ptr<LiveModel>> CreateWithState(
+      absl::string_view name, const LinearModel& initial);
   // RESOURCE_EXHAUSTED (naming the computed size) if a model with `config`
   // (after WithDefaults) would exceed max_model_bytes or its snapshot
   // protobuf's message limit.

@@ -39,8 +39,10 @@ absl::StatusOr<ExampleBatch> ReadBatch(const ModelRegistry& registry,
 }  // namespace
 
 ObserveSession::ObserveSession(const ModelRegistry* registry, Answer answer,
-                               v1::ObserveResponse* reply, Act act)
+                               v1::ObserveResponse* reply, Act act,
+                               const kafka::Catalogue* kafka)
     : registry_(registry),
+      kafka_(kafka),
       answer_(answer),
       method_(answer == Answer::kOnce ? Method::kObserve
                                       : Method::kObserveStream),
@@ -69,12 +71,21 @@ ObserveActions ObserveSession::OnRequest(const v1::ObserveRequest& request) {
     }
     seq = submitted_++;
   }
-  model_->learner.Submit(
-      *std::move(batch),
-      [this, seq, samples](absl::StatusOr<uint64_t> end_version) {
-        Completed(seq, samples, std::move(end_version));
-      },
-      [this] { Admitted(); });
+  auto completed = [this, seq, samples](absl::StatusOr<uint64_t> end_version) {
+    Completed(seq, samples, std::move(end_version));
+  };
+  if (kafka_ != nullptr) {
+    if (topic_ == nullptr) topic_ = kafka_->Topic(model_->name);
+    if (topic_ == nullptr) {
+      completed(absl::NotFoundError(
+          absl::StrCat("model '", model_->name, "' was deleted")));
+      return {};
+    }
+    topic_->Submit(request, std::move(completed), [this] { Admitted(); });
+    return {};
+  }
+  model_->learner.Submit(*std::move(batch), std::move(completed),
+                         [this] { Admitted(); });
   return {};
 }
 

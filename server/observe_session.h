@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/kafka/catalogue.h"
 #include "server/metrics/refusal_counts.h"
 #include "server/model_registry.h"
 #include "streamfit/v1/streamfit.pb.h"
@@ -57,10 +58,13 @@ class ObserveSession {
 
   using Act = absl::AnyInvocable<void(ObserveActions)>;
 
-  // `registry` outlives the session; `reply` (kOnce only) must stay valid
-  // until the call ends.
+  // `registry` (and `kafka`, if set) outlives the session; `reply` (kOnce
+  // only) must stay valid until the call ends. With `kafka` (Kafka mode)
+  // each request is written to the model's topic, and counts as queued once
+  // this replica has read and applied it (ModelTopic::Submit).
   ObserveSession(const ModelRegistry* registry, Answer answer,
-                 v1::ObserveResponse* reply, Act act);
+                 v1::ObserveResponse* reply, Act act,
+                 const kafka::Catalogue* kafka = nullptr);
 
   // A request was read; it may be reused once a returned or later action
   // asks for the next read.
@@ -110,6 +114,7 @@ class ObserveSession {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ModelRegistry* const registry_;
+  const kafka::Catalogue* const kafka_;
   const Answer answer_;
   const Method method_;
   v1::ObserveResponse* const reply_;
@@ -118,6 +123,7 @@ class ObserveSession {
   // gRPC runs one at a time, and read by learner callbacks of requests
   // submitted after it was set.
   std::shared_ptr<LiveModel> model_;
+  std::shared_ptr<kafka::ModelTopic> topic_;  // Kafka mode: model_'s
 
   absl::Mutex mu_;
   // Requests handed to the learner are numbered from 0 in the order read.

@@ -136,12 +136,25 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
                    models, " models; health NOT_SERVING until done)"),
       {{"address", server->address()}, {"models", models}});
   const absl::Time recovery_start = absl::Now();
-  RETURN_IF_ERROR(server->registry_.RecoverFromStore());
+  if (options.kafka.brokers.empty()) {
+    RETURN_IF_ERROR(server->registry_.RecoverFromStore());
+  } else {
+    ASSIGN_OR_RETURN(server->catalogue_,
+                     kafka::Catalogue::Start(
+                         options.kafka, &server->registry_, options.data_dir,
+                         {options.storage.checkpoint_every_samples,
+                          options.storage.checkpoint_interval,
+                          observed.storage.file_system}));
+    server->service_.SetKafka(server->catalogue_.get());
+  }
   if (!options.default_model.empty() &&
       absl::IsNotFound(server->registry_.Get(options.default_model).status())) {
-    RETURN_IF_ERROR(
-        server->registry_.Create(options.default_model, options.default_config)
-            .status());
+    RETURN_IF_ERROR((server->catalogue_ != nullptr
+                         ? server->catalogue_->Create(options.default_model,
+                                                      options.default_config)
+                         : server->registry_.Create(options.default_model,
+                                                    options.default_config))
+                        .status());
   }
 
   // Datasets and retrain jobs.
@@ -228,7 +241,16 @@ void StreamfitServer::Shutdown(absl::Duration grace) {
   if (jobs_) jobs_->Shutdown();  // running retrains end ABORTED
   stop_checkpointing_.Notify();
   if (checkpointer_.joinable()) checkpointer_.join();
-  registry_.StopAll();  // drains every queue
+  if (catalogue_ != nullptr) catalogue_->Stop();  // no more records read
+  registry_.StopAll();                            // drains every queue
+  if (catalogue_ != nullptr) {
+    const absl::Status s = catalogue_->CheckpointAll(/*force=*/true);
+    if (!s.ok()) {
+      logging::Error("model.checkpoint_failed",
+                     absl::StrCat("final checkpoint: ", s.ToString()), {});
+    }
+    return;
+  }
   for (const auto& model : registry_.List()) {
     const absl::Status s =
         store_->Checkpoint(*model, ModelStore::When::kIfChanged);
@@ -274,6 +296,14 @@ void StreamfitServer::CheckpointLoop() {
   while (!stop_checkpointing_.WaitForNotificationWithTimeout(
       absl::Milliseconds(100))) {
     UpdateHealth();  // a Restore or Delete clears a failed model
+    if (catalogue_ != nullptr) {
+      const absl::Status s = catalogue_->CheckpointAll(/*force=*/false);
+      if (!s.ok() && s.ToString() != last_error) {
+        last_error = s.ToString();
+        logging::Error("model.checkpoint_failed", last_error, {});
+      }
+      continue;
+    }
     for (const auto& model : registry_.List()) {
       const absl::Status s =
           store_->Checkpoint(*model, ModelStore::When::kIfDue);

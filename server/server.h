@@ -17,6 +17,7 @@
 #include "server/auth/auth_processor.h"
 #include "server/auth/tls_credentials.h"
 #include "server/inference_service.h"
+#include "server/kafka/catalogue.h"
 #include "server/learner_service.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/observed_file_system.h"
@@ -76,6 +77,9 @@ class StreamfitServer {
     // host:port for Prometheus metrics on /metrics over HTTP; "" for none
     // (server/metrics/).
     std::string metrics_address;
+    // Kafka mode when kafka.brokers is set: models and their samples live in
+    // Kafka topics (server/kafka/), data_dir holds checkpoints only.
+    kafka::ClientOptions kafka;
   };
 
   // The start-up checks of the security options alone (no I/O):
@@ -125,7 +129,9 @@ class StreamfitServer {
         metrics_registry_(std::move(metrics_registry)),
         file_system_(std::move(file_system)),
         store_(std::move(store)),
-        registry_(options.learner, store_.get(), options.limits),
+        registry_(options.learner,
+                  options.kafka.brokers.empty() ? store_.get() : nullptr,
+                  options.limits),
         service_(&registry_, store_.get(), options.service),
         inference_service_(&registry_) {}
   // TLS credentials (and the auth processor) from the options, or insecure
@@ -150,6 +156,7 @@ class StreamfitServer {
   InferenceService inference_service_;  // the Open Inference Protocol
   std::unique_ptr<DatasetStore> datasets_;
   std::unique_ptr<RetrainJobs> jobs_;
+  std::unique_ptr<kafka::Catalogue> catalogue_;  // Kafka mode only
   std::unique_ptr<auth::TlsCredentials> tls_;
   std::shared_ptr<auth::AuthProcessor> auth_processor_;
   std::unique_ptr<grpc::Server> server_;

@@ -87,6 +87,7 @@ grpc::ServerUnaryReactor* LearnerService::Restore(
 
 absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
                                           v1::ModelInfo* response) {
+  RETURN_IF_ERROR(RefuseInKafkaMode("Restore"));
   const v1::ModelSnapshot* snapshot = &request.snapshot();
   v1::ModelSnapshot saved;
   if (!request.snapshot_name().empty()) {

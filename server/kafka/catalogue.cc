@@ -1,0 +1,237 @@
+#include "server/kafka/catalogue.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "core/thread_name.h"
+#include "server/logging.h"
+#include "server/proto_convert.h"
+
+namespace streamfit::kafka {
+namespace {
+
+constexpr absl::Duration kPollTimeout = absl::Milliseconds(100);
+// How long start-up may take to read the catalogue, and a call to see its
+// record applied, before they give up.
+constexpr absl::Duration kReplayTimeout = absl::Seconds(60);
+constexpr absl::Duration kApplyTimeout = absl::Seconds(30);
+constexpr size_t kKeepOutcomes = 1024;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Catalogue>> Catalogue::Start(
+    const ClientOptions& options, ModelRegistry* registry,
+    const std::string& data_dir, CheckpointPolicy checkpoints) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer,
+                   Producer::Create(options));
+  std::unique_ptr<Catalogue> catalogue(new Catalogue(
+      options, registry, data_dir, checkpoints, std::move(producer)));
+  const std::string& topic = catalogue->catalogue_topic_;
+  RETURN_IF_ERROR(catalogue->producer_->EnsureSinglePartitionTopic(topic));
+  ASSIGN_OR_RETURN(const int64_t end, catalogue->producer_->EndOffset(topic));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<PartitionReader> reader,
+      PartitionReader::Create(options, topic, RD_KAFKA_OFFSET_BEGINNING));
+  const absl::Time deadline = absl::Now() + kReplayTimeout;
+  for (;;) {
+    {
+      absl::MutexLock lock(&catalogue->mu_);
+      if (catalogue->next_offset_ >= end) break;
+    }
+    if (absl::Now() > deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("could not read Kafka topic ", topic, " to its end (",
+                       end, ") within ", absl::FormatDuration(kReplayTimeout)));
+    }
+    ASSIGN_OR_RETURN(std::optional<Record> record, reader->Next(kPollTimeout));
+    if (record) catalogue->Apply(*record);
+  }
+  catalogue->follower_ =
+      std::thread([c = catalogue.get(), r = std::move(reader)] {
+        NameThisThread("sf-kafka-models");
+        std::string last_error;
+        while (!c->stopping_.load(std::memory_order_acquire)) {
+          absl::StatusOr<std::optional<Record>> record = r->Next(kPollTimeout);
+          if (!record.ok() && record.status().ToString() != last_error) {
+            last_error = record.status().ToString();
+            logging::Error("kafka.read_failed", last_error,
+                           {{"topic", c->catalogue_topic_}});
+          }
+          if (record.ok() && *record) c->Apply(**record);
+        }
+      });
+  return catalogue;
+}
+
+Catalogue::~Catalogue() { Stop(); }
+
+void Catalogue::Stop() {
+  stopping_.store(true, std::memory_order_release);
+  if (follower_.joinable()) follower_.join();
+  absl::MutexLock lock(&mu_);
+  for (auto& [name, topic] : topics_) topic->Stop();
+}
+
+void Catalogue::Apply(const Record& record) {
+  v1::LogRecord log;
+  absl::Status status;
+  if (!log.ParseFromString(record.value)) {
+    status = absl::InvalidArgumentError("not a streamfit.v1.LogRecord");
+  } else if (log.has_create_model()) {
+    status = ApplyCreate(record.offset, log.create_model(), log.start_offset());
+  } else if (log.has_delete_model()) {
+    status = ApplyDelete(log.delete_model());
+  } else {
+    status = absl::InvalidArgumentError(
+        "the catalogue holds create_model and delete_model records");
+  }
+  if (!status.ok()) {
+    logging::Warning("kafka.catalogue_record_refused",
+                     absl::StrCat("offset ", record.offset, " of ",
+                                  catalogue_topic_, ": ", status.message()),
+                     {{"topic", catalogue_topic_}, {"offset", record.offset}});
+  }
+  absl::MutexLock lock(&mu_);
+  outcomes_[record.offset] = status;
+  while (outcomes_.size() > kKeepOutcomes) outcomes_.erase(outcomes_.begin());
+  next_offset_ = record.offset + 1;
+}
+
+absl::Status Catalogue::ApplyCreate(int64_t offset,
+                                    const v1::CreateModelRequest& create,
+                                    int64_t start_offset) {
+  const std::string& name = create.name();
+  RETURN_IF_ERROR(ValidateModelName(name));
+  ASSIGN_OR_RETURN(const ModelConfig config,
+                   WithDefaults(FromProto(create.config())));
+  const int64_t incarnation = offset + 1;
+  const std::string dir =
+      absl::StrCat(data_dir_, "/kafka/", name, ".", incarnation);
+  TopicPosition position{start_offset, 0};
+  absl::StatusOr<TopicCheckpoint> checkpoint =
+      LoadTopicCheckpoint(dir, checkpoints_.file_system);
+  std::optional<LinearModel> state;
+  if (checkpoint.ok() && checkpoint->model.config() == config) {
+    state = std::move(checkpoint->model);
+    position = checkpoint->position;
+  } else {
+    if (!absl::IsNotFound(checkpoint.status())) {
+      logging::Warning(
+          "kafka.checkpoint_unusable",
+          absl::StrCat("model '", name, "' replays its topic: ",
+                       checkpoint.ok() ? "another config"
+                                       : checkpoint.status().message()),
+          {{"model", name}});
+    }
+    ASSIGN_OR_RETURN(state, LinearModel::Create(config));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<LiveModel> model,
+                   registry_->CreateWithState(name, *state));
+  absl::StatusOr<std::shared_ptr<ModelTopic>> topic =
+      ModelTopic::Start(options_, producer_.get(), model, incarnation,
+                        TopicOf(name), position, dir, checkpoints_);
+  if (!topic.ok()) {
+    registry_->Delete(name).IgnoreError();
+    return topic.status();
+  }
+  logging::Info(
+      "kafka.model_start",
+      absl::StrCat("model '", name, "' reads ", TopicOf(name), " from offset ",
+                   position.offset, " at version ", state->version(),
+                   state->version() > 0 ? " (its checkpoint)" : ""),
+      {{"model", name},
+       {"topic", TopicOf(name)},
+       {"offset", position.offset},
+       {"version", state->version()}});
+  absl::MutexLock lock(&mu_);
+  topics_[name] = *std::move(topic);
+  return absl::OkStatus();
+}
+
+absl::Status Catalogue::ApplyDelete(const v1::DeleteModelRequest& request) {
+  std::shared_ptr<ModelTopic> topic;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = topics_.find(request.name());
+    if (it == topics_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("model '", request.name(), "' not found"));
+    }
+    topic = std::move(it->second);
+    topics_.erase(it);
+  }
+  topic->Stop();
+  RETURN_IF_ERROR(registry_->Delete(request.name()));
+  return checkpoints_.file_system->RemoveAll(topic->checkpoint_dir());
+}
+
+absl::Status Catalogue::WriteAndWait(const v1::LogRecord& record) {
+  ASSIGN_OR_RETURN(
+      const int64_t offset,
+      producer_->ProduceAndWait(catalogue_topic_, record.SerializeAsString()));
+  absl::MutexLock lock(&mu_);
+  auto applied = [this, offset]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return next_offset_ > offset;
+  };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&applied), kApplyTimeout)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("written at offset ", offset, " of ", catalogue_topic_,
+                     " but not applied yet; it will be"));
+  }
+  auto it = outcomes_.find(offset);
+  if (it == outcomes_.end()) {
+    return absl::UnknownError(
+        absl::StrCat("offset ", offset, " of ", catalogue_topic_,
+                     " was applied but its outcome is no longer known"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::shared_ptr<LiveModel>> Catalogue::Create(
+    absl::string_view name, const ModelConfig& config) {
+  RETURN_IF_ERROR(ValidateModelName(name));
+  ASSIGN_OR_RETURN(const ModelConfig full, WithDefaults(config));
+  RETURN_IF_ERROR(registry_->CheckModelSize(full));
+  if (registry_->Get(name).ok()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("model '", name, "' already exists"));
+  }
+  const std::string topic = TopicOf(name);
+  RETURN_IF_ERROR(producer_->EnsureSinglePartitionTopic(topic));
+  ASSIGN_OR_RETURN(const int64_t start, producer_->EndOffset(topic));
+  v1::LogRecord record;
+  record.mutable_create_model()->set_name(std::string(name));
+  *record.mutable_create_model()->mutable_config() = ToProto(full);
+  record.set_start_offset(start);
+  RETURN_IF_ERROR(WriteAndWait(record));
+  return registry_->Get(name);
+}
+
+absl::Status Catalogue::Delete(absl::string_view name) {
+  RETURN_IF_ERROR(ValidateModelName(name));
+  RETURN_IF_ERROR(registry_->Get(name).status());
+  v1::LogRecord record;
+  record.mutable_delete_model()->set_name(std::string(name));
+  return WriteAndWait(record);
+}
+
+std::shared_ptr<ModelTopic> Catalogue::Topic(absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(name);
+  return it == topics_.end() ? nullptr : it->second;
+}
+
+absl::Status Catalogue::CheckpointAll(bool force) {
+  std::vector<std::shared_ptr<ModelTopic>> topics;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, topic] : topics_) topics.push_back(topic);
+  }
+  absl::Status result;
+  for (const auto& topic : topics) result.Update(topic->Checkpoint(force));
+  return result;
+}
+
+}  // namespace streamfit::kafka

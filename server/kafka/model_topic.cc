@@ -1,0 +1,326 @@
+#include "server/kafka/model_topic.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "core/status_macros.h"
+#include "core/storage/checkpoint.h"
+#include "core/thread_name.h"
+#include "server/logging.h"
+#include "server/proto_convert.h"
+#include "server/snapshot_codec.h"
+
+namespace streamfit::kafka {
+namespace {
+
+// Records read that stay known after a checkpoint covers them, so that a
+// delivery report arriving after its record was read still finds it.
+constexpr size_t kKeepReads = 1 << 16;
+constexpr absl::Duration kPollTimeout = absl::Milliseconds(100);
+constexpr absl::Duration kRetryAfterError = absl::Seconds(1);
+
+// Samples [from, size()) of `batch`.
+ExampleBatch Suffix(const ExampleBatch& batch, size_t from) {
+  ExampleBatch out;
+  out.num_features = batch.num_features;
+  for (size_t i = from; i < batch.size(); ++i) {
+    out.Add(batch.view(i), batch.labels[i], batch.weights[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<TopicCheckpoint> LoadTopicCheckpoint(const std::string& dir,
+                                                    FileSystem* fs) {
+  if (!fs->IsDirectory(dir)) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint in ", dir));
+  }
+  std::optional<TopicCheckpoint> loaded;
+  std::vector<std::string> skipped;
+  const absl::StatusOr<uint64_t> version = CheckpointStore(dir, fs).LoadNewest(
+      [&](uint64_t version, const std::string& payload) -> absl::Status {
+        v1::ModelSnapshot snapshot;
+        if (!snapshot.ParseFromString(payload)) {
+          return absl::DataLossError("not a serialized model snapshot");
+        }
+        ASSIGN_OR_RETURN(LinearModel model, FromSnapshot(snapshot));
+        if (model.version() != version ||
+            snapshot.kafka_record_version() > version) {
+          return absl::DataLossError("checkpoint version does not match");
+        }
+        loaded = TopicCheckpoint{
+            std::move(model),
+            {snapshot.kafka_offset(), snapshot.kafka_record_version()}};
+        return absl::OkStatus();
+      },
+      &skipped);
+  for (const std::string& s : skipped) {
+    logging::Warning("model.checkpoint_skipped", s, {});
+  }
+  if (!version.ok()) return version.status();
+  return *std::move(loaded);
+}
+
+ModelTopic::ModelTopic(const ClientOptions& options, Producer* producer,
+                       std::shared_ptr<LiveModel> model, int64_t incarnation,
+                       std::string topic, TopicPosition position,
+                       std::string checkpoint_dir, CheckpointPolicy checkpoints)
+    : options_(options),
+      producer_(producer),
+      model_(std::move(model)),
+      incarnation_(incarnation),
+      topic_(std::move(topic)),
+      checkpoint_dir_(std::move(checkpoint_dir)),
+      checkpoints_(checkpoints),
+      resume_(position),
+      version_(model_->learner.Current()->version()),
+      next_offset_(position.offset),
+      checkpointed_version_(version_) {}
+
+absl::StatusOr<std::shared_ptr<ModelTopic>> ModelTopic::Start(
+    const ClientOptions& options, Producer* producer,
+    std::shared_ptr<LiveModel> model, int64_t incarnation, std::string topic,
+    TopicPosition position, std::string checkpoint_dir,
+    CheckpointPolicy checkpoints) {
+  RETURN_IF_ERROR(checkpoints.file_system->CreateDirectories(checkpoint_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<PartitionReader> reader,
+                   PartitionReader::Create(options, topic, position.offset));
+  std::shared_ptr<ModelTopic> model_topic(new ModelTopic(
+      options, producer, std::move(model), incarnation, std::move(topic),
+      position, std::move(checkpoint_dir), checkpoints));
+  model_topic->reader_thread_ =
+      std::thread([t = model_topic.get(), r = std::move(reader)]() mutable {
+        NameThisThread("sf-kafka-read");
+        t->Run(std::move(r));
+      });
+  return model_topic;
+}
+
+ModelTopic::~ModelTopic() { Stop(); }
+
+void ModelTopic::Stop() {
+  stopping_.store(true, std::memory_order_release);
+  if (reader_thread_.joinable()) reader_thread_.join();
+  std::map<int64_t, std::vector<Learner::QueuedCallback>> waiting;
+  {
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
+    waiting.swap(waiting_);
+  }
+  for (auto& [offset, callbacks] : waiting) {
+    for (auto& callback : callbacks) {
+      callback(absl::AbortedError(absl::StrCat(
+          "model '", model_->name, "' stopped before it read offset ", offset,
+          " of ", topic_)));
+    }
+  }
+}
+
+void ModelTopic::Run(std::unique_ptr<PartitionReader> reader) {
+  std::string last_error;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    absl::StatusOr<std::optional<Record>> record = reader->Next(kPollTimeout);
+    if (!record.ok()) {
+      if (record.status().ToString() != last_error) {  // once per error
+        last_error = record.status().ToString();
+        logging::Error("kafka.read_failed", last_error,
+                       {{"model", model_->name}, {"topic", topic_}});
+      }
+      absl::SleepFor(kRetryAfterError);
+      continue;
+    }
+    if (absl::StatusOr<int64_t> end = reader->EndOffset(); end.ok()) {
+      end_offset_.store(*end, std::memory_order_relaxed);
+    }
+    if (*record && !Apply(**record)) return;
+  }
+}
+
+absl::StatusOr<ExampleBatch> ModelTopic::Decode(const Record& record) const {
+  v1::LogRecord log;
+  if (!log.ParseFromString(record.value)) {
+    return absl::InvalidArgumentError("not a streamfit.v1.LogRecord");
+  }
+  if (!log.has_observe()) {
+    return absl::InvalidArgumentError("a model's topic holds observe records");
+  }
+  if (log.model_incarnation() != 0 && log.model_incarnation() != incarnation_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sent to incarnation ", log.model_incarnation(), " of the model, not ",
+        incarnation_, " (it was deleted and created again)"));
+  }
+  const v1::ObserveRequest& observe = log.observe();
+  if (!observe.model().empty() && observe.model() != model_->name) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("names model '", observe.model(), "'"));
+  }
+  return ToExampleBatch(observe, model_->config);
+}
+
+bool ModelTopic::Apply(const Record& record) {
+  absl::StatusOr<ExampleBatch> batch = Decode(record);
+  uint64_t start = version_;
+  if (record.offset == resume_.offset) start = resume_.record_version;
+  if (batch.ok()) {
+    const uint64_t samples = batch->size();
+    const uint64_t learned = version_ - start;  // after a checkpoint
+    if (learned < samples) {
+      absl::Notification queued;
+      absl::Status refused;
+      model_->learner.Submit(
+          learned == 0 ? *std::move(batch) : Suffix(*batch, learned),
+          [&](absl::StatusOr<uint64_t> end) {
+            refused = end.status();
+            queued.Notify();
+          });
+      queued.WaitForNotification();
+      if (!refused.ok()) return false;  // the learner stopped
+    }
+    version_ = std::max(version_, start + samples);
+  } else {
+    logging::Warning("kafka.record_skipped",
+                     absl::StrCat("skipped offset ", record.offset, " of ",
+                                  topic_, ": ", batch.status().message()),
+                     {{"model", model_->name},
+                      {"topic", topic_},
+                      {"offset", record.offset}});
+  }
+  const Read read{record.offset, start, batch.ok() ? version_ : start,
+                  batch.status()};
+  std::vector<Learner::QueuedCallback> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!batch.ok()) ++skipped_records_;
+    reads_.push_back(read);
+    next_offset_ = record.offset + 1;
+    while (reads_.size() > kKeepReads &&
+           reads_.front().end <= checkpointed_version_) {
+      reads_.pop_front();
+    }
+    for (auto it = waiting_.begin();
+         it != waiting_.end() && it->first <= record.offset;
+         it = waiting_.erase(it)) {
+      for (auto& callback : it->second) ready.push_back(std::move(callback));
+    }
+  }
+  for (auto& callback : ready) {
+    if (read.status.ok()) {
+      callback(read.end);
+    } else {
+      callback(absl::InvalidArgumentError(
+          absl::StrCat("offset ", read.offset, " of ", topic_,
+                       " was not learned: ", read.status.message())));
+    }
+  }
+  return true;
+}
+
+void ModelTopic::Submit(const v1::ObserveRequest& request,
+                        Learner::QueuedCallback on_queued,
+                        Learner::AdmittedCallback on_admitted) {
+  v1::LogRecord log;
+  *log.mutable_observe() = request;
+  log.mutable_observe()->set_model(model_->name);
+  log.set_model_incarnation(incarnation_);
+  // Shared by the delivery report and the error path below: whichever runs.
+  auto answer = std::make_shared<Learner::QueuedCallback>(std::move(on_queued));
+  const absl::Status queued = producer_->Produce(
+      topic_, log.SerializeAsString(),
+      [self = weak_from_this(), answer](absl::StatusOr<int64_t> offset) {
+        const std::shared_ptr<ModelTopic> topic = self.lock();
+        if (!offset.ok()) {
+          (*answer)(offset.status());
+        } else if (topic == nullptr) {
+          (*answer)(absl::AbortedError("the model stopped"));
+        } else {
+          topic->WhenRead(*offset, std::move(*answer));
+        }
+      });
+  if (!queued.ok()) {
+    (*answer)(queued);
+    return;
+  }
+  if (on_admitted) on_admitted();
+}
+
+void ModelTopic::WhenRead(int64_t offset, Learner::QueuedCallback on_queued) {
+  absl::StatusOr<uint64_t> answer;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) {
+      answer = absl::AbortedError(
+          absl::StrCat("model '", model_->name, "' stopped"));
+    } else if (offset >= next_offset_) {
+      waiting_[offset].push_back(std::move(on_queued));
+      return;
+    } else if (reads_.empty() || offset < reads_.front().offset) {
+      // Read long ago: every sample it held is in versions up to the
+      // oldest read still known.
+      answer = reads_.empty() ? resume_.record_version : reads_.front().start;
+    } else {
+      const auto it = std::lower_bound(
+          reads_.begin(), reads_.end(), offset,
+          [](const Read& r, int64_t o) { return r.offset < o; });
+      answer = it->status.ok()
+                   ? absl::StatusOr<uint64_t>(it->end)
+                   : absl::InvalidArgumentError(absl::StrCat(
+                         "offset ", offset, " of ", topic_,
+                         " was not learned: ", it->status.message()));
+    }
+  }
+  on_queued(std::move(answer));
+}
+
+TopicPosition ModelTopic::PositionOf(uint64_t version) const {
+  if (reads_.empty() && next_offset_ == resume_.offset) return resume_;
+  const auto it =
+      std::find_if(reads_.begin(), reads_.end(),
+                   [version](const Read& r) { return r.end > version; });
+  if (it == reads_.end()) return {next_offset_, version};
+  return {it->offset, it->start};
+}
+
+v1::KafkaPosition ModelTopic::Position() const {
+  v1::KafkaPosition position;
+  position.set_topic(topic_);
+  position.set_end_offset(end_offset_.load(std::memory_order_relaxed));
+  absl::MutexLock lock(&mu_);
+  position.set_next_offset(next_offset_);
+  position.set_end_offset(std::max(position.end_offset(), next_offset_));
+  position.set_skipped_records(skipped_records_);
+  return position;
+}
+
+absl::Status ModelTopic::Checkpoint(bool force) {
+  absl::MutexLock writer(&checkpoint_mu_);
+  const std::shared_ptr<const LinearModel> state = model_->learner.Current();
+  const uint64_t version = state->version();
+  TopicPosition position;
+  {
+    absl::MutexLock lock(&mu_);
+    if (version == checkpointed_version_) return absl::OkStatus();
+    if (!force &&
+        version - checkpointed_version_ < checkpoints_.every_samples &&
+        absl::Now() - checkpointed_at_ < checkpoints_.interval) {
+      return absl::OkStatus();
+    }
+    position = PositionOf(version);
+  }
+  v1::ModelSnapshot snapshot;
+  ToSnapshot(model_->name, *state, &snapshot);
+  snapshot.set_kafka_offset(position.offset);
+  snapshot.set_kafka_record_version(position.record_version);
+  const CheckpointStore store(checkpoint_dir_, checkpoints_.file_system);
+  RETURN_IF_ERROR(store.Write(version, snapshot.SerializeAsString()));
+  RETURN_IF_ERROR(store.Prune(2).status());
+  absl::MutexLock lock(&mu_);
+  checkpointed_version_ = version;
+  checkpointed_at_ = absl::Now();
+  return absl::OkStatus();
+}
+
+}  // namespace streamfit::kafka

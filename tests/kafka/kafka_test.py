@@ -1,0 +1,377 @@
+"""Kafka mode: real streamfit-server replicas against librdkafka's mock cluster.
+
+The cluster runs in streamfit-kafka-mock (a child process driven over stdin:
+it creates topics, produces records as "another system" would, and takes
+brokers down). Every check is exact: replicas at equal versions must hold
+byte-identical snapshots, and a model's version must equal the samples of
+the records acknowledged (or produced) for it, none lost and none twice.
+"""
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import grpc
+
+ARGS = None
+FEATURES = 3
+PREFIX = "streamfit."
+# The mock cluster does not answer a fetch early when a record arrives.
+FAST_FETCH = "--kafka_option=fetch.wait.max.ms=10"
+
+
+class MockCluster:
+    """The streamfit-kafka-mock child: one command line in, one line out."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [ARGS.mock], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True)
+        self.bootstrap = self.process.stdout.readline().split()[1]
+        self.lock = threading.Lock()
+
+    def command(self, line):
+        with self.lock:
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline().strip()
+        if answer.startswith("error") or not answer:
+            raise RuntimeError(f"{line}: {answer!r}")
+        return answer
+
+    def produce(self, topic, value):
+        return int(self.command(f"produce {topic} {value.hex()}").split()[1])
+
+    def stop(self):
+        self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self.process.stdout.close()
+
+
+def samples(seed, n):
+    rng = random.Random(seed)
+    values = [rng.uniform(-3, 3) for _ in range(n * FEATURES)]
+    labels = [2 * values[i * FEATURES] - values[i * FEATURES + 1] + 0.5 +
+              rng.gauss(0, 0.1) for i in range(n)]
+    return values, labels
+
+
+class KafkaTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, ARGS.stubs)
+        sys.path.insert(0, os.path.join(ARGS.source_dir, "tests", "interop"))
+        from streamfit.v1 import streamfit_pb2, streamfit_pb2_grpc
+        import server_process
+        cls.pb2, cls.grpc_mod, cls.sp = (streamfit_pb2, streamfit_pb2_grpc,
+                                         server_process)
+
+    def setUp(self):
+        self.cluster = MockCluster()
+        self.addCleanup(self.cluster.stop)
+        self.cluster.command(f"topic {PREFIX}_models")
+        self.servers = []
+
+    def tearDown(self):
+        for server in self.servers:
+            self.stop(server)
+
+    def stop(self, server):
+        # An open client connection would hold the server's shutdown for
+        # its whole grace period.
+        server.channel.close()
+        return server.stop()
+
+    # --- helpers ---
+
+    def replica(self, data_dir=None, extra=()):
+        """Starts a replica (a new data directory unless given)."""
+        if data_dir is None:
+            holder = tempfile.TemporaryDirectory(prefix="streamfit-kafka-")
+            self.addCleanup(holder.cleanup)
+            data_dir = holder.name
+        server = self.sp.ServerProcess(
+            ARGS.server, data_dir,
+            ["--default_model=", f"--kafka_brokers={self.cluster.bootstrap}",
+             FAST_FETCH, "--checkpoint_every_samples=200",
+             "--checkpoint_interval_s=0.2", *extra])
+        self.servers.append(server)
+        server.start()
+        server.data_dir = data_dir
+        server.channel = grpc.insecure_channel(server.address)
+        server.stub = self.grpc_mod.LearnerStub(server.channel)
+        return server
+
+    def create(self, server, name="m"):
+        """Creates the model on `server`, then waits until every replica
+        running has read its catalogue record."""
+        self.cluster.command(f"topic {PREFIX}{name}")
+        config = self.pb2.ModelConfig(task=self.pb2.TASK_REGRESSION,
+                                      num_features=FEATURES)
+        info = server.stub.CreateModel(
+            self.pb2.CreateModelRequest(name=name, config=config), timeout=30)
+        for other in self.servers:
+            self.wait_until(lambda: self.has_model(other, name), True)
+        return info
+
+    def has_model(self, server, name="m"):
+        try:
+            self.info(server, name)
+            return True
+        except grpc.RpcError as e:
+            self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+            return False
+
+    def wait_until(self, read, expected, timeout=30):
+        deadline = time.monotonic() + timeout
+        while (got := read()) != expected:
+            if time.monotonic() > deadline:
+                self.fail(f"still {got!r}, not {expected!r}")
+            time.sleep(0.02)
+
+    def request(self, seed, n, name="m"):
+        values, labels = samples(seed, n)
+        request = self.pb2.ObserveRequest(model=name)
+        request.dense_batch.num_features = FEATURES
+        request.dense_batch.values.extend(values)
+        request.dense_batch.labels.extend(labels)
+        return request
+
+    def observe(self, server, seed, n, name="m"):
+        return server.stub.Observe(iter([self.request(seed, n, name)]),
+                                   timeout=30)
+
+    def info(self, server, name="m"):
+        return server.stub.GetModel(self.pb2.GetModelRequest(name=name),
+                                    timeout=10)
+
+    def wait_for_version(self, server, version, name="m"):
+        self.wait_until(
+            lambda: min(self.info(server, name).model_version, version),
+            version)
+
+    def snapshot(self, server, name="m"):
+        return server.stub.Snapshot(self.pb2.SnapshotRequest(model=name),
+                                    timeout=10).SerializeToString()
+
+    def assert_identical(self, servers, version, name="m"):
+        for server in servers:
+            self.wait_for_version(server, version, name)
+        snapshots = [self.snapshot(s, name) for s in servers]
+        for server, snap in zip(servers[1:], snapshots[1:]):
+            self.assertEqual(snap, snapshots[0],
+                             f"{server.address} differs at version {version}")
+        self.assertEqual(
+            self.pb2.ModelSnapshot.FromString(snapshots[0]).model_version,
+            version)
+
+    # --- tests ---
+
+    def test_replicas_learn_one_stream_into_identical_models(self):
+        a, b = self.replica(), self.replica()
+        self.assertEqual(self.create(a).name, "m")
+        self.assertEqual(self.info(b).config.num_features, FEATURES)
+        with self.assertRaises(grpc.RpcError) as taken:
+            self.create(b)
+        self.assertEqual(taken.exception.code(),
+                         grpc.StatusCode.ALREADY_EXISTS)
+
+        # Read-your-writes on the other replica, and exact acks.
+        ack = self.observe(a, seed=1, n=7)
+        self.assertEqual((ack.accepted, ack.model_version), (7, 7))
+        predict = self.pb2.PredictRequest(model="m", min_version=7)
+        predict.features.add().dense.extend([1, 2, 3])
+        self.assertEqual(len(b.stub.Predict(predict, timeout=10).predictions),
+                         1)
+
+        # Concurrent producers on both replicas: every acked sample counts
+        # once, and the replicas agree bit for bit.
+        acked, errors = [], []
+
+        def produce(server, producer):
+            try:
+                stream = server.stub.ObserveStream(iter(
+                    [self.request(100 * producer + i, 5 + producer)
+                     for i in range(25)]), timeout=60)
+                for ack in stream:
+                    acked.append(ack.accepted)
+            except grpc.RpcError as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=produce, args=(s, p))
+                   for p, s in enumerate([a, b, a, b])]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        total = 7 + sum(acked)
+        self.assertEqual(len(acked), 100)
+        self.assert_identical([a, b], total)
+        position = self.info(b).kafka
+        self.assertEqual(position.topic, PREFIX + "m")
+        self.assertEqual(position.next_offset, 101)  # one record per request
+        self.assertEqual(position.end_offset, 101)
+
+    def test_records_from_other_producers_are_learned_or_skipped(self):
+        a, b = self.replica(), self.replica()
+        self.create(a)
+        self.observe(a, seed=1, n=4)
+        topic = PREFIX + "m"
+
+        def log_record(request):
+            return self.pb2.LogRecord(observe=request).SerializeToString()
+
+        # Learned exactly like an Observe: with or without the model's name.
+        nameless = self.request(2, 6, name="")
+        self.assertEqual(self.cluster.produce(topic, log_record(nameless)), 1)
+        self.cluster.produce(topic, log_record(self.request(3, 5)))
+        # Skipped on every replica: not a LogRecord, the wrong width,
+        # another model's name, a catalogue record.
+        bad = [b"\xff\x01garbage",
+               log_record(self.pb2.ObserveRequest(
+                   model="m", dense_batch=self.pb2.DenseBatch(
+                       num_features=2, values=[1, 2], labels=[1]))),
+               log_record(self.request(4, 3, name="other")),
+               self.pb2.LogRecord(delete_model=self.pb2.DeleteModelRequest(
+                   name="m")).SerializeToString()]
+        for value in bad:
+            self.cluster.produce(topic, value)
+        self.cluster.produce(topic, log_record(self.request(5, 2)))
+        self.assert_identical([a, b], 4 + 6 + 5 + 2)
+        for server in (a, b):
+            position = self.info(server).kafka
+            self.assertEqual(position.skipped_records, len(bad))
+            self.assertEqual(position.next_offset, 8)
+            self.assertIn("skipped offset 3 of streamfit.m", server.output())
+        # The replicas serve on.
+        self.assertEqual(self.observe(b, seed=6, n=1).model_version, 18)
+
+    def test_killed_replica_resumes_from_its_checkpoint_and_converges(self):
+        a, b = self.replica(), self.replica()
+        self.create(a)
+        stop = threading.Event()
+        acked = []
+
+        def produce():
+            seed = 1000
+            while not stop.is_set():
+                seed += 1
+                acked.append(self.observe(a, seed, 3 + seed % 5).accepted)
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        try:
+            self.wait_for_version(b, 600)
+            b._process.kill()  # SIGKILL, by PID: no final checkpoint
+            b._process.wait(10)
+            self.stop(b)
+            time.sleep(0.3)  # a learns on meanwhile
+            b = self.replica(data_dir=b.data_dir)
+            self.assertRegex(b.output(),
+                             r"reads streamfit\.m from offset \d+ at version "
+                             r"[1-9]\d* \(its checkpoint\)")
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            producer.join(60)
+        total = sum(acked)
+        self.assertGreater(total, 600)
+        # A replica with an empty data directory replays the whole topic.
+        c = self.replica()
+        self.assert_identical([a, b, c], total)
+
+    def test_delete_then_create_starts_a_new_model(self):
+        a, b = self.replica(), self.replica()
+        self.create(a)
+        self.observe(a, seed=1, n=9)
+        self.wait_for_version(b, 9)
+        b.stub.DeleteModel(self.pb2.DeleteModelRequest(name="m"), timeout=30)
+        self.assertFalse(self.has_model(b))
+        self.wait_until(lambda: self.has_model(a), False)
+        # A new model of the same name does not learn the old records.
+        self.assertEqual(self.create(b).model_version, 0)
+        self.assertEqual(self.observe(a, seed=2, n=4).model_version, 4)
+        self.assert_identical([a, b], 4)
+        # A restarted replica rebuilds the same catalogue.
+        self.stop(b)
+        b = self.replica(data_dir=b.data_dir)
+        self.assert_identical([a, b], 4)
+
+    def test_changes_outside_the_topic_are_refused(self):
+        a = self.replica()
+        self.create(a)
+        snapshot = a.stub.Snapshot(self.pb2.SnapshotRequest(model="m"),
+                                   timeout=10)
+        with self.assertRaises(grpc.RpcError) as restore:
+            a.stub.Restore(self.pb2.RestoreRequest(model="m",
+                                                   snapshot=snapshot),
+                           timeout=10)
+        self.assertEqual(restore.exception.code(),
+                         grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn("Kafka mode", restore.exception.details())
+        with self.assertRaises(grpc.RpcError) as retrain:
+            a.stub.Retrain(self.pb2.RetrainRequest(model="m", dataset_id="d"),
+                           timeout=10)
+        self.assertEqual(retrain.exception.code(),
+                         grpc.StatusCode.FAILED_PRECONDITION)
+
+    def test_brokers_down_fail_observe_and_lose_nothing(self):
+        a, b = self.replica(extra=["--kafka_option=message.timeout.ms=2000"]), \
+            self.replica()
+        self.create(a)
+        self.assertEqual(self.observe(a, seed=1, n=5).model_version, 5)
+        for broker in (1, 2, 3):
+            self.cluster.command(f"down {broker}")
+        with self.assertRaises(grpc.RpcError) as down:
+            self.observe(a, seed=2, n=3)
+        self.assertEqual(down.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        for broker in (1, 2, 3):
+            self.cluster.command(f"up {broker}")
+        # Acknowledged samples only: the failed request was never applied.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ack = self.observe(a, seed=3, n=4)
+                break
+            except grpc.RpcError as e:
+                if time.monotonic() > deadline:
+                    raise
+                self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assert_identical([a, b], ack.model_version)
+        self.assertEqual(ack.model_version % 4, 1)  # 5, then 4s only
+
+    def test_leader_change_keeps_every_acknowledged_sample_once(self):
+        a, b = self.replica(), self.replica()
+        self.create(a)
+        topic = PREFIX + "m"
+        total = 0
+        for i in range(30):
+            if i == 10:
+                self.cluster.command(f"leader {topic} 2")
+            if i == 20:
+                self.cluster.command(f"leader {topic} 3")
+            total += self.observe([a, b][i % 2], seed=i, n=3).accepted
+        self.assert_identical([a, b], total)
+        self.assertEqual(total, 90)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--mock", required=True)
+    parser.add_argument("--stubs", required=True)
+    parser.add_argument("--source_dir", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0], *rest])
