@@ -12,7 +12,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
       --no-install-recommends build-essential cmake ninja-build pkg-config \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       libeigen3-dev libabsl-dev libxxhash-dev liblbfgspp-dev libssl-dev \
-      libspdlog-dev prometheus-cpp-dev \
+      libspdlog-dev prometheus-cpp-dev librdkafka-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,7 +24,8 @@ FROM debian:12-slim AS runtime
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
       --no-install-recommends libgrpc++1.51 libprotobuf32 \
       libabsl20220623 libssl3 libspdlog1.10 libfmt9 \
-      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 ca-certificates \
+      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 librdkafka1 \
+      ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data streamfit \
     && mkdir -p /data && chown streamfit /data

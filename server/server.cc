@@ -214,7 +214,8 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
         metrics::MetricsServer::Start(
             options.metrics_address,
             {server->metrics_registry_,
-             std::make_shared<metrics::ModelCollector>(&server->registry_),
+             std::make_shared<metrics::ModelCollector>(
+                 &server->registry_, server->catalogue_.get()),
              std::make_shared<metrics::RetrainCollector>(server->jobs_.get()),
              std::make_shared<metrics::ProcessCollector>()}));
   }

@@ -257,9 +257,12 @@ absl::StatusOr<std::optional<Record>> PartitionReader::Next(
   const rd_kafka_resp_err_t error = message->err;
   std::optional<Record> record;
   if (error == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_timestamp_type_t type;
+    const int64_t timestamp = rd_kafka_message_timestamp(message, &type);
     record = Record{
         message->offset,
-        std::string(static_cast<const char*>(message->payload), message->len)};
+        std::string(static_cast<const char*>(message->payload), message->len),
+        timestamp > 0 ? timestamp : 0};
   }
   rd_kafka_message_destroy(message);
   switch (error) {

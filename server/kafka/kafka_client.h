@@ -81,6 +81,7 @@ class Producer {
 struct Record {
   int64_t offset = 0;
   std::string value;
+  int64_t timestamp_ms = 0;  // when it was written (0: unknown)
 };
 
 // Reads partition 0 of one topic in offset order from a given offset,

@@ -197,6 +197,7 @@ bool ModelTopic::Apply(const Record& record) {
     if (!batch.ok()) ++skipped_records_;
     reads_.push_back(read);
     next_offset_ = record.offset + 1;
+    last_timestamp_ms_ = record.timestamp_ms;
     while (reads_.size() > kKeepReads &&
            reads_.front().end <= checkpointed_version_) {
       reads_.pop_front();
@@ -292,6 +293,12 @@ v1::KafkaPosition ModelTopic::Position() const {
   position.set_next_offset(next_offset_);
   position.set_end_offset(std::max(position.end_offset(), next_offset_));
   position.set_skipped_records(skipped_records_);
+  if (position.end_offset() > next_offset_ && last_timestamp_ms_ > 0) {
+    position.set_lag_seconds(std::max<double>(
+        0, static_cast<double>(absl::ToUnixMillis(absl::Now()) -
+                               last_timestamp_ms_) /
+               1000));
+  }
   return position;
 }
 

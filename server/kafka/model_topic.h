@@ -138,6 +138,7 @@ class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   int64_t next_offset_ ABSL_GUARDED_BY(mu_);
   uint64_t skipped_records_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t last_timestamp_ms_ ABSL_GUARDED_BY(mu_) = 0;  // of the last read
   // The records read, oldest first: kept while a checkpoint may need them
   // and at least the newest kKeepReads for late delivery reports.
   std::deque<Read> reads_ ABSL_GUARDED_BY(mu_);

@@ -98,6 +98,27 @@ void AddRefusals(const LiveModel& model, Families& f) {
   }
 }
 
+// Kafka mode: the model's place in its topic.
+void AddKafka(const kafka::Catalogue& catalogue, const std::string& model,
+              Families& f) {
+  const std::shared_ptr<kafka::ModelTopic> topic = catalogue.Topic(model);
+  if (topic == nullptr) return;
+  const v1::KafkaPosition position = topic->Position();
+  const std::vector<ClientMetric::Label> labels = {{"model", model}};
+  f.Add("streamfit_kafka_lag_records",
+        "Records in the model's Kafka topic not yet applied by this replica",
+        MetricType::Gauge, labels,
+        static_cast<double>(position.end_offset() - position.next_offset()));
+  f.Add("streamfit_kafka_lag_seconds",
+        "While records wait: how long ago the last record applied was "
+        "written (0 when caught up)",
+        MetricType::Gauge, labels, position.lag_seconds());
+  f.Add("streamfit_kafka_records_skipped_total",
+        "Records of the model's topic skipped as invalid for the model",
+        MetricType::Counter, labels,
+        static_cast<double>(position.skipped_records()));
+}
+
 }  // namespace
 
 void RecordRecoverySeconds(const std::string& model, double seconds) {
@@ -195,6 +216,7 @@ std::vector<MetricFamily> ModelCollector::Collect() const {
       f.Add("streamfit_model_recovery_seconds", "", MetricType::Gauge, labels,
             it->second);
     }
+    if (kafka_ != nullptr) AddKafka(*kafka_, model->name, f);
   }
   return f.Take();
 }

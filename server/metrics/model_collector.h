@@ -25,6 +25,11 @@
 //   streamfit_model_checkpoint_duration_seconds{model}  histogram of the
 //                                                     checkpoints written
 //   streamfit_model_recovery_seconds{model}           at start-up
+// and in Kafka mode (KafkaPosition in ModelInfo):
+//   streamfit_kafka_lag_records{model}                in the topic, not yet
+//                                                     applied here
+//   streamfit_kafka_lag_seconds{model}
+//   streamfit_kafka_records_skipped_total{model}      not valid for the model
 // Refusal counts and checkpoint durations live with the model, so they
 // start from zero when a model is created or restored (a new incarnation:
 // a counter reset). Thread-safe; the registry must outlive
@@ -38,19 +43,23 @@
 #include <string>
 #include <vector>
 
+#include "server/kafka/catalogue.h"
 #include "server/model_registry.h"
 
 namespace streamfit::metrics {
 
 class ModelCollector final : public prometheus::Collectable {
  public:
-  explicit ModelCollector(const ModelRegistry* registry)
-      : registry_(registry) {}
+  // `kafka` (Kafka mode only) outlives the collector too.
+  explicit ModelCollector(const ModelRegistry* registry,
+                          const kafka::Catalogue* kafka = nullptr)
+      : registry_(registry), kafka_(kafka) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   const ModelRegistry* const registry_;
+  const kafka::Catalogue* const kafka_;
 };
 
 // Notes how long recovering `model` took (called by the model store); the

@@ -10,12 +10,14 @@ the records acknowledged (or produced) for it, none lost and none twice.
 import argparse
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 import grpc
 
@@ -109,7 +111,8 @@ class KafkaTest(unittest.TestCase):
         self.servers.append(server)
         server.start()
         server.data_dir = data_dir
-        server.channel = grpc.insecure_channel(server.address)
+        server.channel = grpc.insecure_channel(
+            server.address, options=[("grpc.enable_http_proxy", 0)])
         server.stub = self.grpc_mod.LearnerStub(server.channel)
         return server
 
@@ -160,6 +163,13 @@ class KafkaTest(unittest.TestCase):
         self.wait_until(
             lambda: min(self.info(server, name).model_version, version),
             version)
+
+    def metrics(self, server):
+        port = re.search(r"metrics_port=(\d+)", server.output()).group(1)
+        # No proxy: the metrics port is on loopback.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            return r.read().decode()
 
     def snapshot(self, server, name="m"):
         return server.stub.Snapshot(self.pb2.SnapshotRequest(model=name),
@@ -225,7 +235,8 @@ class KafkaTest(unittest.TestCase):
         self.assertEqual(position.end_offset, 101)
 
     def test_records_from_other_producers_are_learned_or_skipped(self):
-        a, b = self.replica(), self.replica()
+        a = self.replica(extra=["--metrics_address=127.0.0.1:0"])
+        b = self.replica()
         self.create(a)
         self.observe(a, seed=1, n=4)
         topic = PREFIX + "m"
@@ -257,6 +268,12 @@ class KafkaTest(unittest.TestCase):
             self.assertIn("skipped offset 3 of streamfit.m", server.output())
         # The replicas serve on.
         self.assertEqual(self.observe(b, seed=6, n=1).model_version, 18)
+        self.wait_for_version(a, 18)
+        metrics = self.metrics(a)
+        self.assertIn('streamfit_kafka_records_skipped_total{model="m"} 4',
+                      metrics)
+        self.assertIn('streamfit_kafka_lag_records{model="m"} 0', metrics)
+        self.assertIn('streamfit_kafka_lag_seconds{model="m"} 0', metrics)
 
     def test_killed_replica_resumes_from_its_checkpoint_and_converges(self):
         a, b = self.replica(), self.replica()
