@@ -118,6 +118,10 @@ class LearnerService final : public v1::Learner::CallbackService {
   static void FillModelInfo(const LiveModel& model, v1::ModelInfo* info);
   // FillModelInfo, and in Kafka mode the model's place in its topic.
   void DescribeModel(const LiveModel& model, v1::ModelInfo* info) const;
+  // The snapshot of `state`, a published state of `model`; in Kafka mode
+  // with its place in the model's topic (where learning continues from it).
+  void SnapshotOf(const LiveModel& model, const LinearModel& state,
+                  v1::ModelSnapshot* snapshot) const;
   // FAILED_PRECONDITION in Kafka mode for `what`, a change every replica
   // would have to apply at the same point of the model's topic.
   absl::Status RefuseInKafkaMode(absl::string_view what) const;

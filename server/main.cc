@@ -105,6 +105,10 @@ ABSL_FLAG(std::string, kafka_brokers, "",
 ABSL_FLAG(std::string, kafka_topic_prefix, "streamfit.",
           "Kafka mode: model topics are <prefix><model>, the catalogue "
           "<prefix>_models");
+ABSL_FLAG(std::string, bootstrap_peer, "",
+          "Kafka mode: host:port of a running replica (plaintext gRPC) whose "
+          "snapshots start the models this server has no checkpoint of, "
+          "instead of replaying their topics from the start");
 ABSL_FLAG(std::vector<std::string>, kafka_option, {},
           "Kafka mode: key=value librdkafka settings for every client "
           "(security.protocol, sasl.*, ssl.*, ...), comma-separated");
@@ -226,6 +230,7 @@ int main(int argc, char** argv) {
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.kafka.brokers = absl::GetFlag(FLAGS_kafka_brokers);
   options.kafka.topic_prefix = absl::GetFlag(FLAGS_kafka_topic_prefix);
+  options.kafka_bootstrap_peer = absl::GetFlag(FLAGS_bootstrap_peer);
   if (absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
           settings = streamfit::kafka::ParseSettings(
               absl::GetFlag(FLAGS_kafka_option));

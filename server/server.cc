@@ -139,12 +139,15 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
   if (options.kafka.brokers.empty()) {
     RETURN_IF_ERROR(server->registry_.RecoverFromStore());
   } else {
-    ASSIGN_OR_RETURN(server->catalogue_,
-                     kafka::Catalogue::Start(
-                         options.kafka, &server->registry_, options.data_dir,
-                         {options.storage.checkpoint_every_samples,
-                          options.storage.checkpoint_interval,
-                          observed.storage.file_system}));
+    ASSIGN_OR_RETURN(
+        server->catalogue_,
+        kafka::Catalogue::Start({options.kafka,
+                                 options.data_dir,
+                                 {options.storage.checkpoint_every_samples,
+                                  options.storage.checkpoint_interval,
+                                  observed.storage.file_system},
+                                 options.kafka_bootstrap_peer},
+                                &server->registry_));
     server->service_.SetKafka(server->catalogue_.get());
   }
   if (!options.default_model.empty() &&

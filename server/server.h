@@ -80,6 +80,9 @@ class StreamfitServer {
     // Kafka mode when kafka.brokers is set: models and their samples live in
     // Kafka topics (server/kafka/), data_dir holds checkpoints only.
     kafka::ClientOptions kafka;
+    // Kafka mode: host:port of a replica whose snapshots start the models
+    // this one has no checkpoint of (--bootstrap_peer).
+    std::string kafka_bootstrap_peer;
   };
 
   // The start-up checks of the security options alone (no I/O):

@@ -34,15 +34,14 @@ grpc::ServerUnaryReactor* LearnerService::Snapshot(
       registry_->Get(request->model());
   if (!model.ok() || request->to_file().empty()) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    if (model.ok())
-      ToSnapshot((*model)->name, *(*model)->learner.Current(), response);
+    if (model.ok()) SnapshotOf(**model, *(*model)->learner.Current(), response);
     reactor->Finish(ToGrpcStatus(model.status()));
     return reactor;
   }
   // The state to save is the one published now, not when the worker runs.
-  return OnFileWorker(context, [this, request, response, name = (*model)->name,
+  return OnFileWorker(context, [this, request, response, model = *model,
                                 state = (*model)->learner.Current()] {
-    ToSnapshot(name, *state, response);
+    SnapshotOf(*model, *state, response);
     if (store_ == nullptr) return NoDataDirectory();
     absl::StatusOr<std::string> path =
         store_->NewSnapshotPath(request->to_file());
@@ -50,6 +49,18 @@ grpc::ServerUnaryReactor* LearnerService::Snapshot(
     return WriteFileAtomically(*path, EncodeSnapshotFile(*response),
                                store_->file_system());
   });
+}
+
+void LearnerService::SnapshotOf(const LiveModel& model,
+                                const LinearModel& state,
+                                v1::ModelSnapshot* snapshot) const {
+  const std::shared_ptr<kafka::ModelTopic> topic =
+      kafka_ != nullptr ? kafka_->Topic(model.name) : nullptr;
+  if (topic != nullptr) {
+    topic->Describe(state, snapshot);
+  } else {
+    ToSnapshot(model.name, state, snapshot);
+  }
 }
 
 grpc::ServerUnaryReactor* LearnerService::ListSnapshots(

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "core/thread_name.h"
+#include "server/kafka/peer_snapshot.h"
 #include "server/logging.h"
 #include "server/proto_convert.h"
 
@@ -22,18 +23,17 @@ constexpr size_t kKeepOutcomes = 1024;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Catalogue>> Catalogue::Start(
-    const ClientOptions& options, ModelRegistry* registry,
-    const std::string& data_dir, CheckpointPolicy checkpoints) {
+    const Options& options, ModelRegistry* registry) {
   ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer,
-                   Producer::Create(options));
-  std::unique_ptr<Catalogue> catalogue(new Catalogue(
-      options, registry, data_dir, checkpoints, std::move(producer)));
+                   Producer::Create(options.kafka));
+  std::unique_ptr<Catalogue> catalogue(
+      new Catalogue(options, registry, std::move(producer)));
   const std::string& topic = catalogue->catalogue_topic_;
   RETURN_IF_ERROR(catalogue->producer_->EnsureSinglePartitionTopic(topic));
   ASSIGN_OR_RETURN(const int64_t end, catalogue->producer_->EndOffset(topic));
   ASSIGN_OR_RETURN(
       std::unique_ptr<PartitionReader> reader,
-      PartitionReader::Create(options, topic, RD_KAFKA_OFFSET_BEGINNING));
+      PartitionReader::Create(options.kafka, topic, RD_KAFKA_OFFSET_BEGINNING));
   const absl::Time deadline = absl::Now() + kReplayTimeout;
   for (;;) {
     {
@@ -99,6 +99,40 @@ void Catalogue::Apply(const Record& record) {
   next_offset_ = record.offset + 1;
 }
 
+absl::StatusOr<TopicCheckpoint> Catalogue::StartingState(
+    const std::string& name, int64_t incarnation, const ModelConfig& config,
+    int64_t start_offset, const std::string& dir, std::string* source) const {
+  absl::StatusOr<TopicCheckpoint> checkpoint =
+      LoadTopicCheckpoint(dir, options_.checkpoints.file_system);
+  if (checkpoint.ok() && checkpoint->model.config() == config) {
+    *source = " (its checkpoint)";
+    return checkpoint;
+  }
+  if (!absl::IsNotFound(checkpoint.status())) {
+    logging::Warning(
+        "kafka.checkpoint_unusable",
+        absl::StrCat(
+            "model '", name, "' has no usable checkpoint: ",
+            checkpoint.ok() ? "another config" : checkpoint.status().message()),
+        {{"model", name}});
+  }
+  if (!options_.bootstrap_peer.empty()) {
+    absl::StatusOr<TopicCheckpoint> peer =
+        FetchPeerSnapshot(options_.bootstrap_peer, name, incarnation, config);
+    if (peer.ok()) {
+      *source = absl::StrCat(" (peer ", options_.bootstrap_peer, ")");
+      return peer;
+    }
+    logging::Warning("kafka.bootstrap_failed",
+                     absl::StrCat("model '", name, "' replays its topic: ",
+                                  peer.status().message()),
+                     {{"model", name}});
+  }
+  *source = "";
+  ASSIGN_OR_RETURN(LinearModel empty, LinearModel::Create(config));
+  return TopicCheckpoint{std::move(empty), {start_offset, 0}};
+}
+
 absl::Status Catalogue::ApplyCreate(int64_t offset,
                                     const v1::CreateModelRequest& create,
                                     int64_t start_offset) {
@@ -108,30 +142,17 @@ absl::Status Catalogue::ApplyCreate(int64_t offset,
                    WithDefaults(FromProto(create.config())));
   const int64_t incarnation = offset + 1;
   const std::string dir =
-      absl::StrCat(data_dir_, "/kafka/", name, ".", incarnation);
-  TopicPosition position{start_offset, 0};
-  absl::StatusOr<TopicCheckpoint> checkpoint =
-      LoadTopicCheckpoint(dir, checkpoints_.file_system);
-  std::optional<LinearModel> state;
-  if (checkpoint.ok() && checkpoint->model.config() == config) {
-    state = std::move(checkpoint->model);
-    position = checkpoint->position;
-  } else {
-    if (!absl::IsNotFound(checkpoint.status())) {
-      logging::Warning(
-          "kafka.checkpoint_unusable",
-          absl::StrCat("model '", name, "' replays its topic: ",
-                       checkpoint.ok() ? "another config"
-                                       : checkpoint.status().message()),
-          {{"model", name}});
-    }
-    ASSIGN_OR_RETURN(state, LinearModel::Create(config));
-  }
+      absl::StrCat(options_.data_dir, "/kafka/", name, ".", incarnation);
+  std::string source;
+  ASSIGN_OR_RETURN(
+      TopicCheckpoint start,
+      StartingState(name, incarnation, config, start_offset, dir, &source));
+  const uint64_t version = start.model.version();
   ASSIGN_OR_RETURN(std::shared_ptr<LiveModel> model,
-                   registry_->CreateWithState(name, *state));
-  absl::StatusOr<std::shared_ptr<ModelTopic>> topic =
-      ModelTopic::Start(options_, producer_.get(), model, incarnation,
-                        TopicOf(name), position, dir, checkpoints_);
+                   registry_->CreateWithState(name, start.model));
+  absl::StatusOr<std::shared_ptr<ModelTopic>> topic = ModelTopic::Start(
+      options_.kafka, producer_.get(), model, incarnation, TopicOf(name),
+      start.position, dir, options_.checkpoints);
   if (!topic.ok()) {
     registry_->Delete(name).IgnoreError();
     return topic.status();
@@ -139,12 +160,11 @@ absl::Status Catalogue::ApplyCreate(int64_t offset,
   logging::Info(
       "kafka.model_start",
       absl::StrCat("model '", name, "' reads ", TopicOf(name), " from offset ",
-                   position.offset, " at version ", state->version(),
-                   state->version() > 0 ? " (its checkpoint)" : ""),
+                   start.position.offset, " at version ", version, source),
       {{"model", name},
        {"topic", TopicOf(name)},
-       {"offset", position.offset},
-       {"version", state->version()}});
+       {"offset", start.position.offset},
+       {"version", version}});
   absl::MutexLock lock(&mu_);
   topics_[name] = *std::move(topic);
   return absl::OkStatus();
@@ -164,7 +184,7 @@ absl::Status Catalogue::ApplyDelete(const v1::DeleteModelRequest& request) {
   }
   topic->Stop();
   RETURN_IF_ERROR(registry_->Delete(request.name()));
-  return checkpoints_.file_system->RemoveAll(topic->checkpoint_dir());
+  return options_.checkpoints.file_system->RemoveAll(topic->checkpoint_dir());
 }
 
 absl::Status Catalogue::WriteAndWait(const v1::LogRecord& record) {

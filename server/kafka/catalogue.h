@@ -28,12 +28,21 @@ namespace streamfit::kafka {
 // <data_dir>/kafka/<model>.<incarnation>/. Thread-safe.
 class Catalogue {
  public:
-  // Connects, reads the catalogue to its end (creating each model from its
-  // newest checkpoint, or empty, and starting to read its topic), then
-  // follows it on a thread. `registry` holds no store and outlives this.
+  struct Options {
+    ClientOptions kafka;
+    std::string data_dir;
+    CheckpointPolicy checkpoints;
+    // host:port of a replica whose snapshots start the models that have no
+    // checkpoint here; empty: those replay their topics from the start.
+    std::string bootstrap_peer;
+  };
+
+  // Connects, reads the catalogue to its end (starting each model from its
+  // newest checkpoint, else from the bootstrap peer's snapshot, else
+  // empty, and reading its topic from there), then follows it on a thread.
+  // `registry` holds no store and outlives this.
   static absl::StatusOr<std::unique_ptr<Catalogue>> Start(
-      const ClientOptions& options, ModelRegistry* registry,
-      const std::string& data_dir, CheckpointPolicy checkpoints);
+      const Options& options, ModelRegistry* registry);
   ~Catalogue();  // Stop()
 
   // CreateModel: makes sure the model's topic exists with one partition,
@@ -52,19 +61,22 @@ class Catalogue {
   void Stop();
 
   std::string TopicOf(absl::string_view model) const {
-    return absl::StrCat(options_.topic_prefix, model);
+    return absl::StrCat(options_.kafka.topic_prefix, model);
   }
 
  private:
-  Catalogue(const ClientOptions& options, ModelRegistry* registry,
-            std::string data_dir, CheckpointPolicy checkpoints,
+  Catalogue(const Options& options, ModelRegistry* registry,
             std::unique_ptr<Producer> producer)
       : options_(options),
         registry_(registry),
-        data_dir_(std::move(data_dir)),
-        checkpoints_(checkpoints),
         producer_(std::move(producer)),
-        catalogue_topic_(absl::StrCat(options.topic_prefix, "_models")) {}
+        catalogue_topic_(absl::StrCat(options.kafka.topic_prefix, "_models")) {}
+  // Where model `name` (a new incarnation, of `config`) starts: its
+  // checkpoint, the bootstrap peer's snapshot, or empty at start_offset.
+  // `source` says which.
+  absl::StatusOr<TopicCheckpoint> StartingState(
+      const std::string& name, int64_t incarnation, const ModelConfig& config,
+      int64_t start_offset, const std::string& dir, std::string* source) const;
   // Applies the catalogue record at `record.offset`; its outcome is kept
   // for the call that wrote it.
   void Apply(const Record& record) ABSL_LOCKS_EXCLUDED(mu_);
@@ -75,10 +87,8 @@ class Catalogue {
   absl::Status WriteAndWait(const v1::LogRecord& record)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  const ClientOptions options_;
+  const Options options_;
   ModelRegistry* const registry_;
-  const std::string data_dir_;
-  const CheckpointPolicy checkpoints_;
   const std::unique_ptr<Producer> producer_;
   const std::string catalogue_topic_;
   std::atomic<bool> stopping_{false};

@@ -199,7 +199,7 @@ bool ModelTopic::Apply(const Record& record) {
     next_offset_ = record.offset + 1;
     last_timestamp_ms_ = record.timestamp_ms;
     while (reads_.size() > kKeepReads &&
-           reads_.front().end <= checkpointed_version_) {
+           reads_.front().end < checkpointed_version_) {
       reads_.pop_front();
     }
     for (auto it = waiting_.begin();
@@ -277,12 +277,29 @@ void ModelTopic::WhenRead(int64_t offset, Learner::QueuedCallback on_queued) {
 }
 
 TopicPosition ModelTopic::PositionOf(uint64_t version) const {
-  if (reads_.empty() && next_offset_ == resume_.offset) return resume_;
+  // The record holding sample `version` decides, so that every replica
+  // names the same position for a state: inside it, at its start; at its
+  // end, just after it.
   const auto it =
-      std::find_if(reads_.begin(), reads_.end(),
-                   [version](const Read& r) { return r.end > version; });
-  if (it == reads_.end()) return {next_offset_, version};
-  return {it->offset, it->start};
+      std::find_if(reads_.begin(), reads_.end(), [version](const Read& r) {
+        return r.end > r.start && r.start < version && r.end >= version;
+      });
+  if (it == reads_.end()) return resume_;  // no sample read since then
+  if (it->end > version) return {it->offset, it->start};
+  return {it->offset + 1, version};
+}
+
+void ModelTopic::Describe(const LinearModel& state,
+                          v1::ModelSnapshot* snapshot) const {
+  ToSnapshot(model_->name, state, snapshot);
+  TopicPosition position;
+  {
+    absl::MutexLock lock(&mu_);
+    position = PositionOf(state.version());
+  }
+  snapshot->set_kafka_offset(position.offset);
+  snapshot->set_kafka_record_version(position.record_version);
+  snapshot->set_kafka_incarnation(incarnation_);
 }
 
 v1::KafkaPosition ModelTopic::Position() const {
@@ -306,7 +323,6 @@ absl::Status ModelTopic::Checkpoint(bool force) {
   absl::MutexLock writer(&checkpoint_mu_);
   const std::shared_ptr<const LinearModel> state = model_->learner.Current();
   const uint64_t version = state->version();
-  TopicPosition position;
   {
     absl::MutexLock lock(&mu_);
     if (version == checkpointed_version_) return absl::OkStatus();
@@ -315,12 +331,9 @@ absl::Status ModelTopic::Checkpoint(bool force) {
         absl::Now() - checkpointed_at_ < checkpoints_.interval) {
       return absl::OkStatus();
     }
-    position = PositionOf(version);
   }
   v1::ModelSnapshot snapshot;
-  ToSnapshot(model_->name, *state, &snapshot);
-  snapshot.set_kafka_offset(position.offset);
-  snapshot.set_kafka_record_version(position.record_version);
+  Describe(*state, &snapshot);
   const CheckpointStore store(checkpoint_dir_, checkpoints_.file_system);
   RETURN_IF_ERROR(store.Write(version, snapshot.SerializeAsString()));
   RETURN_IF_ERROR(store.Prune(2).status());

@@ -79,6 +79,12 @@ class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
               Learner::QueuedCallback on_queued,
               Learner::AdmittedCallback on_admitted);
 
+  // The snapshot of `state` (a published state of this model) with the
+  // position in the topic where learning continues from it, the same on
+  // every replica.
+  void Describe(const LinearModel& state, v1::ModelSnapshot* snapshot) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // This replica's place in the topic (ModelInfo.kafka).
   v1::KafkaPosition Position() const;
 
@@ -139,8 +145,9 @@ class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
   int64_t next_offset_ ABSL_GUARDED_BY(mu_);
   uint64_t skipped_records_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t last_timestamp_ms_ ABSL_GUARDED_BY(mu_) = 0;  // of the last read
-  // The records read, oldest first: kept while a checkpoint may need them
-  // and at least the newest kKeepReads for late delivery reports.
+  // The records read, oldest first: kept while a snapshot of a state at or
+  // after the last checkpoint may need them, and at least the newest
+  // kKeepReads for late delivery reports.
   std::deque<Read> reads_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, std::vector<Learner::QueuedCallback>> waiting_
       ABSL_GUARDED_BY(mu_);

@@ -305,9 +305,17 @@ class KafkaTest(unittest.TestCase):
             producer.join(60)
         total = sum(acked)
         self.assertGreater(total, 600)
-        # A replica with an empty data directory replays the whole topic.
+        # A replica with an empty data directory replays the whole topic,
+        # or starts from a peer's snapshot and reads on from its position.
         c = self.replica()
-        self.assert_identical([a, b, c], total)
+        d = self.replica(extra=[f"--bootstrap_peer={a.address}"])
+        self.assertRegex(d.output(),
+                         r"reads streamfit\.m from offset [1-9]\d* at "
+                         r"version [1-9]\d* \(peer 127\.0\.0\.1:\d+\)")
+        self.assert_identical([a, b, c, d], total)
+        snapshot = self.pb2.ModelSnapshot.FromString(self.snapshot(a))
+        self.assertEqual(snapshot.kafka_incarnation, 1)  # catalogue offset 0
+        self.assertGreater(snapshot.kafka_offset, 0)
 
     def test_delete_then_create_starts_a_new_model(self):
         a, b = self.replica(), self.replica()
