@@ -84,6 +84,10 @@ ABSL_FLAG(std::string, drift_policy, "",
           "create: what a detected rise does: alert (count it) or reset "
           "(also forget the update rule's state; server default if empty: "
           "alert).");
+ABSL_FLAG(std::string, serving, "",
+          "create: which weights Predict serves: auto (the average or the "
+          "live weights, whichever had the lower recent loss), live or "
+          "averaged (server default if empty: auto).");
 
 ABSL_FLAG(std::string, file, "",
           "observe, predict: CSV file, one example per line, or - for "

@@ -50,6 +50,7 @@ ABSL_DECLARE_FLAG(std::vector<std::string>, interactions);
 ABSL_DECLARE_FLAG(std::vector<std::string>, class_weights);
 ABSL_DECLARE_FLAG(std::string, drift_detector);
 ABSL_DECLARE_FLAG(std::string, drift_policy);
+ABSL_DECLARE_FLAG(std::string, serving);
 
 // observe and predict
 ABSL_DECLARE_FLAG(std::string, file);

@@ -226,6 +226,10 @@ absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
                    EnumFlag("drift_policy", absl::GetFlag(FLAGS_drift_policy),
                             *v1::DriftPolicy_descriptor(), "DRIFT_POLICY_"));
   config.set_drift_policy(static_cast<v1::DriftPolicy>(drift_policy));
+  ASSIGN_OR_RETURN(const int serving,
+                   EnumFlag("serving", absl::GetFlag(FLAGS_serving),
+                            *v1::Serving_descriptor(), "SERVING_"));
+  config.set_serving(static_cast<v1::Serving>(serving));
   config.set_hash_bits(absl::GetFlag(FLAGS_hash_bits));
   for (const std::string& pair : absl::GetFlag(FLAGS_interactions)) {
     const std::vector<std::string> parts = absl::StrSplit(pair, ':');

@@ -46,6 +46,7 @@ ModelConfig FromProto(const v1::ModelConfig& proto) {
   config.drift_detector =
       static_cast<DriftDetectorKind>(proto.drift_detector());
   config.drift_policy = static_cast<DriftPolicy>(proto.drift_policy());
+  config.serving = static_cast<Serving>(proto.serving());
   return config;
 }
 
@@ -81,6 +82,7 @@ v1::ModelConfig ToProto(const ModelConfig& config) {
   proto.set_drift_detector(
       static_cast<v1::DriftDetector>(config.drift_detector));
   proto.set_drift_policy(static_cast<v1::DriftPolicy>(config.drift_policy));
+  proto.set_serving(static_cast<v1::Serving>(config.serving));
   return proto;
 }
 

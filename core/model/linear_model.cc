@@ -32,6 +32,10 @@ LinearModel::LinearModel(const ModelConfig& config)
       inv_std_(config.num_features, 1.0),
       label_stats_(1),
       drift_(config.drift_detector) {
+  if (Averages(config)) {
+    avg_dense_.assign(plane_, 0.0);
+    avg_table_ = SparseTable(config.hash_bits, 1 + NumOutputs(config));
+  }
   if (config.optimizer == Optimizer::kRls) {
     rls_ = RlsState(config.num_features, *config.rls_ridge,
                     *config.rls_forgetting);
@@ -134,6 +138,40 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b) const {
   }
 }
 
+void LinearModel::AverageScores(const ScoreBuffers& b, double* scores) const {
+  if (avg_weight_ == 0) return;  // no update yet: the average is w itself
+  const uint32_t d = config_.num_features;
+  const double* const z = b.z.data();
+  const size_t active = b.slots.size();
+  for (uint32_t k = 0; k < outputs_; ++k) {
+    const double* c = &avg_dense_[DenseIndex(k, 0)];
+    double s0 = c[d], s1 = 0;
+    for (uint32_t j = 0; j < d; ++j) s0 += c[j] * z[j];
+    for (size_t f = 0; f < active; ++f) {
+      if (const double* t = AveragedSlot(b.slots[f])) s1 += t[1 + k] * b.xs[f];
+    }
+    scores[k] = BoundedScore(scores[k] - (s0 + s1) / avg_weight_);
+  }
+}
+
+bool LinearModel::ServesAveraged() const {
+  return config_.serving == Serving::kAveraged ||
+         (config_.serving == Serving::kAuto && loss_avg_ < loss_live_);
+}
+
+double LinearModel::AveragedDenseWeight(uint32_t k, uint32_t j) const {
+  const double w = dense_[DenseIndex(k, j)];
+  if (!Averages(config_) || avg_weight_ == 0) return w;
+  return w - avg_dense_[DenseIndex(k, j)] / avg_weight_;
+}
+
+double LinearModel::AveragedSparseWeight(uint32_t slot, uint32_t k) const {
+  const double w = SparseWeight(slot, k);
+  if (!Averages(config_) || avg_weight_ == 0) return w;
+  const double* c = AveragedSlot(slot);
+  return c == nullptr ? w : w - c[1 + k] / avg_weight_;
+}
+
 void LinearModel::ComputeScale() {
   for (uint32_t j = 0; j < config_.num_features; ++j) {
     inv_std_[j] = 1.0 / feature_stats_.SafeStd(j);
@@ -185,6 +223,9 @@ void LinearModel::ToPrediction(const double* scores, Prediction& out) const {
 void LinearModel::Predict(const ExampleView& x, ScoreBuffers& buffers,
                           Prediction& out) const {
   Score(x, buffers);
+  if (ServesAveraged()) {
+    AverageScores(buffers, buffers.scores.data());
+  }
   ToPrediction(buffers.scores.data(), out);
 }
 
@@ -239,9 +280,17 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
 RawLinearFunction LinearModel::RawFunction() const {
   const uint32_t d = config_.num_features;
   RawLinearFunction f{Eigen::MatrixXd(outputs_, d), Eigen::VectorXd(outputs_)};
+  const bool averaged = ServesAveraged();
   for (uint32_t k = 0; k < outputs_; ++k) {
-    for (uint32_t j = 0; j < d; ++j) f.weights(k, j) = dense_[DenseIndex(k, j)];
-    f.bias[k] = dense_[DenseIndex(k, d)];
+    for (uint32_t j = 0; j <= d; ++j) {
+      const double w =
+          averaged ? AveragedDenseWeight(k, j) : dense_[DenseIndex(k, j)];
+      if (j < d) {
+        f.weights(k, j) = w;
+      } else {
+        f.bias[k] = w;
+      }
+    }
   }
   if (!config_.standardize) return f;
   const Eigen::Map<const Eigen::RowVectorXd> inv_std(inv_std_.data(), d);

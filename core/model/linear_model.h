@@ -88,7 +88,35 @@ class LinearModel {
   const ModelConfig& config() const { return config_; }
   uint64_t version() const { return version_; }
   MetricsSummary metrics() const;
+  // The dense part of what Predict serves (the averaged weights when
+  // ServesAveraged()).
   RawLinearFunction RawFunction() const;
+  // Whether Predict serves the averaged weights: serving `averaged`, or
+  // `auto` while the average's recent progressive loss is below the live
+  // weights' (docs/LEARNING.md, "Iterate averaging"). A function of the
+  // samples learned, so replicas and replays agree.
+  bool ServesAveraged() const;
+  // Recent progressive losses (exponentially weighted over about
+  // kAveragingLossHorizon samples) of the live and the averaged weights; 0
+  // without averaging.
+  double RecentLiveLoss() const { return loss_live_; }
+  double RecentAveragedLoss() const { return loss_avg_; }
+  // The averaged weight of output k's dense coordinate j (j = num_features:
+  // the bias) and of sparse slot `slot`; the live weight without averaging.
+  double AveragedDenseWeight(uint32_t k, uint32_t j) const;
+  double AveragedSparseWeight(uint32_t slot, uint32_t k = 0) const;
+  // Updates taken into the current average (0 right after it (re)starts).
+  uint64_t AveragedUpdates() const { return static_cast<uint64_t>(avg_count_); }
+
+  // Iterate averaging weighs the t-th update since the average started by t
+  // (kAveragingPower 1), so early iterates fade; the recent losses the auto
+  // choice compares decay by 1 / kAveragingLossHorizon per sample; the
+  // average restarts when its recent loss exceeds kAveragingRestartRatio
+  // times the live weights' after at least kAveragingLossHorizon samples in
+  // it. docs/LEARNING.md, "Iterate averaging", gives the measurements.
+  static constexpr int kAveragingPower = 1;
+  static constexpr double kAveragingLossHorizon = 1000;
+  static constexpr double kAveragingRestartRatio = 1.25;
 
   // The weight of output `k` in sparse slot `slot` (0 if never touched).
   double SparseWeight(uint32_t slot, uint32_t k = 0) const;
@@ -146,6 +174,15 @@ class LinearModel {
   void Gather(const ExampleView& x, ScoreBuffers& buffers) const;
   // Fills b: z, the sparse coordinates and the raw output scores.
   void Score(const ExampleView& x, ScoreBuffers& b) const;
+  // Turns `scores`, the live scores of the input Score put into b, into the
+  // averaged weights' scores. Precondition: Averages(config_).
+  void AverageScores(const ScoreBuffers& b, double* scores) const;
+  // The averaged part of sparse slot `slot`: {stamp, c per output}, or
+  // nullptr if it holds none for the current average.
+  const double* AveragedSlot(uint32_t slot) const {
+    const double* c = avg_table_.Find(slot);
+    return c == nullptr || c[0] <= avg_start_ ? nullptr : c;
+  }
   void ToPrediction(const double* scores, Prediction& out) const;
   // The index of output k's dense coordinate j (d: the bias).
   size_t DenseIndex(uint32_t k, uint32_t j) const {
@@ -179,6 +216,22 @@ class LinearModel {
   DriftMonitor drift_;
   // The rls rule's matrices (empty for the other rules).
   RlsState rls_;
+
+  // Iterate averaging (when Averages(config_)). With Delta_j the change of
+  // the weights in the j-th update since the average started, a_j = j^p its
+  // weight and A_j = a_1 + ... + a_j, the weighted mean of the iterates
+  // w_1..w_T is w_T - c / A_T with c = sum_j A_(j-1) Delta_j, kept per
+  // coordinate and changed only where an update changes the weights.
+  // avg_dense_[DenseIndex(k, j)] is c of a dense coordinate; a hashed slot
+  // of avg_table_ holds {stamp, c per output}, the stamp being the version
+  // of the update that last wrote it: c counts only when the stamp is above
+  // avg_start_ (the version at which the current average started), so a
+  // restart leaves the table as it is. avg_count_ is T, avg_weight_ A_T.
+  std::vector<double> avg_dense_;
+  SparseTable avg_table_;
+  double avg_count_ = 0, avg_weight_ = 0, avg_start_ = 0;
+  // Recent progressive losses of the live and averaged weights.
+  double loss_live_ = 0, loss_avg_ = 0;
 };
 
 }  // namespace streamfit

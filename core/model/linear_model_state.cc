@@ -170,6 +170,31 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
       {"metric_recent_correct", {w}, m.recent_correct},
       {"drift_state", {drift_size}, std::move(drift)},
   };
+  if (Averages(config_)) {
+    // The hashed accumulators of the current average (stamp above
+    // avg_start_), with their stamps; others count as zero.
+    std::vector<double> avg_slots, avg_sparse;
+    for (size_t slot = 0; slot < table_.slots(); ++slot) {
+      if (const double* c = AveragedSlot(slot)) {
+        avg_slots.push_back(static_cast<double>(slot));
+        avg_sparse.insert(avg_sparse.end(), c, c + 1 + k);
+      }
+    }
+    const uint32_t na = avg_slots.size();
+    std::vector<double> avg_dense;
+    for (uint32_t o = 0; o < k; ++o) {
+      for (uint32_t j = 0; j <= d; ++j) {
+        avg_dense.push_back(avg_dense_[DenseIndex(o, j)]);
+      }
+    }
+    state.push_back(
+        {"averaging",
+         {5},
+         {avg_count_, avg_weight_, avg_start_, loss_live_, loss_avg_}});
+    state.push_back({"averaging_dense", {k, d + 1}, std::move(avg_dense)});
+    state.push_back({"averaging_slots", {na}, std::move(avg_slots)});
+    state.push_back({"averaging_sparse", {na, k + 1}, std::move(avg_sparse)});
+  }
   if (!rls_.empty()) {
     RlsState::Values v = rls_.Export();
     state.push_back(
@@ -317,6 +342,54 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
     if (absl::Status s = mo.drift_.Restore(drift->values); !s.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("state drift_state: ", s.message()));
+    }
+  }
+  // A snapshot of a model without averaging (or taken before it existed)
+  // has no averaging tensors: the average starts at the restored weights.
+  if (Averages(mo.config_) && Find(state, "averaging") != nullptr) {
+    const NamedTensor* avg_slots_tensor = Find(state, "averaging_slots");
+    const uint32_t na =
+        avg_slots_tensor == nullptr || avg_slots_tensor->shape.size() != 1
+            ? 0
+            : avg_slots_tensor->shape[0];
+    if (na > mo.table_.slots()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "state averaging_slots has ", na, " entries, the model has ",
+          mo.table_.slots(), " slots"));
+    }
+    Values avg = Get(state, "averaging", {5}),
+           avg_dense = Get(state, "averaging_dense", {k, d + 1}),
+           avg_slots = Get(state, "averaging_slots", {na}),
+           avg_sparse = Get(state, "averaging_sparse", {na, k + 1});
+    for (const Values* v : {&avg, &avg_dense, &avg_slots, &avg_sparse}) {
+      if (!v->ok()) return v->status();
+    }
+    const std::vector<double>& a = **avg;
+    const double v = static_cast<double>(version);
+    RETURN_IF_ERROR(CheckValue("averaging", 0, a[0], 0, kMaxCount, true));
+    RETURN_IF_ERROR(CheckValue("averaging", 1, a[1], a[0], kInf));
+    RETURN_IF_ERROR(CheckValue("averaging", 2, a[2], 0, v, true));
+    RETURN_IF_ERROR(CheckValue("averaging", 3, a[3], 0, kInf));
+    RETURN_IF_ERROR(CheckValue("averaging", 4, a[4], 0, kInf));
+    for (size_t i = 0; i < na; ++i) {
+      RETURN_IF_ERROR(CheckValue("averaging_slots", i, (**avg_slots)[i],
+                                 i == 0 ? 0 : (**avg_slots)[i - 1] + 1,
+                                 mo.table_.slots() - 1.0, true));
+      // The stamp: a version of the current average.
+      RETURN_IF_ERROR(CheckValue("averaging_sparse", i * (k + 1),
+                                 (**avg_sparse)[i * (k + 1)], a[2] + 1, v,
+                                 true));
+    }
+    mo.avg_count_ = a[0];
+    mo.avg_weight_ = a[1];
+    mo.avg_start_ = a[2];
+    mo.loss_live_ = a[3];
+    mo.loss_avg_ = a[4];
+    mo.avg_dense_ = **avg_dense;
+    for (size_t i = 0; i < na; ++i) {
+      std::copy_n(
+          (**avg_sparse).begin() + i * (k + 1), k + 1,
+          mo.avg_table_.Mutable(static_cast<uint32_t>((**avg_slots)[i])));
     }
   }
   if (!mo.rls_.empty()) {

@@ -277,9 +277,11 @@ uint64_t ModelStateBytes(const ModelConfig& config) {
   const uint64_t outputs = NumOutputs(config), d = config.num_features;
   const uint64_t rls =
       config.optimizer == Optimizer::kRls ? 2 * (d + 1) * (d + 1) : 0;
-  const uint64_t values = 3 * outputs * (d + 1) +
-                          3 * outputs * (uint64_t{1} << config.hash_bits) +
-                          3 * d + rls;
+  const uint64_t slots = uint64_t{1} << config.hash_bits;
+  const uint64_t averaging =
+      Averages(config) ? outputs * (d + 1) + (1 + outputs) * slots : 0;
+  const uint64_t values =
+      3 * outputs * (d + 1) + 3 * outputs * slots + 3 * d + rls + averaging;
   return 8 * values;
 }
 
@@ -354,6 +356,18 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
         "config.drift_policy ", static_cast<int>(config.drift_policy),
         " is not a policy"));
   }
+  if (static_cast<int>(config.serving) < 0 ||
+      config.serving > Serving::kAveraged) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.serving ", static_cast<int>(config.serving),
+                     " is not a serving"));
+  }
+  if (config.optimizer == Optimizer::kRls &&
+      config.serving == Serving::kAveraged) {
+    return absl::InvalidArgumentError(
+        "config.serving averaged does not apply to rls, whose weights are "
+        "already the exact least-squares fit");
+  }
   if (config.drift_detector == DriftDetectorKind::kUnspecified) {
     config.drift_detector = DriftDetectorKind::kAdwin;
   }
@@ -390,7 +404,13 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
   if (!config.huber_delta) config.huber_delta = 1;
   if (!config.quantile_tau) config.quantile_tau = 0.5;
   if (!config.max_gradient) config.max_gradient = 0;
+  if (config.serving == Serving::kUnspecified) {
+    config.serving = Serving::kAuto;
+  }
   if (config.optimizer == Optimizer::kRls) {
+    // Exact least squares: the average of its iterates would only lag the
+    // fit.
+    config.serving = Serving::kLive;
     config.standardize = false;
     if (!config.rls_ridge) config.rls_ridge = kDefaultRlsRidge;
     if (!config.rls_forgetting) config.rls_forgetting = 1;

@@ -55,6 +55,12 @@ enum class DriftDetectorKind { kUnspecified, kNone, kAdwin, kPageHinkley };
 // weights, so that the model adapts as fast as a new one).
 enum class DriftPolicy { kUnspecified, kAlert, kReset };
 
+// Which weights Predict serves (docs/LEARNING.md, "Iterate averaging"):
+// the live ones the update rule moves, their running average, or (auto, the
+// default) whichever had the lower recent progressive loss. Unspecified
+// means auto; the rls rule is exact and always serves live.
+enum class Serving { kUnspecified, kAuto, kLive, kAveraged };
+
 absl::string_view TaskName(Task task);
 absl::string_view OptimizerName(Optimizer optimizer);
 absl::string_view LossName(LossKind loss);
@@ -100,9 +106,17 @@ struct ModelConfig {
   std::vector<double> class_weights;
   DriftDetectorKind drift_detector = DriftDetectorKind::kUnspecified;
   DriftPolicy drift_policy = DriftPolicy::kUnspecified;
+  Serving serving = Serving::kUnspecified;
 
   friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
 };
+
+// Whether the model keeps averaged weights beside the live ones (config
+// after WithDefaults): every serving but live.
+inline bool Averages(const ModelConfig& config) {
+  return config.serving == Serving::kAuto ||
+         config.serving == Serving::kAveraged;
+}
 
 // Checks `config` (task set, sizes, finite non-negative settings) and returns
 // it with every default filled in. INVALID_ARGUMENT names the bad field.

@@ -59,6 +59,75 @@ void ModelTrainer::ForgetOptimizerState() {
   m.steps_ = m.norm_sum_ = m.weight_sum_ = 0;
   m.beta1_t_ = m.beta2_t_ = 1;
   if (!m.rls_.empty()) m.rls_.Reset(m.dense_.data());
+  if (Averages(m.config_)) RestartAverage();
+}
+
+void ModelTrainer::RestartAverage() {
+  LinearModel& m = model_;
+  std::fill(m.avg_dense_.begin(), m.avg_dense_.end(), 0.0);
+  m.avg_count_ = m.avg_weight_ = 0;
+  // Hashed accumulators stamped by earlier versions no longer count; this
+  // example's update (version_) is the first of the new average.
+  m.avg_start_ = static_cast<double>(m.version_ - 1);
+  // The new average starts as the live weights: it must earn its record.
+  m.loss_avg_ = m.loss_live_;
+}
+
+double ModelTrainer::MetricLoss(const double* scores, double label,
+                                bool& correct, double& abs_error) {
+  const LinearModel& m = model_;
+  correct = false;
+  abs_error = 0;
+  if (m.config_.task == Task::kRegression) {
+    m.ToPrediction(scores, avg_prediction_);
+    const double v = avg_prediction_.value;
+    abs_error = std::abs(v - label);
+    if (m.loss_.kind == LossKind::kSquared) return (v - label) * (v - label);
+    if (m.loss_.kind == LossKind::kPoisson) {
+      return LossValue(m.loss_, scores, 1, label);
+    }
+    return LossValue(m.loss_, &v, 1, label);
+  }
+  correct = m.config_.task == Task::kBinary
+                ? (scores[0] >= 0) == (label == 1)
+                : std::max_element(scores, scores + m.outputs_) - scores ==
+                      static_cast<ptrdiff_t>(label);
+  return LossValue(m.loss_, scores, m.outputs_, label);
+}
+
+void ModelTrainer::TakeIntoAverage(size_t logged) {
+  LinearModel& m = model_;
+  const double a = m.avg_weight_;  // A_(T-1) for this, the T-th, update
+  m.avg_count_ += 1;
+  double weight = 1;  // a_T = T^kAveragingPower
+  for (int i = 0; i < LinearModel::kAveragingPower; ++i) weight *= m.avg_count_;
+  m.avg_weight_ += weight;
+  if (a == 0) return;  // the first iterate adds nothing to c
+  const double* const w = m.dense_.data();
+  double* const c = m.avg_dense_.data();
+  const double* const before = dense_undo_.data();
+  for (size_t i = 0; i < m.plane_; ++i) c[i] += a * (w[i] - before[i]);
+  if (logged == 0) return;
+  const double stamp = static_cast<double>(m.version_);
+  const size_t per_coord = static_cast<size_t>(m.outputs_) * kStride;
+  // The log holds the active slots with a non-zero input, in order; a
+  // slot's first entry holds its values before the update.
+  size_t i = 0;
+  for (size_t f = 0; f < buffers_.slots.size(); ++f) {
+    if (buffers_.xs[f] == 0) continue;
+    const SparseCoord& entry = sparse_[i];
+    const double* old = &sparse_undo_[i * per_coord];
+    ++i;
+    double* t = m.avg_table_.Mutable(buffers_.slots[f]);
+    if (t[0] == stamp) continue;  // a repeat: its change is taken already
+    if (t[0] <= m.avg_start_) {
+      std::fill(t + 1, t + 1 + m.outputs_, 0.0);  // from an earlier average
+    }
+    t[0] = stamp;
+    for (uint32_t k = 0; k < m.outputs_; ++k) {
+      t[1 + k] += a * (entry.coord[k * kStride] - old[k * kStride]);
+    }
+  }
 }
 
 void ModelTrainer::LearnBatch(const ExampleBatch& batch, size_t begin,
@@ -83,6 +152,14 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
   const bool regression = m.config_.task == Task::kRegression;
   if (regression && m.loss_.kind == LossKind::kPoisson) {
     buffers_.scores[0] = std::min(buffers_.scores[0], LinearModel::kMaxLogRate);
+  }
+  const bool averaging = Averages(m.config_);
+  if (averaging) {
+    avg_scores_.assign(buffers_.scores.begin(), buffers_.scores.end());
+    m.AverageScores(buffers_, avg_scores_.data());
+    if (regression && m.loss_.kind == LossKind::kPoisson) {
+      avg_scores_[0] = std::min(avg_scores_[0], LinearModel::kMaxLogRate);
+    }
   }
 
   // Progressive validation on the prediction made before learning.
@@ -119,6 +196,29 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
             : std::max_element(buffers_.scores.begin(), buffers_.scores.end()) -
                       buffers_.scores.begin() ==
                   static_cast<ptrdiff_t>(label);
+  }
+  if (averaging) {
+    // Progressive validation of the served weights; the recent losses of
+    // both decide which the next example is served by.
+    bool avg_correct;
+    double avg_abs_error;
+    const double avg_loss =
+        MetricLoss(avg_scores_.data(), label, avg_correct, avg_abs_error);
+    const double live_loss = metric_loss;
+    if (m.ServesAveraged()) {
+      metric_loss = avg_loss;
+      correct = avg_correct;
+      abs_error = avg_abs_error;
+    }
+    constexpr double kRate = 1 / LinearModel::kAveragingLossHorizon;
+    m.loss_live_ += kRate * (live_loss - m.loss_live_);
+    m.loss_avg_ += kRate * (avg_loss - m.loss_avg_);
+    // An average well behind the live weights (after a change, or still
+    // dragged by the first iterates) starts afresh.
+    if (m.avg_count_ >= LinearModel::kAveragingLossHorizon &&
+        m.loss_avg_ > LinearModel::kAveragingRestartRatio * m.loss_live_) {
+      RestartAverage();
+    }
   }
   m.metrics_.Add(metric_loss, correct, abs_error);
   if (m.drift_.Add(metric_loss, m.version_) &&
@@ -289,6 +389,7 @@ bool ModelTrainer::Update(double weight, double sgd_step) {
   }
   if (check == 0 && std::isfinite(m.norm_sum_) &&
       std::isfinite(m.weight_sum_)) {
+    if (Averages(m.config_)) TakeIntoAverage(n);
     return true;
   }
   // Roll back; the log in reverse order, as a slot may appear more than once.

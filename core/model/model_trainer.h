@@ -12,6 +12,11 @@
 //      non-finite, nothing is changed and skipped_updates counts it. The rls
 //      rule (rules/rls.h) instead moves the dense weights to the
 //      least-squares fit of the samples so far.
+// With iterate averaging (every serving but live), step 2 also scores the
+// averaged weights, the progressive metrics and the drift monitor see the
+// served prediction's loss, the recent losses of both are updated, and a
+// successful step 4 takes its weight changes into the average's
+// accumulators (O(active coordinates)).
 // Regression with squared, huber or quantile loss learns a standardized
 // target: the estimate is mean_y + sd_y * s with running label statistics
 // (updated after the step), clamped to the range of labels seen widened by
@@ -68,8 +73,21 @@ class ModelTrainer {
 
   double LearningRate(uint64_t t) const;
   // The drift policy `reset`: every coordinate's optimizer values and the
-  // global ones go back to a new model's; the weights stay.
+  // global ones go back to a new model's; the weights stay (and a new
+  // average of them starts).
   void ForgetOptimizerState();
+  // Starts a new average of the iterates, before this example's update.
+  void RestartAverage();
+  // The metric loss of the prediction made from `scores` (as Learn records
+  // the live one), whether a classifier's decision was right, and
+  // |estimate - label| for regression.
+  double MetricLoss(const double* scores, double label, bool& correct,
+                    double& abs_error);
+  // After a successful update: adds A_(T-1) Delta to the accumulators of the
+  // coordinates it changed (the dense planes, and the `logged` sparse
+  // coordinates of the rollback log, a slot repeated in the example taken
+  // once), then T += 1.
+  void TakeIntoAverage(size_t logged);
   // One step of Rule, one of the kernels in core/model/rules/, from grad_
   // at the input scored into buffers_; false (and nothing changed) if it
   // would make the model non-finite.
@@ -92,6 +110,9 @@ class ModelTrainer {
   std::vector<SparseCoord> sparse_;
   std::vector<double> sparse_undo_;
   std::vector<double> rls_scratch_;  // the rls rule's P x~ and x~
+  // The averaged weights' scores, and their prediction (averaging only).
+  std::vector<double> avg_scores_;
+  Prediction avg_prediction_;
 };
 
 }  // namespace streamfit

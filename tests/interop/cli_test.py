@@ -205,7 +205,7 @@ class CliTest(unittest.TestCase):
             "--learning_rate", "0.3", "--ftrl_beta", "0.5",
             "--max_gradient", "10", "--class_weights", "1,3",
             "--drift_detector", "page_hinkley", "--drift_policy", "reset",
-            "--json").stdout)
+            "--serving", "averaged", "--json").stdout)
         config = info["config"]
         self.assertEqual(config["hash_bits"], 12)
         self.assertEqual(config["optimizer"], "OPTIMIZER_FTRL")
@@ -222,6 +222,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(config["drift_detector"],
                          "DRIFT_DETECTOR_PAGE_HINKLEY")
         self.assertEqual(config["drift_policy"], "DRIFT_POLICY_RESET")
+        self.assertEqual(config["serving"], "SERVING_AVERAGED")
         config = json.loads(self.run_ok(
             "create", "exact", "--task", "regression", "--features", "4",
             "--optimizer", "rls", "--rls_ridge", "0.01",

@@ -50,6 +50,7 @@ TEST(ProtoConvertTest, ConfigRoundTripsEveryField) {
   config.hash_bits = 20;
   config.interactions = {{"a", "b"}, {"", "c"}};
   config.class_weights = {1, 4};
+  config.serving = Serving::kAveraged;
   EXPECT_EQ(FromProto(ToProto(config)), config);
 }
 

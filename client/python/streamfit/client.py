@@ -109,7 +109,8 @@ class Client:
             "quantile", "poisson", "logistic", "hinge", "softmax"),
             ftrl_beta, adam_beta1, adam_beta2, huber_delta, quantile_tau,
             max_gradient, rls_ridge, rls_forgetting, hash_bits,
-            interactions (["a:b", ("c", "d")]), class_weights.
+            interactions (["a:b", ("c", "d")]), class_weights, serving
+            ("auto", "live", "averaged").
         """
         model_config = pb2.ModelConfig()
         _enums.fill(model_config, {"task": task, "num_features": num_features,

@@ -258,6 +258,7 @@ TEST(RlsTest, ConfigIsCheckedAndStandardizationTurnedOff) {
 TEST(RlsTest, StateBytesCountTheTwoMatrices) {
   ModelConfig normalized = Config(Task::kRegression, 10);
   normalized.hash_bits = 4;
+  normalized.serving = Serving::kLive;  // rls does not average
   ModelConfig rls = RlsConfig(10, 1e-6);
   rls.hash_bits = 4;
   EXPECT_EQ(ModelStateBytes(*WithDefaults(rls)) -
