@@ -140,6 +140,10 @@ absl::Status Catalogue::ApplyCreate(int64_t offset,
   RETURN_IF_ERROR(ValidateModelName(name));
   ASSIGN_OR_RETURN(const ModelConfig config,
                    WithDefaults(FromProto(create.config())));
+  if (registry_->Get(name).ok()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("model '", name, "' already exists"));
+  }
   const int64_t incarnation = offset + 1;
   const std::string dir =
       absl::StrCat(options_.data_dir, "/kafka/", name, ".", incarnation);
@@ -148,6 +152,9 @@ absl::Status Catalogue::ApplyCreate(int64_t offset,
       TopicCheckpoint start,
       StartingState(name, incarnation, config, start_offset, dir, &source));
   const uint64_t version = start.model.version();
+  // Held until the topic is listed, so that no Observe finds the model in
+  // the registry without its topic.
+  absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(std::shared_ptr<LiveModel> model,
                    registry_->CreateWithState(name, start.model));
   absl::StatusOr<std::shared_ptr<ModelTopic>> topic = ModelTopic::Start(
@@ -165,7 +172,6 @@ absl::Status Catalogue::ApplyCreate(int64_t offset,
        {"topic", TopicOf(name)},
        {"offset", start.position.offset},
        {"version", version}});
-  absl::MutexLock lock(&mu_);
   topics_[name] = *std::move(topic);
   return absl::OkStatus();
 }

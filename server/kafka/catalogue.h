@@ -81,7 +81,7 @@ class Catalogue {
   // for the call that wrote it.
   void Apply(const Record& record) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ApplyCreate(int64_t offset, const v1::CreateModelRequest& create,
-                           int64_t start_offset);
+                           int64_t start_offset) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ApplyDelete(const v1::DeleteModelRequest& request);
   // Writes `record` to the catalogue and returns the outcome of applying it.
   absl::Status WriteAndWait(const v1::LogRecord& record)
