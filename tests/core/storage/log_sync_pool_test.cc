@@ -29,8 +29,10 @@ class CountingTask : public LogSyncPool::Task {
     {
       absl::MutexLock lock(&mu_);
       ++rounds_;
+      parked_ = blocked_;
       changed_.SignalAll();
       while (blocked_) changed_.Wait(&mu_);
+      parked_ = false;
     }
     running_ = false;
     return next_ == absl::InfiniteDuration() ? absl::InfiniteFuture()
@@ -60,6 +62,15 @@ class CountingTask : public LogSyncPool::Task {
     absl::MutexLock lock(&mu_);
     return rounds_;
   }
+  // Waits until a round is held by Block(); false on timeout.
+  bool WaitUntilParked() {
+    const absl::Time deadline = absl::Now() + kTimeout;
+    absl::MutexLock lock(&mu_);
+    while (!parked_) {
+      if (changed_.WaitWithDeadline(&mu_, deadline)) return parked_;
+    }
+    return true;
+  }
 
  private:
   const absl::Duration next_;
@@ -68,6 +79,7 @@ class CountingTask : public LogSyncPool::Task {
   absl::CondVar changed_;
   int rounds_ ABSL_GUARDED_BY(mu_) = 0;
   bool blocked_ ABSL_GUARDED_BY(mu_) = false;
+  bool parked_ ABSL_GUARDED_BY(mu_) = false;  // a round waits in Block()
 };
 
 TEST(LogSyncPoolTest, WakeRunsAnIdleTaskOnce) {
@@ -131,7 +143,7 @@ TEST(LogSyncPoolTest, RemoveWaitsForTheRunningRound) {
   ASSERT_TRUE(task.WaitForRounds(3));
   task.Block();
   // Every round that starts from now on blocks: wait until one has.
-  ASSERT_TRUE(task.WaitForRounds(task.rounds() + 1));
+  ASSERT_TRUE(task.WaitUntilParked());
   absl::Notification removed;
   std::thread remover([&] {
     pool.Remove(&task);
