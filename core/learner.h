@@ -150,6 +150,14 @@ class Learner {
                                                const LinearModel& adopted)>;
   void Adopt(LinearModel fitted, AdoptCallback on_done,
              SwapObserver on_swap = nullptr);
+  // Between two batches on the learner thread: replaces the model with
+  // `next` as it is (no recording is replayed) and publishes it. `next` must
+  // have the model's config and be at the version every admitted batch
+  // reaches, with none of them still queued (its caller is the only
+  // submitter and waited for them); else the model stays untouched and
+  // `on_done` gets FAILED_PRECONDITION. ABORTED if stopped first.
+  void Replace(LinearModel next, AdoptCallback on_done,
+               SwapObserver on_swap = nullptr);
 
  private:
   class Ack;
@@ -263,10 +271,14 @@ class Learner {
     LinearModel fitted;
     AdoptCallback on_done;
     SwapObserver on_swap;
+    bool replay_recording;  // Adopt; false: Replace
   };
   std::optional<Recording> recording_ ABSL_GUARDED_BY(mu_);
   uint64_t recording_generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<Adoption> adoption_ ABSL_GUARDED_BY(mu_);
+  void QueueAdoption(Adoption adoption) ABSL_LOCKS_EXCLUDED(mu_);
+  // Learner thread: makes `next` the model and publishes it.
+  void Install(Adoption adoption, ModelTrainer next) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::thread thread_;  // last: starts after everything above exists
 };

@@ -50,6 +50,17 @@ void Learner::Record(ExampleBatch batch, uint64_t generation) {
 
 void Learner::Adopt(LinearModel fitted, AdoptCallback on_done,
                     SwapObserver on_swap) {
+  QueueAdoption(Adoption{std::move(fitted), std::move(on_done),
+                         std::move(on_swap), /*replay_recording=*/true});
+}
+
+void Learner::Replace(LinearModel next, AdoptCallback on_done,
+                      SwapObserver on_swap) {
+  QueueAdoption(Adoption{std::move(next), std::move(on_done),
+                         std::move(on_swap), /*replay_recording=*/false});
+}
+
+void Learner::QueueAdoption(Adoption adoption) {
   absl::Status refusal;
   {
     absl::MutexLock lock(&mu_);
@@ -59,27 +70,42 @@ void Learner::Adopt(LinearModel fitted, AdoptCallback on_done,
       refusal = absl::FailedPreconditionError(
           "the learner is already adopting a model");
     } else {
-      adoption_ =
-          Adoption{std::move(fitted), std::move(on_done), std::move(on_swap)};
+      adoption_ = std::move(adoption);
       work_.Signal();
       return;
     }
   }
-  on_done(std::move(refusal));
+  adoption.on_done(std::move(refusal));
 }
 
 void Learner::RunPendingAdoption() {
   std::optional<Adoption> adoption;
   std::optional<Recording> recording;
+  bool replacement_ok = false;
   {
     absl::MutexLock lock(&mu_);
     if (!adoption_) return;
     adoption.swap(adoption_);
-    recording.swap(recording_);
+    if (adoption->replay_recording) recording.swap(recording_);
+    if (!adoption->replay_recording && queued_samples_ == 0 &&
+        adoption->fitted.version() == trainer_.version() &&
+        adoption->fitted.config() == trainer_.model().config()) {
+      replacement_ok = true;
+    }
   }
   auto fail = [&](absl::Status status) {
     adoption->on_done(std::move(status));
   };
+  if (!adoption->replay_recording) {
+    if (!replacement_ok) {
+      return fail(absl::FailedPreconditionError(absl::StrCat(
+          "the replacement at version ", adoption->fitted.version(),
+          " does not continue the model (at ", trainer_.version(),
+          ", with batches queued or another config)")));
+    }
+    ModelTrainer next(std::move(adoption->fitted));
+    return Install(*std::move(adoption), std::move(next));
+  }
   if (!recording) {
     return fail(absl::FailedPreconditionError(
         "no recording: the retrain's samples since its start are unknown"));
@@ -115,10 +141,14 @@ void Learner::RunPendingAdoption() {
   if (!fitted.ok()) return fail(fitted.status());
   ModelTrainer next(*std::move(fitted));
   for (const ExampleBatch& batch : recording->batches) next.LearnBatch(batch);
-  if (adoption->on_swap) adoption->on_swap(live, next.model());
+  Install(*std::move(adoption), std::move(next));
+}
+
+void Learner::Install(Adoption adoption, ModelTrainer next) {
+  if (adoption.on_swap) adoption.on_swap(trainer_.model(), next.model());
   trainer_ = std::move(next);
   std::vector<StateCallback> ready = Publish();
-  adoption->on_done(trainer_.version());
+  adoption.on_done(trainer_.version());
   for (auto& cb : ready) cb(Current());
 }
 

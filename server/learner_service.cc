@@ -123,15 +123,6 @@ void LearnerService::DescribeModel(const LiveModel& model,
   }
 }
 
-absl::Status LearnerService::RefuseInKafkaMode(absl::string_view what) const {
-  if (kafka_ == nullptr) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      what,
-      " is not available in Kafka mode: it would change the model "
-      "outside its topic, which every replica must apply at the same "
-      "point"));
-}
-
 grpc::ServerUnaryReactor* LearnerService::OnFileWorker(
     grpc::CallbackServerContext* context, std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

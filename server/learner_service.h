@@ -122,9 +122,6 @@ class LearnerService final : public v1::Learner::CallbackService {
   // with its place in the model's topic (where learning continues from it).
   void SnapshotOf(const LiveModel& model, const LinearModel& state,
                   v1::ModelSnapshot* snapshot) const;
-  // FAILED_PRECONDITION in Kafka mode for `what`, a change every replica
-  // would have to apply at the same point of the model's topic.
-  absl::Status RefuseInKafkaMode(absl::string_view what) const;
   absl::Status RestoreModel(const v1::RestoreRequest& request,
                             v1::ModelInfo* response);
   // The file of saved snapshot `name` (request field `field`);

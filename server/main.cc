@@ -112,6 +112,11 @@ ABSL_FLAG(std::string, bootstrap_peer, "",
 ABSL_FLAG(std::vector<std::string>, kafka_option, {},
           "Kafka mode: key=value librdkafka settings for every client "
           "(security.protocol, sasl.*, ssl.*, ...), comma-separated");
+ABSL_FLAG(uint64_t, kafka_max_message_bytes, 1'000'000,
+          "Kafka mode: the largest message written (Kafka's default limit); "
+          "a larger record, such as a retrain's fit or a restored state, is "
+          "written in parts. Raising it also needs message.max.bytes "
+          "(--kafka_option) and the brokers' limits raised");
 ABSL_FLAG(bool, allow_insecure_remote, false,
           "accept the risk of listening beyond loopback without TLS and "
           "authentication");
@@ -230,6 +235,8 @@ int main(int argc, char** argv) {
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.kafka.brokers = absl::GetFlag(FLAGS_kafka_brokers);
   options.kafka.topic_prefix = absl::GetFlag(FLAGS_kafka_topic_prefix);
+  options.kafka.max_message_bytes =
+      absl::GetFlag(FLAGS_kafka_max_message_bytes);
   options.kafka_bootstrap_peer = absl::GetFlag(FLAGS_bootstrap_peer);
   if (absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
           settings = streamfit::kafka::ParseSettings(

@@ -1,6 +1,7 @@
 // Retrain jobs: fit a live model to an uploaded dataset on a small worker
 // pool, compare it with the live model on a holdout, and swap it in through
-// Learner::Adopt (which replays the samples learned meanwhile).
+// Learner::Adopt (which replays the samples learned meanwhile) or, in Kafka
+// mode, through the model's topic (kafka::ModelTopic::PublishRetrain).
 //
 // Jobs live in memory; each state change (not progress) is also written to
 // <jobs_dir>/<id>.job (atomically, through a FileSystem), so a job that was
@@ -28,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/storage/file_system.h"
 #include "server/dataset_store.h"
+#include "server/kafka/catalogue.h"
 #include "server/model_registry.h"
 #include "streamfit/v1/streamfit.pb.h"
 
@@ -53,6 +55,10 @@ class RetrainJobs {
     // the change, in order for one job. Null for none.
     std::function<void(const v1::RetrainJob&)> on_state_change;
     FileSystem* file_system = DefaultFileSystem();  // not owned
+    // Kafka mode (not owned): a fit is published to the model's topic and
+    // adopted there by every replica, which read the samples learned since
+    // the job started again from the topic (replay_limit does not apply).
+    kafka::Catalogue* catalogue = nullptr;
   };
   // Called with the job after each change (progress included), off any lock.
   using Listener = std::function<void(const v1::RetrainJob&)>;
@@ -125,8 +131,11 @@ class RetrainJobs {
                                            const ExampleBatch& train);
   // Has the learner adopt `fitted` (replaying what it learned since the
   // cutoff) and records the swap durably; the version it took effect at.
-  absl::StatusOr<uint64_t> SwapIn(const Started& started, LiveModel& model,
-                                  LinearModel fitted);
+  // With `topic` (Kafka mode), publishes it there from `kafka_cutoff`.
+  absl::StatusOr<uint64_t> SwapIn(
+      const Started& started, LiveModel& model, LinearModel fitted,
+      kafka::ModelTopic* topic,
+      const std::optional<kafka::RetrainCutoff>& kafka_cutoff);
   // Ends `job` as `status` says (see Retrain).
   void Finish(Job& job, const absl::Status& status);
   // Applies `change` to a job's state, persists it when `persist`, and

@@ -125,10 +125,25 @@ absl::Status RetrainJobs::Retrain(Job& job, const Started& started) {
   ASSIGN_OR_RETURN(const TrainAndHoldout data,
                    LoadAndSplit(*datasets_, request, *model));
   RETURN_IF_ERROR(CheckNoHashedWeights(*model));
-  // Everything the model learns from here on is replayed onto the fit.
-  ASSIGN_OR_RETURN(const uint64_t cutoff,
-                   model->learner.BeginRecording(options_.replay_limit));
-  RecordingScope recording(model->learner);
+  // Everything the model learns from here on is replayed onto the fit: from
+  // the learner's recording, or in Kafka mode from the model's topic.
+  std::shared_ptr<kafka::ModelTopic> topic;
+  std::optional<kafka::RetrainCutoff> kafka_cutoff;
+  std::optional<RecordingScope> recording;
+  uint64_t cutoff;
+  if (options_.catalogue != nullptr) {
+    topic = options_.catalogue->Topic(request.model());
+    if (topic == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("model '", request.model(), "' not found"));
+    }
+    kafka_cutoff = topic->Cutoff();
+    cutoff = kafka_cutoff->version;
+  } else {
+    ASSIGN_OR_RETURN(cutoff,
+                     model->learner.BeginRecording(options_.replay_limit));
+    recording.emplace(model->learner);
+  }
   Update(
       job,
       [&](v1::RetrainJob& s) {
@@ -166,9 +181,10 @@ absl::Status RetrainJobs::Retrain(Job& job, const Started& started) {
   if (job.cancelled) return absl::CancelledError("cancelled");
   if (!swap) return absl::OkStatus();
 
-  recording.Release();  // Adopt ends it either way
-  ASSIGN_OR_RETURN(const uint64_t version,
-                   SwapIn(started, *model, std::move(fitted)));
+  if (recording) recording->Release();  // Adopt ends it either way
+  ASSIGN_OR_RETURN(
+      const uint64_t version,
+      SwapIn(started, *model, std::move(fitted), topic.get(), kafka_cutoff));
   Update(
       job,
       [&](v1::RetrainJob& s) {
@@ -221,24 +237,32 @@ absl::StatusOr<LinearModel> RetrainJobs::FitReporting(
   return LinearModel::FromState(model.config, 0, fitted.ExportState());
 }
 
-absl::StatusOr<uint64_t> RetrainJobs::SwapIn(const Started& started,
-                                             LiveModel& model,
-                                             LinearModel fitted) {
-  std::promise<absl::StatusOr<uint64_t>> adopted;
+absl::StatusOr<uint64_t> RetrainJobs::SwapIn(
+    const Started& started, LiveModel& model, LinearModel fitted,
+    kafka::ModelTopic* topic,
+    const std::optional<kafka::RetrainCutoff>& kafka_cutoff) {
   SwapRecord record;
   record.job_id = started.id;
   record.algorithm = started.request.algorithm();
   record.dataset_id = started.request.dataset_id();
-  model.learner.Adopt(
-      std::move(fitted),
-      [&adopted](absl::StatusOr<uint64_t> version) {
-        adopted.set_value(std::move(version));
-      },
-      [&record](const LinearModel& replaced, const LinearModel& fit) {
-        record.replaced = replaced.metrics();
-        record.adopted = fit.metrics();
-      });
-  ASSIGN_OR_RETURN(record.version, adopted.get_future().get());
+  if (topic != nullptr) {
+    record.replaced = model.learner.Current()->metrics();
+    ASSIGN_OR_RETURN(record.version,
+                     topic->PublishRetrain(started.id, fitted, *kafka_cutoff));
+    record.adopted = model.learner.Current()->metrics();
+  } else {
+    std::promise<absl::StatusOr<uint64_t>> adopted;
+    model.learner.Adopt(
+        std::move(fitted),
+        [&adopted](absl::StatusOr<uint64_t> version) {
+          adopted.set_value(std::move(version));
+        },
+        [&record](const LinearModel& replaced, const LinearModel& fit) {
+          record.replaced = replaced.metrics();
+          record.adopted = fit.metrics();
+        });
+    ASSIGN_OR_RETURN(record.version, adopted.get_future().get());
+  }
   // The log holds samples, not the fit: a checkpoint makes the swap durable
   // (then the lineage records it). A crash before it leaves the job
   // unfinished, so it reads ABORTED.

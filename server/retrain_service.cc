@@ -277,9 +277,6 @@ grpc::ServerUnaryReactor* LearnerService::Retrain(
     grpc::CallbackServerContext* context, const v1::RetrainRequest* request,
     v1::RetrainJob* response) {
   if (jobs_ == nullptr) return Reply(context, Unimplemented());
-  if (absl::Status refused = RefuseInKafkaMode("Retrain"); !refused.ok()) {
-    return Reply(context, refused);
-  }
   return OnFileWorker(context, [this, request, response] {
     absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(*request);
     if (job.ok()) *response = *std::move(job);

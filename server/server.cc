@@ -171,6 +171,7 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
   jobs_options.threads = options.retrain_threads;
   jobs_options.replay_limit = options.retrain_replay_limit;
   jobs_options.on_state_change = LogRetrainChange;
+  jobs_options.catalogue = server->catalogue_.get();
   ASSIGN_OR_RETURN(server->jobs_,
                    RetrainJobs::Start(&server->registry_,
                                       server->datasets_.get(), jobs_options));

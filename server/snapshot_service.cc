@@ -98,7 +98,6 @@ grpc::ServerUnaryReactor* LearnerService::Restore(
 
 absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
                                           v1::ModelInfo* response) {
-  RETURN_IF_ERROR(RefuseInKafkaMode("Restore"));
   const v1::ModelSnapshot* snapshot = &request.snapshot();
   v1::ModelSnapshot saved;
   if (!request.snapshot_name().empty()) {
@@ -127,10 +126,17 @@ absl::Status LearnerService::RestoreModel(const v1::RestoreRequest& request,
   RETURN_IF_ERROR(registry_->CheckModelSize(*config));
   absl::StatusOr<LinearModel> state = FromSnapshot(*snapshot);
   if (!state.ok()) return invalid(state.status());
-  ASSIGN_OR_RETURN(
-      const std::shared_ptr<LiveModel> model,
-      registry_->Restore(request.model(), *state, request.allow_reshape(),
-                         {request.snapshot_name(), snapshot->model()}));
+  std::shared_ptr<LiveModel> model;
+  if (kafka_ != nullptr) {  // through the catalogue, on every replica
+    v1::RestoreRequest record = request;
+    if (snapshot == &saved) *record.mutable_snapshot() = std::move(saved);
+    ASSIGN_OR_RETURN(model, kafka_->Restore(record));
+  } else {
+    ASSIGN_OR_RETURN(
+        model,
+        registry_->Restore(request.model(), *state, request.allow_reshape(),
+                           {request.snapshot_name(), snapshot->model()}));
+  }
   FillModelInfo(*model, response);
   return absl::OkStatus();
 }

@@ -7,8 +7,10 @@
 #include "core/status_macros.h"
 #include "core/thread_name.h"
 #include "server/kafka/peer_snapshot.h"
+#include "server/kafka/record_parts.h"
 #include "server/logging.h"
 #include "server/proto_convert.h"
+#include "server/snapshot_codec.h"
 
 namespace streamfit::kafka {
 namespace {
@@ -79,13 +81,28 @@ void Catalogue::Apply(const Record& record) {
   absl::Status status;
   if (!log.ParseFromString(record.value)) {
     status = absl::InvalidArgumentError("not a streamfit.v1.LogRecord");
+  } else if (log.has_part()) {
+    absl::StatusOr<std::optional<v1::LogRecord>> whole =
+        parts_.Add({record.offset, 0}, log.part());
+    if (!whole.ok()) {
+      status = whole.status();
+    } else if (*whole) {
+      log = **std::move(whole);
+    }
+  }
+  if (!status.ok() || log.has_part()) {
+    // refused above, or a part of a record not complete yet
   } else if (log.has_create_model()) {
     status = ApplyCreate(record.offset, log.create_model(), log.start_offset());
   } else if (log.has_delete_model()) {
     status = ApplyDelete(log.delete_model());
+  } else if (log.has_restore_model()) {
+    status =
+        ApplyRestore(record.offset, log.restore_model(), log.start_offset());
   } else {
     status = absl::InvalidArgumentError(
-        "the catalogue holds create_model and delete_model records");
+        "the catalogue holds create_model, delete_model and restore_model "
+        "records");
   }
   if (!status.ok()) {
     logging::Warning("kafka.catalogue_record_refused",
@@ -100,8 +117,9 @@ void Catalogue::Apply(const Record& record) {
 }
 
 absl::StatusOr<TopicCheckpoint> Catalogue::StartingState(
-    const std::string& name, int64_t incarnation, const ModelConfig& config,
+    const std::string& name, int64_t incarnation, const LinearModel& initial,
     int64_t start_offset, const std::string& dir, std::string* source) const {
+  const ModelConfig& config = initial.config();
   absl::StatusOr<TopicCheckpoint> checkpoint =
       LoadTopicCheckpoint(dir, options_.checkpoints.file_system);
   if (checkpoint.ok() && checkpoint->model.config() == config) {
@@ -129,8 +147,7 @@ absl::StatusOr<TopicCheckpoint> Catalogue::StartingState(
                      {{"model", name}});
   }
   *source = "";
-  ASSIGN_OR_RETURN(LinearModel empty, LinearModel::Create(config));
-  return TopicCheckpoint{std::move(empty), {start_offset, 0}};
+  return TopicCheckpoint{initial, {start_offset, initial.version()}};
 }
 
 absl::Status Catalogue::ApplyCreate(int64_t offset,
@@ -144,19 +161,58 @@ absl::Status Catalogue::ApplyCreate(int64_t offset,
     return absl::AlreadyExistsError(
         absl::StrCat("model '", name, "' already exists"));
   }
-  const int64_t incarnation = offset + 1;
+  ASSIGN_OR_RETURN(const LinearModel empty, LinearModel::Create(config));
+  // Held until the topic is listed, so that no Observe finds the model in
+  // the registry without its topic.
+  absl::MutexLock lock(&mu_);
+  return StartIncarnation(name, offset + 1, empty, start_offset,
+                          [&](const LinearModel& start) {
+                            return registry_->CreateWithState(name, start);
+                          });
+}
+
+absl::Status Catalogue::ApplyRestore(int64_t offset,
+                                     const v1::RestoreRequest& request,
+                                     int64_t start_offset) {
+  const std::string& name = request.model();
+  ASSIGN_OR_RETURN(const std::shared_ptr<LiveModel> live, registry_->Get(name));
+  ASSIGN_OR_RETURN(const LinearModel state, FromSnapshot(request.snapshot()));
+  RETURN_IF_ERROR(CheckReshape(*live, state.config(), request.allow_reshape()));
+  RETURN_IF_ERROR(registry_->CheckModelSize(state.config()));
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
+  }
+  const std::shared_ptr<ModelTopic> replaced = std::move(it->second);
+  topics_.erase(it);
+  replaced->Stop();
+  const absl::Status started = StartIncarnation(
+      name, offset + 1, state, start_offset, [&](const LinearModel& start) {
+        return registry_->Restore(
+            name, start, /*allow_reshape=*/true,
+            {request.snapshot_name(), request.snapshot().model()});
+      });
+  if (!started.ok()) registry_->Delete(name).IgnoreError();
+  RETURN_IF_ERROR(started);
+  return options_.checkpoints.file_system->RemoveAll(
+      replaced->checkpoint_dir());
+}
+
+absl::Status Catalogue::StartIncarnation(
+    const std::string& name, int64_t incarnation, const LinearModel& initial,
+    int64_t start_offset,
+    absl::FunctionRef<
+        absl::StatusOr<std::shared_ptr<LiveModel>>(const LinearModel&)>
+        install) {
   const std::string dir =
       absl::StrCat(options_.data_dir, "/kafka/", name, ".", incarnation);
   std::string source;
   ASSIGN_OR_RETURN(
-      TopicCheckpoint start,
-      StartingState(name, incarnation, config, start_offset, dir, &source));
+      const TopicCheckpoint start,
+      StartingState(name, incarnation, initial, start_offset, dir, &source));
   const uint64_t version = start.model.version();
-  // Held until the topic is listed, so that no Observe finds the model in
-  // the registry without its topic.
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(std::shared_ptr<LiveModel> model,
-                   registry_->CreateWithState(name, start.model));
+  ASSIGN_OR_RETURN(std::shared_ptr<LiveModel> model, install(start.model));
   absl::StatusOr<std::shared_ptr<ModelTopic>> topic = ModelTopic::Start(
       options_.kafka, producer_.get(), model, incarnation, TopicOf(name),
       start.position, dir, options_.checkpoints);
@@ -166,8 +222,9 @@ absl::Status Catalogue::ApplyCreate(int64_t offset,
   }
   logging::Info(
       "kafka.model_start",
-      absl::StrCat("model '", name, "' reads ", TopicOf(name), " from offset ",
-                   start.position.offset, " at version ", version, source),
+      absl::StrCat("model '", name, "' (incarnation ", incarnation, ") reads ",
+                   TopicOf(name), " from offset ", start.position.offset,
+                   " at version ", version, source),
       {{"model", name},
        {"topic", TopicOf(name)},
        {"offset", start.position.offset},
@@ -194,9 +251,9 @@ absl::Status Catalogue::ApplyDelete(const v1::DeleteModelRequest& request) {
 }
 
 absl::Status Catalogue::WriteAndWait(const v1::LogRecord& record) {
-  ASSIGN_OR_RETURN(
-      const int64_t offset,
-      producer_->ProduceAndWait(catalogue_topic_, record.SerializeAsString()));
+  ASSIGN_OR_RETURN(const int64_t offset,
+                   WriteRecord(*producer_, catalogue_topic_, record,
+                               options_.kafka.max_message_bytes));
   absl::MutexLock lock(&mu_);
   auto applied = [this, offset]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return next_offset_ > offset;
@@ -241,6 +298,17 @@ absl::Status Catalogue::Delete(absl::string_view name) {
   v1::LogRecord record;
   record.mutable_delete_model()->set_name(std::string(name));
   return WriteAndWait(record);
+}
+
+absl::StatusOr<std::shared_ptr<LiveModel>> Catalogue::Restore(
+    const v1::RestoreRequest& request) {
+  ASSIGN_OR_RETURN(const int64_t start,
+                   producer_->EndOffset(TopicOf(request.model())));
+  v1::LogRecord record;
+  *record.mutable_restore_model() = request;
+  record.set_start_offset(start);
+  RETURN_IF_ERROR(WriteAndWait(record));
+  return registry_->Get(request.model());
 }
 
 std::shared_ptr<ModelTopic> Catalogue::Topic(absl::string_view name) const {

@@ -1,5 +1,5 @@
 // Kafka mode: the models of every replica, kept in the catalogue topic
-// (<prefix>_models). CreateModel and DeleteModel write a record there;
+// (<prefix>_models). CreateModel, DeleteModel and Restore write a record there;
 // every replica applies the records in offset order, so all of them hold
 // the same models, each learning from its own topic (ModelTopic).
 #ifndef STREAMFIT_SERVER_KAFKA_CATALOGUE_H_
@@ -13,11 +13,13 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/kafka/kafka_client.h"
 #include "server/kafka/model_topic.h"
+#include "server/kafka/record_parts.h"
 #include "server/model_registry.h"
 
 namespace streamfit::kafka {
@@ -51,6 +53,11 @@ class Catalogue {
                                                     const ModelConfig& config);
   // DeleteModel, the same way.
   absl::Status Delete(absl::string_view name);
+  // Restore (`request.snapshot` inline, validated by the caller), the same
+  // way: the model becomes a new incarnation starting from the snapshot and
+  // reading its topic from the end it has now.
+  absl::StatusOr<std::shared_ptr<LiveModel>> Restore(
+      const v1::RestoreRequest& request);
 
   // The model's topic, or null if no such model.
   std::shared_ptr<ModelTopic> Topic(absl::string_view name) const;
@@ -71,18 +78,28 @@ class Catalogue {
         registry_(registry),
         producer_(std::move(producer)),
         catalogue_topic_(absl::StrCat(options.kafka.topic_prefix, "_models")) {}
-  // Where model `name` (a new incarnation, of `config`) starts: its
-  // checkpoint, the bootstrap peer's snapshot, or empty at start_offset.
-  // `source` says which.
+  // Where model `name` (a new incarnation, starting as `initial`) starts:
+  // its checkpoint, the bootstrap peer's snapshot, or `initial` at
+  // start_offset. `source` says which.
   absl::StatusOr<TopicCheckpoint> StartingState(
-      const std::string& name, int64_t incarnation, const ModelConfig& config,
+      const std::string& name, int64_t incarnation, const LinearModel& initial,
       int64_t start_offset, const std::string& dir, std::string* source) const;
+  // Starts incarnation `incarnation` of model `name` from its StartingState,
+  // which `install` puts in the registry, and reads its topic.
+  absl::Status StartIncarnation(
+      const std::string& name, int64_t incarnation, const LinearModel& initial,
+      int64_t start_offset,
+      absl::FunctionRef<
+          absl::StatusOr<std::shared_ptr<LiveModel>>(const LinearModel&)>
+          install) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies the catalogue record at `record.offset`; its outcome is kept
   // for the call that wrote it.
   void Apply(const Record& record) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ApplyCreate(int64_t offset, const v1::CreateModelRequest& create,
                            int64_t start_offset) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ApplyDelete(const v1::DeleteModelRequest& request);
+  absl::Status ApplyRestore(int64_t offset, const v1::RestoreRequest& request,
+                            int64_t start_offset) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes `record` to the catalogue and returns the outcome of applying it.
   absl::Status WriteAndWait(const v1::LogRecord& record)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -93,6 +110,7 @@ class Catalogue {
   const std::string catalogue_topic_;
   std::atomic<bool> stopping_{false};
   std::thread follower_;
+  PartAssembler parts_;  // the thread applying records only
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<ModelTopic>, std::less<>> topics_

@@ -29,6 +29,10 @@ struct ClientOptions {
   std::string brokers;  // host:port[,host:port...]
   std::string topic_prefix = "streamfit.";
   std::vector<std::pair<std::string, std::string>> settings;
+  // The largest message streamfit writes (--kafka_max_message_bytes, as
+  // Kafka's default limits); a larger record (a model state) is written in
+  // parts.
+  size_t max_message_bytes = 1'000'000;
 };
 
 // INVALID_ARGUMENT unless every setting is "key=value" with a non-empty key.

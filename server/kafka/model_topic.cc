@@ -32,6 +32,20 @@ ExampleBatch Suffix(const ExampleBatch& batch, size_t from) {
   return out;
 }
 
+// Waits for `learner` to publish `version` (every batch handed over
+// applied); false if it stopped first.
+bool WaitForVersion(Learner& learner, uint64_t version) {
+  absl::Notification published;
+  bool ok = false;
+  learner.WhenVersion(
+      version, [&](absl::StatusOr<std::shared_ptr<const LinearModel>> state) {
+        ok = state.ok();
+        published.Notify();
+      });
+  published.WaitForNotification();
+  return ok;
+}
+
 }  // namespace
 
 absl::StatusOr<TopicCheckpoint> LoadTopicCheckpoint(const std::string& dir,
@@ -78,6 +92,7 @@ ModelTopic::ModelTopic(const ClientOptions& options, Producer* producer,
       checkpoints_(checkpoints),
       resume_(position),
       version_(model_->learner.Current()->version()),
+      stream_version_(position.record_version),
       next_offset_(position.offset),
       checkpointed_version_(version_) {}
 
@@ -140,18 +155,35 @@ void ModelTopic::Run(std::unique_ptr<PartitionReader> reader) {
   }
 }
 
-absl::StatusOr<ExampleBatch> ModelTopic::Decode(const Record& record) const {
+absl::StatusOr<std::optional<v1::LogRecord>> ModelTopic::Unwrap(
+    const Record& record) {
   v1::LogRecord log;
   if (!log.ParseFromString(record.value)) {
     return absl::InvalidArgumentError("not a streamfit.v1.LogRecord");
   }
-  if (!log.has_observe()) {
-    return absl::InvalidArgumentError("a model's topic holds observe records");
+  if (log.has_part()) {
+    ASSIGN_OR_RETURN(std::optional<v1::LogRecord> whole,
+                     parts_.Add({record.offset, stream_version_}, log.part()));
+    if (!whole) return std::nullopt;
+    if (!whole->has_adopt_retrain()) {
+      return absl::InvalidArgumentError(
+          "only adopt_retrain records come in parts");
+    }
+    log = *std::move(whole);
   }
   if (log.model_incarnation() != 0 && log.model_incarnation() != incarnation_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "sent to incarnation ", log.model_incarnation(), " of the model, not ",
         incarnation_, " (it was deleted and created again)"));
+  }
+  return log;
+}
+
+absl::StatusOr<ExampleBatch> ModelTopic::Samples(
+    const v1::LogRecord& log) const {
+  if (!log.has_observe()) {
+    return absl::InvalidArgumentError(
+        "a model's topic holds observe and adopt_retrain records");
   }
   const v1::ObserveRequest& observe = log.observe();
   if (!observe.model().empty() && observe.model() != model_->name) {
@@ -161,40 +193,57 @@ absl::StatusOr<ExampleBatch> ModelTopic::Decode(const Record& record) const {
   return ToExampleBatch(observe, model_->config);
 }
 
+bool ModelTopic::Learn(ExampleBatch batch, uint64_t start) {
+  const uint64_t samples = batch.size();
+  const uint64_t learned = version_ > start ? version_ - start : 0;
+  if (learned < samples) {
+    if (learned > 0) batch = Suffix(batch, learned);
+    absl::Notification queued;
+    absl::Status refused;
+    model_->learner.Submit(std::move(batch), [&](absl::StatusOr<uint64_t> end) {
+      refused = end.status();
+      queued.Notify();
+    });
+    queued.WaitForNotification();
+    if (!refused.ok()) return false;  // the learner stopped
+  }
+  version_ = std::max(version_, start + samples);
+  return true;
+}
+
 bool ModelTopic::Apply(const Record& record) {
-  absl::StatusOr<ExampleBatch> batch = Decode(record);
-  uint64_t start = version_;
-  if (record.offset == resume_.offset) start = resume_.record_version;
-  if (batch.ok()) {
-    const uint64_t samples = batch->size();
-    const uint64_t learned = version_ - start;  // after a checkpoint
-    if (learned < samples) {
-      absl::Notification queued;
-      absl::Status refused;
-      model_->learner.Submit(
-          learned == 0 ? *std::move(batch) : Suffix(*batch, learned),
-          [&](absl::StatusOr<uint64_t> end) {
-            refused = end.status();
-            queued.Notify();
-          });
-      queued.WaitForNotification();
-      if (!refused.ok()) return false;  // the learner stopped
+  const uint64_t start = stream_version_;
+  uint64_t samples = 0;
+  absl::Status status;
+  if (absl::StatusOr<std::optional<v1::LogRecord>> log = Unwrap(record);
+      !log.ok()) {
+    status = log.status();
+  } else if (*log && (*log)->has_adopt_retrain()) {
+    status = AdoptRetrain((*log)->adopt_retrain(), record.offset);
+    if (absl::IsAborted(status)) return false;
+  } else if (*log) {
+    absl::StatusOr<ExampleBatch> batch = Samples(**log);
+    if (batch.ok()) {
+      samples = batch->size();
+      if (!Learn(*std::move(batch), start)) return false;
     }
-    version_ = std::max(version_, start + samples);
-  } else {
+    status = batch.status();
+  }
+  stream_version_ = start + samples;
+  if (!status.ok()) {
     logging::Warning("kafka.record_skipped",
                      absl::StrCat("skipped offset ", record.offset, " of ",
-                                  topic_, ": ", batch.status().message()),
+                                  topic_, ": ", status.message()),
                      {{"model", model_->name},
                       {"topic", topic_},
                       {"offset", record.offset}});
   }
-  const Read read{record.offset, start, batch.ok() ? version_ : start,
-                  batch.status()};
+  const Read read{record.offset, start, start + samples, status,
+                  parts_.OldestPending()};
   std::vector<Learner::QueuedCallback> ready;
   {
     absl::MutexLock lock(&mu_);
-    if (!batch.ok()) ++skipped_records_;
+    if (!status.ok()) ++skipped_records_;
     reads_.push_back(read);
     next_offset_ = record.offset + 1;
     last_timestamp_ms_ = record.timestamp_ms;
@@ -218,6 +267,89 @@ bool ModelTopic::Apply(const Record& record) {
     }
   }
   return true;
+}
+
+absl::Status ModelTopic::AdoptRetrain(const v1::RetrainAdoption& adoption,
+                                      int64_t offset) {
+  const RetrainCutoff cutoff{
+      adoption.cutoff_version(),
+      {adoption.cutoff_offset(), adoption.cutoff_record_version()}};
+  if (cutoff.version > version_ ||
+      cutoff.position.record_version > cutoff.version ||
+      cutoff.position.offset >= offset) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "retrain ", adoption.job_id(), " names cutoff version ", cutoff.version,
+        " at offset ", cutoff.position.offset, ", which the model at version ",
+        version_, " does not have"));
+  }
+  ASSIGN_OR_RETURN(const LinearModel fitted, FromSnapshot(adoption.fitted()));
+  if (!(fitted.config() == model_->config)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "retrain ", adoption.job_id(), " fitted a model of another config"));
+  }
+  ASSIGN_OR_RETURN(LinearModel from_cutoff,
+                   LinearModel::FromState(model_->config, cutoff.version,
+                                          fitted.ExportState()));
+  ModelTrainer next(std::move(from_cutoff));
+  RETURN_IF_ERROR(Replay(cutoff, offset, next));
+  if (next.version() != version_) {
+    return absl::InternalError(
+        absl::StrCat("retrain ", adoption.job_id(), " replayed to version ",
+                     next.version(), " but the model is at ", version_));
+  }
+  if (!WaitForVersion(model_->learner, version_)) {
+    return absl::AbortedError("the model stopped");
+  }
+  absl::Notification done;
+  absl::Status replaced;
+  model_->learner.Replace(next.model(), [&](absl::StatusOr<uint64_t> version) {
+    replaced = version.status();
+    done.Notify();
+  });
+  done.WaitForNotification();
+  if (replaced.ok()) {
+    logging::Info(
+        "kafka.retrain_adopted",
+        absl::StrCat("model '", model_->name, "' adopted retrain ",
+                     adoption.job_id(), " at offset ", offset, ", version ",
+                     version_, ", replaying from ", cutoff.version),
+        {{"model", model_->name}, {"offset", offset}, {"version", version_}});
+  }
+  return replaced;
+}
+
+absl::Status ModelTopic::Replay(const RetrainCutoff& cutoff, int64_t until,
+                                ModelTrainer& trainer) const {
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<PartitionReader> reader,
+      PartitionReader::Create(options_, topic_, cutoff.position.offset));
+  uint64_t stream = cutoff.position.record_version;
+  for (int64_t next = cutoff.position.offset; next < until;) {
+    if (stopping_.load(std::memory_order_acquire)) {
+      return absl::AbortedError("the model stopped");
+    }
+    ASSIGN_OR_RETURN(const std::optional<Record> record,
+                     reader->Next(kPollTimeout));
+    if (!record) continue;
+    if (record->offset >= until) break;
+    next = record->offset + 1;
+    v1::LogRecord log;
+    if (!log.ParseFromString(record->value) || log.has_part() ||
+        (log.model_incarnation() != 0 &&
+         log.model_incarnation() != incarnation_)) {
+      continue;  // skipped when it was read, as now
+    }
+    const absl::StatusOr<ExampleBatch> batch = Samples(log);
+    if (!batch.ok()) continue;
+    const uint64_t start = stream;
+    stream += batch->size();
+    if (stream > cutoff.version) {
+      trainer.LearnBatch(*batch,
+                         cutoff.version > start ? cutoff.version - start : 0,
+                         batch->size());
+    }
+  }
+  return absl::OkStatus();
 }
 
 void ModelTopic::Submit(const v1::ObserveRequest& request,
@@ -285,8 +417,45 @@ TopicPosition ModelTopic::PositionOf(uint64_t version) const {
         return r.end > r.start && r.start < version && r.end >= version;
       });
   if (it == reads_.end()) return resume_;  // no sample read since then
-  if (it->end > version) return {it->offset, it->start};
-  return {it->offset + 1, version};
+  TopicPosition position = it->end > version
+                               ? TopicPosition{it->offset, it->start}
+                               : TopicPosition{it->offset + 1, version};
+  // A record in parts not complete there must be read again from its
+  // first part.
+  if (it->pending && it->pending->offset < position.offset) {
+    position = *it->pending;
+  }
+  return position;
+}
+
+RetrainCutoff ModelTopic::Cutoff() const {
+  const uint64_t version = model_->learner.Current()->version();
+  absl::MutexLock lock(&mu_);
+  return {version, PositionOf(version)};
+}
+
+absl::StatusOr<uint64_t> ModelTopic::PublishRetrain(
+    const std::string& job_id, const LinearModel& fitted,
+    const RetrainCutoff& cutoff) {
+  v1::LogRecord record;
+  v1::RetrainAdoption* adoption = record.mutable_adopt_retrain();
+  adoption->set_job_id(job_id);
+  ToSnapshot(model_->name, fitted, adoption->mutable_fitted());
+  adoption->set_cutoff_offset(cutoff.position.offset);
+  adoption->set_cutoff_record_version(cutoff.position.record_version);
+  adoption->set_cutoff_version(cutoff.version);
+  record.set_model_incarnation(incarnation_);
+  ASSIGN_OR_RETURN(
+      const int64_t offset,
+      WriteRecord(*producer_, topic_, record, options_.max_message_bytes));
+  absl::Notification read;
+  absl::StatusOr<uint64_t> version;
+  WhenRead(offset, [&](absl::StatusOr<uint64_t> v) {
+    version = std::move(v);
+    read.Notify();
+  });
+  read.WaitForNotification();
+  return version;
 }
 
 void ModelTopic::Describe(const LinearModel& state,

@@ -21,18 +21,11 @@
 #include "core/learner.h"
 #include "core/storage/file_system.h"
 #include "server/kafka/kafka_client.h"
+#include "server/kafka/record_parts.h"
 #include "server/model_registry.h"
 #include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit::kafka {
-
-// Where learning continues in a topic: the record at `offset` starts at
-// model version `record_version`; a model at version v >= record_version
-// has learned its first v - record_version samples already.
-struct TopicPosition {
-  int64_t offset = 0;
-  uint64_t record_version = 0;
-};
 
 // When a model's state is checkpointed (with its TopicPosition) in its
 // directory: every `every_samples` learned, or `interval` after the last
@@ -52,12 +45,21 @@ struct TopicCheckpoint {
 absl::StatusOr<TopicCheckpoint> LoadTopicCheckpoint(const std::string& dir,
                                                     FileSystem* fs);
 
+// Where a retrain job starts: the version of the published state it
+// compares its fit with, and that state's position in the topic.
+struct RetrainCutoff {
+  uint64_t version = 0;
+  TopicPosition position;
+};
+
 // Records are applied in offset order, each exactly once: a record that is
-// not an `observe` LogRecord valid for the model (wrong shape, another
-// model's name or incarnation, not a LogRecord at all) is skipped, counted
-// and logged with its offset; the model's version counts applied samples
-// as always, so every replica reaching a version holds the same state.
-// Thread-safe.
+// neither an `observe` nor an `adopt_retrain` LogRecord valid for the model
+// (wrong shape, another model's name or incarnation, not a LogRecord at
+// all) is skipped, counted and logged with its offset; the model's version
+// counts applied samples as always, so every replica reaching a version
+// holds the same state. An adopt_retrain record replaces the model, at its
+// version, by the fit continued with the samples after the cutoff, which
+// are read again from the topic. Thread-safe.
 class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
  public:
   // Starts reading `topic` at `position` into `model` (whose state is at a
@@ -78,6 +80,15 @@ class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
   void Submit(const v1::ObserveRequest& request,
               Learner::QueuedCallback on_queued,
               Learner::AdmittedCallback on_admitted);
+
+  // Retrain: where a job starting now begins.
+  RetrainCutoff Cutoff() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes `fitted` (a fit from `cutoff`) to the topic and waits until this
+  // replica adopted it, as every replica does at that record: the version
+  // it took effect at, or why it was not adopted.
+  absl::StatusOr<uint64_t> PublishRetrain(const std::string& job_id,
+                                          const LinearModel& fitted,
+                                          const RetrainCutoff& cutoff);
 
   // The snapshot of `state` (a published state of this model) with the
   // position in the topic where learning continues from it, the same on
@@ -102,11 +113,13 @@ class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
 
  private:
   // One record read: where its samples start and end in versions (equal
-  // when it was skipped or held none) and whether it was applied.
+  // when it was skipped or held none), whether it was applied, and the
+  // first part of the oldest record still incomplete after it, if any.
   struct Read {
     int64_t offset;
     uint64_t start, end;
     absl::Status status;
+    std::optional<TopicPosition> pending;
   };
 
   ModelTopic(const ClientOptions& options, Producer* producer,
@@ -116,8 +129,23 @@ class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
   void Run(std::unique_ptr<PartitionReader> reader);
   // Reading thread: applies one record; false if the learner stopped.
   bool Apply(const Record& record);
-  // The record's samples for this model, or why it is skipped.
-  absl::StatusOr<ExampleBatch> Decode(const Record& record) const;
+  // Reading thread: hands `batch`, whose first sample is stream version
+  // `start`, to the learner, but for the samples it learned already; false
+  // if the learner stopped.
+  bool Learn(ExampleBatch batch, uint64_t start);
+  // Reading thread: the retrain record at `offset` (see the class comment);
+  // ABORTED if the model stopped meanwhile.
+  absl::Status AdoptRetrain(const v1::RetrainAdoption& adoption,
+                            int64_t offset);
+  // Learns into `trainer` (at the cutoff's version) the samples of the
+  // records in [cutoff.offset, until) after the cutoff, read again.
+  absl::Status Replay(const RetrainCutoff& cutoff, int64_t until,
+                      ModelTrainer& trainer) const;
+  // The record as a LogRecord for this model: nullopt for a part of one not
+  // complete yet; an error if it is skipped.
+  absl::StatusOr<std::optional<v1::LogRecord>> Unwrap(const Record& record);
+  // The samples of an observe record (any other is an error).
+  absl::StatusOr<ExampleBatch> Samples(const v1::LogRecord& log) const;
   // A delivered record at `offset` waits until it is read (at once if it
   // was).
   void WhenRead(int64_t offset, Learner::QueuedCallback on_queued)
@@ -138,7 +166,12 @@ class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
   std::atomic<int64_t> end_offset_{0};  // of the topic, as last read
 
   const TopicPosition resume_;  // where reading started
-  uint64_t version_;  // reading thread only: after the samples handed over
+  // Reading thread only: the version after the samples handed over, and the
+  // version the next record's samples start at (lower after a restart at a
+  // record learned already).
+  uint64_t version_;
+  uint64_t stream_version_;
+  PartAssembler parts_;
 
   mutable absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

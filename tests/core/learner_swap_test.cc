@@ -1,5 +1,6 @@
 // Learner::Adopt (core/learner_swap.cc): the swapped-in model is the fitted
 // one continued by every sample applied since the recording began (G4).
+// Learner::Replace installs a model that continues the live version as is.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -192,6 +193,60 @@ TEST(LearnerSwapTest, AdoptAfterStopIsAborted) {
   // AdoptAndWait fails the test if the callback never runs.
   ExpectAdoptionRefused(learner, absl::StatusCode::kAborted);
   EXPECT_THAT(learner.BeginRecording(5), StatusIs(absl::StatusCode::kAborted));
+}
+
+absl::StatusOr<uint64_t> ReplaceAndWait(Learner& learner, LinearModel next) {
+  absl::Notification done;
+  absl::StatusOr<uint64_t> result;
+  learner.Replace(std::move(next), [&](absl::StatusOr<uint64_t> v) {
+    result = std::move(v);
+    done.Notify();
+  });
+  EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
+  return result;
+}
+
+TEST(LearnerSwapTest, ReplaceInstallsAModelAtTheLiveVersionAsIs) {
+  std::mt19937 rng(3);
+  Learner learner(*LinearModel::Create(Config()), {});
+  SubmitAndWait(learner, Batch(20, rng));
+  AwaitVersion(learner, 20);
+  // Another model's state at the live version, e.g. a fit continued
+  // elsewhere.
+  ModelTrainer other(*LinearModel::Create(Config()));
+  other.LearnBatch(Batch(20, rng));
+  const LinearModel next = other.model();
+  EXPECT_THAT(ReplaceAndWait(learner, next), IsOk());
+  ExpectIdenticalState(*learner.Current(), next);
+  // It learns on from there.
+  const ExampleBatch more = Batch(5, rng);
+  other.LearnBatch(more);
+  SubmitAndWait(learner, more);
+  AwaitVersion(learner, 25);
+  ExpectIdenticalState(*learner.Current(), other.model());
+}
+
+TEST(LearnerSwapTest, ReplaceRefusesAModelThatDoesNotContinueTheLiveOne) {
+  std::mt19937 rng(4);
+  Learner learner(*LinearModel::Create(Config()), {});
+  SubmitAndWait(learner, Batch(10, rng));
+  AwaitVersion(learner, 10);
+  const auto before = learner.Current();
+  ModelTrainer behind(*LinearModel::Create(Config()));
+  behind.LearnBatch(Batch(9, rng));
+  EXPECT_THAT(ReplaceAndWait(learner, behind.model()),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ModelConfig wider = Config();
+  wider.num_features = 4;
+  absl::StatusOr<LinearModel> other = LinearModel::FromState(
+      wider, 10, LinearModel::Create(wider)->ExportState());
+  ASSERT_THAT(other, IsOk());
+  EXPECT_THAT(ReplaceAndWait(learner, *std::move(other)),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ExpectIdenticalState(*learner.Current(), *before);
+  learner.Stop();
+  EXPECT_THAT(ReplaceAndWait(learner, LinearModel(*before)),
+              StatusIs(absl::StatusCode::kAborted));
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 //   down ID | up ID         -> "ok": broker ID (1..brokers) stops or
 //                              resumes answering
 //   leader TOPIC ID         -> "ok": broker ID leads TOPIC's partition
+//   rtt ID MS               -> "ok": broker ID answers every request MS
+//                              milliseconds late (0: at once)
 //   end TOPIC               -> "end N": the partition's high watermark
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -70,7 +72,7 @@ int main() {
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
     std::string command, topic, value;
-    int id = 0;
+    int id = 0, ms = 0;
     in >> command;
     if (command == "topic" && in >> topic) {
       rd_kafka_mock_topic_create(cluster, topic.c_str(), 1, kBrokers);
@@ -92,6 +94,9 @@ int main() {
       std::cout << "ok" << std::endl;
     } else if (command == "leader" && in >> topic >> id) {
       rd_kafka_mock_partition_set_leader(cluster, topic.c_str(), 0, id);
+      std::cout << "ok" << std::endl;
+    } else if (command == "rtt" && in >> id >> ms) {
+      rd_kafka_mock_broker_set_rtt(cluster, id, ms);
       std::cout << "ok" << std::endl;
     } else if (command == "end" && in >> topic) {
       int64_t low = -1, high = -1;

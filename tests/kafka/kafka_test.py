@@ -334,23 +334,148 @@ class KafkaTest(unittest.TestCase):
         b = self.replica(data_dir=b.data_dir)
         self.assert_identical([a, b], 4)
 
-    def test_changes_outside_the_topic_are_refused(self):
+    def test_retrain_is_adopted_by_every_replica_at_the_same_record(self):
+        # Small messages: the fit travels in parts, between Observe records.
+        small = ["--kafka_max_message_bytes=700"]
+        a, b, c = (self.replica(extra=small) for _ in range(3))
+        self.create(a)
+        total = self.observe(a, seed=1, n=50).model_version
+        rows, labels = samples(7, 2000)
+        csv = "".join(
+            ",".join(map(str, [labels[i], *rows[i * FEATURES:(i + 1) *
+                                                 FEATURES]])) + "\n"
+            for i in range(len(labels)))
+        dataset = b.stub.UploadDataset(iter([self.pb2.UploadDatasetRequest(
+            data=csv.encode())]), timeout=30)
+
+        stop = threading.Event()
+        acked, failures = [], []
+
+        def produce():
+            seed = 5000
+            while not stop.is_set():
+                seed += 1
+                acked.append(self.observe(a, seed, 1 + seed % 4).accepted)
+
+        def predict():
+            request = self.pb2.PredictRequest(model="m")
+            request.features.add().dense.extend([1, 2, 3])
+            while not stop.is_set():
+                try:
+                    c.stub.Predict(request, timeout=10)
+                except grpc.RpcError as e:  # reported below
+                    failures.append(e)
+
+        threads = [threading.Thread(target=produce),
+                   threading.Thread(target=predict)]
+        for t in threads:
+            t.start()
+        try:
+            job = b.stub.Retrain(self.pb2.RetrainRequest(
+                model="m", dataset_id=dataset.id, algorithm="least_squares"),
+                timeout=30)
+            for job in b.stub.WatchRetrainJob(
+                    self.pb2.GetRetrainJobRequest(id=job.id), timeout=60):
+                pass
+            time.sleep(0.3)  # a learns on after the swap
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(60)
+        self.assertEqual(failures, [])
+        self.assertEqual(job.state, self.pb2.RETRAIN_SUCCEEDED, job.error)
+        self.assertTrue(job.swapped)
+        self.assertEqual(job.replayed_samples,
+                         job.swap_version - job.cutoff_version)
+        total += sum(acked)
+        self.assertGreater(total, job.swap_version)
+        self.assert_identical([a, b, c], total)
+        for server in (a, b, c):
+            self.assertIn(f"adopted retrain {job.id}", server.output())
+        # Killed after the adoption, a replica reads its parts again from
+        # its checkpoint's position and ends the same; so does a new one.
+        c._process.kill()
+        c._process.wait(10)
+        self.stop(c)
+        c = self.replica(data_dir=c.data_dir, extra=small)
+        d = self.replica(extra=small)
+        total += self.observe(b, seed=9, n=3).accepted
+        self.assert_identical([a, b, c, d], total)
+
+    def test_a_record_in_parts_is_read_again_from_its_first_part(self):
         a = self.replica()
         self.create(a)
-        snapshot = a.stub.Snapshot(self.pb2.SnapshotRequest(model="m"),
-                                   timeout=10)
-        with self.assertRaises(grpc.RpcError) as restore:
-            a.stub.Restore(self.pb2.RestoreRequest(model="m",
-                                                   snapshot=snapshot),
-                           timeout=10)
-        self.assertEqual(restore.exception.code(),
+        self.create(a, name="other")
+        self.observe(a, seed=1, n=10)
+        self.observe(a, seed=2, n=30, name="other")
+        self.wait_for_version(a, 10)
+        cutoff = self.pb2.ModelSnapshot.FromString(self.snapshot(a))
+        fitted = self.pb2.ModelSnapshot.FromString(self.snapshot(a, "other"))
+        # A retrain's fit in two parts, written by hand, with samples between.
+        record = self.pb2.LogRecord(
+            adopt_retrain=self.pb2.RetrainAdoption(
+                job_id="by-hand", fitted=fitted,
+                cutoff_offset=cutoff.kafka_offset,
+                cutoff_record_version=cutoff.kafka_record_version,
+                cutoff_version=cutoff.model_version),
+            model_incarnation=cutoff.kafka_incarnation).SerializeToString()
+        half = len(record) // 2
+        topic = PREFIX + "m"
+
+        def part(index, data):
+            return self.pb2.LogRecord(part=self.pb2.LogRecordPart(
+                id="p", index=index, count=2, data=data)).SerializeToString()
+
+        first = self.cluster.produce(topic, part(0, record[:half]))
+        self.observe(a, seed=3, n=5)
+        # Until the record is complete, a state continues from its first part.
+        before = self.pb2.ModelSnapshot.FromString(self.snapshot(a))
+        self.assertEqual((before.model_version, before.kafka_offset,
+                          before.kafka_record_version), (15, first, 10))
+        b = self.replica(extra=[f"--bootstrap_peer={a.address}"])
+        self.assertRegex(b.output(), rf"reads streamfit\.m from offset {first} "
+                         r"at version 15 \(peer")
+        self.cluster.produce(topic, part(1, record[half:]))
+        for server in (a, b):
+            self.wait_until(lambda: "adopted retrain by-hand" in
+                            server.output(), True)
+        # The fit went on with the 5 samples after the cutoff, on both.
+        self.assert_identical([a, b], 15)
+        self.assertNotEqual(self.snapshot(a), before.SerializeToString())
+
+    def test_restore_on_one_replica_restores_every_replica(self):
+        small = ["--kafka_max_message_bytes=700"]
+        a, b = self.replica(extra=small), self.replica(extra=small)
+        self.create(a)
+        self.observe(a, seed=1, n=20)
+        saved = a.stub.Snapshot(self.pb2.SnapshotRequest(model="m"),
+                                timeout=10)
+        self.assertEqual(self.observe(a, seed=2, n=10).model_version, 30)
+        # Refused as without Kafka, and nothing changes.
+        wide = self.pb2.ModelSnapshot()
+        wide.CopyFrom(saved)
+        wide.config.num_features = FEATURES + 1
+        with self.assertRaises(grpc.RpcError) as refused:
+            b.stub.Restore(self.pb2.RestoreRequest(model="m", snapshot=wide),
+                           timeout=30)
+        self.assertEqual(refused.exception.code(),
                          grpc.StatusCode.FAILED_PRECONDITION)
-        self.assertIn("Kafka mode", restore.exception.details())
-        with self.assertRaises(grpc.RpcError) as retrain:
-            a.stub.Retrain(self.pb2.RetrainRequest(model="m", dataset_id="d"),
-                           timeout=10)
-        self.assertEqual(retrain.exception.code(),
-                         grpc.StatusCode.FAILED_PRECONDITION)
+
+        restored = b.stub.Restore(
+            self.pb2.RestoreRequest(model="m", snapshot=saved), timeout=30)
+        self.assertEqual(restored.model_version, 20)
+        self.assert_identical([a, b], 20)
+        incarnation = self.pb2.ModelSnapshot.FromString(
+            self.snapshot(a)).kafka_incarnation
+        self.assertGreater(incarnation, 1)
+        # The restored model learns on from the topic's end, on both.
+        self.assertEqual(self.observe(a, seed=3, n=5).model_version, 25)
+        self.assert_identical([a, b], 25)
+        # A restarted replica and a new one rebuild the same model.
+        self.stop(b)
+        b = self.replica(data_dir=b.data_dir, extra=small)
+        c = self.replica(extra=small)
+        self.assert_identical([a, b, c], 25)
 
     def test_brokers_down_fail_observe_and_lose_nothing(self):
         a, b = self.replica(extra=["--kafka_option=message.timeout.ms=2000"]), \
@@ -376,6 +501,32 @@ class KafkaTest(unittest.TestCase):
                 self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE)
         self.assert_identical([a, b], ack.model_version)
         self.assertEqual(ack.model_version % 4, 1)  # 5, then 4s only
+
+    def test_a_replica_behind_shows_its_lag_until_it_catches_up(self):
+        a = self.replica()
+        self.create(a)
+        for seed in range(20):
+            self.observe(a, seed, 2)
+        # Slow brokers, and a new replica that fetches one record at a time.
+        for broker in (1, 2, 3):
+            self.cluster.command(f"rtt {broker} 150")
+        b = self.replica(extra=["--kafka_option=fetch.message.max.bytes=1",
+                                "--metrics_address=127.0.0.1:0"])
+        self.wait_until(lambda: self.info(b).kafka.end_offset, 20)
+        position = self.info(b).kafka
+        self.assertLess(position.next_offset, 20)
+        self.assertGreater(position.lag_seconds, 0)
+        metrics = self.metrics(b)
+        lag = re.search(r'streamfit_kafka_lag_records\{model="m"\} (\d+)',
+                        metrics)
+        self.assertGreater(int(lag.group(1)), 0)
+        for broker in (1, 2, 3):
+            self.cluster.command(f"rtt {broker} 0")
+        self.assert_identical([a, b], 40)
+        position = self.info(b).kafka
+        self.assertEqual((position.next_offset, position.lag_seconds), (20, 0))
+        self.assertIn('streamfit_kafka_lag_records{model="m"} 0',
+                      self.metrics(b))
 
     def test_leader_change_keeps_every_acknowledged_sample_once(self):
         a, b = self.replica(), self.replica()
