@@ -106,9 +106,15 @@ ABSL_FLAG(std::string, kafka_topic_prefix, "streamfit.",
           "Kafka mode: model topics are <prefix><model>, the catalogue "
           "<prefix>_models");
 ABSL_FLAG(std::string, bootstrap_peer, "",
-          "Kafka mode: host:port of a running replica (plaintext gRPC) whose "
+          "Kafka mode: host:port of a running replica whose "
           "snapshots start the models this server has no checkpoint of, "
           "instead of replaying their topics from the start");
+ABSL_FLAG(std::string, bootstrap_peer_ca_file, "",
+          "Kafka mode: PEM CA that verifies --bootstrap_peer's certificate; "
+          "set for a peer that serves TLS");
+ABSL_FLAG(std::string, bootstrap_peer_token_file, "",
+          "Kafka mode: file holding a bearer token (operator or admin role) "
+          "sent to --bootstrap_peer, which needs TLS");
 ABSL_FLAG(std::vector<std::string>, kafka_option, {},
           "Kafka mode: key=value librdkafka settings for every client "
           "(security.protocol, sasl.*, ssl.*, ...), comma-separated");
@@ -237,7 +243,10 @@ int main(int argc, char** argv) {
   options.kafka.topic_prefix = absl::GetFlag(FLAGS_kafka_topic_prefix);
   options.kafka.max_message_bytes =
       absl::GetFlag(FLAGS_kafka_max_message_bytes);
-  options.kafka_bootstrap_peer = absl::GetFlag(FLAGS_bootstrap_peer);
+  options.kafka_bootstrap_peer = {
+      absl::GetFlag(FLAGS_bootstrap_peer),
+      absl::GetFlag(FLAGS_bootstrap_peer_ca_file),
+      absl::GetFlag(FLAGS_bootstrap_peer_token_file)};
   if (absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
           settings = streamfit::kafka::ParseSettings(
               absl::GetFlag(FLAGS_kafka_option));

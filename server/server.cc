@@ -26,6 +26,12 @@ absl::Status StreamfitServer::CheckSecurityOptions(const Options& options) {
     return absl::InvalidArgumentError(
         "--tls_cert_file and --tls_key_file go together");
   }
+  if (!options.kafka_bootstrap_peer.token_file.empty() &&
+      options.kafka_bootstrap_peer.ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--bootstrap_peer_token_file needs --bootstrap_peer_ca_file: a "
+        "bearer token is never sent in plaintext");
+  }
   if (!options.tls.client_ca_file.empty() && !options.tls.enabled()) {
     return absl::InvalidArgumentError(
         "--tls_client_ca_file needs --tls_cert_file and --tls_key_file");

@@ -82,7 +82,7 @@ class StreamfitServer {
     kafka::ClientOptions kafka;
     // Kafka mode: host:port of a replica whose snapshots start the models
     // this one has no checkpoint of (--bootstrap_peer).
-    std::string kafka_bootstrap_peer;
+    kafka::PeerOptions kafka_bootstrap_peer;
   };
 
   // The start-up checks of the security options alone (no I/O):

@@ -134,11 +134,11 @@ absl::StatusOr<TopicCheckpoint> Catalogue::StartingState(
             checkpoint.ok() ? "another config" : checkpoint.status().message()),
         {{"model", name}});
   }
-  if (!options_.bootstrap_peer.empty()) {
+  if (!options_.bootstrap_peer.address.empty()) {
     absl::StatusOr<TopicCheckpoint> peer =
         FetchPeerSnapshot(options_.bootstrap_peer, name, incarnation, config);
     if (peer.ok()) {
-      *source = absl::StrCat(" (peer ", options_.bootstrap_peer, ")");
+      *source = absl::StrCat(" (peer ", options_.bootstrap_peer.address, ")");
       return peer;
     }
     logging::Warning("kafka.bootstrap_failed",

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/kafka/kafka_client.h"
 #include "server/kafka/model_topic.h"
+#include "server/kafka/peer_snapshot.h"
 #include "server/kafka/record_parts.h"
 #include "server/model_registry.h"
 
@@ -34,9 +35,9 @@ class Catalogue {
     ClientOptions kafka;
     std::string data_dir;
     CheckpointPolicy checkpoints;
-    // host:port of a replica whose snapshots start the models that have no
-    // checkpoint here; empty: those replay their topics from the start.
-    std::string bootstrap_peer;
+    // A replica whose snapshots start the models that have no checkpoint
+    // here; no address: those replay their topics from the start.
+    PeerOptions bootstrap_peer;
   };
 
   // Connects, reads the catalogue to its end (starting each model from its

@@ -359,10 +359,19 @@ void ModelTopic::Submit(const v1::ObserveRequest& request,
   *log.mutable_observe() = request;
   log.mutable_observe()->set_model(model_->name);
   log.set_model_incarnation(incarnation_);
+  std::string value = log.SerializeAsString();
+  if (value.size() > options_.max_message_bytes) {
+    on_queued(absl::ResourceExhaustedError(absl::StrCat(
+        "the request is ", value.size(),
+        " bytes as a Kafka record, over the limit of ",
+        options_.max_message_bytes,
+        " (--kafka_max_message_bytes); send fewer samples per request")));
+    return;
+  }
   // Shared by the delivery report and the error path below: whichever runs.
   auto answer = std::make_shared<Learner::QueuedCallback>(std::move(on_queued));
   const absl::Status queued = producer_->Produce(
-      topic_, log.SerializeAsString(),
+      topic_, std::move(value),
       [self = weak_from_this(), answer](absl::StatusOr<int64_t> offset) {
         const std::shared_ptr<ModelTopic> topic = self.lock();
         if (!offset.ok()) {

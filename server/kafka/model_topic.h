@@ -75,8 +75,10 @@ class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
   // Observe: writes `request` to the topic. `on_admitted` runs once the
   // record is queued for Kafka; `on_queued` once this replica has applied
   // it, with the version after its last sample, or with UNAVAILABLE if
-  // Kafka did not take it (then it is not applied anywhere) or ABORTED if
-  // the model stopped first. The request must be valid for the model.
+  // Kafka did not take it (then it is not applied anywhere),
+  // RESOURCE_EXHAUSTED if it is over ClientOptions::max_message_bytes, or
+  // ABORTED if the model stopped first. The request must be valid for the
+  // model.
   void Submit(const v1::ObserveRequest& request,
               Learner::QueuedCallback on_queued,
               Learner::AdmittedCallback on_admitted);

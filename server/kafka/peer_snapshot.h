@@ -11,12 +11,22 @@
 
 namespace streamfit::kafka {
 
+// How to reach the peer (--bootstrap_peer*): plaintext gRPC, or TLS
+// verified against the CA in `ca_file`, with the bearer token in
+// `token_file` if the peer checks tokens (a role allowed Snapshot:
+// operator or admin). The files are read at each use.
+struct PeerOptions {
+  std::string address;  // host:port; empty: no peer
+  std::string ca_file;
+  std::string token_file;
+};
+
 // Model `model` (incarnation `incarnation`, of `config`) as the replica at
-// `peer` (host:port, plaintext gRPC) holds it, with the topic position
-// where it continues. UNAVAILABLE if the peer cannot be asked;
-// FAILED_PRECONDITION if its model is another incarnation or config (it
-// has not read the catalogue that far, or has read further).
-absl::StatusOr<TopicCheckpoint> FetchPeerSnapshot(const std::string& peer,
+// `peer` holds it, with the topic position where it continues. UNAVAILABLE
+// if the peer cannot be asked (or its files read); FAILED_PRECONDITION if
+// its model is another incarnation or config (it has not read the
+// catalogue that far, or has read further).
+absl::StatusOr<TopicCheckpoint> FetchPeerSnapshot(const PeerOptions& peer,
                                                   const std::string& model,
                                                   int64_t incarnation,
                                                   const ModelConfig& config);

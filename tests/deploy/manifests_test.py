@@ -252,15 +252,21 @@ class KafkaManifestsTest(PodChecks, unittest.TestCase):
                 self.assertIn(items.get(file, file),
                               secrets[secret["secretName"]])
 
-    def test_bootstrap_peer_is_plaintext_so_not_with_tls(self):
-        # The server fetches a peer's snapshots over plaintext gRPC without
-        # a token: a peer serving TLS refuses it.
-        args = " ".join(self.container["args"])
-        if "--bootstrap_peer=" in args:
-            self.assertNotIn("--tls_cert_file=", args)
-            host = self.flag("bootstrap_peer").rsplit(":", 1)[0]
-            self.assertEqual(host.split(".")[0],
-                             self.headless["metadata"]["name"])
+    def test_bootstrap_peer_is_the_headless_service_over_tls(self):
+        host = self.flag("bootstrap_peer").rsplit(":", 1)[0]
+        self.assertEqual(host.split(".")[0], self.headless["metadata"]["name"])
+        # The pods serve TLS with tokens: the peer is asked the same way,
+        # with files from mounted Secrets.
+        self.assertTrue(self.flag("tls_cert_file"))
+        secrets = self.secret_keys()
+        volumes = {v["name"]: v for v in self.pod["volumes"]}
+        mounts = {m["mountPath"]: m["name"]
+                  for m in self.container["volumeMounts"]}
+        for name in ("bootstrap_peer_ca_file", "bootstrap_peer_token_file"):
+            with self.subTest(flag=name):
+                directory, file = os.path.split(self.flag(name))
+                secret = volumes[mounts[directory]]["secret"]
+                self.assertIn(file, secrets[secret["secretName"]])
 
     def test_probes_as_in_the_single_server(self):
         single = load_all()

@@ -8,6 +8,7 @@ the records acknowledged (or produced) for it, none lost and none twice.
 """
 
 import argparse
+import hashlib
 import os
 import random
 import re
@@ -97,8 +98,9 @@ class KafkaTest(unittest.TestCase):
 
     # --- helpers ---
 
-    def replica(self, data_dir=None, extra=()):
-        """Starts a replica (a new data directory unless given)."""
+    def replica(self, data_dir=None, extra=(), tls=None):
+        """Starts a replica (a new data directory unless given); with `tls`
+        (CA file, bearer token), the test talks to it over TLS."""
         if data_dir is None:
             holder = tempfile.TemporaryDirectory(prefix="streamfit-kafka-")
             self.addCleanup(holder.cleanup)
@@ -111,8 +113,16 @@ class KafkaTest(unittest.TestCase):
         self.servers.append(server)
         server.start()
         server.data_dir = data_dir
-        server.channel = grpc.insecure_channel(
-            server.address, options=[("grpc.enable_http_proxy", 0)])
+        options = [("grpc.enable_http_proxy", 0)]
+        if tls is None:
+            server.channel = grpc.insecure_channel(server.address, options)
+        else:
+            with open(tls[0], "rb") as f:
+                credentials = grpc.composite_channel_credentials(
+                    grpc.ssl_channel_credentials(root_certificates=f.read()),
+                    grpc.access_token_call_credentials(tls[1]))
+            server.channel = grpc.secure_channel(server.address, credentials,
+                                                 options)
         server.stub = self.grpc_mod.LearnerStub(server.channel)
         return server
 
@@ -317,6 +327,36 @@ class KafkaTest(unittest.TestCase):
         self.assertEqual(snapshot.kafka_incarnation, 1)  # catalogue offset 0
         self.assertGreater(snapshot.kafka_offset, 0)
 
+    def test_a_new_replica_bootstraps_from_a_peer_serving_tls(self):
+        import certs
+        holder = tempfile.TemporaryDirectory(prefix="streamfit-kafka-tls-")
+        self.addCleanup(holder.cleanup)
+        work = holder.name
+        ca = certs.make_ca(work, "ca")
+        cert = certs.make_cert(work, "server", ca, server=True)
+        tokens = {role: f"{role}-" + os.urandom(8).hex()
+                  for role in ("admin", "operator")}
+        with open(os.path.join(work, "tokens"), "w") as f:
+            for role, token in tokens.items():
+                digest = hashlib.sha256(token.encode()).hexdigest()
+                f.write(f"{role} {digest} {role}-client\n")
+        token_file = os.path.join(work, "operator-token")
+        with open(token_file, "w") as f:
+            f.write(tokens["operator"] + "\n")
+        a = self.replica(
+            extra=[f"--tls_cert_file={cert[0]}", f"--tls_key_file={cert[1]}",
+                   f"--auth_tokens_file={os.path.join(work, 'tokens')}"],
+            tls=(ca[0], tokens["admin"]))
+        self.create(a)
+        self.assertEqual(self.observe(a, seed=1, n=30).model_version, 30)
+        b = self.replica(extra=[f"--bootstrap_peer={a.address}",
+                                f"--bootstrap_peer_ca_file={ca[0]}",
+                                f"--bootstrap_peer_token_file={token_file}"])
+        self.assertRegex(b.output(),
+                         r"reads streamfit\.m from offset [1-9]\d* at "
+                         r"version 30 \(peer 127\.0\.0\.1:\d+\)")
+        self.assert_identical([a, b], 30)
+
     def test_delete_then_create_starts_a_new_model(self):
         a, b = self.replica(), self.replica()
         self.create(a)
@@ -339,7 +379,8 @@ class KafkaTest(unittest.TestCase):
         small = ["--kafka_max_message_bytes=700"]
         a, b, c = (self.replica(extra=small) for _ in range(3))
         self.create(a)
-        total = self.observe(a, seed=1, n=50).model_version
+        for seed in range(5):  # small requests: each fits one message
+            total = self.observe(a, seed, n=10).model_version
         rows, labels = samples(7, 2000)
         csv = "".join(
             ",".join(map(str, [labels[i], *rows[i * FEATURES:(i + 1) *
@@ -460,6 +501,13 @@ class KafkaTest(unittest.TestCase):
                            timeout=30)
         self.assertEqual(refused.exception.code(),
                          grpc.StatusCode.FAILED_PRECONDITION)
+
+        # An Observe too large for one message is refused as a whole.
+        with self.assertRaises(grpc.RpcError) as large:
+            self.observe(b, seed=4, n=100)
+        self.assertEqual(large.exception.code(),
+                         grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("--kafka_max_message_bytes", large.exception.details())
 
         restored = b.stub.Restore(
             self.pb2.RestoreRequest(model="m", snapshot=saved), timeout=30)
