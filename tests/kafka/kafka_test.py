@@ -199,7 +199,7 @@ class KafkaTest(unittest.TestCase):
     # --- tests ---
 
     def test_replicas_learn_one_stream_into_identical_models(self):
-        a, b = self.replica(), self.replica()
+        a, b, c = self.replica(), self.replica(), self.replica()
         self.assertEqual(self.create(a).name, "m")
         self.assertEqual(self.info(b).config.num_features, FEATURES)
         with self.assertRaises(grpc.RpcError) as taken:
@@ -229,20 +229,29 @@ class KafkaTest(unittest.TestCase):
             except grpc.RpcError as e:  # reported below
                 errors.append(e)
 
+        def produce_directly():  # another system writing LogRecords
+            for i in range(20):
+                record = self.pb2.LogRecord(observe=self.request(900 + i, 2))
+                self.cluster.produce(PREFIX + "m", record.SerializeToString())
+
         threads = [threading.Thread(target=produce, args=(s, p))
                    for p, s in enumerate([a, b, a, b])]
+        threads.append(threading.Thread(target=produce_directly))
         for t in threads:
             t.start()
         for t in threads:
             t.join(120)
         self.assertEqual(errors, [])
-        total = 7 + sum(acked)
+        total = 7 + sum(acked) + 20 * 2
         self.assertEqual(len(acked), 100)
-        self.assert_identical([a, b], total)
+        # A third replica learned alongside; a new one replays the topic
+        # alone, from its start: all four agree.
+        d = self.replica()
+        self.assert_identical([a, b, c, d], total)
         position = self.info(b).kafka
         self.assertEqual(position.topic, PREFIX + "m")
-        self.assertEqual(position.next_offset, 101)  # one record per request
-        self.assertEqual(position.end_offset, 101)
+        self.assertEqual(position.next_offset, 121)  # one record per request
+        self.assertEqual(position.end_offset, 121)
 
     def test_records_from_other_producers_are_learned_or_skipped(self):
         a = self.replica(extra=["--metrics_address=127.0.0.1:0"])
