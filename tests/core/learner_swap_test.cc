@@ -53,15 +53,31 @@ ExampleBatch Batch(size_t n, std::mt19937& rng, bool hashed = false) {
   return b;
 }
 
-absl::StatusOr<uint64_t> AdoptAndWait(Learner& learner, LinearModel fitted) {
+// Learner::Adopt or Learner::Replace of `model`, waited for.
+absl::StatusOr<uint64_t> SwapAndWait(
+    Learner& learner,
+    void (Learner::*swap)(LinearModel, Learner::AdoptCallback,
+                          Learner::SwapObserver),
+    LinearModel model) {
   absl::Notification done;
   absl::StatusOr<uint64_t> result;
-  learner.Adopt(std::move(fitted), [&](absl::StatusOr<uint64_t> v) {
-    result = std::move(v);
-    done.Notify();
-  });
+  (learner.*swap)(
+      std::move(model),
+      [&](absl::StatusOr<uint64_t> v) {
+        result = std::move(v);
+        done.Notify();
+      },
+      nullptr);
   EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
   return result;
+}
+
+absl::StatusOr<uint64_t> AdoptAndWait(Learner& learner, LinearModel fitted) {
+  return SwapAndWait(learner, &Learner::Adopt, std::move(fitted));
+}
+
+absl::StatusOr<uint64_t> ReplaceAndWait(Learner& learner, LinearModel next) {
+  return SwapAndWait(learner, &Learner::Replace, std::move(next));
 }
 
 void SubmitAndWait(Learner& learner, ExampleBatch batch) {
@@ -193,17 +209,6 @@ TEST(LearnerSwapTest, AdoptAfterStopIsAborted) {
   // AdoptAndWait fails the test if the callback never runs.
   ExpectAdoptionRefused(learner, absl::StatusCode::kAborted);
   EXPECT_THAT(learner.BeginRecording(5), StatusIs(absl::StatusCode::kAborted));
-}
-
-absl::StatusOr<uint64_t> ReplaceAndWait(Learner& learner, LinearModel next) {
-  absl::Notification done;
-  absl::StatusOr<uint64_t> result;
-  learner.Replace(std::move(next), [&](absl::StatusOr<uint64_t> v) {
-    result = std::move(v);
-    done.Notify();
-  });
-  EXPECT_TRUE(done.WaitForNotificationWithTimeout(kTimeout));
-  return result;
 }
 
 TEST(LearnerSwapTest, ReplaceInstallsAModelAtTheLiveVersionAsIs) {
