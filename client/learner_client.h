@@ -116,6 +116,12 @@ class LearnerClient {
   absl::StatusOr<v1::RetrainJob> WatchRetrainJob(
       const std::string& id,
       const std::function<void(const v1::RetrainJob&)>& on_update);
+  // Calls `on_watching` once the server has the watch in place, then
+  // `on_event` with each event of the model (no deadline) until the stream
+  // ends: NOT_FOUND once the model is deleted.
+  absl::Status WatchModel(
+      const std::string& model, const std::function<void()>& on_watching,
+      const std::function<void(const v1::ModelEvent&)>& on_event);
 
  private:
   const Options options_;

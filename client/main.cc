@@ -54,6 +54,10 @@ constexpr Command kCommands[] = {
      "replace a model's state by a snapshot (a snapshot --out file, or one "
      "saved on the server)",
      RunRestore},
+    {"watch", "MODEL",
+     "print the model's events as they happen: drifts, retrains, restores "
+     "(--json: one object per line)",
+     RunWatch},
     {"health", "[--service S]",
      "exit 0 only if the server is serving (a probe)", nullptr},
 };

@@ -115,4 +115,18 @@ absl::StatusOr<v1::RetrainJob> LearnerClient::WatchRetrainJob(
   return last;
 }
 
+absl::Status LearnerClient::WatchModel(
+    const std::string& model, const std::function<void()>& on_watching,
+    const std::function<void(const v1::ModelEvent&)>& on_event) {
+  v1::WatchModelRequest request;
+  request.set_model(model);
+  grpc::ClientContext context;
+  auto reader = stub_->WatchModel(&context, request);
+  reader->WaitForInitialMetadata();
+  on_watching();
+  v1::ModelEvent event;
+  while (reader->Read(&event)) on_event(event);
+  return ToAbslStatus(reader->Finish());
+}
+
 }  // namespace streamfit

@@ -8,6 +8,7 @@
 #include "server/dataset_store.h"
 #include "server/file_worker.h"
 #include "server/kafka/catalogue.h"
+#include "server/model_events.h"
 #include "server/model_registry.h"
 #include "server/model_store.h"
 #include "server/retrain_jobs.h"
@@ -77,6 +78,9 @@ class LearnerService final : public v1::Learner::CallbackService {
   // learn from their topics; Restore and Retrain are refused. `catalogue`
   // outlives the service; set before serving.
   void SetKafka(kafka::Catalogue* catalogue) { kafka_ = catalogue; }
+  // Where the server publishes the events of WatchModel it makes (retrain
+  // jobs' changes).
+  ModelEvents& events() { return events_; }
 
   // --- Datasets and retraining (retrain_service.cc) ---
   // Both must outlive the service; set before serving. Unset: UNIMPLEMENTED.
@@ -104,6 +108,9 @@ class LearnerService final : public v1::Learner::CallbackService {
   grpc::ServerWriteReactor<v1::RetrainJob>* WatchRetrainJob(
       grpc::CallbackServerContext* context,
       const v1::GetRetrainJobRequest* request) override;
+  grpc::ServerWriteReactor<v1::ModelEvent>* WatchModel(
+      grpc::CallbackServerContext* context,
+      const v1::WatchModelRequest* request) override;
   grpc::ServerUnaryReactor* CancelRetrainJob(
       grpc::CallbackServerContext* context,
       const v1::CancelRetrainJobRequest* request,
@@ -137,6 +144,7 @@ class LearnerService final : public v1::Learner::CallbackService {
   RetrainJobs* jobs_ = nullptr;
   ModelStore* const store_;
   kafka::Catalogue* kafka_ = nullptr;
+  ModelEvents events_;
   const ServiceLimits limits_;
   // Last: destroyed first, after running the work handed to it (gRPC ends
   // every call, and so hands over no more, before the service goes).

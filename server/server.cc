@@ -176,7 +176,13 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
   jobs_options.file_system = observed.storage.file_system;
   jobs_options.threads = options.retrain_threads;
   jobs_options.replay_limit = options.retrain_replay_limit;
-  jobs_options.on_state_change = LogRetrainChange;
+  jobs_options.on_state_change = [events = &server->service_.events()](
+                                     const v1::RetrainJob& job) {
+    LogRetrainChange(job);
+    if (std::optional<v1::ModelEvent> event = ModelEvents::OfRetrainJob(job)) {
+      events->Publish(*event);
+    }
+  };
   jobs_options.catalogue = server->catalogue_.get();
   ASSIGN_OR_RETURN(server->jobs_,
                    RetrainJobs::Start(&server->registry_,

@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -196,6 +197,40 @@ class CliTest(unittest.TestCase):
             f.write("1,2\n3,oops\n")
         self.assert_fails(["dataset", "upload", bad],
                           "INVALID_ARGUMENT", "line 2")
+
+    def test_watch_prints_a_models_events_until_it_is_deleted(self):
+        self.run_ok("create", "watched", "--task", "regression", "--features",
+                    "10")
+        env = {k: v for k, v in os.environ.items()
+               if not k.lower().endswith("_proxy")}
+        watch = subprocess.Popen(
+            [ARGS.cli, "watch", "watched", "--json",
+             f"--server={self.server.address}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env)
+        try:
+            ready, _, _ = select.select([watch.stderr], [], [], CLI_TIMEOUT)
+            self.assertTrue(ready, "streamfit watch did not start")
+            self.assertIn("watching model 'watched'", watch.stderr.readline())
+            upload = self.run_ok("dataset", "upload",
+                                 data_file("diabetes.reg.csv"))
+            dataset_id = upload.stdout.strip().splitlines()[-1]
+            self.run_ok("retrain", "watched", "--dataset", dataset_id,
+                        "--algorithm", "least_squares", "--wait")
+            self.run_ok("delete", "watched")
+            out, err = watch.communicate(timeout=CLI_TIMEOUT)
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+                watch.communicate()
+        events = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual([e["kind"] for e in events],
+                         ["RETRAIN_STARTED", "RETRAIN_SWAPPED",
+                          "RETRAIN_FINISHED"])
+        self.assertEqual(events[2]["retrain_job"]["state"],
+                         "RETRAIN_SUCCEEDED")
+        self.assertEqual(watch.returncode, 1)
+        self.assertIn("model 'watched' was deleted", err)
 
     def test_create_takes_every_model_config_setting(self):
         info = json.loads(self.run_ok(

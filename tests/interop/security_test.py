@@ -89,6 +89,8 @@ def call_every_rpc(stub, metadata):
             pb2.GetRetrainJobRequest(id="job-none"), **kw),
         "WatchRetrainJob": lambda: list(stub.WatchRetrainJob(
             pb2.GetRetrainJobRequest(id="job-none"), **kw)),
+        "WatchModel": lambda: list(stub.WatchModel(
+            pb2.WatchModelRequest(model="no-such-model"), **kw)),
         "CancelRetrainJob": lambda: stub.CancelRetrainJob(
             pb2.CancelRetrainJobRequest(id="job-none"), **kw),
         "ListRetrainJobs": lambda: stub.ListRetrainJobs(
@@ -117,6 +119,7 @@ def call_every_rpc(stub, metadata):
 # The least role of each RPC: the contract the matrix test pins.
 REQUIRED_ROLE = {
     "Predict": "predictor", "GetModel": "predictor", "ListModels": "predictor",
+    "WatchModel": "predictor",
     "Observe": "observer", "ObserveStream": "observer",
     "Snapshot": "operator", "UploadDataset": "operator",
     "ListDatasets": "operator", "DeleteDataset": "operator",
