@@ -131,7 +131,8 @@ class RetrainJobs {
                                            const ExampleBatch& train);
   // Has the learner adopt `fitted` (replaying what it learned since the
   // cutoff) and records the swap durably; the version it took effect at.
-  // With `topic` (Kafka mode), publishes it there from `kafka_cutoff`.
+  // With `topic` (Kafka mode), publishes it there from `kafka_cutoff`; the
+  // topic records it on every replica (ModelTopic::PublishRetrain).
   absl::StatusOr<uint64_t> SwapIn(
       const Started& started, LiveModel& model, LinearModel fitted,
       kafka::ModelTopic* topic,

@@ -245,24 +245,20 @@ absl::StatusOr<uint64_t> RetrainJobs::SwapIn(
   record.job_id = started.id;
   record.algorithm = started.request.algorithm();
   record.dataset_id = started.request.dataset_id();
-  if (topic != nullptr) {
-    record.replaced = model.learner.Current()->metrics();
-    ASSIGN_OR_RETURN(record.version,
-                     topic->PublishRetrain(started.id, fitted, *kafka_cutoff));
-    record.adopted = model.learner.Current()->metrics();
-  } else {
-    std::promise<absl::StatusOr<uint64_t>> adopted;
-    model.learner.Adopt(
-        std::move(fitted),
-        [&adopted](absl::StatusOr<uint64_t> version) {
-          adopted.set_value(std::move(version));
-        },
-        [&record](const LinearModel& replaced, const LinearModel& fit) {
-          record.replaced = replaced.metrics();
-          record.adopted = fit.metrics();
-        });
-    ASSIGN_OR_RETURN(record.version, adopted.get_future().get());
+  if (topic != nullptr) {  // the topic records the swap on every replica
+    return topic->PublishRetrain(record, fitted, *kafka_cutoff);
   }
+  std::promise<absl::StatusOr<uint64_t>> adopted;
+  model.learner.Adopt(
+      std::move(fitted),
+      [&adopted](absl::StatusOr<uint64_t> version) {
+        adopted.set_value(std::move(version));
+      },
+      [&record](const LinearModel& replaced, const LinearModel& fit) {
+        record.replaced = replaced.metrics();
+        record.adopted = fit.metrics();
+      });
+  ASSIGN_OR_RETURN(record.version, adopted.get_future().get());
   // The log holds samples, not the fit: a checkpoint makes the swap durable
   // (then the lineage records it). A crash before it leaves the job
   // unfinished, so it reads ABORTED.

@@ -302,12 +302,23 @@ absl::Status ModelTopic::AdoptRetrain(const v1::RetrainAdoption& adoption,
   }
   absl::Notification done;
   absl::Status replaced;
-  model_->learner.Replace(next.model(), [&](absl::StatusOr<uint64_t> version) {
-    replaced = version.status();
-    done.Notify();
-  });
+  SwapRecord swap{adoption.job_id(), adoption.algorithm(),
+                  adoption.dataset_id(), version_};
+  model_->learner.Replace(
+      next.model(),
+      [&](absl::StatusOr<uint64_t> version) {
+        replaced = version.status();
+        done.Notify();
+      },
+      [&](const LinearModel& old, const LinearModel& adopted) {
+        swap.replaced = old.metrics();
+        swap.adopted = adopted.metrics();
+      });
   done.WaitForNotification();
   if (replaced.ok()) {
+    model_->SetLineage(AppendLineage(
+        model_->GetLineage(),
+        RetrainedEvent(swap, absl::ToUnixMillis(absl::Now())), swap.replaced));
     logging::Info(
         "kafka.retrain_adopted",
         absl::StrCat("model '", model_->name, "' adopted retrain ",
@@ -444,11 +455,13 @@ RetrainCutoff ModelTopic::Cutoff() const {
 }
 
 absl::StatusOr<uint64_t> ModelTopic::PublishRetrain(
-    const std::string& job_id, const LinearModel& fitted,
+    const SwapRecord& swap, const LinearModel& fitted,
     const RetrainCutoff& cutoff) {
   v1::LogRecord record;
   v1::RetrainAdoption* adoption = record.mutable_adopt_retrain();
-  adoption->set_job_id(job_id);
+  adoption->set_job_id(swap.job_id);
+  adoption->set_algorithm(swap.algorithm);
+  adoption->set_dataset_id(swap.dataset_id);
   ToSnapshot(model_->name, fitted, adoption->mutable_fitted());
   adoption->set_cutoff_offset(cutoff.position.offset);
   adoption->set_cutoff_record_version(cutoff.position.record_version);

@@ -85,10 +85,11 @@ class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
 
   // Retrain: where a job starting now begins.
   RetrainCutoff Cutoff() const ABSL_LOCKS_EXCLUDED(mu_);
-  // Writes `fitted` (a fit from `cutoff`) to the topic and waits until this
-  // replica adopted it, as every replica does at that record: the version
-  // it took effect at, or why it was not adopted.
-  absl::StatusOr<uint64_t> PublishRetrain(const std::string& job_id,
+  // Writes `fitted` (a fit from `cutoff` by the job `swap` names) to the
+  // topic and waits until this replica adopted it, as every replica does at
+  // that record, recording it in the model's lineage: the version it took
+  // effect at, or why it was not adopted.
+  absl::StatusOr<uint64_t> PublishRetrain(const SwapRecord& swap,
                                           const LinearModel& fitted,
                                           const RetrainCutoff& cutoff);
 

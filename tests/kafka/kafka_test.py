@@ -442,6 +442,12 @@ class KafkaTest(unittest.TestCase):
         self.assert_identical([a, b, c], total)
         for server in (a, b, c):
             self.assertIn(f"adopted retrain {job.id}", server.output())
+            lineage = self.info(server).lineage[-1]
+            self.assertEqual(
+                (lineage.event, lineage.job_id, lineage.dataset_id,
+                 lineage.model_version),
+                (self.pb2.LINEAGE_RETRAINED, job.id, dataset.id,
+                 job.swap_version))
         # Killed after the adoption, a replica reads its parts again from
         # its checkpoint's position and ends the same; so does a new one.
         c._process.kill()
