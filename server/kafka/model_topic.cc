@@ -171,12 +171,17 @@ absl::StatusOr<std::optional<v1::LogRecord>> ModelTopic::Unwrap(
     }
     log = *std::move(whole);
   }
-  if (log.model_incarnation() != 0 && log.model_incarnation() != incarnation_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sent to incarnation ", log.model_incarnation(), " of the model, not ",
-        incarnation_, " (it was deleted and created again)"));
-  }
+  RETURN_IF_ERROR(CheckIncarnation(log));
   return log;
+}
+
+absl::Status ModelTopic::CheckIncarnation(const v1::LogRecord& log) const {
+  if (log.model_incarnation() == 0 || log.model_incarnation() == incarnation_) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "sent to incarnation ", log.model_incarnation(), " of the model, not ",
+      incarnation_, " (it was deleted and created again)"));
 }
 
 absl::StatusOr<ExampleBatch> ModelTopic::Samples(
@@ -346,8 +351,7 @@ absl::Status ModelTopic::Replay(const RetrainCutoff& cutoff, int64_t until,
     next = record->offset + 1;
     v1::LogRecord log;
     if (!log.ParseFromString(record->value) || log.has_part() ||
-        (log.model_incarnation() != 0 &&
-         log.model_incarnation() != incarnation_)) {
+        !CheckIncarnation(log).ok()) {
       continue;  // skipped when it was read, as now
     }
     const absl::StatusOr<ExampleBatch> batch = Samples(log);

@@ -147,6 +147,8 @@ class ModelTopic : public std::enable_shared_from_this<ModelTopic> {
   // The record as a LogRecord for this model: nullopt for a part of one not
   // complete yet; an error if it is skipped.
   absl::StatusOr<std::optional<v1::LogRecord>> Unwrap(const Record& record);
+  // INVALID_ARGUMENT for a record sent to another incarnation of the model.
+  absl::Status CheckIncarnation(const v1::LogRecord& log) const;
   // The samples of an observe record (any other is an error).
   absl::StatusOr<ExampleBatch> Samples(const v1::LogRecord& log) const;
   // A delivered record at `offset` waits until it is read (at once if it
