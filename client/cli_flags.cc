@@ -104,6 +104,9 @@ ABSL_FLAG(bool, has_label, true,
 ABSL_FLAG(uint64_t, min_version, 0,
           "predict: wait (up to --timeout) until the model has applied this "
           "many samples, e.g. the version that observe printed.");
+ABSL_FLAG(int64_t, at_version, -1,
+          "predict: answer as the model was at this version (a past one, "
+          "rebuilt on the server from its checkpoints and sample log).");
 
 ABSL_FLAG(std::string, out, "",
           "snapshot: write the JSON to this file instead of stdout.");

@@ -139,6 +139,12 @@ absl::StatusOr<v1::PredictResponse> LearnerClient::Predict(
                    options_.timeout);
 }
 
+absl::StatusOr<v1::BatchGap> LearnerClient::MeasureBatchGap(
+    const v1::MeasureBatchGapRequest& request) {
+  return CallUnary(*stub_, &v1::Learner::Stub::MeasureBatchGap, request,
+                   options_.timeout);
+}
+
 absl::StatusOr<v1::ModelSnapshot> LearnerClient::Snapshot(
     const std::string& name) {
   v1::SnapshotRequest request;

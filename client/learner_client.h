@@ -84,6 +84,8 @@ class LearnerClient {
 
   absl::StatusOr<v1::PredictResponse> Predict(
       const v1::PredictRequest& request);
+  absl::StatusOr<v1::BatchGap> MeasureBatchGap(
+      const v1::MeasureBatchGapRequest& request);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(const std::string& name);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(
       const v1::SnapshotRequest& request);

@@ -47,8 +47,13 @@ constexpr Command kCommands[] = {
      "list (or delete) the snapshots saved on the server", RunSnapshots},
     {"dataset", "upload FILE | ls | rm ID",
      "upload (prints the id last), list or delete datasets", RunDataset},
-    {"retrain", "MODEL --dataset ID [--wait]",
-     "refit a model from a dataset and swap it in", RunRetrain},
+    {"retrain", "MODEL --dataset ID|--recent_samples N [--wait]",
+     "refit a model from a dataset (or its recent samples) and swap it in",
+     RunRetrain},
+    {"gap", "MODEL [--window N] [--fit A]",
+     "how far the online model is from the batch optimum on its recent "
+     "samples (--json: every field)",
+     RunGap},
     {"jobs", "[ID | cancel ID]", "list, show or cancel retrain jobs", RunJobs},
     {"restore", "NAME FILE | NAME --from_snapshot SAVED [--allow_reshape]",
      "replace a model's state by a snapshot (a snapshot --out file, or one "

@@ -54,7 +54,8 @@ absl::Status RunPredict(LearnerClient& client, const Args& args) {
       const std::string name,
       ModelNameArg(args,
                    "streamfit predict NAME --file data.csv|- "
-                   "[--has_label=true] [--min_version V] [--batch N] "
+                   "[--has_label=true] [--min_version V | --at_version V] "
+                   "[--batch N] "
                    "[--header [--label_column C]] [--delimiter D] [--json]"));
   ASSIGN_OR_RETURN(const size_t batch_size, BatchFlag());
   const bool has_label = absl::GetFlag(FLAGS_has_label);
@@ -65,6 +66,7 @@ absl::Status RunPredict(LearnerClient& client, const Args& args) {
   ASSIGN_OR_RETURN(const v1::ModelInfo info, client.GetModel(name));
   RunningScore score(info.config().task());
   const uint64_t min_version = absl::GetFlag(FLAGS_min_version);
+  const int64_t at_version = absl::GetFlag(FLAGS_at_version);
 
   uint64_t first_version = 0;
   uint64_t last_version = 0;
@@ -75,6 +77,7 @@ absl::Status RunPredict(LearnerClient& client, const Args& args) {
     v1::PredictRequest request;
     request.set_model(name);
     request.set_min_version(min_version);
+    if (at_version >= 0) request.set_at_version(at_version);
     request.mutable_dense_batch()->set_num_features(rows.width);
     request.mutable_dense_batch()->mutable_values()->Add(rows.values.begin(),
                                                          rows.values.end());

@@ -81,14 +81,16 @@ absl::Status RunRetrain(LearnerClient& client, const Args& args) {
   ASSIGN_OR_RETURN(
       const std::string model,
       ModelNameArg(args,
-                   "streamfit retrain MODEL --dataset ID [--algorithm A] "
+                   "streamfit retrain MODEL --dataset ID|--recent_samples N "
+                   "[--algorithm A] "
                    "[--epochs N] [--holdout F] [--swap always|if_better|never] "
                    "[--wait]"));
   v1::RetrainRequest request;
   request.set_model(model);
   request.set_dataset_id(absl::GetFlag(FLAGS_dataset));
-  if (request.dataset_id().empty()) {
-    return UsageError("--dataset is required");
+  request.set_recent_samples(absl::GetFlag(FLAGS_recent_samples));
+  if (request.dataset_id().empty() == (request.recent_samples() == 0)) {
+    return UsageError("give --dataset or --recent_samples");
   }
   request.set_algorithm(absl::GetFlag(FLAGS_algorithm));
   request.set_epochs(absl::GetFlag(FLAGS_epochs));

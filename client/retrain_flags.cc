@@ -21,7 +21,16 @@ ABSL_FLAG(std::string, dataset_name, "",
           "dataset upload: a label for the dataset.");
 ABSL_FLAG(uint32_t, chunk_kib, 1024, "dataset upload: KiB per message.");
 
-ABSL_FLAG(std::string, dataset, "", "retrain: the dataset id (required).");
+ABSL_FLAG(std::string, dataset, "",
+          "retrain: the dataset id (or --recent_samples).");
+ABSL_FLAG(uint64_t, recent_samples, 0,
+          "retrain: instead of --dataset, fit the model's most recent samples "
+          "from its sample log.");
+ABSL_FLAG(uint64_t, window, 0,
+          "gap: the most recent samples compared (0: the server's 10,000).");
+ABSL_FLAG(std::string, fit, "",
+          "gap: least_squares, lbfgs or full_batch_gd (default: "
+          "least_squares for regression, lbfgs for classifiers).");
 ABSL_FLAG(std::string, algorithm, "full_batch_gd",
           "retrain: full_batch_gd, minibatch_sgd, least_squares or lbfgs.");
 ABSL_FLAG(uint32_t, epochs, 0, "retrain: minibatch_sgd epochs (0: 20).");

@@ -21,6 +21,9 @@ ABSL_DECLARE_FLAG(uint32_t, chunk_kib);
 // retrain
 ABSL_DECLARE_FLAG(std::string, dataset);
 ABSL_DECLARE_FLAG(std::string, algorithm);
+ABSL_DECLARE_FLAG(uint64_t, recent_samples);
+ABSL_DECLARE_FLAG(uint64_t, window);
+ABSL_DECLARE_FLAG(std::string, fit);
 ABSL_DECLARE_FLAG(uint32_t, epochs);
 ABSL_DECLARE_FLAG(uint32_t, max_iterations);
 ABSL_DECLARE_FLAG(double, holdout);

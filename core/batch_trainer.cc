@@ -425,6 +425,16 @@ absl::StatusOr<LinearModel> Fit(const ModelConfig& config,
                                      std::move(x->b), data);
 }
 
+double PredictionLoss(Task task, const Prediction& pred, double label) {
+  if (task == Task::kRegression) {
+    return (pred.value - label) * (pred.value - label);
+  }
+  const double q = task == Task::kBinary
+                       ? (label == 1 ? pred.value : 1 - pred.value)
+                       : pred.scores[static_cast<size_t>(label)];
+  return -std::log(std::max(q, 1e-300));
+}
+
 double MeanLoss(const LinearModel& model, const ExampleBatch& data) {
   double total = 0, weight_sum = 0;
   ScoreBuffers buffers;
@@ -432,17 +442,8 @@ double MeanLoss(const LinearModel& model, const ExampleBatch& data) {
   const Task task = model.config().task;
   for (size_t i = 0; i < data.size(); ++i) {
     model.Predict(data.view(i), buffers, pred);
-    const double y = data.labels[i], w = data.weights[i];
-    double loss;
-    if (task == Task::kRegression) {
-      loss = (pred.value - y) * (pred.value - y);
-    } else {
-      const double q = task == Task::kBinary
-                           ? (y == 1 ? pred.value : 1 - pred.value)
-                           : pred.scores[static_cast<size_t>(y)];
-      loss = -std::log(std::max(q, 1e-300));
-    }
-    total += w * loss;
+    const double w = data.weights[i];
+    total += w * PredictionLoss(task, pred, data.labels[i]);
     weight_sum += w;
   }
   return weight_sum > 0 ? total / weight_sum : 0;

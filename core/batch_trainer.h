@@ -74,6 +74,10 @@ absl::StatusOr<LinearModel> Fit(const ModelConfig& config,
                                 const ExampleBatch& data,
                                 const FitOptions& options);
 
+// The metric loss of one prediction of `label`: squared error for
+// regression, log loss for classifiers.
+double PredictionLoss(Task task, const Prediction& pred, double label);
+
 // The mean of the model's metric loss over `data` (squared error for
 // regression, log loss for classifiers), importance weighted. Precondition:
 // data passes ValidateBatch for the model's config and is not empty.

@@ -1,5 +1,6 @@
 #include "core/model_recovery.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -28,6 +29,67 @@ absl::Status ApplyLogRecord(ModelTrainer& trainer, uint64_t start,
   }
   trainer.LearnBatch(batch, trainer.version() - start, batch.size());
   return absl::OkStatus();
+}
+
+absl::Status ReplayLogInto(
+    const SampleLog& log, ModelTrainer& trainer, uint64_t to_version,
+    const std::function<void(const ExampleBatch&, size_t, size_t)>& learn) {
+  const uint64_t from = trainer.version();
+  RETURN_IF_ERROR(log.Replay(
+      from,
+      [&](uint64_t start, const ExampleBatch& batch) -> absl::Status {
+        if (start > trainer.version()) {
+          return absl::DataLossError(
+              absl::StrCat("log record at version ", start,
+                           " leaves a gap after version ", trainer.version()));
+        }
+        const size_t begin = trainer.version() - start;
+        const size_t end = std::min<uint64_t>(batch.size(), to_version - start);
+        if (learn) {
+          learn(batch, begin, end);
+        } else {
+          trainer.LearnBatch(batch, begin, end);
+        }
+        return absl::OkStatus();
+      },
+      to_version));
+  if (trainer.version() != to_version) {
+    return absl::DataLossError(absl::StrCat("the log ends at version ",
+                                            trainer.version(), ", before ",
+                                            to_version));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LinearModel> RebuildModelAt(const std::string& dir,
+                                           FileSystem* fs, const SampleLog& log,
+                                           uint64_t version,
+                                           const CheckpointDecoder& decode) {
+  const CheckpointStore checkpoints(dir, fs);
+  ASSIGN_OR_RETURN(const std::vector<uint64_t> versions, checkpoints.List());
+  // The log reaches back to its first record; a checkpoint before that
+  // cannot be continued (unless the log holds nothing after it).
+  const uint64_t log_start = log.first_version();
+  uint64_t oldest = UINT64_MAX;
+  for (const uint64_t v : versions) {  // newest first
+    if (v < log_start && v < log.end_version()) continue;
+    oldest = v;
+    if (v > version) continue;
+    absl::StatusOr<std::string> payload = checkpoints.Read(v);
+    if (!payload.ok()) continue;
+    absl::StatusOr<LinearModel> base = decode(*payload);
+    if (!base.ok() || base->version() != v) continue;
+    ModelTrainer trainer(*std::move(base));
+    RETURN_IF_ERROR(ReplayLogInto(log, trainer, version));
+    return std::move(trainer).TakeModel();
+  }
+  if (oldest == UINT64_MAX) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "version ", version, " cannot be rebuilt: no checkpoint remains"));
+  }
+  return absl::OutOfRangeError(absl::StrCat(
+      "version ", version,
+      " is no longer held; the oldest version reachable is ", oldest));
 }
 
 absl::StatusOr<RecoveredModel> RecoverModel(

@@ -48,6 +48,29 @@ absl::StatusOr<RecoveredModel> RecoverModel(
     const std::string& dir, const ModelConfig& config,
     const SampleLog::Options& log_options, const CheckpointDecoder& decode);
 
+// The model kept in `dir` as it was after exactly `version` samples: the
+// newest checkpoint at or before `version` that decodes, continued by the
+// log's samples up to `version`, each applied as the learner applied it, so
+// the result is bit-identical to the state the learner published at that
+// version. OUT_OF_RANGE naming the oldest version it can rebuild when no
+// checkpoint at or before `version` remains (or the log no longer reaches
+// back to one); DATA_LOSS if a record cannot be read. `log` may be taking
+// records meanwhile, up to its end_version() >= `version`; the caller keeps
+// checkpoints and log segments from being removed during the call.
+absl::StatusOr<LinearModel> RebuildModelAt(const std::string& dir,
+                                           FileSystem* fs, const SampleLog& log,
+                                           uint64_t version,
+                                           const CheckpointDecoder& decode);
+
+// Continues `trainer` with the log's samples after its version up to
+// `to_version`, as RebuildModelAt does. `learn`, if set, is called with each
+// record's samples to learn (begin and end index) instead of
+// trainer.LearnBatch, and learns them into `trainer` itself.
+absl::Status ReplayLogInto(
+    const SampleLog& log, ModelTrainer& trainer, uint64_t to_version,
+    const std::function<void(const ExampleBatch&, size_t, size_t)>& learn =
+        nullptr);
+
 // Applies the samples of `batch` (a log record starting at version `start`)
 // after trainer.version(), with ModelTrainer::LearnBatch. INVALID_ARGUMENT and
 // the model unchanged if the record fails the validation Observe applies (a

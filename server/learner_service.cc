@@ -102,6 +102,9 @@ void LearnerService::FillModelInfo(const LiveModel& model,
   *info->mutable_metrics_since_lineage() =
       MetricsSinceLineage(lineage, metrics);
   *info->mutable_lifetime_metrics() = LifetimeMetrics(lineage, metrics);
+  if (std::optional<v1::BatchGap> gap = model.GetBatchGap()) {
+    *info->mutable_batch_gap() = *std::move(gap);
+  }
   const Learner::Options& options = model.learner.options();
   v1::Freshness* freshness = info->mutable_freshness();
   freshness->set_publish_every_samples(options.publish_every);
@@ -211,6 +214,14 @@ grpc::ServerUnaryReactor* LearnerService::Predict(
       registry_->Get(request->model());
   if (!model.ok()) return FinishWith(context, model.status());
   metrics::RefusalCounts& refusals = (*model)->refusals;
+  if (request->has_at_version()) {
+    return OnHistoryWorker(
+        context, [this, model = *std::move(model), request, response] {
+          absl::Status status = PredictInThePast(*model, *request, response);
+          if (!status.ok()) model->refusals.Count(Method::kPredict, status, 0);
+          return status;
+        });
+  }
   return AnswerAtVersion(
       context, *std::move(model), request->min_version(), "version",
       [request, response](const LinearModel& state) {

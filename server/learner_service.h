@@ -119,6 +119,10 @@ class LearnerService final : public v1::Learner::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListRetrainJobsRequest* request,
       v1::ListRetrainJobsResponse* response) override;
+  grpc::ServerUnaryReactor* MeasureBatchGap(
+      grpc::CallbackServerContext* context,
+      const v1::MeasureBatchGapRequest* request,
+      v1::BatchGap* response) override;
 
  private:
   // The model's published state, config, metrics, freshness and lineage.
@@ -138,6 +142,17 @@ class LearnerService final : public v1::Learner::CallbackService {
   // Runs `work` on the file worker and finishes the call with its status.
   grpc::ServerUnaryReactor* OnFileWorker(grpc::CallbackServerContext* context,
                                          std::function<absl::Status()> work);
+  // The same on the history worker (history_service.cc).
+  grpc::ServerUnaryReactor* OnHistoryWorker(
+      grpc::CallbackServerContext* context, std::function<absl::Status()> work);
+  // Predict as the model was at request.at_version (history worker).
+  absl::Status PredictInThePast(LiveModel& model,
+                                const v1::PredictRequest& request,
+                                v1::PredictResponse* response);
+  // MeasureBatchGap's work (history worker); kept as the model's latest.
+  absl::Status MeasureGap(LiveModel& model,
+                          const v1::MeasureBatchGapRequest& request,
+                          v1::BatchGap* response);
 
   ModelRegistry* const registry_;
   DatasetStore* datasets_ = nullptr;
@@ -149,6 +164,8 @@ class LearnerService final : public v1::Learner::CallbackService {
   // Last: destroyed first, after running the work handed to it (gRPC ends
   // every call, and so hands over no more, before the service goes).
   FileWorker file_worker_{2};
+  // Rebuilds of past states, one at a time (history_service.cc).
+  FileWorker history_worker_{1};
 };
 
 }  // namespace streamfit

@@ -68,6 +68,9 @@ ABSL_FLAG(uint64_t, checkpoint_every_samples, 1'000'000,
           "checkpoint a model after this many new samples");
 ABSL_FLAG(double, checkpoint_interval_s, 60,
           "checkpoint a model that learned anything at least this often");
+ABSL_FLAG(uint32_t, keep_checkpoints, 4,
+          "checkpoints kept per model (>= 2), with the sample log from the "
+          "oldest on: how far back Predict's at_version reaches");
 ABSL_FLAG(uint64_t, log_segment_bytes, 64 << 20,
           "start a new sample log segment file after this many bytes");
 ABSL_FLAG(double, shutdown_grace_s, 5,
@@ -226,6 +229,10 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_checkpoint_every_samples);
   options.storage.checkpoint_interval =
       absl::Seconds(absl::GetFlag(FLAGS_checkpoint_interval_s));
+  options.storage.keep_checkpoints = absl::GetFlag(FLAGS_keep_checkpoints);
+  if (options.storage.keep_checkpoints < 2) {
+    return UsageError("--keep_checkpoints must be at least 2");
+  }
   options.storage.segment_bytes = absl::GetFlag(FLAGS_log_segment_bytes);
   options.storage.log_sync_threads = absl::GetFlag(FLAGS_log_sync_threads);
   if (options.storage.log_sync_threads < 1 ||

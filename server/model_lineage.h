@@ -6,9 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/model/linear_model.h"
 #include "core/model/progressive_metrics.h"
 #include "streamfit/v1/streamfit.pb.h"
 
@@ -34,6 +36,9 @@ struct SwapRecord {
   uint64_t version = 0;     // the version the swap published
   MetricsSummary replaced;  // the live model's, just before the swap
   MetricsSummary adopted;   // the fit's after its replay
+  // The state the swap published (checkpointed at its version, so that
+  // the states after it can be rebuilt); null: the current one.
+  std::shared_ptr<const LinearModel> state;
 };
 
 // The lineage of a model just created.

@@ -65,6 +65,16 @@ void LiveModel::SetLineage(Lineage lineage) {
   lineage_ = std::move(lineage);
 }
 
+std::optional<v1::BatchGap> LiveModel::GetBatchGap() const {
+  absl::MutexLock lock(&lineage_mu_);
+  return batch_gap_;
+}
+
+void LiveModel::SetBatchGap(v1::BatchGap gap) {
+  absl::MutexLock lock(&lineage_mu_);
+  batch_gap_ = std::move(gap);
+}
+
 absl::Status CheckReshape(const LiveModel& model, const ModelConfig& config,
                           bool allow_reshape) {
   if (allow_reshape || SameShape(model.config, config)) {
@@ -238,14 +248,12 @@ void ModelRegistry::StopAll() {
   for (const auto& model : List()) model->learner.Stop();
 }
 
-absl::Status ModelRegistry::Persist(LiveModel& model) {
-  if (store_ == nullptr) return absl::OkStatus();
-  return store_->Checkpoint(model, ModelStore::When::kAlways);
-}
-
 absl::Status ModelRegistry::RecordSwap(LiveModel& model,
                                        const SwapRecord& swap) {
-  RETURN_IF_ERROR(Persist(model));
+  if (store_ != nullptr) {
+    RETURN_IF_ERROR(
+        store_->Checkpoint(model, ModelStore::When::kAlways, swap.state));
+  }
   absl::MutexLock lock(&write_mu_);
   const std::shared_ptr<const ModelMap> models =
       models_.load(std::memory_order_acquire);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,10 @@ struct LiveModel {
   // How the model's state came to be (ModelInfo.lineage).
   Lineage GetLineage() const ABSL_LOCKS_EXCLUDED(lineage_mu_);
   void SetLineage(Lineage lineage) ABSL_LOCKS_EXCLUDED(lineage_mu_);
+  // The latest MeasureBatchGap (ModelInfo.batch_gap); nullopt: none yet.
+  std::optional<v1::BatchGap> GetBatchGap() const
+      ABSL_LOCKS_EXCLUDED(lineage_mu_);
+  void SetBatchGap(v1::BatchGap gap) ABSL_LOCKS_EXCLUDED(lineage_mu_);
 
   const std::string name;
   const ModelConfig config;
@@ -65,8 +70,9 @@ struct LiveModel {
   metrics::DurationHistogram checkpoint_durations;  // each checkpoint write
 
  private:
-  mutable absl::Mutex lineage_mu_;
+  mutable absl::Mutex lineage_mu_;  // the model's history: lineage and gap
   Lineage lineage_ ABSL_GUARDED_BY(lineage_mu_);
+  std::optional<v1::BatchGap> batch_gap_ ABSL_GUARDED_BY(lineage_mu_);
 };
 
 class ModelStore;
@@ -127,12 +133,10 @@ class ModelRegistry {
   absl::StatusOr<std::shared_ptr<LiveModel>> Restore(
       absl::string_view name, const LinearModel& state,
       bool allow_reshape = false, const RestoreOrigin& origin = {});
-  // Makes the model's current weights durable now (after a retrain swap,
-  // which changes them without new samples in the log). OK without a store.
-  absl::Status Persist(LiveModel& model);
-  // After a retrain swap into `model`: Persist, then the swap joins the
-  // model's lineage (durably with a store; not if the model was deleted or
-  // restored meanwhile).
+  // After a retrain swap into `model`: checkpoints the state it published
+  // (the log holds samples, not the fit), then the swap joins the model's
+  // lineage (durably with a store; not if the model was deleted or restored
+  // meanwhile).
   absl::Status RecordSwap(LiveModel& model, const SwapRecord& swap);
   // Adds the models the store recovered (at start, before serving).
   absl::Status RecoverFromStore();

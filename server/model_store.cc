@@ -1,5 +1,6 @@
 #include "server/model_store.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/match.h"
@@ -205,12 +206,14 @@ void ModelStore::RemoveIncarnation(const std::string& dir) {
   }
 }
 
-absl::Status ModelStore::Checkpoint(LiveModel& model, When when) {
+absl::Status ModelStore::Checkpoint(LiveModel& model, When when,
+                                    std::shared_ptr<const LinearModel> state) {
   if (model.log == nullptr) return absl::OkStatus();
   absl::MutexLock lock(&model.checkpoint_mu);
-  std::shared_ptr<const LinearModel> state = model.learner.Current();
+  if (state == nullptr) state = model.learner.Current();
   const uint64_t version = state->version();
-  const uint64_t learned = version - model.checkpointed_version;
+  const uint64_t learned =
+      version - std::min(version, model.checkpointed_version);
   const bool due =
       when == When::kAlways || learned >= options_.checkpoint_every_samples ||
       (learned > 0 &&
@@ -222,10 +225,66 @@ absl::Status ModelStore::Checkpoint(LiveModel& model, When when) {
   RETURN_IF_ERROR(checkpoints.Write(version, EncodeState(model.name, *state)));
   model.checkpoint_durations.Observe(
       absl::ToDoubleSeconds(absl::Now() - start));
-  model.checkpointed_version = version;
+  model.checkpointed_version = std::max(model.checkpointed_version, version);
   model.checkpointed_at = absl::Now();
-  ASSIGN_OR_RETURN(const uint64_t oldest_kept, checkpoints.Prune(2));
+  ASSIGN_OR_RETURN(const uint64_t oldest_kept,
+                   checkpoints.Prune(options_.keep_checkpoints));
   return model.log->RemoveSegmentsBefore(oldest_kept);
+}
+
+absl::StatusOr<LinearModel> ModelStore::PastState(LiveModel& model,
+                                                  uint64_t version) {
+  if (model.log == nullptr) {
+    return absl::FailedPreconditionError(
+        "past states are rebuilt from the sample log, which this model does "
+        "not have (Kafka mode, or a server without --data_dir)");
+  }
+  absl::MutexLock lock(&model.checkpoint_mu);  // no pruning meanwhile
+  return RebuildModelAt(model.dir, fs_, *model.log, version, DecodeState);
+}
+
+absl::StatusOr<OnlineBatchGap> ModelStore::MeasureGap(LiveModel& model,
+                                                      uint64_t from_version,
+                                                      uint64_t to_version,
+                                                      FitAlgorithm algorithm) {
+  if (model.log == nullptr) {
+    return absl::FailedPreconditionError(
+        "the gap is measured on the sample log, which this model does not "
+        "have (Kafka mode, or a server without --data_dir)");
+  }
+  absl::MutexLock lock(&model.checkpoint_mu);
+  return MeasureOnlineBatchGap(model.dir, fs_, *model.log, from_version,
+                               to_version, algorithm, DecodeState);
+}
+
+absl::StatusOr<ExampleBatch> ModelStore::ReadSamples(LiveModel& model,
+                                                     uint64_t from_version,
+                                                     uint64_t to_version) {
+  if (model.log == nullptr) {
+    return absl::FailedPreconditionError(
+        "this model has no sample log (Kafka mode, or a server without "
+        "--data_dir)");
+  }
+  absl::MutexLock lock(&model.checkpoint_mu);
+  if (from_version < model.log->first_version()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "the sample log holds the samples after version ",
+        model.log->first_version(), " only, not from version ", from_version));
+  }
+  ExampleBatch samples;
+  samples.num_features = model.config.num_features;
+  RETURN_IF_ERROR(model.log->Replay(
+      from_version,
+      [&](uint64_t start, const ExampleBatch& batch) {
+        const uint64_t end =
+            std::min<uint64_t>(batch.size(), to_version - start);
+        for (uint64_t i = std::max(from_version, start) - start; i < end; ++i) {
+          samples.Add(batch.view(i), batch.labels[i], batch.weights[i]);
+        }
+        return absl::OkStatus();
+      },
+      to_version));
+  return samples;
 }
 
 absl::StatusOr<std::string> ModelStore::SnapshotPath(

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/learner.h"
+#include "core/online_batch_gap.h"
 #include "core/storage/file_system.h"
 #include "core/storage/sample_log.h"
 #include "server/manifest.h"
@@ -29,6 +30,9 @@ struct StorageOptions {
   // since its last one, or `checkpoint_interval` passed and it learned any.
   uint64_t checkpoint_every_samples = 1'000'000;
   absl::Duration checkpoint_interval = absl::Seconds(60);
+  // Checkpoints kept per model (>= 2), and the log from the oldest on:
+  // how far back Predict.at_version reaches.
+  size_t keep_checkpoints = 4;
   // Every file operation of the store goes through it (not owned).
   FileSystem* file_system = DefaultFileSystem();
 };
@@ -36,9 +40,10 @@ struct StorageOptions {
 // Layout: <data_dir>/LOCK (flock-ed while a store is open, so two servers
 // never share a data directory), <data_dir>/MANIFEST,
 // <data_dir>/models/<name>.<incarnation>/ {log-*.seg, ckpt-*.ckpt},
-// <data_dir>/snapshots/ for Snapshot.to_file. A model's two newest checkpoints
-// are kept, and the log from the older one on, so a corrupt newest checkpoint
-// falls back to the previous one. Thread-safe.
+// <data_dir>/snapshots/ for Snapshot.to_file. A model's newest
+// keep_checkpoints checkpoints are kept, and the log from the oldest one on,
+// so a corrupt newest checkpoint falls back to the previous one and past
+// states can be rebuilt. Thread-safe.
 class ModelStore {
  public:
   // Creates the data directory if missing and locks it: FAILED_PRECONDITION
@@ -75,9 +80,24 @@ class ModelStore {
     kIfChanged,  // whenever the version moved (shutdown)
     kAlways,     // even at the same version (the weights changed by a swap)
   };
-  // Checkpoints `model`'s published state when `when` says so, then prunes
-  // old checkpoints and log segments.
-  absl::Status Checkpoint(LiveModel& model, When when);
+  // Checkpoints `model`'s published state (or `state`, one it published)
+  // when `when` says so, then prunes old checkpoints and log segments.
+  absl::Status Checkpoint(LiveModel& model, When when,
+                          std::shared_ptr<const LinearModel> state = nullptr);
+
+  // `model` as it was after exactly `version` samples (RebuildModelAt),
+  // `version` at most its published version. FAILED_PRECONDITION for a model
+  // without a sample log.
+  absl::StatusOr<LinearModel> PastState(LiveModel& model, uint64_t version);
+  // MeasureOnlineBatchGap over `model`'s directory.
+  absl::StatusOr<OnlineBatchGap> MeasureGap(LiveModel& model,
+                                            uint64_t from_version,
+                                            uint64_t to_version,
+                                            FitAlgorithm algorithm);
+  // The samples (from_version, to_version] of `model`'s log.
+  absl::StatusOr<ExampleBatch> ReadSamples(LiveModel& model,
+                                           uint64_t from_version,
+                                           uint64_t to_version);
 
   // Path in <data_dir>/snapshots of the saved snapshot `name`, given in the
   // request field `field` (ValidateName, else INVALID_ARGUMENT naming it).

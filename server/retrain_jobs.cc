@@ -127,16 +127,29 @@ absl::StatusOr<v1::RetrainJob> RetrainJobs::Submit(
   ASSIGN_OR_RETURN(std::shared_ptr<LiveModel> model,
                    registry_->Get(request.model()));
   RETURN_IF_ERROR(model->CheckNotFailed());
-  if (request.dataset_id().empty()) {
-    return absl::InvalidArgumentError("dataset_id is empty");
-  }
-  ASSIGN_OR_RETURN(const v1::DatasetInfo dataset,
-                   datasets_->Get(request.dataset_id()));
-  if (dataset.num_features() != model->config.num_features) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dataset '", dataset.id(), "' has ",
-                     dataset.num_features(), " features; model '", model->name,
-                     "' takes ", model->config.num_features));
+  if (request.recent_samples() > 0) {
+    if (!request.dataset_id().empty()) {
+      return absl::InvalidArgumentError(
+          "set dataset_id or recent_samples, not both");
+    }
+    if (options_.store == nullptr || model->log == nullptr) {
+      return absl::FailedPreconditionError(
+          "recent_samples reads the model's sample log, which this server "
+          "does not keep (Kafka mode)");
+    }
+  } else {
+    if (request.dataset_id().empty()) {
+      return absl::InvalidArgumentError(
+          "dataset_id is empty (and recent_samples is 0)");
+    }
+    ASSIGN_OR_RETURN(const v1::DatasetInfo dataset,
+                     datasets_->Get(request.dataset_id()));
+    if (dataset.num_features() != model->config.num_features) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dataset '", dataset.id(), "' has ",
+                       dataset.num_features(), " features; model '",
+                       model->name, "' takes ", model->config.num_features));
+    }
   }
   RETURN_IF_ERROR(CheckNoHashedWeights(*model));
   ASSIGN_OR_RETURN(

@@ -59,6 +59,9 @@ class RetrainJobs {
     // adopted there by every replica, which read the samples learned since
     // the job started again from the topic (replay_limit does not apply).
     kafka::Catalogue* catalogue = nullptr;
+    // Reads a model's recent samples (RetrainRequest.recent_samples); not
+    // owned; null: such a request is FAILED_PRECONDITION.
+    ModelStore* store = nullptr;
   };
   // Called with the job after each change (progress included), off any lock.
   using Listener = std::function<void(const v1::RetrainJob&)>;

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "core/batch_trainer.h"
 #include "core/status_macros.h"
+#include "server/model_store.h"
 #include "server/retrain_jobs.h"
 
 namespace streamfit {
@@ -48,13 +49,12 @@ TrainAndHoldout Split(const ExampleBatch& data, double fraction,
   return {std::move(train), std::move(holdout)};
 }
 
-// The job's dataset, checked against the model and split into the rows to
-// fit and the held-out rows (`Split`); the whole dataset is freed on return.
-absl::StatusOr<TrainAndHoldout> LoadAndSplit(DatasetStore& datasets,
-                                             const v1::RetrainRequest& request,
-                                             const LiveModel& model) {
-  ASSIGN_OR_RETURN(const ExampleBatch data,
-                   datasets.Load(request.dataset_id()));
+// `data` (the job's dataset, or the model's recent samples), checked
+// against the model and split into the rows to fit and the held-out rows
+// (`Split`).
+absl::StatusOr<TrainAndHoldout> CheckAndSplit(const ExampleBatch& data,
+                                              const v1::RetrainRequest& request,
+                                              const LiveModel& model) {
   if (absl::Status s = ValidateBatch(data, model.config); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("dataset '", request.dataset_id(),
@@ -122,8 +122,15 @@ absl::Status RetrainJobs::Retrain(Job& job, const Started& started) {
   const v1::RetrainRequest& request = started.request;
   ASSIGN_OR_RETURN(const std::shared_ptr<LiveModel> model,
                    registry_->Get(request.model()));
-  ASSIGN_OR_RETURN(const TrainAndHoldout data,
-                   LoadAndSplit(*datasets_, request, *model));
+  // A dataset is loaded before the recording starts (which holds samples in
+  // memory until the swap); the model's own recent samples end at the
+  // cutoff, so they are read once it is set.
+  std::optional<TrainAndHoldout> data;
+  if (request.recent_samples() == 0) {
+    ASSIGN_OR_RETURN(const ExampleBatch rows,
+                     datasets_->Load(request.dataset_id()));
+    ASSIGN_OR_RETURN(data, CheckAndSplit(rows, request, *model));
+  }
   RETURN_IF_ERROR(CheckNoHashedWeights(*model));
   // Everything the model learns from here on is replayed onto the fit: from
   // the learner's recording, or in Kafka mode from the model's topic.
@@ -144,29 +151,35 @@ absl::Status RetrainJobs::Retrain(Job& job, const Started& started) {
                      model->learner.BeginRecording(options_.replay_limit));
     recording.emplace(model->learner);
   }
+  if (!data) {
+    const uint64_t from = cutoff - std::min(cutoff, request.recent_samples());
+    ASSIGN_OR_RETURN(const ExampleBatch rows,
+                     options_.store->ReadSamples(*model, from, cutoff));
+    ASSIGN_OR_RETURN(data, CheckAndSplit(rows, request, *model));
+  }
   Update(
       job,
       [&](v1::RetrainJob& s) {
         s.set_cutoff_version(cutoff);
         s.mutable_progress()->set_phase("fitting");
-        s.mutable_metrics()->set_train_rows(data.train.size());
-        s.mutable_metrics()->set_holdout_rows(data.holdout.size());
+        s.mutable_metrics()->set_train_rows(data->train.size());
+        s.mutable_metrics()->set_holdout_rows(data->holdout.size());
       },
       false);
   const absl::Time fit_start = absl::Now();
   ASSIGN_OR_RETURN(LinearModel fitted,
-                   FitReporting(job, request, *model, data.train));
+                   FitReporting(job, request, *model, data->train));
   const double fit_seconds = absl::ToDoubleSeconds(absl::Now() - fit_start);
 
   double new_loss = 0, live_loss = 0;
-  if (data.holdout.size() > 0) {
-    new_loss = MeanLoss(fitted, data.holdout);
-    live_loss = MeanLoss(*model->learner.Current(), data.holdout);
+  if (data->holdout.size() > 0) {
+    new_loss = MeanLoss(fitted, data->holdout);
+    live_loss = MeanLoss(*model->learner.Current(), data->holdout);
   }
   const v1::SwapPolicy policy = request.swap_policy();
   const bool swap = policy == v1::SWAP_ALWAYS ||
                     policy == v1::SWAP_POLICY_UNSPECIFIED ||
-                    (policy == v1::SWAP_IF_BETTER && data.holdout.size() > 0 &&
+                    (policy == v1::SWAP_IF_BETTER && data->holdout.size() > 0 &&
                      new_loss < live_loss);
   Update(
       job,
@@ -251,7 +264,9 @@ absl::StatusOr<uint64_t> RetrainJobs::SwapIn(
   std::promise<absl::StatusOr<uint64_t>> adopted;
   model.learner.Adopt(
       std::move(fitted),
-      [&adopted](absl::StatusOr<uint64_t> version) {
+      [&adopted, &record, &model](absl::StatusOr<uint64_t> version) {
+        // On the learner thread, just after the swap's publication.
+        if (version.ok()) record.state = model.learner.Current();
         adopted.set_value(std::move(version));
       },
       [&record](const LinearModel& replaced, const LinearModel& fit) {

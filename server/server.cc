@@ -184,6 +184,7 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
     }
   };
   jobs_options.catalogue = server->catalogue_.get();
+  jobs_options.store = server->store_.get();
   ASSIGN_OR_RETURN(server->jobs_,
                    RetrainJobs::Start(&server->registry_,
                                       server->datasets_.get(), jobs_options));

@@ -133,8 +133,8 @@ SampleLog::~SampleLog() {
 
 absl::Status SampleLog::Replay(
     uint64_t from_version,
-    const std::function<absl::Status(uint64_t, const ExampleBatch&)>& apply)
-    const {
+    const std::function<absl::Status(uint64_t, const ExampleBatch&)>& apply,
+    uint64_t to_version) const {
   std::vector<std::string> paths;
   std::vector<uint64_t> starts;
   uint64_t first, end;
@@ -149,7 +149,9 @@ absl::Status SampleLog::Replay(
     end = end_version_;
     empty = empty_;
   }
-  if (empty || end <= from_version) return absl::OkStatus();
+  if (empty || end <= from_version || to_version <= from_version) {
+    return absl::OkStatus();
+  }
   if (first > from_version) {
     return absl::DataLossError(
         absl::StrCat("the log starts at version ", first, ", after version ",
@@ -173,9 +175,17 @@ absl::Status SampleLog::Replay(
         continue;
       }
       RETURN_IF_ERROR(apply(parsed->start_version, parsed->batch));
+      if (parsed->start_version + parsed->batch.size() >= to_version) {
+        return absl::OkStatus();
+      }
     }
   }
   return absl::OkStatus();
+}
+
+uint64_t SampleLog::first_version() const {
+  absl::MutexLock lock(&mu_);
+  return empty_ ? 0 : first_version_;
 }
 
 absl::StatusOr<uint64_t> SampleLog::Append(uint64_t start_version,

@@ -100,15 +100,20 @@ class SampleLog final : public Journal, private LogSyncPool::Task {
   // Fsyncs what was appended, runs the pending callbacks and closes.
   ~SampleLog() override;
 
-  // Calls `apply` in order with every record holding samples after
-  // `from_version`, each with the version before its first sample (which
-  // may be below from_version: the caller skips the samples it has).
-  // DATA_LOSS if the log starts after from_version (a gap) while it holds
-  // anything past it. Stops at apply's first error. Call before appending.
+  // Calls `apply` in order with every record holding samples in
+  // (from_version, to_version], each with the version before its first
+  // sample (which may be below from_version: the caller skips the samples
+  // it has, and those past to_version). DATA_LOSS if the log starts after
+  // from_version (a gap) while it holds anything past it. Stops at apply's
+  // first error. While records are appended, only with to_version <=
+  // end_version() (records past it may be half written).
   absl::Status Replay(
       uint64_t from_version,
-      const std::function<absl::Status(uint64_t, const ExampleBatch&)>& apply)
-      const;
+      const std::function<absl::Status(uint64_t, const ExampleBatch&)>& apply,
+      uint64_t to_version = UINT64_MAX) const;
+  // The version of the log's first record's first sample minus one (0 if
+  // the log is empty): Replay can start no earlier.
+  uint64_t first_version() const;
 
   // Journal. Append with start_version != end_version() is only allowed
   // when start_version > end_version() (the model is ahead of the log, e.g.

@@ -32,6 +32,7 @@ constexpr MethodRole kMethodRoles[] = {
     {"WatchModel", Role::kPredictor},
     {"CancelRetrainJob", Role::kOperator},
     {"ListRetrainJobs", Role::kOperator},
+    {"MeasureBatchGap", Role::kOperator},
     {"ListSnapshots", Role::kOperator},
     {"CreateModel", Role::kAdmin},
     {"DeleteModel", Role::kAdmin},

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <system_error>
 
 #include "absl/base/const_init.h"
@@ -195,6 +196,26 @@ std::vector<MetricFamily> ModelCollector::Collect() const {
           "Updates skipped because they would have made a weight non-finite",
           MetricType::Counter, labels,
           static_cast<double>(summary.skipped_updates));
+    f.Add("streamfit_model_drifts_detected_total",
+          "Rises of the progressive loss found by the model's drift detector",
+          MetricType::Counter, labels,
+          static_cast<double>(summary.drifts_detected));
+    f.Get("streamfit_model_batch_gap_loss",
+          "The latest MeasureBatchGap: mean loss of the online model (fit: "
+          "online) and of the batch optimum (fit: batch) on its window",
+          MetricType::Gauge);
+    f.Get("streamfit_model_batch_gap_ratio",
+          "The latest MeasureBatchGap: online loss / batch optimum's loss",
+          MetricType::Gauge);
+    if (const std::optional<v1::BatchGap> gap = model->GetBatchGap()) {
+      for (const auto& [fit, loss] : {std::pair{"online", gap->online_loss()},
+                                      std::pair{"batch", gap->batch_loss()}}) {
+        f.Add("streamfit_model_batch_gap_loss", "", MetricType::Gauge,
+              {{"model", model->name}, {"fit", fit}}, loss);
+      }
+      f.Add("streamfit_model_batch_gap_ratio", "", MetricType::Gauge, labels,
+            gap->ratio());
+    }
     f.Add("streamfit_model_sample_log_bytes",
           "Bytes of the model's sample log on disk", MetricType::Gauge, labels,
           static_cast<double>(SampleLogBytes(model->dir)));

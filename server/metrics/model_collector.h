@@ -20,6 +20,11 @@
 //   streamfit_model_progressive_loss{model,window}    window: all | recent
 //   streamfit_model_progressive_accuracy{model,window}  classifiers only
 //   streamfit_model_nonfinite_updates_skipped_total{model}
+//   streamfit_model_drifts_detected_total{model}
+//   streamfit_model_batch_gap_loss{model,fit}         fit: online | batch,
+//                                                     the latest
+//                                                     MeasureBatchGap
+//   streamfit_model_batch_gap_ratio{model}            online / batch
 //   streamfit_model_sample_log_bytes{model}           sample log on disk
 //   streamfit_model_checkpoint_age_seconds{model}     since the last one
 //   streamfit_model_checkpoint_duration_seconds{model}  histogram of the

@@ -6,11 +6,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <string>
 
+#include "core/online_batch_gap.h"
 #include "core/storage/checkpoint.h"
 #include "tests/testing/model_state.h"
 #include "tests/testing/status_matchers.h"
@@ -154,6 +156,120 @@ TEST_F(ModelRecoveryTest, ALogThatStartsPastTheModelIsDataLoss) {
   // No checkpoint: an empty model cannot continue at version 40.
   EXPECT_THAT(Recover().status(), StatusIs(absl::StatusCode::kDataLoss,
                                            HasSubstr("cannot be recovered")));
+}
+
+// The reference's state at `version`, learned in the batches LogUpTo(_, n)
+// logs, the last one cut short.
+LinearModel LearnedUpTo(uint64_t version, size_t n) {
+  ModelTrainer trainer(*LinearModel::Create(Config()));
+  while (trainer.version() < version) {
+    const ExampleBatch batch = Batch(trainer.version(), n);
+    trainer.LearnBatch(batch, 0,
+                       std::min<uint64_t>(n, version - trainer.version()));
+  }
+  return std::move(trainer).TakeModel();
+}
+
+class RebuildModelAtTest : public ModelRecoveryTest {
+ protected:
+  absl::StatusOr<LinearModel> RebuildAt(const SampleLog& log,
+                                        uint64_t version) {
+    return RebuildModelAt(
+        dir_, DefaultFileSystem(), log, version,
+        [this](const std::string& payload) -> absl::StatusOr<LinearModel> {
+          auto it = checkpoints_.find(payload);
+          if (it == checkpoints_.end()) {
+            return absl::DataLossError("undecodable checkpoint");
+          }
+          return it->second;
+        });
+  }
+};
+
+TEST_F(RebuildModelAtTest, EveryVersionFromTheOldestCheckpointIsTheLearnedOne) {
+  Checkpoint("good");  // at 0
+  LogUpTo(250, 10, /*checkpoint_at=*/100);
+  auto log = SampleLog::Open(dir_, {}, nullptr);
+  ASSERT_THAT(log.status(), IsOk());
+  for (const uint64_t version : {0, 1, 37, 99, 100, 101, 137, 250}) {
+    SCOPED_TRACE(version);
+    absl::StatusOr<LinearModel> rebuilt = RebuildAt(**log, version);
+    ASSERT_THAT(rebuilt.status(), IsOk());
+    EXPECT_EQ(rebuilt->version(), version);
+    ExpectIdenticalState(*rebuilt, LearnedUpTo(version, 10));
+  }
+}
+
+TEST_F(RebuildModelAtTest, AVersionBeforeTheOldestCheckpointIsOutOfRange) {
+  LogUpTo(250, 10, /*checkpoint_at=*/100);
+  Checkpoint("good");  // at 250
+  LogUpTo(300, 10);
+  auto log = SampleLog::Open(dir_, {}, nullptr);
+  ASSERT_THAT(log.status(), IsOk());
+  EXPECT_THAT(RebuildAt(**log, 99).status(),
+              StatusIs(absl::StatusCode::kOutOfRange,
+                       HasSubstr("the oldest version reachable is 100")));
+  // A checkpoint the log no longer continues from is not reachable.
+  ASSERT_THAT((*log)->RemoveSegmentsBefore(250), IsOk());
+  EXPECT_THAT(RebuildAt(**log, 120).status(),
+              StatusIs(absl::StatusCode::kOutOfRange,
+                       HasSubstr("the oldest version reachable is 250")));
+  EXPECT_THAT(RebuildAt(**log, 260).status(), IsOk());
+}
+
+TEST_F(RebuildModelAtTest, ACheckpointThatReplacedTheStateStartsItsVersions) {
+  Checkpoint("good");  // at 0
+  LogUpTo(200, 10);
+  // A retrain swap at 150: a state that replay alone cannot produce.
+  ModelTrainer fitted(*LinearModel::Create(Config()));
+  fitted.LearnBatch(Batch(1000, 150));
+  checkpoints_.emplace("swap", fitted.model());
+  ASSERT_THAT(CheckpointStore(dir_).Write(150, "swap"), IsOk());
+  auto log = SampleLog::Open(dir_, {}, nullptr);
+  ASSERT_THAT(log.status(), IsOk());
+
+  absl::StatusOr<LinearModel> before = RebuildAt(**log, 149);
+  ASSERT_THAT(before.status(), IsOk());
+  ExpectIdenticalState(*before, LearnedUpTo(149, 10));
+  absl::StatusOr<LinearModel> after = RebuildAt(**log, 175);
+  ASSERT_THAT(after.status(), IsOk());
+  for (uint64_t v = 150; v < 175; v += 10) {
+    fitted.LearnBatch(Batch(v, 10), 0, std::min<uint64_t>(10, 175 - v));
+  }
+  ExpectIdenticalState(*after, fitted.model());
+}
+
+// MeasureOnlineBatchGap (core/online_batch_gap.h) over the same directory.
+TEST_F(RebuildModelAtTest,
+       TheGapScoresEachSampleBeforeLearningAndFitsTheWindow) {
+  Checkpoint("good");  // at 0
+  LogUpTo(300, 10, /*checkpoint_at=*/100);
+  auto log = SampleLog::Open(dir_, {}, nullptr);
+  ASSERT_THAT(log.status(), IsOk());
+  absl::StatusOr<OnlineBatchGap> gap = MeasureOnlineBatchGap(
+      dir_, DefaultFileSystem(), **log, 155, 300, FitAlgorithm::kLeastSquares,
+      [this](const std::string& payload) -> absl::StatusOr<LinearModel> {
+        return checkpoints_.at(payload);
+      });
+  ASSERT_THAT(gap.status(), IsOk());
+  EXPECT_EQ(gap->from_version, 155u);
+  EXPECT_EQ(gap->to_version, 300u);
+  // Progressive: the learner's state before each sample scores it.
+  ModelTrainer trainer(LearnedUpTo(155, 10));
+  double online = 0;
+  for (uint64_t v = 155; v < 300; ++v) {
+    const ExampleBatch sample = Batch(v, 1);
+    Prediction p;
+    trainer.model().Predict(sample.view(0), p);
+    online += (p.value - sample.labels[0]) * (p.value - sample.labels[0]);
+    trainer.LearnBatch(sample);
+  }
+  EXPECT_DOUBLE_EQ(gap->online_loss, online / 145);
+  EXPECT_GT(gap->online_loss, 1e-6);
+  // The labels are an exact linear function: least squares fits them (up
+  // to the single-precision arithmetic of scoring, ~1e-6 in the estimate).
+  EXPECT_LT(gap->batch_loss, 1e-10);
+  EXPECT_LT(gap->batch_loss, 1e-3 * gap->online_loss);
 }
 
 TEST(ApplyLogRecordTest, SkipsTheSamplesTheModelHasAndRefusesAGap) {

@@ -105,6 +105,40 @@ class CliTest(unittest.TestCase):
         self.run_ok("delete", "diabetes")
         self.assert_fails(["get", "diabetes"], "error: NOT_FOUND")
 
+    def test_past_predictions_gap_and_recent_samples_retrain(self):
+        with open(data_file("diabetes.reg.csv")) as f:
+            rows = f.read().splitlines(keepends=True)
+        self.run_ok("create", "past", "--task", "regression", "--features",
+                    "10")
+        self.run_ok("observe", "past", "--file", "-",
+                    stdin="".join(rows[:200]))
+        then = self.run_ok("predict", "past", "--file", "-",
+                           stdin="".join(rows[:20])).stdout
+        self.run_ok("observe", "past", "--file", "-",
+                    stdin="".join(rows[200:]))
+        again = self.run_ok("predict", "past", "--file", "-",
+                            "--at_version", "200",
+                            stdin="".join(rows[:20]))
+        self.assertEqual(again.stdout, then)
+        self.assertIn("(model version 200)", again.stderr)
+        self.assert_fails(["predict", "past", "--file", "-", "--at_version",
+                           "1000"], "OUT_OF_RANGE", "has not been reached",
+                          stdin=rows[0])
+
+        line = self.run_ok("gap", "past", "--window", "100").stdout
+        self.assertRegex(line, r"^samples 343\.\.442: online loss [0-9.e+]+, "
+                               r"batch optimum \(least_squares\) [0-9.e+]+")
+        gap = json.loads(self.run_ok("gap", "past", "--window", "100",
+                                     "--json").stdout)
+        self.assertEqual(int(gap["to_version"]), 442)
+        self.assertGreater(gap["online_loss"], gap["batch_loss"])
+        self.assert_fails(["gap", "past", "--fit", "minibatch_sgd"],
+                          "INVALID_ARGUMENT")
+
+        job = self.run_ok("retrain", "past", "--recent_samples", "300",
+                          "--algorithm", "least_squares", "--wait")
+        self.assertIn("SUCCEEDED", job.stdout + job.stderr)
+
     def test_binary_predict_reports_accuracy(self):
         cancer = data_file("breast_cancer.bin.csv")
         self.run_ok("create", "cancer", "--task", "binary", "--features",
@@ -139,7 +173,7 @@ class CliTest(unittest.TestCase):
             "--task must be regression, binary or multiclass", exit_code=2)
         diabetes = data_file("diabetes.reg.csv")
         for args, message in (
-                (["retrain", "any"], "--dataset is required"),
+                (["retrain", "any"], "give --dataset or --recent_samples"),
                 (["retrain", "any", "--dataset", "ds-0", "--swap", "maybe"],
                  "--swap must be always, if_better or never"),
                 (["dataset", "upload", diabetes, "--format", "xls"],

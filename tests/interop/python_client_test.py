@@ -240,6 +240,40 @@ class PythonClientTest(unittest.TestCase):
         self.assert_error(grpc.StatusCode.NOT_FOUND,
                           self.client.delete_dataset, dataset.id)
 
+    def test_past_predictions_gap_recent_retrain_and_watch(self):
+        self.client.create_model("past", task="binary", num_features=30)
+        first = self.client.observe("past", self.X[:300], self.y[:300])
+        then = self.client.predict("past", self.X[:5], min_version=first)
+        self.client.observe("past", self.X[300:], self.y[300:])
+        # The state at `first`, rebuilt: the same bits as then.
+        again = self.client.predict("past", self.X[:5], at_version=first)
+        np.testing.assert_array_equal(again, then)
+        self.assert_error(grpc.StatusCode.OUT_OF_RANGE, self.client.predict,
+                          "past", self.X[:5], at_version=10**9)
+
+        gap = self.client.measure_batch_gap("past", window=200)
+        self.assertEqual((gap.from_version, gap.to_version), (369, 569))
+        self.assertEqual(gap.algorithm, "lbfgs")
+        self.assertLess(gap.batch_loss, gap.online_loss)
+        self.assertEqual(self.client.get_model("past").batch_gap, gap)
+
+        # A watch sees a retrain on the model's own recent samples.
+        events = self.client.watch_model("past", timeout=60)
+        job = self.client.retrain("past", "", recent_samples=400,
+                                  algorithm="lbfgs", timeout=60)
+        self.assertEqual(job.state, streamfit.pb2.RETRAIN_SUCCEEDED, job.error)
+        self.assertEqual(job.metrics.train_rows, 400)
+        kinds = []
+        for event in events:
+            kinds.append(event.kind)
+            if event.kind == streamfit.pb2.ModelEvent.RETRAIN_FINISHED:
+                break
+        events.cancel()
+        self.assertEqual(kinds[-3:],
+                         [streamfit.pb2.ModelEvent.RETRAIN_STARTED,
+                          streamfit.pb2.ModelEvent.RETRAIN_SWAPPED,
+                          streamfit.pb2.ModelEvent.RETRAIN_FINISHED])
+
 
 def main():
     global ARGS, streamfit

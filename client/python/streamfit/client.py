@@ -36,6 +36,29 @@ def _read_file(path: Optional[str]) -> Optional[bytes]:
         return f.read()
 
 
+class _Watch:
+    """An iterator over a WatchModel stream's events; ends at its deadline
+    or once cancelled, raises StreamfitError for any other end."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    def __iter__(self) -> "_Watch":
+        return self
+
+    def __next__(self) -> pb2.ModelEvent:
+        try:
+            return next(self._call)
+        except grpc.RpcError as e:
+            if e.code() in (grpc.StatusCode.DEADLINE_EXCEEDED,
+                            grpc.StatusCode.CANCELLED):
+                raise StopIteration from None
+            raise StreamfitError.from_rpc_error(e) from None
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+
 class Client:
     """A connection to a streamfit server.
 
@@ -212,17 +235,21 @@ class Client:
 
     def _predict_responses(self, model: str, X: ArrayLike,
                            min_version: Optional[int], batch_size: int,
-                           timeout: Optional[float]
+                           timeout: Optional[float],
+                           at_version: Optional[int] = None
                            ) -> Iterator[pb2.PredictResponse]:
         for rows in _batches.row_chunks(X, batch_size):
             request = pb2.PredictRequest(model=model,
                                          min_version=min_version or 0)
+            if at_version is not None:
+                request.at_version = at_version
             request.dense_batch.num_features = rows.shape[1]
             request.dense_batch.values.extend(rows.ravel())
             yield self._call(self._stub.Predict, request, timeout)
 
     def predict(self, model: str, X: ArrayLike, *,
-                min_version: Optional[int] = None, batch_size: int = 4096,
+                min_version: Optional[int] = None,
+                at_version: Optional[int] = None, batch_size: int = 4096,
                 timeout: Optional[float] = None) -> np.ndarray:
         """One prediction per row of X, as a float64 array of shape [N].
 
@@ -233,15 +260,21 @@ class Client:
         Args:
           min_version: wait (up to the call's deadline) until the model has
             applied this many samples; DEADLINE_EXCEEDED otherwise.
+          at_version: answer as the model was after exactly this many
+            samples (bit-identical to what Predict answered then), rebuilt
+            on the server; OUT_OF_RANGE once its data directory no longer
+            holds that version.
         """
         parts = [np.fromiter((p.value for p in r.predictions), np.float64,
                              len(r.predictions))
                  for r in self._predict_responses(model, X, min_version,
-                                                  batch_size, timeout)]
+                                                  batch_size, timeout,
+                                                  at_version)]
         return np.concatenate(parts) if parts else np.zeros(0, np.float64)
 
     def predict_proba(self, model: str, X: ArrayLike, *,
                       min_version: Optional[int] = None,
+                      at_version: Optional[int] = None,
                       batch_size: int = 4096,
                       timeout: Optional[float] = None) -> np.ndarray:
         """Class probabilities of a classifier, shape [N, classes].
@@ -250,7 +283,8 @@ class Client:
         """
         parts = []
         for response in self._predict_responses(model, X, min_version,
-                                                batch_size, timeout):
+                                                batch_size, timeout,
+                                                at_version):
             for p in response.predictions:
                 parts.append(list(p.scores) if p.scores
                              else [1.0 - p.value, p.value])
@@ -405,6 +439,44 @@ class Client:
         except grpc.RpcError as e:
             raise StreamfitError.from_rpc_error(e) from None
         return job
+
+    def measure_batch_gap(self, model: str, *, window: int = 0,
+                          algorithm: str = "",
+                          timeout: Optional[float] = None) -> pb2.BatchGap:
+        """How far the online model is from the batch optimum.
+
+        Compares, on the model's last `window` samples (0: the server's
+        10,000), the loss of each sample's prediction made just before it
+        was learned with the loss of a batch fit of those samples
+        ("least_squares" for regression and "lbfgs" for classifiers by
+        default). The result is also kept in ModelInfo.batch_gap.
+        """
+        return self._call(self._stub.MeasureBatchGap,
+                          pb2.MeasureBatchGapRequest(model=model,
+                                                     window=window,
+                                                     algorithm=algorithm),
+                          timeout)
+
+    def watch_model(self, model: str, *, timeout: Optional[float] = None
+                    ) -> Iterator[pb2.ModelEvent]:
+        """The model's events as they happen (WatchModel): drifts, retrain
+        jobs starting, swapping and ending, Restores.
+
+        Iterating blocks until the next event; the iterator ends when
+        `timeout` (seconds) passes, and raises NOT_FOUND once the model is
+        deleted. Returns once the watch is in place. Call .cancel() on it to
+        stop watching.
+        """
+        call = self._stub.WatchModel(pb2.WatchModelRequest(model=model),
+                                     timeout=timeout,
+                                     metadata=self._metadata)
+        # The server sends the initial metadata once the watch is in place:
+        # every event after this returns reaches the iterator.
+        try:
+            call.initial_metadata()
+        except grpc.RpcError as e:
+            raise StreamfitError.from_rpc_error(e) from None
+        return _Watch(call)
 
     def get_job(self, job_id: str) -> pb2.RetrainJob:
         return self._call(self._stub.GetRetrainJob,

@@ -1,0 +1,35 @@
+// `streamfit gap MODEL [--window N] [--fit A] [--json]`: how far the online
+// model is from the batch optimum on its most recent samples
+// (MeasureBatchGap).
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
+#include "client/cli_common.h"
+#include "client/cli_flags.h"
+#include "client/commands.h"
+#include "client/retrain_flags.h"
+#include "core/status_macros.h"
+
+namespace streamfit {
+
+absl::Status RunGap(LearnerClient& client, const Args& args) {
+  ASSIGN_OR_RETURN(
+      const std::string model,
+      ModelNameArg(args,
+                   "streamfit gap MODEL [--window N] [--fit A] [--json]"));
+  v1::MeasureBatchGapRequest request;
+  request.set_model(model);
+  request.set_window(absl::GetFlag(FLAGS_window));
+  request.set_algorithm(absl::GetFlag(FLAGS_fit));
+  ASSIGN_OR_RETURN(const v1::BatchGap gap, client.MeasureBatchGap(request));
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(gap);
+  std::cout << absl::StrFormat(
+      "samples %d..%d: online loss %.6g, batch optimum (%s) %.6g, gap %.6g "
+      "(%.3fx), measured in %.2f s\n",
+      gap.from_version() + 1, gap.to_version(), gap.online_loss(),
+      gap.algorithm(), gap.batch_loss(), gap.gap(), gap.ratio(), gap.seconds());
+  return absl::OkStatus();
+}
+
+}  // namespace streamfit
