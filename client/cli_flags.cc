@@ -81,9 +81,22 @@ ABSL_FLAG(std::string, drift_detector, "",
           "create: what watches the progressive loss for a rise: adwin, "
           "page_hinkley or none (server default if empty: adwin).");
 ABSL_FLAG(std::string, drift_policy, "",
-          "create: what a detected rise does: alert (count it) or reset "
-          "(also forget the update rule's state; server default if empty: "
-          "alert).");
+          "create: what a detected rise does: alert (count it), reset "
+          "(also forget the update rule's state) or retrain (also start the "
+          "policy retrain; server default if empty: alert).");
+ABSL_FLAG(uint64_t, policy_retrain_samples, 0,
+          "create: the recent samples a policy retrain fits (0: 10,000).");
+ABSL_FLAG(std::string, policy_retrain_dataset, "",
+          "create: a dataset id a policy retrain fits instead.");
+ABSL_FLAG(uint64_t, batch_gap_every, 0,
+          "create: measure the online-vs-batch gap every this many samples "
+          "(0: never).");
+ABSL_FLAG(uint64_t, batch_gap_window, 0,
+          "create: the recent samples each gap measurement covers (0: "
+          "10,000).");
+ABSL_FLAG(double, batch_gap_retrain_ratio, 0,
+          "create: start the policy retrain when a measured gap's ratio is at "
+          "least this (0: never).");
 ABSL_FLAG(std::string, serving, "",
           "create: which weights Predict serves: auto (the average or the "
           "live weights, whichever had the lower recent loss), live or "

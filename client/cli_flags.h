@@ -50,6 +50,11 @@ ABSL_DECLARE_FLAG(std::vector<std::string>, interactions);
 ABSL_DECLARE_FLAG(std::vector<std::string>, class_weights);
 ABSL_DECLARE_FLAG(std::string, drift_detector);
 ABSL_DECLARE_FLAG(std::string, drift_policy);
+ABSL_DECLARE_FLAG(uint64_t, policy_retrain_samples);
+ABSL_DECLARE_FLAG(std::string, policy_retrain_dataset);
+ABSL_DECLARE_FLAG(uint64_t, batch_gap_every);
+ABSL_DECLARE_FLAG(uint64_t, batch_gap_window);
+ABSL_DECLARE_FLAG(double, batch_gap_retrain_ratio);
 ABSL_DECLARE_FLAG(std::string, serving);
 
 // observe and predict

@@ -131,6 +131,9 @@ std::string DescribeConfig(const v1::ModelConfig& config) {
   if (config.disable_standardization()) {
     absl::StrAppend(&out, ", no standardization");
   }
+  if (config.policies().batch_gap_every() > 0) {
+    absl::StrAppend(&out, ", gap every ", config.policies().batch_gap_every());
+  }
   return out;
 }
 
@@ -226,6 +229,13 @@ absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
                    EnumFlag("drift_policy", absl::GetFlag(FLAGS_drift_policy),
                             *v1::DriftPolicy_descriptor(), "DRIFT_POLICY_"));
   config.set_drift_policy(static_cast<v1::DriftPolicy>(drift_policy));
+  v1::ModelPolicies* policies = config.mutable_policies();
+  policies->set_retrain_samples(absl::GetFlag(FLAGS_policy_retrain_samples));
+  policies->set_retrain_dataset(absl::GetFlag(FLAGS_policy_retrain_dataset));
+  policies->set_batch_gap_every(absl::GetFlag(FLAGS_batch_gap_every));
+  policies->set_batch_gap_window(absl::GetFlag(FLAGS_batch_gap_window));
+  policies->set_batch_gap_retrain_ratio(
+      absl::GetFlag(FLAGS_batch_gap_retrain_ratio));
   ASSIGN_OR_RETURN(const int serving,
                    EnumFlag("serving", absl::GetFlag(FLAGS_serving),
                             *v1::Serving_descriptor(), "SERVING_"));

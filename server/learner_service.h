@@ -124,6 +124,13 @@ class LearnerService final : public v1::Learner::CallbackService {
       const v1::MeasureBatchGapRequest* request,
       v1::BatchGap* response) override;
 
+  // MeasureBatchGap's work (request.model is not read): waits on the disk
+  // and replays, so it runs on a worker (the history worker, or the policy
+  // runner's); the result is kept as the model's latest.
+  absl::Status MeasureGap(LiveModel& model,
+                          const v1::MeasureBatchGapRequest& request,
+                          v1::BatchGap* response);
+
  private:
   // The model's published state, config, metrics, freshness and lineage.
   static void FillModelInfo(const LiveModel& model, v1::ModelInfo* info);
@@ -149,10 +156,6 @@ class LearnerService final : public v1::Learner::CallbackService {
   absl::Status PredictInThePast(LiveModel& model,
                                 const v1::PredictRequest& request,
                                 v1::PredictResponse* response);
-  // MeasureBatchGap's work (history worker); kept as the model's latest.
-  absl::Status MeasureGap(LiveModel& model,
-                          const v1::MeasureBatchGapRequest& request,
-                          v1::BatchGap* response);
 
   ModelRegistry* const registry_;
   DatasetStore* datasets_ = nullptr;

@@ -46,6 +46,13 @@ ModelConfig FromProto(const v1::ModelConfig& proto) {
   config.drift_detector =
       static_cast<DriftDetectorKind>(proto.drift_detector());
   config.drift_policy = static_cast<DriftPolicy>(proto.drift_policy());
+  const v1::ModelPolicies& policies = proto.policies();
+  config.policies = {
+      .retrain_samples = policies.retrain_samples(),
+      .retrain_dataset = policies.retrain_dataset(),
+      .batch_gap_every = policies.batch_gap_every(),
+      .batch_gap_window = policies.batch_gap_window(),
+      .batch_gap_retrain_ratio = policies.batch_gap_retrain_ratio()};
   config.serving = static_cast<Serving>(proto.serving());
   return config;
 }
@@ -82,6 +89,13 @@ v1::ModelConfig ToProto(const ModelConfig& config) {
   proto.set_drift_detector(
       static_cast<v1::DriftDetector>(config.drift_detector));
   proto.set_drift_policy(static_cast<v1::DriftPolicy>(config.drift_policy));
+  v1::ModelPolicies* policies = proto.mutable_policies();
+  policies->set_retrain_samples(config.policies.retrain_samples);
+  policies->set_retrain_dataset(config.policies.retrain_dataset);
+  policies->set_batch_gap_every(config.policies.batch_gap_every);
+  policies->set_batch_gap_window(config.policies.batch_gap_window);
+  policies->set_batch_gap_retrain_ratio(
+      config.policies.batch_gap_retrain_ratio);
   proto.set_serving(static_cast<v1::Serving>(config.serving));
   return proto;
 }

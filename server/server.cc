@@ -189,6 +189,11 @@ absl::StatusOr<std::unique_ptr<StreamfitServer>> StreamfitServer::Start(
                    RetrainJobs::Start(&server->registry_,
                                       server->datasets_.get(), jobs_options));
   server->service_.SetRetrain(server->datasets_.get(), server->jobs_.get());
+  if (server->catalogue_ == nullptr) {
+    server->policies_ = std::make_unique<ModelPolicyRunner>(
+        &server->registry_, &server->service_, server->jobs_.get());
+    server->policies_->Check();
+  }
   const double recovery_seconds =
       absl::ToDoubleSeconds(absl::Now() - recovery_start);
   logging::Info(
@@ -322,6 +327,7 @@ void StreamfitServer::CheckpointLoop() {
       }
       continue;
     }
+    if (policies_ != nullptr) policies_->Check();
     for (const auto& model : registry_.List()) {
       const absl::Status s =
           store_->Checkpoint(*model, ModelStore::When::kIfDue);

@@ -21,6 +21,7 @@
 #include "server/learner_service.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/observed_file_system.h"
+#include "server/model_policies.h"
 #include "server/model_registry.h"
 #include "server/model_store.h"
 
@@ -159,6 +160,8 @@ class StreamfitServer {
   InferenceService inference_service_;  // the Open Inference Protocol
   std::unique_ptr<DatasetStore> datasets_;
   std::unique_ptr<RetrainJobs> jobs_;
+  // Embedded mode: ModelConfig.policies, checked by the checkpoint loop.
+  std::unique_ptr<ModelPolicyRunner> policies_;
   std::unique_ptr<kafka::Catalogue> catalogue_;  // Kafka mode only
   std::unique_ptr<auth::TlsCredentials> tls_;
   std::shared_ptr<auth::AuthProcessor> auth_processor_;

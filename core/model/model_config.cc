@@ -351,7 +351,7 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
         " is not a detector"));
   }
   if (static_cast<int>(config.drift_policy) < 0 ||
-      config.drift_policy > DriftPolicy::kReset) {
+      config.drift_policy > DriftPolicy::kRetrain) {
     return absl::InvalidArgumentError(absl::StrCat(
         "config.drift_policy ", static_cast<int>(config.drift_policy),
         " is not a policy"));
@@ -367,6 +367,19 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
     return absl::InvalidArgumentError(
         "config.serving averaged does not apply to rls, whose weights are "
         "already the exact least-squares fit");
+  }
+  const double ratio = config.policies.batch_gap_retrain_ratio;
+  if (!std::isfinite(ratio) || (ratio != 0 && ratio < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.policies.batch_gap_retrain_ratio must be 0 (never) or a "
+        "finite ratio >= 1, got ",
+        ratio));
+  }
+  if (config.policies.retrain_samples == 0) {
+    config.policies.retrain_samples = kDefaultPolicyWindow;
+  }
+  if (config.policies.batch_gap_window == 0) {
+    config.policies.batch_gap_window = kDefaultPolicyWindow;
   }
   if (config.drift_detector == DriftDetectorKind::kUnspecified) {
     config.drift_detector = DriftDetectorKind::kAdwin;

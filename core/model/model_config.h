@@ -50,10 +50,25 @@ enum class LossKind {
 // detection"); unspecified means ADWIN.
 enum class DriftDetectorKind { kUnspecified, kNone, kAdwin, kPageHinkley };
 
-// What a detected drift does: alert (count and report it, the default) or
+// What a detected drift does: alert (count and report it, the default),
 // reset (also forget the update rule's per-coordinate state, keeping the
-// weights, so that the model adapts as fast as a new one).
-enum class DriftPolicy { kUnspecified, kAlert, kReset };
+// weights, so that the model adapts as fast as a new one) or retrain (also
+// start the retrain of ModelPolicies; the service's work, not the model's).
+enum class DriftPolicy { kUnspecified, kAlert, kReset, kRetrain };
+
+// What the service does on its own for a model (retrains, gap
+// measurements); the model only carries them. Zeros mean the defaults
+// WithDefaults fills in, or "never".
+struct ModelPolicies {
+  uint64_t retrain_samples = 0;  // WithDefaults: kDefaultPolicyWindow
+  std::string retrain_dataset;   // set: retrain from it instead
+  uint64_t batch_gap_every = 0;  // 0: never
+  uint64_t batch_gap_window = 0;  // WithDefaults: kDefaultPolicyWindow
+  double batch_gap_retrain_ratio = 0;  // 0: never; else >= 1
+
+  friend bool operator==(const ModelPolicies&, const ModelPolicies&) = default;
+};
+inline constexpr uint64_t kDefaultPolicyWindow = 10'000;
 
 // Which weights Predict serves (docs/LEARNING.md, "Iterate averaging"):
 // the live ones the update rule moves, their running average, or (auto, the
@@ -107,6 +122,7 @@ struct ModelConfig {
   DriftDetectorKind drift_detector = DriftDetectorKind::kUnspecified;
   DriftPolicy drift_policy = DriftPolicy::kUnspecified;
   Serving serving = Serving::kUnspecified;
+  ModelPolicies policies;
 
   friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
 };

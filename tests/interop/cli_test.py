@@ -300,6 +300,19 @@ class CliTest(unittest.TestCase):
         self.assertEqual(config["rls_ridge"], 0.01)
         self.assertEqual(config["rls_forgetting"], 0.999)
         self.assertTrue(config["disable_standardization"])
+        policies = json.loads(self.run_ok(
+            "create", "watched_gap", "--task", "regression", "--features",
+            "4", "--drift_policy", "retrain", "--policy_retrain_samples",
+            "500", "--batch_gap_every", "1000", "--batch_gap_window", "300",
+            "--batch_gap_retrain_ratio", "1.5",
+            "--json").stdout)["config"]["policies"]
+        self.assertEqual(policies, {
+            "retrain_samples": "500", "retrain_dataset": "",
+            "batch_gap_every": "1000",
+            "batch_gap_window": "300", "batch_gap_retrain_ratio": 1.5})
+        self.assert_fails(["create", "x", "--task", "binary", "--features",
+                           "2", "--batch_gap_retrain_ratio", "0.5"],
+                          "batch_gap_retrain_ratio must be 0")
         self.assert_fails(["create", "x", "--task", "binary", "--features",
                            "2", "--drift_detector", "cusum"],
                           "--drift_detector must be one of none, adwin, "

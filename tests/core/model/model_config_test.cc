@@ -75,9 +75,31 @@ TEST(ModelConfigTest, WithDefaultsKeepsExplicitSettings) {
   config.drift_detector = DriftDetectorKind::kPageHinkley;
   config.drift_policy = DriftPolicy::kReset;
   config.serving = Serving::kLive;
+  config.policies = {.retrain_samples = 7,
+                     .retrain_dataset = "d",
+                     .batch_gap_every = 100,
+                     .batch_gap_window = 50,
+                     .batch_gap_retrain_ratio = 1.5};
   absl::StatusOr<ModelConfig> full = WithDefaults(config);
   ASSERT_THAT(full, IsOk());
   EXPECT_EQ(*full, config);
+}
+
+TEST(ModelConfigTest, PolicyWindowsDefaultAndTheGapRatioIsAtLeastOne) {
+  ModelConfig config;
+  config.task = Task::kRegression;
+  config.num_features = 2;
+  absl::StatusOr<ModelConfig> full = WithDefaults(config);
+  ASSERT_THAT(full, IsOk());
+  EXPECT_EQ(full->policies.retrain_samples, kDefaultPolicyWindow);
+  EXPECT_EQ(full->policies.batch_gap_window, kDefaultPolicyWindow);
+  EXPECT_EQ(full->policies.batch_gap_every, 0u);
+  for (const double ratio : {0.5, -1.0, double{NAN}, double{INFINITY}}) {
+    config.policies.batch_gap_retrain_ratio = ratio;
+    EXPECT_THAT(WithDefaults(config).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("batch_gap_retrain_ratio")));
+  }
 }
 
 TEST(ModelConfigTest, WithDefaultsIsIdempotent) {
