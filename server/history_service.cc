@@ -18,7 +18,7 @@ namespace {
 
 constexpr uint64_t kDefaultGapWindow = 10'000;
 
-absl::Status NoSampleLog() {
+absl::Status NoDataDirectory() {
   return absl::FailedPreconditionError(
       "past states are rebuilt from the data directory, which this server "
       "does not have");
@@ -48,7 +48,7 @@ absl::Status LearnerService::PredictInThePast(LiveModel& model,
   if (version == current->version()) {
     return PredictFromState(*current, request, response);
   }
-  if (store_ == nullptr) return NoSampleLog();
+  if (store_ == nullptr) return NoDataDirectory();
   ASSIGN_OR_RETURN(const LinearModel past, store_->PastState(model, version));
   return PredictFromState(past, request, response);
 }
@@ -56,7 +56,7 @@ absl::Status LearnerService::PredictInThePast(LiveModel& model,
 absl::Status LearnerService::MeasureGap(
     LiveModel& model, const v1::MeasureBatchGapRequest& request,
     v1::BatchGap* response) {
-  if (store_ == nullptr) return NoSampleLog();
+  if (store_ == nullptr) return NoDataDirectory();
   const bool regression = model.config.task == Task::kRegression;
   ASSIGN_OR_RETURN(
       const FitAlgorithm algorithm,

@@ -232,13 +232,19 @@ absl::Status ModelStore::Checkpoint(LiveModel& model, When when,
   return model.log->RemoveSegmentsBefore(oldest_kept);
 }
 
+namespace {
+
+absl::Status NoSampleLog() {
+  return absl::FailedPreconditionError(
+      "this model keeps no sample log to read its past from (Kafka mode: the "
+      "samples are in the model's topic)");
+}
+
+}  // namespace
+
 absl::StatusOr<LinearModel> ModelStore::PastState(LiveModel& model,
                                                   uint64_t version) {
-  if (model.log == nullptr) {
-    return absl::FailedPreconditionError(
-        "past states are rebuilt from the sample log, which this model does "
-        "not have (Kafka mode, or a server without --data_dir)");
-  }
+  if (model.log == nullptr) return NoSampleLog();
   absl::MutexLock lock(&model.checkpoint_mu);  // no pruning meanwhile
   return RebuildModelAt(model.dir, fs_, *model.log, version, DecodeState);
 }
@@ -247,11 +253,7 @@ absl::StatusOr<OnlineBatchGap> ModelStore::MeasureGap(LiveModel& model,
                                                       uint64_t from_version,
                                                       uint64_t to_version,
                                                       FitAlgorithm algorithm) {
-  if (model.log == nullptr) {
-    return absl::FailedPreconditionError(
-        "the gap is measured on the sample log, which this model does not "
-        "have (Kafka mode, or a server without --data_dir)");
-  }
+  if (model.log == nullptr) return NoSampleLog();
   absl::MutexLock lock(&model.checkpoint_mu);
   return MeasureOnlineBatchGap(model.dir, fs_, *model.log, from_version,
                                to_version, algorithm, DecodeState);
@@ -260,11 +262,7 @@ absl::StatusOr<OnlineBatchGap> ModelStore::MeasureGap(LiveModel& model,
 absl::StatusOr<ExampleBatch> ModelStore::ReadSamples(LiveModel& model,
                                                      uint64_t from_version,
                                                      uint64_t to_version) {
-  if (model.log == nullptr) {
-    return absl::FailedPreconditionError(
-        "this model has no sample log (Kafka mode, or a server without "
-        "--data_dir)");
-  }
+  if (model.log == nullptr) return NoSampleLog();
   absl::MutexLock lock(&model.checkpoint_mu);
   if (from_version < model.log->first_version()) {
     return absl::OutOfRangeError(absl::StrCat(
