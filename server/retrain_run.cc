@@ -56,9 +56,11 @@ absl::StatusOr<TrainAndHoldout> CheckAndSplit(const ExampleBatch& data,
                                               const v1::RetrainRequest& request,
                                               const LiveModel& model) {
   if (absl::Status s = ValidateBatch(data, model.config); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dataset '", request.dataset_id(),
-                     "' does not fit model '", model.name, "': ", s.message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        request.dataset_id().empty()
+            ? "the model's recent samples"
+            : absl::StrCat("the rows of dataset '", request.dataset_id(), "'"),
+        " do not fit model '", model.name, "': ", s.message()));
   }
   TrainAndHoldout split = Split(data, request.holdout_fraction(),
                                 request.seed() == 0 ? 1 : request.seed());

@@ -177,5 +177,31 @@ TEST_F(MetricsTest, CheckpointWritesAreTimed) {
       after["streamfit_fsync_duration_seconds_count{kind=\"checkpoint\"}"], 0);
 }
 
+TEST_F(MetricsTest, TheLatestBatchGapAndTheDriftCountAreExported) {
+  StartWithModel();
+  ASSERT_TRUE(ObserveRange(0, 200).ok());
+  const Scrape before = Metrics();
+  EXPECT_EQ(before["streamfit_model_drifts_detected_total{model=\"m\"}"], 0);
+  EXPECT_EQ(before.types.at("streamfit_model_drifts_detected_total"),
+            "counter");
+  EXPECT_FALSE(before.Has("streamfit_model_batch_gap_ratio{model=\"m\"}"));
+
+  v1::MeasureBatchGapRequest request;
+  request.set_model("m");
+  request.set_window(100);
+  v1::BatchGap gap;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->MeasureBatchGap(&context, request, &gap).ok());
+  const Scrape after = Metrics();
+  EXPECT_DOUBLE_EQ(after["streamfit_model_batch_gap_ratio{model=\"m\"}"],
+                   gap.ratio());
+  EXPECT_DOUBLE_EQ(
+      after["streamfit_model_batch_gap_loss{model=\"m\",fit=\"online\"}"],
+      gap.online_loss());
+  EXPECT_DOUBLE_EQ(
+      after["streamfit_model_batch_gap_loss{model=\"m\",fit=\"batch\"}"],
+      gap.batch_loss());
+}
+
 }  // namespace
 }  // namespace streamfit::testing
