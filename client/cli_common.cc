@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "client/cli_flags.h"
 #include "client/retrain_flags.h"
 #include "core/data/csv_reader.h"
@@ -154,6 +155,14 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
   }
   if (json.empty() || json.back() != '\n') json += '\n';
   return json;
+}
+
+std::string DescribeBatchGap(const v1::BatchGap& gap) {
+  return absl::StrFormat(
+      "samples %d..%d: online loss %.6g, batch optimum (%s) %.6g, gap %.6g "
+      "(%.3fx), measured in %.2f s",
+      gap.from_version() + 1, gap.to_version(), gap.online_loss(),
+      gap.algorithm(), gap.batch_loss(), gap.gap(), gap.ratio(), gap.seconds());
 }
 
 }  // namespace streamfit

@@ -56,6 +56,9 @@ absl::Status WithCurrentVersion(LearnerClient& client, const std::string& name,
 // Prints `message` as JSON (ToJson) to stdout.
 absl::Status PrintJson(const google::protobuf::Message& message);
 
+// One line: the window, both losses, the gap and how long it took.
+std::string DescribeBatchGap(const v1::BatchGap& gap);
+
 // "regression", "binary", "multiclass"; "unspecified" for anything else.
 std::string TaskName(v1::Task task);
 // The inverse of TaskName; a usage error for an unknown name.

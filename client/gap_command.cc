@@ -4,7 +4,6 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/str_format.h"
 #include "client/cli_common.h"
 #include "client/cli_flags.h"
 #include "client/commands.h"
@@ -24,11 +23,7 @@ absl::Status RunGap(LearnerClient& client, const Args& args) {
   request.set_algorithm(absl::GetFlag(FLAGS_fit));
   ASSIGN_OR_RETURN(const v1::BatchGap gap, client.MeasureBatchGap(request));
   if (absl::GetFlag(FLAGS_json)) return PrintJson(gap);
-  std::cout << absl::StrFormat(
-      "samples %d..%d: online loss %.6g, batch optimum (%s) %.6g, gap %.6g "
-      "(%.3fx), measured in %.2f s\n",
-      gap.from_version() + 1, gap.to_version(), gap.online_loss(),
-      gap.algorithm(), gap.batch_loss(), gap.gap(), gap.ratio(), gap.seconds());
+  std::cout << DescribeBatchGap(gap) << "\n";
   return absl::OkStatus();
 }
 

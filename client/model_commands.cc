@@ -160,6 +160,9 @@ absl::Status PrintModel(const v1::ModelInfo& info) {
             << DescribeMetrics(info, info.metrics_since_lineage()) << "\n";
   std::cout << "lifetime:  " << DescribeMetrics(info, info.lifetime_metrics())
             << "\n";
+  if (info.has_batch_gap()) {
+    std::cout << "gap:       " << DescribeBatchGap(info.batch_gap()) << "\n";
+  }
   std::cout << "lineage:\n";
   for (const v1::ModelLineage& event : info.lineage()) {
     std::cout << "  " << DescribeEvent(event) << "\n";

@@ -134,6 +134,8 @@ class CliTest(unittest.TestCase):
         self.assertGreater(gap["online_loss"], gap["batch_loss"])
         self.assert_fails(["gap", "past", "--fit", "minibatch_sgd"],
                           "INVALID_ARGUMENT")
+        self.assertIn("\ngap:       samples 343..442: online loss",
+                      self.run_ok("get", "past").stdout)
 
         job = self.run_ok("retrain", "past", "--recent_samples", "300",
                           "--algorithm", "least_squares", "--wait")

@@ -30,10 +30,10 @@ class HistoryTest : public ServerTest {
     ServerTest::SetUp();
     Restart(Options());
   }
-  StreamfitServer::Options Options() {
+  StreamfitServer::Options Options(uint64_t checkpoint_every_samples = 500) {
     StreamfitServer::Options options;
     options.learner = learner_options_;
-    options.storage.checkpoint_every_samples = 500;
+    options.storage.checkpoint_every_samples = checkpoint_every_samples;
     options.storage.keep_checkpoints = 3;
     return options;
   }
@@ -158,6 +158,9 @@ TEST_F(HistoryTest,
 }
 
 TEST_F(HistoryTest, VersionsAfterARetrainSwapAreTheSwappedModels) {
+  // No checkpoint but the creation's, the swap's and the restart's: every
+  // version stays reachable.
+  Restart(Options(/*checkpoint_every_samples=*/1'000'000));
   Create("m", v1::TASK_REGRESSION, 3);
   for (size_t end = 50; end <= 1000; end += 50) {
     ObserveRange(end - 50, end);
@@ -192,9 +195,11 @@ TEST_F(HistoryTest, VersionsAfterARetrainSwapAreTheSwappedModels) {
     ObserveRange(end - 50, end);
     Record();
   }
+  EXPECT_EQ(CheckpointVersions(), (std::vector<uint64_t>{0, 1000}));
   ExpectRecordedAnswers(0);
-  Restart(Options());
-  ExpectRecordedAnswers(CheckpointVersions().front());
+  Restart(Options(/*checkpoint_every_samples=*/1'000'000));
+  EXPECT_EQ(CheckpointVersions(), (std::vector<uint64_t>{0, 1000, 1500}));
+  ExpectRecordedAnswers(0);
 
   // A retrain needs a dataset or recent samples.
   retrain.set_recent_samples(0);
