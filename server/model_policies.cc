@@ -51,7 +51,8 @@ void ModelPolicyRunner::Check() {
         v1::MeasureBatchGapRequest request;
         request.set_window(model->config.policies.batch_gap_window);
         v1::BatchGap gap;
-        const absl::Status measured = service_->MeasureGap(*model, request, &gap);
+        const absl::Status measured =
+            service_->MeasureGap(*model, request, &gap);
         const double threshold = model->config.policies.batch_gap_retrain_ratio;
         if (!measured.ok()) {
           logging::Error("policy.gap_failed",
@@ -81,20 +82,19 @@ void ModelPolicyRunner::StartRetrain(std::shared_ptr<LiveModel> model,
   } else {
     request.set_dataset_id(policies.retrain_dataset);
   }
-  request.set_algorithm(model->config.task == Task::kRegression
-                            ? "least_squares"
-                            : "lbfgs");
+  request.set_algorithm(
+      model->config.task == Task::kRegression ? "least_squares" : "lbfgs");
   request.set_holdout_fraction(0.2);
   request.set_swap_policy(v1::SWAP_IF_BETTER);
   const absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(request);
   if (!job.ok()) {
     // One job per model at a time: the policy waits for the next trigger.
     if (absl::StrContains(job.status().message(), "already has")) return;
-    logging::Error("policy.retrain_failed",
-                   absl::StrCat("policy retrain of model '", model->name,
-                                "' after ", reason, ": ",
-                                job.status().message()),
-                   {{"model", model->name}});
+    logging::Error(
+        "policy.retrain_failed",
+        absl::StrCat("policy retrain of model '", model->name, "' after ",
+                     reason, ": ", job.status().message()),
+        {{"model", model->name}});
     return;
   }
   logging::Info("policy.retrain",

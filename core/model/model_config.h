@@ -60,10 +60,10 @@ enum class DriftPolicy { kUnspecified, kAlert, kReset, kRetrain };
 // measurements); the model only carries them. Zeros mean the defaults
 // WithDefaults fills in, or "never".
 struct ModelPolicies {
-  uint64_t retrain_samples = 0;  // WithDefaults: kDefaultPolicyWindow
-  std::string retrain_dataset;   // set: retrain from it instead
-  uint64_t batch_gap_every = 0;  // 0: never
-  uint64_t batch_gap_window = 0;  // WithDefaults: kDefaultPolicyWindow
+  uint64_t retrain_samples = 0;        // WithDefaults: kDefaultPolicyWindow
+  std::string retrain_dataset;         // set: retrain from it instead
+  uint64_t batch_gap_every = 0;        // 0: never
+  uint64_t batch_gap_window = 0;       // WithDefaults: kDefaultPolicyWindow
   double batch_gap_retrain_ratio = 0;  // 0: never; else >= 1
 
   friend bool operator==(const ModelPolicies&, const ModelPolicies&) = default;

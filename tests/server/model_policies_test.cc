@@ -48,7 +48,8 @@ class ModelPoliciesTest : public ServerTest {
     grpc::ClientContext context;
     v1::ListRetrainJobsResponse response;
     EXPECT_TRUE(
-        stub_->ListRetrainJobs(&context, v1::ListRetrainJobsRequest(), &response)
+        stub_
+            ->ListRetrainJobs(&context, v1::ListRetrainJobsRequest(), &response)
             .ok());
     return {response.jobs().begin(), response.jobs().end()};
   }
