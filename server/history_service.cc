@@ -26,15 +26,6 @@ absl::Status NoDataDirectory() {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* LearnerService::OnHistoryWorker(
-    grpc::CallbackServerContext* context, std::function<absl::Status()> work) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  history_worker_.Run([reactor, work = std::move(work)] {
-    reactor->Finish(ToGrpcStatus(work()));
-  });
-  return reactor;
-}
-
 absl::Status LearnerService::PredictInThePast(LiveModel& model,
                                               const v1::PredictRequest& request,
                                               v1::PredictResponse* response) {

@@ -126,10 +126,11 @@ void LearnerService::DescribeModel(const LiveModel& model,
   }
 }
 
-grpc::ServerUnaryReactor* LearnerService::OnFileWorker(
-    grpc::CallbackServerContext* context, std::function<absl::Status()> work) {
+grpc::ServerUnaryReactor* LearnerService::OnWorker(
+    FileWorker& worker, grpc::CallbackServerContext* context,
+    std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  file_worker_.Run([reactor, work = std::move(work)] {
+  worker.Run([reactor, work = std::move(work)] {
     reactor->Finish(ToGrpcStatus(work()));
   });
   return reactor;

@@ -4,6 +4,7 @@
 #define STREAMFIT_SERVER_LEARNER_SERVICE_H_
 
 #include <functional>
+#include <utility>
 
 #include "server/dataset_store.h"
 #include "server/file_worker.h"
@@ -146,12 +147,20 @@ class LearnerService final : public v1::Learner::CallbackService {
   // FAILED_PRECONDITION without a store.
   absl::StatusOr<std::string> SavedSnapshotPath(absl::string_view field,
                                                 const std::string& name) const;
-  // Runs `work` on the file worker and finishes the call with its status.
+  // Runs `work` on `worker` and finishes the call with its status.
+  static grpc::ServerUnaryReactor* OnWorker(
+      FileWorker& worker, grpc::CallbackServerContext* context,
+      std::function<absl::Status()> work);
   grpc::ServerUnaryReactor* OnFileWorker(grpc::CallbackServerContext* context,
-                                         std::function<absl::Status()> work);
-  // The same on the history worker (history_service.cc).
+                                         std::function<absl::Status()> work) {
+    return OnWorker(file_worker_, context, std::move(work));
+  }
+  // The history worker: rebuilds of past states (history_service.cc).
   grpc::ServerUnaryReactor* OnHistoryWorker(
-      grpc::CallbackServerContext* context, std::function<absl::Status()> work);
+      grpc::CallbackServerContext* context,
+      std::function<absl::Status()> work) {
+    return OnWorker(history_worker_, context, std::move(work));
+  }
   // Predict as the model was at request.at_version (history worker).
   absl::Status PredictInThePast(LiveModel& model,
                                 const v1::PredictRequest& request,

@@ -112,10 +112,14 @@ class CliTest(unittest.TestCase):
                     "10")
         self.run_ok("observe", "past", "--file", "-",
                     stdin="".join(rows[:200]))
-        then = self.run_ok("predict", "past", "--file", "-",
-                           stdin="".join(rows[:20])).stdout
+        # observe returns once its samples are durable and queued: reading
+        # at min_version sees them applied.
+        then = self.run_ok("predict", "past", "--file", "-", "--min_version",
+                           "200", stdin="".join(rows[:20])).stdout
         self.run_ok("observe", "past", "--file", "-",
                     stdin="".join(rows[200:]))
+        self.run_ok("predict", "past", "--file", "-", "--min_version", "442",
+                    stdin=rows[0])
         again = self.run_ok("predict", "past", "--file", "-",
                             "--at_version", "200",
                             stdin="".join(rows[:20]))

@@ -152,6 +152,8 @@ class PythonClientTest(unittest.TestCase):
                                   np.zeros(10), batch_size=5)
         self.assertEqual(error.accepted, 5)
         self.assertIn("NaN", error.message)
+        # Acked means durable and queued: applied once Predict sees it.
+        self.client.predict("narrow", X[:1], min_version=5)
         self.assertEqual(self.client.get_model("narrow").model_version, 5)
         self.assert_error(grpc.StatusCode.NOT_FOUND, self.client.observe,
                           "no-such-model", X[:2], [0, 0])
@@ -244,7 +246,8 @@ class PythonClientTest(unittest.TestCase):
         self.client.create_model("past", task="binary", num_features=30)
         first = self.client.observe("past", self.X[:300], self.y[:300])
         then = self.client.predict("past", self.X[:5], min_version=first)
-        self.client.observe("past", self.X[300:], self.y[300:])
+        last = self.client.observe("past", self.X[300:], self.y[300:])
+        self.client.predict("past", self.X[:1], min_version=last)
         # The state at `first`, rebuilt: the same bits as then.
         again = self.client.predict("past", self.X[:5], at_version=first)
         np.testing.assert_array_equal(again, then)
