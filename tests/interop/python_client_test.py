@@ -114,7 +114,8 @@ class PythonClientTest(unittest.TestCase):
             "configured", task="multiclass", num_features=4, num_classes=3,
             optimizer="adagrad", loss="softmax", l1=0.001, l2=0.01,
             learning_rate=0.2, hash_bits=12, interactions=["a:b", ("c", "c")],
-            class_weights=[1, 2, 3])
+            class_weights=[1, 2, 3], drift_policy="retrain",
+            policies={"batch_gap_every": 5000, "retrain_samples": 2000})
         config = info.config
         self.assertEqual(config.optimizer, streamfit.pb2.OPTIMIZER_ADAGRAD)
         self.assertEqual(config.loss, streamfit.pb2.LOSS_SOFTMAX)
@@ -124,6 +125,10 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual([(i.first, i.second) for i in config.interactions],
                          [("a", "b"), ("c", "c")])
         self.assertEqual(list(config.class_weights), [1, 2, 3])
+        self.assertEqual(config.drift_policy, streamfit.pb2.DRIFT_POLICY_RETRAIN)
+        self.assertEqual(config.policies.batch_gap_every, 5000)
+        self.assertEqual(config.policies.retrain_samples, 2000)
+        self.assertEqual(config.policies.batch_gap_window, 10000)  # default
         X = np.eye(3, 4, dtype=np.float32)
         self.client.observe("configured", X, [0, 1, 2])
         proba = self.client.predict_proba("configured", X, min_version=3)

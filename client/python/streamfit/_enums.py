@@ -29,8 +29,10 @@ def fill(msg: message.Message, settings: Mapping[str, Any]) -> None:
     """Sets msg's fields from `settings` (field name -> value).
 
     Enum fields take short names (see enum_value); repeated fields take any
-    iterable; `interactions` takes "a:b" strings or (a, b) pairs. Raises
-    TypeError for a name msg does not have and ValueError for a bad value.
+    iterable; `interactions` takes "a:b" strings or (a, b) pairs; message
+    fields (`policies`) take a mapping of their own settings or a message.
+    Raises TypeError for a name msg does not have and ValueError for a bad
+    value.
     """
     fields = msg.DESCRIPTOR.fields_by_name
     for name, value in settings.items():
@@ -48,6 +50,11 @@ def fill(msg: message.Message, settings: Mapping[str, Any]) -> None:
                 msg.interactions.add(first=first, second=second)
         elif field.label == descriptor.FieldDescriptor.LABEL_REPEATED:
             getattr(msg, name).extend(value)
+        elif field.message_type is not None:
+            if isinstance(value, message.Message):
+                getattr(msg, name).CopyFrom(value)
+            else:
+                fill(getattr(msg, name), value)
         elif field.enum_type is not None:
             setattr(msg, name, enum_value(field, value))
         else:
