@@ -16,6 +16,8 @@ struct MethodRole {
   Role role;
 };
 
+// One method per line (clang-format would pack the table into columns).
+// clang-format off
 constexpr MethodRole kMethodRoles[] = {
     {"Predict", Role::kPredictor},
     {"GetModel", Role::kPredictor},
@@ -39,6 +41,7 @@ constexpr MethodRole kMethodRoles[] = {
     {"Restore", Role::kAdmin},
     {"DeleteSnapshot", Role::kAdmin},
 };
+// clang-format on
 
 // The Open Inference Protocol: liveness and readiness are open like health
 // checking; the rest reads models.
