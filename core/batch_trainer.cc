@@ -276,10 +276,7 @@ absl::StatusOr<Params> MinibatchSgd(const Problem& p,
 
 absl::StatusOr<Params> LeastSquares(const Problem& p,
                                     const FitOptions& options) {
-  if (p.config.task != Task::kRegression) {
-    return absl::InvalidArgumentError(
-        "least_squares fits regression models only; use lbfgs");
-  }
+  RETURN_IF_ERROR(CheckFitsTask(FitAlgorithm::kLeastSquares, p.config.task));
   const Eigen::Index n = p.data.z.rows(), d = p.data.z.cols();
   const double l2 = *p.config.l2;
   // Rows scaled by sqrt(weight): [z 1] theta ~ target.
@@ -423,6 +420,19 @@ absl::StatusOr<LinearModel> Fit(const ModelConfig& config,
   return LinearModel::FromParameters(p.config, std::move(p.feature_stats),
                                      std::move(p.label_stats), std::move(x->w),
                                      std::move(x->b), data);
+}
+
+absl::Status CheckFitsTask(FitAlgorithm algorithm, Task task) {
+  if (algorithm == FitAlgorithm::kLeastSquares && task != Task::kRegression) {
+    return absl::InvalidArgumentError(
+        "least_squares fits regression models only; use lbfgs");
+  }
+  return absl::OkStatus();
+}
+
+FitAlgorithm OptimumAlgorithm(Task task) {
+  return task == Task::kRegression ? FitAlgorithm::kLeastSquares
+                                   : FitAlgorithm::kLbfgs;
 }
 
 double PredictionLoss(Task task, const Prediction& pred, double label) {

@@ -30,6 +30,13 @@ enum class FitAlgorithm {
   kLbfgs,
 };
 
+// OK if `algorithm` fits models of `task`: INVALID_ARGUMENT for
+// least_squares and a classifier.
+absl::Status CheckFitsTask(FitAlgorithm algorithm, Task task);
+// The batch optimum's algorithm for `task`: exact least squares for
+// regression, L-BFGS otherwise.
+FitAlgorithm OptimumAlgorithm(Task task);
+
 // Names: full_batch_gd, minibatch_sgd, least_squares, lbfgs.
 absl::string_view FitAlgorithmName(FitAlgorithm algorithm);
 absl::StatusOr<FitAlgorithm> ParseFitAlgorithm(absl::string_view name);

@@ -14,17 +14,6 @@
 #include "server/unary_answer.h"
 
 namespace streamfit {
-namespace {
-
-constexpr uint64_t kDefaultGapWindow = 10'000;
-
-absl::Status NoDataDirectory() {
-  return absl::FailedPreconditionError(
-      "past states are rebuilt from the data directory, which this server "
-      "does not have");
-}
-
-}  // namespace
 
 absl::Status LearnerService::PredictInThePast(LiveModel& model,
                                               const v1::PredictRequest& request,
@@ -48,24 +37,19 @@ absl::Status LearnerService::MeasureGap(
     LiveModel& model, const v1::MeasureBatchGapRequest& request,
     v1::BatchGap* response) {
   if (store_ == nullptr) return NoDataDirectory();
-  const bool regression = model.config.task == Task::kRegression;
-  ASSIGN_OR_RETURN(
-      const FitAlgorithm algorithm,
-      ParseFitAlgorithm(request.algorithm().empty()
-                            ? (regression ? "least_squares" : "lbfgs")
-                            : request.algorithm()));
+  FitAlgorithm algorithm = OptimumAlgorithm(model.config.task);
+  if (!request.algorithm().empty()) {
+    ASSIGN_OR_RETURN(algorithm, ParseFitAlgorithm(request.algorithm()));
+  }
   if (algorithm == FitAlgorithm::kMinibatchSgd) {
     return absl::InvalidArgumentError(
         "the batch optimum is fitted by least_squares, lbfgs or "
         "full_batch_gd");
   }
-  if (algorithm == FitAlgorithm::kLeastSquares && !regression) {
-    return absl::InvalidArgumentError(
-        "least_squares fits regression models only; use lbfgs");
-  }
+  RETURN_IF_ERROR(CheckFitsTask(algorithm, model.config.task));
   const uint64_t to = model.learner.Current()->version();
   const uint64_t window =
-      request.window() == 0 ? kDefaultGapWindow : request.window();
+      request.window() == 0 ? kDefaultRecentSamples : request.window();
   // A retrain swap or a Restore replaced the state without a sample, so the
   // log replays no further back than the newest of them.
   const Lineage lineage = model.GetLineage();

@@ -147,6 +147,8 @@ class LearnerService final : public v1::Learner::CallbackService {
   // FAILED_PRECONDITION without a store.
   absl::StatusOr<std::string> SavedSnapshotPath(absl::string_view field,
                                                 const std::string& name) const;
+  // FAILED_PRECONDITION: what needs --data_dir (store_ is null).
+  static absl::Status NoDataDirectory();
   // Runs `work` on `worker` and finishes the call with its status.
   static grpc::ServerUnaryReactor* OnWorker(
       FileWorker& worker, grpc::CallbackServerContext* context,

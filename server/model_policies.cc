@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/batch_trainer.h"
 #include "server/logging.h"
 
 namespace streamfit {
@@ -83,7 +84,7 @@ void ModelPolicyRunner::StartRetrain(std::shared_ptr<LiveModel> model,
     request.set_dataset_id(policies.retrain_dataset);
   }
   request.set_algorithm(
-      model->config.task == Task::kRegression ? "least_squares" : "lbfgs");
+      std::string(FitAlgorithmName(OptimumAlgorithm(model->config.task))));
   request.set_holdout_fraction(0.2);
   request.set_swap_policy(v1::SWAP_IF_BETTER);
   const absl::StatusOr<v1::RetrainJob> job = jobs_->Submit(request);

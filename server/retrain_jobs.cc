@@ -156,11 +156,7 @@ absl::StatusOr<v1::RetrainJob> RetrainJobs::Submit(
       const FitAlgorithm algorithm,
       ParseFitAlgorithm(request.algorithm().empty() ? "full_batch_gd"
                                                     : request.algorithm()));
-  if (algorithm == FitAlgorithm::kLeastSquares &&
-      model->config.task != Task::kRegression) {
-    return absl::InvalidArgumentError(
-        "least_squares fits regression models only; use lbfgs");
-  }
+  RETURN_IF_ERROR(CheckFitsTask(algorithm, model->config.task));
   const double h = request.holdout_fraction();
   if (!(h >= 0 && h < 1)) {
     return absl::InvalidArgumentError(

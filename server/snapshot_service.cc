@@ -13,13 +13,10 @@
 #include "server/snapshot_files.h"
 
 namespace streamfit {
-namespace {
 
-absl::Status NoDataDirectory() {
+absl::Status LearnerService::NoDataDirectory() {
   return absl::FailedPreconditionError("the server has no data directory");
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> LearnerService::SavedSnapshotPath(
     absl::string_view field, const std::string& name) const {

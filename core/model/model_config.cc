@@ -376,10 +376,10 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
         ratio));
   }
   if (config.policies.retrain_samples == 0) {
-    config.policies.retrain_samples = kDefaultPolicyWindow;
+    config.policies.retrain_samples = kDefaultRecentSamples;
   }
   if (config.policies.batch_gap_window == 0) {
-    config.policies.batch_gap_window = kDefaultPolicyWindow;
+    config.policies.batch_gap_window = kDefaultRecentSamples;
   }
   if (config.drift_detector == DriftDetectorKind::kUnspecified) {
     config.drift_detector = DriftDetectorKind::kAdwin;

@@ -60,15 +60,17 @@ enum class DriftPolicy { kUnspecified, kAlert, kReset, kRetrain };
 // measurements); the model only carries them. Zeros mean the defaults
 // WithDefaults fills in, or "never".
 struct ModelPolicies {
-  uint64_t retrain_samples = 0;        // WithDefaults: kDefaultPolicyWindow
+  uint64_t retrain_samples = 0;        // WithDefaults: kDefaultRecentSamples
   std::string retrain_dataset;         // set: retrain from it instead
   uint64_t batch_gap_every = 0;        // 0: never
-  uint64_t batch_gap_window = 0;       // WithDefaults: kDefaultPolicyWindow
+  uint64_t batch_gap_window = 0;       // WithDefaults: kDefaultRecentSamples
   double batch_gap_retrain_ratio = 0;  // 0: never; else >= 1
 
   friend bool operator==(const ModelPolicies&, const ModelPolicies&) = default;
 };
-inline constexpr uint64_t kDefaultPolicyWindow = 10'000;
+// The recent samples a gap measurement or a policy retrain covers unless
+// told otherwise.
+inline constexpr uint64_t kDefaultRecentSamples = 10'000;
 
 // Which weights Predict serves (docs/LEARNING.md, "Iterate averaging"):
 // the live ones the update rule moves, their running average, or (auto, the

@@ -164,12 +164,7 @@ absl::Status SampleLog::Replay(
     ASSIGN_OR_RETURN(const std::string data, fs_->ReadFile(paths[i]));
     size_t pos = 0;
     while (pos < data.size()) {
-      // Records wholly before from_version are only sized, not decoded.
-      absl::StatusOr<ParsedLogRecord> parsed = ParseLogRecord(data, pos, false);
-      if (parsed.ok() &&
-          parsed->start_version + parsed->batch.size() > from_version) {
-        parsed = ParseLogRecord(data, pos, true);
-      }
+      absl::StatusOr<ParsedLogRecord> parsed = ParseLogRecord(data, pos, true);
       if (!parsed.ok()) {
         return absl::DataLossError(absl::StrCat(
             paths[i],

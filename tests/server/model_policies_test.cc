@@ -15,35 +15,6 @@ namespace {
 
 class ModelPoliciesTest : public ServerTest {
  protected:
-  void CreateWith(const v1::ModelConfig& config) {
-    v1::CreateModelRequest request;
-    request.set_name("m");
-    *request.mutable_config() = config;
-    request.mutable_config()->set_task(v1::TASK_REGRESSION);
-    request.mutable_config()->set_num_features(3);
-    v1::ModelInfo info;
-    grpc::ClientContext context;
-    const grpc::Status status = stub_->CreateModel(&context, request, &info);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
-
-  // Observes `examples` [begin, end), labels negated when `flip`.
-  void ObserveAll(const std::vector<v1::Example>& examples, size_t begin,
-                  size_t end, bool flip) {
-    std::vector<v1::ObserveRequest> messages;
-    for (size_t i = begin; i < end; i += 100) {
-      v1::ObserveRequest& message = messages.emplace_back();
-      message.set_model("m");
-      for (size_t j = i; j < i + 100 && j < end; ++j) {
-        v1::Example* e = message.add_examples();
-        *e = examples[j];
-        if (flip) e->set_label(-e->label());
-      }
-    }
-    v1::ObserveResponse response;
-    ASSERT_TRUE(Observe(messages, &response).ok());
-  }
-
   std::vector<v1::RetrainJob> Jobs() {
     grpc::ClientContext context;
     v1::ListRetrainJobsResponse response;
@@ -84,10 +55,10 @@ TEST_F(ModelPoliciesTest, ADriftStartsARetrainOfTheRecentSamples) {
   v1::ModelConfig config;
   config.set_drift_policy(v1::DRIFT_POLICY_RETRAIN);
   config.mutable_policies()->set_retrain_samples(1000);
-  CreateWith(config);
-  ObserveAll(examples_, 0, 2000, false);
+  Create("m", v1::TASK_REGRESSION, 3, 0, config);
+  ObserveLabeled(examples_, 0, 2000, false);
   EXPECT_TRUE(Jobs().empty());  // a stationary stream starts nothing
-  ObserveAll(examples_, 2000, 4000, true);  // the true weights negated
+  ObserveLabeled(examples_, 2000, 4000, true);  // the true weights negated
   ASSERT_GE(Info().metrics().drifts_detected(), 1u);
 
   const v1::RetrainJob job = FinishedJob();
@@ -104,8 +75,8 @@ TEST_F(ModelPoliciesTest, TheGapIsMeasuredEveryNSamplesAndItsRatioRetrains) {
   config.mutable_policies()->set_batch_gap_every(500);
   config.mutable_policies()->set_batch_gap_window(300);
   config.mutable_policies()->set_batch_gap_retrain_ratio(1);
-  CreateWith(config);
-  ObserveAll(examples_, 0, 1500, false);
+  Create("m", v1::TASK_REGRESSION, 3, 0, config);
+  ObserveLabeled(examples_, 0, 1500, false);
   v1::ModelInfo info;
   for (int i = 0; i < 600; ++i) {
     info = Info();
@@ -125,9 +96,9 @@ TEST_F(ModelPoliciesTest, TheGapIsMeasuredEveryNSamplesAndItsRatioRetrains) {
 }
 
 TEST_F(ModelPoliciesTest, WithoutPoliciesNothingStarts) {
-  CreateWith(v1::ModelConfig());
-  ObserveAll(examples_, 0, 2000, false);
-  ObserveAll(examples_, 2000, 4000, true);
+  Create("m", v1::TASK_REGRESSION, 3);
+  ObserveLabeled(examples_, 0, 2000, false);
+  ObserveLabeled(examples_, 2000, 4000, true);
   ASSERT_GE(Info().metrics().drifts_detected(), 1u);
   // The policy loop runs every 100 ms: give it several rounds.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -56,11 +56,14 @@ class ServerTest : public ::testing::Test {
     StartServer(std::move(options));
   }
 
-  // Creates a model; fails the test on error.
+  // Creates a model (`config` with the task and sizes given); fails the
+  // test on error.
   v1::ModelInfo Create(const std::string& name, v1::Task task,
-                       uint32_t features, uint32_t classes = 0) {
+                       uint32_t features, uint32_t classes = 0,
+                       const v1::ModelConfig& config = {}) {
     v1::CreateModelRequest request;
     request.set_name(name);
+    *request.mutable_config() = config;
     request.mutable_config()->set_task(task);
     request.mutable_config()->set_num_features(features);
     request.mutable_config()->set_num_classes(classes);
@@ -81,6 +84,25 @@ class ServerTest : public ::testing::Test {
     }
     writer->WritesDone();
     return writer->Finish();
+  }
+
+  // Observes examples [begin, end) into model "m" in messages of 100, with
+  // labels negated when `negate_labels` (an abrupt change of the true
+  // weights); fails the test on error.
+  void ObserveLabeled(const std::vector<v1::Example>& examples, size_t begin,
+                      size_t end, bool negate_labels) {
+    std::vector<v1::ObserveRequest> messages;
+    for (size_t i = begin; i < end; i += 100) {
+      v1::ObserveRequest& message = messages.emplace_back();
+      message.set_model("m");
+      for (size_t j = i; j < i + 100 && j < end; ++j) {
+        v1::Example* e = message.add_examples();
+        *e = examples[j];
+        if (negate_labels) e->set_label(-e->label());
+      }
+    }
+    v1::ObserveResponse response;
+    ASSERT_TRUE(Observe(messages, &response).ok());
   }
 
   Learner::Options learner_options_;

@@ -36,22 +36,6 @@ class WatchModelTest : public ServerTest {
     return event;
   }
 
-  // Observes `examples`, with labels negated when `flip`.
-  void ObserveAll(const std::vector<v1::Example>& examples, bool flip) {
-    std::vector<v1::ObserveRequest> messages;
-    for (size_t i = 0; i < examples.size(); i += 100) {
-      v1::ObserveRequest& message = messages.emplace_back();
-      message.set_model("m");
-      for (size_t j = i; j < i + 100 && j < examples.size(); ++j) {
-        v1::Example* e = message.add_examples();
-        *e = examples[j];
-        if (flip) e->set_label(-e->label());
-      }
-    }
-    v1::ObserveResponse response;
-    ASSERT_TRUE(Observe(messages, &response).ok());
-  }
-
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReader<v1::ModelEvent>> watch_;
   std::vector<v1::ModelEvent::Kind> skipped_;
@@ -63,8 +47,8 @@ TEST_F(WatchModelTest, AWatcherSeesDriftRetrainRestoreAndDeletionInOrder) {
 
   // An abrupt change of the true weights.
   const std::vector<v1::Example> examples = LinearExamples(4000, 11);
-  ObserveAll({examples.begin(), examples.begin() + 2000}, false);
-  ObserveAll({examples.begin() + 2000, examples.end()}, true);
+  ObserveLabeled(examples, 0, 2000, false);
+  ObserveLabeled(examples, 2000, examples.size(), true);
   const v1::ModelEvent drift = Next(v1::ModelEvent::DRIFT_DETECTED);
   EXPECT_EQ(drift.model(), "m");
   EXPECT_GE(drift.drifts(), 1u);
@@ -106,10 +90,10 @@ TEST_F(WatchModelTest, AWatcherSeesDriftRetrainRestoreAndDeletionInOrder) {
   EXPECT_EQ(finished.retrain_job().swap_version(), 4000u);
 
   // A Restore to an earlier snapshot.
-  ObserveAll({examples.begin(), examples.begin() + 100}, false);
+  ObserveLabeled(examples, 0, 100, false);
   v1::ModelSnapshot snapshot;
   ASSERT_TRUE(SnapshotModel(*stub_, "m", &snapshot).ok());
-  ObserveAll({examples.begin(), examples.begin() + 100}, false);
+  ObserveLabeled(examples, 0, 100, false);
   {
     v1::RestoreRequest restore;
     restore.set_model("m");

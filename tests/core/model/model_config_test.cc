@@ -91,8 +91,8 @@ TEST(ModelConfigTest, PolicyWindowsDefaultAndTheGapRatioIsAtLeastOne) {
   config.num_features = 2;
   absl::StatusOr<ModelConfig> full = WithDefaults(config);
   ASSERT_THAT(full, IsOk());
-  EXPECT_EQ(full->policies.retrain_samples, kDefaultPolicyWindow);
-  EXPECT_EQ(full->policies.batch_gap_window, kDefaultPolicyWindow);
+  EXPECT_EQ(full->policies.retrain_samples, kDefaultRecentSamples);
+  EXPECT_EQ(full->policies.batch_gap_window, kDefaultRecentSamples);
   EXPECT_EQ(full->policies.batch_gap_every, 0u);
   for (const double ratio : {0.5, -1.0, double{NAN}, double{INFINITY}}) {
     config.policies.batch_gap_retrain_ratio = ratio;
