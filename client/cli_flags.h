@@ -55,6 +55,8 @@ ABSL_DECLARE_FLAG(std::string, policy_retrain_dataset);
 ABSL_DECLARE_FLAG(uint64_t, batch_gap_every);
 ABSL_DECLARE_FLAG(uint64_t, batch_gap_window);
 ABSL_DECLARE_FLAG(double, batch_gap_retrain_ratio);
+ABSL_DECLARE_FLAG(double, promote_confidence);
+ABSL_DECLARE_FLAG(uint64_t, promote_window);
 ABSL_DECLARE_FLAG(std::string, serving);
 
 // observe and predict

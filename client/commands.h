@@ -30,6 +30,7 @@ absl::Status RunJobs(LearnerClient& client, const Args& args);
 absl::Status RunRestore(LearnerClient& client, const Args& args);
 absl::Status RunWatch(LearnerClient& client, const Args& args);
 absl::Status RunGap(LearnerClient& client, const Args& args);
+absl::Status RunChallenger(LearnerClient& client, const Args& args);
 // The standard gRPC health check of --service; OK only when SERVING.
 absl::Status RunHealth(std::shared_ptr<grpc::Channel> channel,
                        const Args& args);

@@ -145,6 +145,39 @@ absl::StatusOr<v1::BatchGap> LearnerClient::MeasureBatchGap(
                    options_.timeout);
 }
 
+absl::StatusOr<v1::Challenger> LearnerClient::AddChallenger(
+    const v1::AddChallengerRequest& request) {
+  return CallUnary(*stub_, &v1::Learner::Stub::AddChallenger, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::ListChallengersResponse> LearnerClient::ListChallengers(
+    const std::string& model) {
+  v1::ListChallengersRequest request;
+  request.set_model(model);
+  return CallUnary(*stub_, &v1::Learner::Stub::ListChallengers, request,
+                   options_.timeout);
+}
+
+absl::StatusOr<v1::ModelInfo> LearnerClient::PromoteChallenger(
+    const std::string& model, const std::string& name) {
+  v1::PromoteChallengerRequest request;
+  request.set_model(model);
+  request.set_name(name);
+  return CallUnary(*stub_, &v1::Learner::Stub::PromoteChallenger, request,
+                   options_.timeout);
+}
+
+absl::Status LearnerClient::RemoveChallenger(const std::string& model,
+                                             const std::string& name) {
+  v1::RemoveChallengerRequest request;
+  request.set_model(model);
+  request.set_name(name);
+  return CallUnary(*stub_, &v1::Learner::Stub::RemoveChallenger, request,
+                   options_.timeout)
+      .status();
+}
+
 absl::StatusOr<v1::ModelSnapshot> LearnerClient::Snapshot(
     const std::string& name) {
   v1::SnapshotRequest request;

@@ -86,6 +86,14 @@ class LearnerClient {
       const v1::PredictRequest& request);
   absl::StatusOr<v1::BatchGap> MeasureBatchGap(
       const v1::MeasureBatchGapRequest& request);
+  absl::StatusOr<v1::Challenger> AddChallenger(
+      const v1::AddChallengerRequest& request);
+  absl::StatusOr<v1::ListChallengersResponse> ListChallengers(
+      const std::string& model);
+  absl::StatusOr<v1::ModelInfo> PromoteChallenger(const std::string& model,
+                                                  const std::string& name);
+  absl::Status RemoveChallenger(const std::string& model,
+                                const std::string& name);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(const std::string& name);
   absl::StatusOr<v1::ModelSnapshot> Snapshot(
       const v1::SnapshotRequest& request);

@@ -54,6 +54,10 @@ constexpr Command kCommands[] = {
      "how far the online model is from the batch optimum on its recent "
      "samples (--json: every field)",
      RunGap},
+    {"challenger", "MODEL [add NAME [flags] | promote NAME | rm NAME]",
+     "list a model's challengers; add one (create's learning flags), "
+     "promote one to serve, or remove one",
+     RunChallenger},
     {"jobs", "[ID | cancel ID]", "list, show or cancel retrain jobs", RunJobs},
     {"restore", "NAME FILE | NAME --from_snapshot SAVED [--allow_reshape]",
      "replace a model's state by a snapshot (a snapshot --out file, or one "

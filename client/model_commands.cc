@@ -43,6 +43,8 @@ std::string OriginOf(const v1::ModelInfo& info) {
       return absl::StrCat("retrained@", last.model_version());
     case v1::LINEAGE_RESTORED:
       return absl::StrCat("restored@", last.model_version());
+    case v1::LINEAGE_PROMOTED:
+      return absl::StrCat("promoted@", last.model_version());
     default:
       return "-";
   }
@@ -74,6 +76,11 @@ std::string DescribeEvent(const v1::ModelLineage& event) {
               : absl::StrCat(" of model '", event.snapshot_model(), "'"),
           " at version ", event.model_version(), " (the model was at ",
           event.previous_version(), ")");
+    case v1::LINEAGE_PROMOTED:
+      return absl::StrCat("promoted ", when, ": challenger '",
+                          event.challenger(), "' serves from version ",
+                          event.model_version(),
+                          event.automatic() ? " (by the model's policy)" : "");
     default:
       return "unknown";
   }
@@ -137,6 +144,18 @@ std::string DescribeConfig(const v1::ModelConfig& config) {
   return out;
 }
 
+// One challenger as a line: its comparison with the model and its config.
+std::string DescribeChallenger(const v1::Challenger& c) {
+  const v1::ChallengerComparison& compared = c.comparison();
+  return absl::StrFormat(
+      "%s: since %d, %d samples compared, loss %.6g vs the model's %.6g; "
+      "last %d: %+.6g better, confidence %.4f\n    %s",
+      c.name(), c.start_version(), compared.compared_samples(),
+      compared.challenger_loss(), compared.model_loss(),
+      compared.window_samples(), compared.loss_difference(),
+      compared.confidence(), DescribeConfig(c.config()));
+}
+
 // Prints `info` to stdout: JSON with --json, else a short summary.
 absl::Status PrintModel(const v1::ModelInfo& info) {
   if (absl::GetFlag(FLAGS_json)) return PrintJson(info);
@@ -162,6 +181,9 @@ absl::Status PrintModel(const v1::ModelInfo& info) {
             << "\n";
   if (info.has_batch_gap()) {
     std::cout << "gap:       " << DescribeBatchGap(info.batch_gap()) << "\n";
+  }
+  for (const v1::Challenger& c : info.challengers()) {
+    std::cout << "challenger " << DescribeChallenger(c) << "\n";
   }
   std::cout << "lineage:\n";
   for (const v1::ModelLineage& event : info.lineage()) {
@@ -191,14 +213,23 @@ absl::StatusOr<int> EnumFlag(absl::string_view flag, const std::string& name,
                                  "'"));
 }
 
+// The learning settings of the create flags (all but --task, --features
+// and --classes), set in `config`.
+absl::Status LearningConfigFromFlags(v1::ModelConfig& config);
+
 absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
   v1::ModelConfig config;
   ASSIGN_OR_RETURN(const v1::Task task, ParseTask(absl::GetFlag(FLAGS_task)));
-  ASSIGN_OR_RETURN(const v1::LearningRateSchedule schedule,
-                   ParseSchedule(absl::GetFlag(FLAGS_schedule)));
   config.set_task(task);
   config.set_num_features(absl::GetFlag(FLAGS_features));
   config.set_num_classes(absl::GetFlag(FLAGS_classes));
+  RETURN_IF_ERROR(LearningConfigFromFlags(config));
+  return config;
+}
+
+absl::Status LearningConfigFromFlags(v1::ModelConfig& config) {
+  ASSIGN_OR_RETURN(const v1::LearningRateSchedule schedule,
+                   ParseSchedule(absl::GetFlag(FLAGS_schedule)));
   config.set_schedule(schedule);
   if (auto v = absl::GetFlag(FLAGS_learning_rate)) config.set_learning_rate(*v);
   if (auto v = absl::GetFlag(FLAGS_power_t)) config.set_power_t(*v);
@@ -239,6 +270,8 @@ absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
   policies->set_batch_gap_window(absl::GetFlag(FLAGS_batch_gap_window));
   policies->set_batch_gap_retrain_ratio(
       absl::GetFlag(FLAGS_batch_gap_retrain_ratio));
+  policies->set_promote_confidence(absl::GetFlag(FLAGS_promote_confidence));
+  policies->set_promote_window(absl::GetFlag(FLAGS_promote_window));
   ASSIGN_OR_RETURN(const int serving,
                    EnumFlag("serving", absl::GetFlag(FLAGS_serving),
                             *v1::Serving_descriptor(), "SERVING_"));
@@ -262,7 +295,7 @@ absl::StatusOr<v1::ModelConfig> ConfigFromFlags() {
     }
     config.add_class_weights(weight);
   }
-  return config;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -339,6 +372,59 @@ absl::Status RunDelete(LearnerClient& client, const Args& args) {
     std::cout << "deleted model '" << name << "'\n";
   }
   return absl::OkStatus();
+}
+
+absl::Status RunChallenger(LearnerClient& client, const Args& args) {
+  constexpr absl::string_view kUsage =
+      "usage: streamfit challenger MODEL [add NAME [--optimizer O] "
+      "[--learning_rate X] ... | promote NAME | rm NAME]";
+  if (args.empty() || args.size() == 2 || args.size() > 3) {
+    return UsageError(kUsage);
+  }
+  const std::string& model = args[0];
+  if (args.size() == 1) {
+    ASSIGN_OR_RETURN(const v1::ListChallengersResponse listed,
+                     client.ListChallengers(model));
+    if (absl::GetFlag(FLAGS_json)) return PrintJson(listed);
+    for (const v1::Challenger& c : listed.challengers()) {
+      std::cout << DescribeChallenger(c) << "\n";
+    }
+    for (const v1::DroppedChallenger& d : listed.dropped()) {
+      std::cout << d.name() << ": dropped at version " << d.model_version()
+                << ": " << d.reason() << "\n";
+    }
+    return absl::OkStatus();
+  }
+  const std::string& action = args[1];
+  const std::string& name = args[2];
+  if (action == "add") {
+    ASSIGN_OR_RETURN(const v1::ModelInfo info, client.GetModel(model));
+    v1::AddChallengerRequest request;
+    request.set_model(model);
+    request.set_name(name);
+    v1::ModelConfig* config = request.mutable_config();
+    config->set_task(info.config().task());
+    config->set_num_features(info.config().num_features());
+    config->set_num_classes(info.config().num_classes());
+    RETURN_IF_ERROR(LearningConfigFromFlags(*config));
+    ASSIGN_OR_RETURN(const v1::Challenger added, client.AddChallenger(request));
+    if (absl::GetFlag(FLAGS_json)) return PrintJson(added);
+    std::cout << DescribeChallenger(added) << "\n";
+    return absl::OkStatus();
+  }
+  if (action == "promote") {
+    ASSIGN_OR_RETURN(const v1::ModelInfo info,
+                     client.PromoteChallenger(model, name));
+    return PrintModel(info);
+  }
+  if (action == "rm") {
+    RETURN_IF_ERROR(client.RemoveChallenger(model, name));
+    if (absl::GetFlag(FLAGS_json)) {
+      std::cout << "{\"removed\": " << JsonString(name) << "}\n";
+    }
+    return absl::OkStatus();
+  }
+  return UsageError(kUsage);
 }
 
 }  // namespace streamfit

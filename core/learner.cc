@@ -52,13 +52,17 @@ class Learner::Ack {
 };
 
 Learner::Learner(LinearModel model, Options options, Journal* journal)
+    : Learner(SlotState{std::move(model), {}}, options, journal) {}
+
+Learner::Learner(SlotState slot, Options options, Journal* journal)
     : options_(options),
       journal_(journal),
-      trainer_(std::move(model)),
-      published_(std::make_shared<const LinearModel>(trainer_.model())),
-      admitted_version_(trainer_.version()),
-      published_version_(trainer_.version()),
-      durable_version_(trainer_.version()),
+      slot_(std::move(slot)),
+      published_(std::make_shared<const LinearModel>(slot_.model())),
+      published_slot_(PublishedSlotOf(slot_, published_.load())),
+      admitted_version_(slot_.version()),
+      published_version_(slot_.version()),
+      durable_version_(slot_.version()),
       thread_([this] {
         NameThisThread("sf-learner");
         Run();
@@ -286,7 +290,13 @@ size_t Learner::WaiterCount() const {
 }
 
 std::vector<Learner::StateCallback> Learner::Publish() {
-  auto state = std::make_shared<const LinearModel>(trainer_.model());
+  auto state = std::make_shared<const LinearModel>(slot_.model());
+  // The slot first: a reader of CurrentSlot() gets its champion with it.
+  if (slot_.has_challengers() || !slot_.dropped().empty() ||
+      published_slot_.load(std::memory_order_relaxed) != nullptr) {
+    published_slot_.store(PublishedSlotOf(slot_, state),
+                          std::memory_order_release);
+  }
   published_.store(state, std::memory_order_release);
   unpublished_ = 0;
   if (options_.publish_interval > absl::ZeroDuration()) {
@@ -294,7 +304,7 @@ std::vector<Learner::StateCallback> Learner::Publish() {
   }
   std::vector<StateCallback> ready;
   absl::MutexLock lock(&mu_);
-  published_version_ = trainer_.version();
+  published_version_ = slot_.version();
   while (!unpublished_admissions_.empty() &&
          unpublished_admissions_.front().first <= published_version_) {
     unpublished_admissions_.pop_front();
@@ -316,6 +326,7 @@ bool Learner::PublishIsDue() const {
 void Learner::Run() {
   for (;;) {
     RunPendingAdoption();
+    RunPendingTasks();
     if (journal_ != nullptr && RecoverJournal()) continue;
     ExampleBatch batch;
     uint64_t record = 0;  // the recording generation, if any
@@ -323,20 +334,20 @@ void Learner::Run() {
     {
       absl::MutexLock lock(&mu_);
       // A batch is applied once durable.
-      while (!FrontIsDurable() && !Drained() && !adoption_ &&
+      while (!FrontIsDurable() && !Drained() && !adoption_ && tasks_.empty() &&
              journal_error_.ok()) {
         work_.Wait(&mu_);
       }
-      if (adoption_) continue;  // handled at the top of the loop
+      if (adoption_ || !tasks_.empty()) continue;  // at the loop's top
       if (!FrontIsDurable()) {
         if (Drained()) return;
         continue;  // a journal failure: RecoverJournal
       }
       if (recording_) {
         record = recording_->generation;
-        // trainer_ is at the cutoff: every batch popped before is applied.
+        // slot_ is at the cutoff: every batch popped before is applied.
         if (!recording_->hashed_at_cutoff) {
-          recording_->hashed_at_cutoff = trainer_.model().HasHashedState();
+          recording_->hashed_at_cutoff = slot_.model().HasHashedState();
         }
       }
       batch = PopQueueFront();
@@ -347,15 +358,19 @@ void Learner::Run() {
     // Learns in runs that end where a publish may be due: after
     // publish_every samples, and every 64 while the interval runs.
     std::vector<StateCallback> ready;
+    std::vector<Promotion> promotions;
     for (size_t i = 0; i < batch.size();) {
       const uint64_t run = std::max<uint64_t>(
           1, std::min<uint64_t>({batch.size() - i,
                                  options_.publish_every - unpublished_,
                                  64 - unpublished_ % 64}));
-      trainer_.LearnBatch(batch, i, i + run);
+      const size_t promoted = promotions.size();
+      slot_.LearnBatch(batch, i, i + run, &promotions);
       i += run;
       unpublished_ += run;
-      if (unpublished_ >= options_.publish_every ||
+      // A promotion is published at once: the new champion serves.
+      if (promotions.size() > promoted ||
+          unpublished_ >= options_.publish_every ||
           (unpublished_ % 64 == 0 && PublishIsDue())) {
         for (auto& cb : Publish()) ready.push_back(std::move(cb));
       }
@@ -371,6 +386,7 @@ void Learner::Run() {
       for (auto& cb : Publish()) ready.push_back(std::move(cb));
     }
     for (auto& cb : ready) cb(Current());
+    if (!promotions.empty()) KeepPromotions(std::move(promotions));
   }
 }
 
@@ -410,8 +426,10 @@ void Learner::Stop() {
   std::deque<Parked> parked;
   Waiters waiters;
   std::optional<Adoption> adoption;
+  std::deque<Task> tasks;
   {
     absl::MutexLock lock(&mu_);
+    tasks.swap(tasks_);
     parked.swap(parked_);
     waiters.swap(waiters_);
     waiter_ids_.clear();
@@ -419,6 +437,7 @@ void Learner::Stop() {
     recording_.reset();
   }
   if (adoption) adoption->on_done(StoppedError());
+  for (Task& task : tasks) task(/*run=*/false);
   for (auto& p : parked) {
     p.ack->Complete(StoppedError());
     Deliver(p.ack, std::move(p.on_admitted), /*admitted=*/false);

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "core/model/example_batch.h"
 #include "core/model/linear_model.h"
+#include "core/model/model_slot.h"
 #include "core/model/model_trainer.h"
 #include "core/storage/journal.h"
 
@@ -29,7 +30,11 @@ namespace streamfit {
 // Contract:
 // - Batches are applied in the order Submit admits them; the model's version
 //   is the number of samples applied. Nothing else changes the model, except
-//   Adopt (a retrain swap), which keeps the version (docs/RETRAIN.md).
+//   Adopt (a retrain swap) and a challenger's promotion, which keep the
+//   version (docs/RETRAIN.md, docs/LEARNING.md "Champion and challengers").
+// - The model is a ModelSlot: the champion, which Current() publishes, and
+//   its challengers, which learn the same samples on this thread and are
+//   published with it in CurrentSlot().
 // - Current() returns the latest published state: an immutable model after
 //   exactly its version() samples. It never waits for training (one atomic
 //   load). A state is published after each batch when the queue runs empty
@@ -66,6 +71,8 @@ class Learner {
   // durable end (retrying every 100 ms) before it admits work again.
   // Published states keep serving meanwhile.
   Learner(LinearModel model, Options options, Journal* journal = nullptr);
+  // Starts from a champion and its challengers (a recovered checkpoint).
+  Learner(SlotState slot, Options options, Journal* journal = nullptr);
   Learner(const Learner&) = delete;
   Learner& operator=(const Learner&) = delete;
   // Stops (see Stop).
@@ -117,6 +124,12 @@ class Learner {
   std::shared_ptr<const LinearModel> Current() const {
     return published_.load(std::memory_order_acquire);
   }
+  // The latest published challengers with their champion (at least as new
+  // as the Current() read before it); null when the model has none and
+  // dropped none.
+  std::shared_ptr<const PublishedSlot> CurrentSlot() const {
+    return published_slot_.load(std::memory_order_acquire);
+  }
 
   // Applies everything admitted so far, publishes it, then refuses new work:
   // parked batches and unmet waiters get ABORTED. Idempotent.
@@ -159,6 +172,20 @@ class Learner {
   void Replace(LinearModel next, AdoptCallback on_done,
                SwapObserver on_swap = nullptr);
 
+  // --- Challengers (learner_challengers.cc) ---
+  // Each runs between two batches on the learner thread, publishes the
+  // slot and calls `on_done` there with the version it took effect at
+  // (ModelSlot's errors; ABORTED if stopped first).
+  void AddChallenger(std::string name, ModelConfig config,
+                     AdoptCallback on_done);
+  void RemoveChallenger(std::string name, AdoptCallback on_done);
+  using PromotionCallback = absl::AnyInvocable<void(absl::StatusOr<Promotion>)>;
+  void PromoteChallenger(std::string name, PromotionCallback on_done);
+  // The automatic promotions (ModelPolicies.promote_confidence) published
+  // since the last call, oldest first (the newest 16 are kept), for the
+  // caller to make durable and report.
+  std::vector<Promotion> TakePromotions() ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   class Ack;
   void Run();
@@ -199,6 +226,20 @@ class Learner {
                bool admitted) ABSL_LOCKS_EXCLUDED(mu_);
   // Publishes a copy of model_ and returns the waiters it satisfies.
   std::vector<StateCallback> Publish() ABSL_LOCKS_EXCLUDED(mu_);
+  // Work for the learner thread between two batches: called with true
+  // there, or with false if the learner stopped first.
+  using Task = absl::AnyInvocable<void(bool run)>;
+  void RunOnLearnerThread(Task task) ABSL_LOCKS_EXCLUDED(mu_);
+  // Learner thread: runs the queued tasks (learner_challengers.cc).
+  void RunPendingTasks() ABSL_LOCKS_EXCLUDED(mu_);
+  // Learner thread: publishes and calls the waiters it satisfies.
+  void PublishNow() ABSL_LOCKS_EXCLUDED(mu_);
+  // Learner thread: keeps automatic promotions for TakePromotions.
+  void KeepPromotions(std::vector<Promotion> promotions)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The slot view Publish stores, with `champion` its published state.
+  static std::shared_ptr<const PublishedSlot> PublishedSlotOf(
+      const ModelSlot& slot, std::shared_ptr<const LinearModel> champion);
   // Learner thread: runs a pending Adopt, if any (learner_swap.cc).
   void RunPendingAdoption() ABSL_LOCKS_EXCLUDED(mu_);
   // Learner thread: keeps an applied batch popped while recording
@@ -216,13 +257,14 @@ class Learner {
   Journal* const journal_;
 
   // Owned by the learner thread alone.
-  ModelTrainer trainer_;
+  ModelSlot slot_;
   uint64_t unpublished_ = 0;
   absl::Time last_publish_ = absl::Now();
   // True when publish_interval has passed since last_publish_.
   bool PublishIsDue() const;
 
   std::atomic<std::shared_ptr<const LinearModel>> published_;
+  std::atomic<std::shared_ptr<const PublishedSlot>> published_slot_;
 
   // Held across a whole admission (room check, journal append, queue push),
   // so the journal's order is the queue's; taken before mu_.
@@ -247,6 +289,8 @@ class Learner {
       ABSL_GUARDED_BY(mu_);
   uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
+  std::vector<Promotion> promotions_ ABSL_GUARDED_BY(mu_);
   // With a journal: the version up to which admitted batches are durable,
   // the durability callbacks not yet run (the learner thread outlives
   // them), and the failure that stops admissions until the journal reopens.

@@ -88,8 +88,8 @@ void Learner::RunPendingAdoption() {
     adoption.swap(adoption_);
     if (adoption->replay_recording) recording.swap(recording_);
     if (!adoption->replay_recording && queued_samples_ == 0 &&
-        adoption->fitted.version() == trainer_.version() &&
-        adoption->fitted.config() == trainer_.model().config()) {
+        adoption->fitted.version() == slot_.version() &&
+        adoption->fitted.config() == slot_.model().config()) {
       replacement_ok = true;
     }
   }
@@ -100,7 +100,7 @@ void Learner::RunPendingAdoption() {
     if (!replacement_ok) {
       return fail(absl::FailedPreconditionError(absl::StrCat(
           "the replacement at version ", adoption->fitted.version(),
-          " does not continue the model (at ", trainer_.version(),
+          " does not continue the model (at ", slot_.version(),
           ", with batches queued or another config)")));
     }
     ModelTrainer next(std::move(adoption->fitted));
@@ -116,8 +116,8 @@ void Learner::RunPendingAdoption() {
         " samples arrived during the retrain; the live model is kept "
         "(raise --retrain_replay_limit)")));
   }
-  // With no batch recorded, trainer_ is still at the cutoff.
-  const LinearModel& live = trainer_.model();
+  // With no batch recorded, slot_ is still at the cutoff.
+  const LinearModel& live = slot_.model();
   if (recording->hashed_at_cutoff.value_or(live.HasHashedState())) {
     return fail(absl::FailedPreconditionError(
         "the model had learned hashed or named features before the retrain "
@@ -145,10 +145,10 @@ void Learner::RunPendingAdoption() {
 }
 
 void Learner::Install(Adoption adoption, ModelTrainer next) {
-  if (adoption.on_swap) adoption.on_swap(trainer_.model(), next.model());
-  trainer_ = std::move(next);
+  if (adoption.on_swap) adoption.on_swap(slot_.model(), next.model());
+  slot_.ReplaceChampion(std::move(next));
   std::vector<StateCallback> ready = Publish();
-  adoption.on_done(trainer_.version());
+  adoption.on_done(slot_.version());
   for (auto& cb : ready) cb(Current());
 }
 

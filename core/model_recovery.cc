@@ -10,7 +10,7 @@
 
 namespace streamfit {
 
-absl::Status ApplyLogRecord(ModelTrainer& trainer, uint64_t start,
+absl::Status ApplyLogRecord(ModelSlot& trainer, uint64_t start,
                             const ExampleBatch& batch) {
   if (start > trainer.version()) {
     return absl::DataLossError(absl::StrCat("log record at version ", start,
@@ -94,18 +94,18 @@ absl::StatusOr<LinearModel> RebuildModelAt(const std::string& dir,
 
 absl::StatusOr<RecoveredModel> RecoverModel(
     const std::string& dir, const ModelConfig& config,
-    const SampleLog::Options& log_options, const CheckpointDecoder& decode) {
+    const SampleLog::Options& log_options, const SlotDecoder& decode) {
   LogOpenReport report;
   ASSIGN_OR_RETURN(std::unique_ptr<SampleLog> log,
                    SampleLog::Open(dir, log_options, &report));
-  std::optional<LinearModel> model;
+  std::optional<SlotState> slot;
   std::string failure;
   // Replays the log after `base`, keeping the result unless the log cannot
   // be replayed from there (a gap, or an unreadable record). A record that
   // cannot be applied stops the replay at the state before it.
-  auto replay = [&](LinearModel base) -> absl::Status {
+  auto replay = [&](SlotState base) -> absl::Status {
     failure.clear();
-    ModelTrainer trainer(std::move(base));
+    ModelSlot trainer(std::move(base));
     const absl::Status replayed = log->Replay(
         trainer.version(), [&](uint64_t start, const ExampleBatch& batch) {
           const absl::Status applied = ApplyLogRecord(trainer, start, batch);
@@ -114,13 +114,13 @@ absl::StatusOr<RecoveredModel> RecoverModel(
           return absl::CancelledError("replay stopped at a bad record");
         });
     if (failure.empty()) RETURN_IF_ERROR(replayed);
-    model = std::move(trainer).TakeModel();
+    slot = std::move(trainer).TakeState();
     return absl::OkStatus();
   };
   auto load = [&](uint64_t version, const std::string& payload) {
-    absl::StatusOr<LinearModel> base = decode(payload);
+    absl::StatusOr<SlotState> base = decode(payload);
     if (!base.ok()) return base.status();
-    if (base->version() != version) {
+    if (base->champion.version() != version) {
       return absl::DataLossError("checkpoint version does not match its name");
     }
     return replay(*std::move(base));
@@ -144,13 +144,15 @@ absl::StatusOr<RecoveredModel> RecoverModel(
     // No usable checkpoint: replay the whole log from an empty model.
     ASSIGN_OR_RETURN(const ModelConfig full, WithDefaults(config));
     ASSIGN_OR_RETURN(LinearModel empty, LinearModel::Create(full));
-    if (absl::Status replayed = replay(std::move(empty)); !replayed.ok()) {
+    if (absl::Status replayed = replay(SlotState{std::move(empty), {}});
+        !replayed.ok()) {
       return absl::DataLossError(
           absl::StrCat("cannot be recovered: ", loaded.status().message(),
                        "; replaying from the start: ", replayed.message()));
     }
   }
-  return RecoveredModel{.model = *std::move(model),
+  return RecoveredModel{.model = std::move(slot->champion),
+                        .challengers = std::move(slot->challengers),
                         .log = std::move(log),
                         .log_report = report,
                         .checkpoint_version = loaded.ok() ? *loaded : 0,

@@ -105,6 +105,11 @@ void LearnerService::FillModelInfo(const LiveModel& model,
   if (std::optional<v1::BatchGap> gap = model.GetBatchGap()) {
     *info->mutable_batch_gap() = *std::move(gap);
   }
+  if (const std::shared_ptr<const PublishedSlot> slot =
+          model.learner.CurrentSlot()) {
+    ToProto(*slot, info->mutable_challengers(),
+            info->mutable_dropped_challengers());
+  }
   const Learner::Options& options = model.learner.options();
   v1::Freshness* freshness = info->mutable_freshness();
   freshness->set_publish_every_samples(options.publish_every);

@@ -125,6 +125,27 @@ class LearnerService final : public v1::Learner::CallbackService {
       const v1::MeasureBatchGapRequest* request,
       v1::BatchGap* response) override;
 
+  // --- Champion and challengers (challenger_service.cc) ---
+  grpc::ServerUnaryReactor* AddChallenger(
+      grpc::CallbackServerContext* context,
+      const v1::AddChallengerRequest* request,
+      v1::Challenger* response) override;
+  grpc::ServerUnaryReactor* ListChallengers(
+      grpc::CallbackServerContext* context,
+      const v1::ListChallengersRequest* request,
+      v1::ListChallengersResponse* response) override;
+  grpc::ServerUnaryReactor* PromoteChallenger(
+      grpc::CallbackServerContext* context,
+      const v1::PromoteChallengerRequest* request,
+      v1::ModelInfo* response) override;
+  grpc::ServerUnaryReactor* RemoveChallenger(
+      grpc::CallbackServerContext* context,
+      const v1::RemoveChallengerRequest* request,
+      v1::RemoveChallengerResponse* response) override;
+  // Makes `promotion` of `model` durable (a checkpoint at its version, then
+  // the lineage) and tells the model's watchers; a worker's work.
+  absl::Status RecordPromotion(LiveModel& model, const Promotion& promotion);
+
   // MeasureBatchGap's work (request.model is not read): waits on the disk
   // and replays, so it runs on a worker (the history worker, or the policy
   // runner's); the result is kept as the model's latest.
@@ -143,6 +164,15 @@ class LearnerService final : public v1::Learner::CallbackService {
                   v1::ModelSnapshot* snapshot) const;
   absl::Status RestoreModel(const v1::RestoreRequest& request,
                             v1::ModelInfo* response);
+  // The model `name` when challengers may change: FAILED_PRECONDITION in
+  // Kafka mode (replicas learn from the topic alone) and for a failed model.
+  absl::StatusOr<std::shared_ptr<LiveModel>> ModelForChallengers(
+      const std::string& name) const;
+  absl::Status AddChallengerTo(const v1::AddChallengerRequest& request,
+                               v1::Challenger* response);
+  absl::Status Promote(const v1::PromoteChallengerRequest& request,
+                       v1::ModelInfo* response);
+  absl::Status RemoveChallengerFrom(const v1::RemoveChallengerRequest& request);
   // The file of saved snapshot `name` (request field `field`);
   // FAILED_PRECONDITION without a store.
   absl::StatusOr<std::string> SavedSnapshotPath(absl::string_view field,

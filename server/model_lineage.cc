@@ -92,6 +92,18 @@ v1::ModelLineage RetrainedEvent(const SwapRecord& swap, int64_t unix_ms) {
   return event;
 }
 
+v1::ModelLineage PromotedEvent(const Promotion& promotion, int64_t unix_ms) {
+  v1::ModelLineage event;
+  event.set_event(v1::LINEAGE_PROMOTED);
+  event.set_model_version(promotion.version);
+  event.set_previous_version(promotion.version);
+  event.set_unix_ms(unix_ms);
+  event.set_challenger(promotion.name);
+  event.set_automatic(promotion.automatic);
+  ToProto(promotion.state->champion->metrics(), event.mutable_state_metrics());
+  return event;
+}
+
 v1::ModelMetrics MetricsSinceLineage(const Lineage& lineage,
                                      const MetricsSummary& current) {
   v1::ModelMetrics now;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/model/linear_model.h"
+#include "core/model/model_slot.h"
 #include "core/model/progressive_metrics.h"
 #include "streamfit/v1/streamfit.pb.h"
 
@@ -36,9 +37,10 @@ struct SwapRecord {
   uint64_t version = 0;     // the version the swap published
   MetricsSummary replaced;  // the live model's, just before the swap
   MetricsSummary adopted;   // the fit's after its replay
-  // The state the swap published (checkpointed at its version, so that
-  // the states after it can be rebuilt); null: the current one.
-  std::shared_ptr<const LinearModel> state;
+  // The state the swap published, with the challengers (checkpointed at
+  // its version, so that the states after it can be rebuilt); null: the
+  // current one.
+  std::shared_ptr<const PublishedSlot> state;
 };
 
 // The lineage of a model just created.
@@ -57,6 +59,8 @@ v1::ModelLineage RestoredEvent(const RestoreOrigin& origin,
                                uint64_t previous_version, int64_t unix_ms);
 // The event of a retrain swap.
 v1::ModelLineage RetrainedEvent(const SwapRecord& swap, int64_t unix_ms);
+// The event of a challenger's promotion.
+v1::ModelLineage PromotedEvent(const Promotion& promotion, int64_t unix_ms);
 
 // Progressive metrics of the samples learned since the last event of
 // `lineage`, when the current state's metrics are `current`. An empty

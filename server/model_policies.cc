@@ -21,21 +21,48 @@ void ModelPolicyRunner::Check() {
     const std::shared_ptr<const LinearModel> state = model->learner.Current();
     const uint64_t drifts = state->metrics().drifts_detected;
     const uint64_t version = state->version();
+    const Lineage lineage = model->GetLineage();
+    const int64_t installed_ms = lineage.empty() ? 0 : lineage.back().unix_ms();
     if (!known && !started_) {
       // Recovered at start: what happened before is not new.
       seen.drifts = drifts;
       seen.gap_version = version;
-    } else if (!known) {
-      // Created or restored since: the drifts of the state it began with.
-      const Lineage lineage = model->GetLineage();
+    } else if (!known || installed_ms != seen.installed_ms) {
+      // Created, restored, swapped or promoted since: the drifts of the
+      // state installed.
       seen.drifts = lineage.empty()
                         ? 0
                         : lineage.back().state_metrics().drifts_detected();
     }
+    seen.installed_ms = installed_ms;
+    for (Promotion& promotion : model->learner.TakePromotions()) {
+      worker_.Run([this, model, promotion = std::move(promotion)] {
+        const absl::Status recorded =
+            service_->RecordPromotion(*model, promotion);
+        if (!recorded.ok()) {
+          logging::Error(
+              "model.promotion_failed",
+              absl::StrCat("model '", model->name, "': ", recorded.message()),
+              {{"model", model->name}});
+          return;
+        }
+        logging::Info(
+            "model.promoted",
+            absl::StrFormat("model '%s': challenger '%s' promoted at version "
+                            "%d (confidence %.4f over %d samples)",
+                            model->name, promotion.name, promotion.version,
+                            promotion.comparison.confidence,
+                            promotion.comparison.window_samples),
+            {{"model", model->name},
+             {"challenger", promotion.name},
+             {"version", promotion.version}});
+      });
+    }
     const ModelPolicies& policies = model->config.policies;
     if (drifts > seen.drifts && !seen.busy->load()) {
       seen.drifts = drifts;
-      if (model->config.drift_policy == DriftPolicy::kRetrain) {
+      if (model->learner.Current()->config().drift_policy ==
+          DriftPolicy::kRetrain) {
         seen.busy->store(true);
         worker_.Run([this, model, busy = seen.busy, version] {
           StartRetrain(model, absl::StrCat("a drift at version ", version));

@@ -15,7 +15,9 @@
 
 namespace streamfit {
 
-// For every model of the registry: starts the policy retrain (a fit of the
+// For every model of the registry: makes its automatic promotions durable
+// (ModelPolicies.promote_confidence; LearnerService::RecordPromotion); starts
+// the policy retrain (a fit of the
 // model's recent samples, or of its policy dataset) when its drift detector
 // finds a drift under DRIFT_POLICY_RETRAIN, or when a measured gap reaches
 // batch_gap_retrain_ratio; measures the online-vs-batch gap every
@@ -44,6 +46,7 @@ class ModelPolicyRunner {
     std::weak_ptr<LiveModel> model;
     uint64_t drifts = 0;
     uint64_t gap_version = 0;  // the version the last measurement began at
+    int64_t installed_ms = 0;  // the newest lineage event's time
     std::shared_ptr<std::atomic<bool>> busy =
         std::make_shared<std::atomic<bool>>(false);  // work on the worker
   };

@@ -250,9 +250,25 @@ void ModelRegistry::StopAll() {
 
 absl::Status ModelRegistry::RecordSwap(LiveModel& model,
                                        const SwapRecord& swap) {
+  return RecordInstall(model, swap.state,
+                       RetrainedEvent(swap, absl::ToUnixMillis(absl::Now())),
+                       swap.replaced);
+}
+
+absl::Status ModelRegistry::RecordPromotion(LiveModel& model,
+                                            const Promotion& promotion) {
+  return RecordInstall(
+      model, promotion.state,
+      PromotedEvent(promotion, absl::ToUnixMillis(absl::Now())),
+      promotion.replaced);
+}
+
+absl::Status ModelRegistry::RecordInstall(
+    LiveModel& model, std::shared_ptr<const PublishedSlot> state,
+    v1::ModelLineage event, const MetricsSummary& replaced) {
   if (store_ != nullptr) {
     RETURN_IF_ERROR(
-        store_->Checkpoint(model, ModelStore::When::kAlways, swap.state));
+        store_->Checkpoint(model, ModelStore::When::kAlways, std::move(state)));
   }
   absl::MutexLock lock(&write_mu_);
   const std::shared_ptr<const ModelMap> models =
@@ -261,14 +277,22 @@ absl::Status ModelRegistry::RecordSwap(LiveModel& model,
   if (it == models->end() || it->second.get() != &model) {
     return absl::OkStatus();  // deleted or restored since: its lineage ended
   }
-  Lineage lineage = AppendLineage(
-      model.GetLineage(), RetrainedEvent(swap, absl::ToUnixMillis(absl::Now())),
-      swap.replaced);
+  Lineage lineage =
+      AppendLineage(model.GetLineage(), std::move(event), replaced);
   if (store_ != nullptr) {
     RETURN_IF_ERROR(store_->SaveLineage(model.name, model.dir, lineage));
   }
   model.SetLineage(std::move(lineage));
   return absl::OkStatus();
+}
+
+std::shared_ptr<const PublishedSlot> PublishedState(const Learner& learner) {
+  if (std::shared_ptr<const PublishedSlot> slot = learner.CurrentSlot()) {
+    return slot;
+  }
+  auto alone = std::make_shared<PublishedSlot>();
+  alone->champion = learner.Current();
+  return alone;
 }
 
 }  // namespace streamfit

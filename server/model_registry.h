@@ -23,8 +23,11 @@
 
 namespace streamfit {
 
-// One live model: its name, its full configuration and its learner, and
-// when it is durable its directory and sample log (the learner's journal).
+// One live model: its name, its configuration and its learner, and when it
+// is durable its directory and sample log (the learner's journal). `config`
+// is the one the model started this process with; a promoted challenger
+// brings its own learning settings (the task, features, classes and
+// policies stay), so what learns now is learner.Current()->config().
 // The learner and log are thread-safe; the other fields are constant except
 // the checkpoint bookkeeping, guarded by checkpoint_mu, the lineage
 // (read and set through its thread-safe accessors) and the metrics
@@ -32,13 +35,15 @@ namespace streamfit {
 struct LiveModel {
   LiveModel(std::string name, const LinearModel& initial,
             const Learner::Options& options, std::string dir = "",
-            std::unique_ptr<SampleLog> log = nullptr, std::string failure = "")
+            std::unique_ptr<SampleLog> log = nullptr, std::string failure = "",
+            std::vector<ChallengerState> challengers = {})
       : name(std::move(name)),
         config(initial.config()),
         dir(std::move(dir)),
         failure(std::move(failure)),
         log(std::move(log)),
-        learner(initial, options, this->log.get()),
+        learner(SlotState{initial, std::move(challengers)}, options,
+                this->log.get()),
         checkpointed_version(initial.version()) {}
 
   // FAILED_PRECONDITION if the model is failed (it may not learn).
@@ -138,6 +143,8 @@ class ModelRegistry {
   // lineage (durably with a store; not if the model was deleted or restored
   // meanwhile).
   absl::Status RecordSwap(LiveModel& model, const SwapRecord& swap);
+  // After a challenger's promotion in `model`, the same.
+  absl::Status RecordPromotion(LiveModel& model, const Promotion& promotion);
   // Adds the models the store recovered (at start, before serving).
   absl::Status RecoverFromStore();
   // Stops every learner (used at shutdown, after they drained).
@@ -146,6 +153,13 @@ class ModelRegistry {
  private:
   using ModelMap =
       std::map<std::string, std::shared_ptr<LiveModel>, std::less<>>;
+  // Checkpoints `state` (with a store), then appends `event` to the
+  // lineage of `model` if it is still the registry's, `replaced` being the
+  // replaced state's metrics.
+  absl::Status RecordInstall(LiveModel& model,
+                             std::shared_ptr<const PublishedSlot> state,
+                             v1::ModelLineage event,
+                             const MetricsSummary& replaced);
   // Replaces the published map by `next` (write_mu_ held).
   void Publish(ModelMap next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
@@ -160,6 +174,10 @@ class ModelRegistry {
   std::atomic<std::shared_ptr<const ModelMap>> models_{
       std::make_shared<const ModelMap>()};
 };
+
+// What a checkpoint of `learner` holds: its latest published champion with
+// the challengers published with it.
+std::shared_ptr<const PublishedSlot> PublishedState(const Learner& learner);
 
 // OK if `name` is a valid model name (ValidateName).
 absl::Status ValidateModelName(absl::string_view name);

@@ -74,7 +74,7 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
   const absl::Time start = absl::Now();
   const std::string dir = ModelDir(name, entry.incarnation);
   absl::StatusOr<RecoveredModel> recovered =
-      RecoverModel(dir, entry.config, log_options_, DecodeState);
+      RecoverModel(dir, entry.config, log_options_, DecodeCheckpoint);
   if (!recovered.ok()) {
     return absl::Status(
         recovered.status().code(),
@@ -120,7 +120,8 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
         {{"model", name}, {"version", model.version()}, {"failure", failure}});
   }
   auto live = std::make_shared<LiveModel>(name, model, learner_options_, dir,
-                                          std::move(recovered->log), failure);
+                                          std::move(recovered->log), failure,
+                                          std::move(recovered->challengers));
   live->SetLineage(entry.lineage);
   absl::MutexLock lock(&live->checkpoint_mu);
   live->checkpointed_version = checkpoint_version;
@@ -206,12 +207,12 @@ void ModelStore::RemoveIncarnation(const std::string& dir) {
   }
 }
 
-absl::Status ModelStore::Checkpoint(LiveModel& model, When when,
-                                    std::shared_ptr<const LinearModel> state) {
+absl::Status ModelStore::Checkpoint(
+    LiveModel& model, When when, std::shared_ptr<const PublishedSlot> state) {
   if (model.log == nullptr) return absl::OkStatus();
   absl::MutexLock lock(&model.checkpoint_mu);
-  if (state == nullptr) state = model.learner.Current();
-  const uint64_t version = state->version();
+  if (state == nullptr) state = PublishedState(model.learner);
+  const uint64_t version = state->champion->version();
   const uint64_t learned =
       version - std::min(version, model.checkpointed_version);
   const bool due =
@@ -222,7 +223,8 @@ absl::Status ModelStore::Checkpoint(LiveModel& model, When when,
   if (!due) return absl::OkStatus();
   CheckpointStore checkpoints(model.dir, fs_);
   const absl::Time start = absl::Now();
-  RETURN_IF_ERROR(checkpoints.Write(version, EncodeState(model.name, *state)));
+  RETURN_IF_ERROR(
+      checkpoints.Write(version, EncodeCheckpoint(model.name, *state)));
   model.checkpoint_durations.Observe(
       absl::ToDoubleSeconds(absl::Now() - start));
   model.checkpointed_version = std::max(model.checkpointed_version, version);

@@ -80,10 +80,11 @@ class ModelStore {
     kIfChanged,  // whenever the version moved (shutdown)
     kAlways,     // even at the same version (the weights changed by a swap)
   };
-  // Checkpoints `model`'s published state (or `state`, one it published)
-  // when `when` says so, then prunes old checkpoints and log segments.
+  // Checkpoints `model`'s published state with its challengers (or
+  // `state`, one it published) when `when` says so, then prunes old
+  // checkpoints and log segments.
   absl::Status Checkpoint(LiveModel& model, When when,
-                          std::shared_ptr<const LinearModel> state = nullptr);
+                          std::shared_ptr<const PublishedSlot> state = nullptr);
 
   // `model` as it was after exactly `version` samples (RebuildModelAt),
   // `version` at most its published version. FAILED_PRECONDITION for a model

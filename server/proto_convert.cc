@@ -52,7 +52,9 @@ ModelConfig FromProto(const v1::ModelConfig& proto) {
       .retrain_dataset = policies.retrain_dataset(),
       .batch_gap_every = policies.batch_gap_every(),
       .batch_gap_window = policies.batch_gap_window(),
-      .batch_gap_retrain_ratio = policies.batch_gap_retrain_ratio()};
+      .batch_gap_retrain_ratio = policies.batch_gap_retrain_ratio(),
+      .promote_confidence = policies.promote_confidence(),
+      .promote_window = policies.promote_window()};
   config.serving = static_cast<Serving>(proto.serving());
   return config;
 }
@@ -96,6 +98,8 @@ v1::ModelConfig ToProto(const ModelConfig& config) {
   policies->set_batch_gap_window(config.policies.batch_gap_window);
   policies->set_batch_gap_retrain_ratio(
       config.policies.batch_gap_retrain_ratio);
+  policies->set_promote_confidence(config.policies.promote_confidence);
+  policies->set_promote_window(config.policies.promote_window);
   proto.set_serving(static_cast<v1::Serving>(config.serving));
   return proto;
 }
@@ -290,6 +294,36 @@ void ToModelInfo(const std::string& name, const LinearModel& state,
   *info->mutable_config() = ToProto(state.config());
   info->set_model_version(state.version());
   ToProto(state.metrics(), info->mutable_metrics());
+}
+
+void ToProto(
+    const PublishedSlot& slot,
+    google::protobuf::RepeatedPtrField<v1::Challenger>* challengers,
+    google::protobuf::RepeatedPtrField<v1::DroppedChallenger>* dropped) {
+  const LinearModel& champion = *slot.champion;
+  for (const ChallengerState& c : slot.challengers) {
+    v1::Challenger* out = challengers->Add();
+    out->set_name(c.record.name);
+    *out->mutable_config() = ToProto(c.model.config());
+    out->set_start_version(c.record.start_version);
+    out->set_model_version(c.model.version());
+    ToProto(c.model.metrics(), out->mutable_metrics());
+    const ChallengerComparison compared = Compare(
+        c.record, champion, c.model, champion.config().policies.promote_window);
+    v1::ChallengerComparison* comparison = out->mutable_comparison();
+    comparison->set_compared_samples(compared.compared_samples);
+    comparison->set_model_loss(compared.champion_loss);
+    comparison->set_challenger_loss(compared.challenger_loss);
+    comparison->set_window_samples(compared.window_samples);
+    comparison->set_loss_difference(compared.loss_difference);
+    comparison->set_confidence(compared.confidence);
+  }
+  for (const DroppedChallenger& d : slot.dropped) {
+    v1::DroppedChallenger* out = dropped->Add();
+    out->set_name(d.name);
+    out->set_model_version(d.version);
+    out->set_reason(d.reason);
+  }
 }
 
 void ToSnapshot(const std::string& name, const LinearModel& state,

@@ -9,6 +9,7 @@
 #include "core/model/example_batch.h"
 #include "core/model/linear_model.h"
 #include "core/model/model_config.h"
+#include "core/model/model_slot.h"
 #include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit {
@@ -36,6 +37,12 @@ void ToSnapshot(const std::string& name, const LinearModel& state,
                 v1::ModelSnapshot* snapshot);
 void ToModelInfo(const std::string& name, const LinearModel& state,
                  v1::ModelInfo* info);
+// The challengers of `slot`, compared over its champion's promote_window,
+// and the ones it dropped.
+void ToProto(
+    const PublishedSlot& slot,
+    google::protobuf::RepeatedPtrField<v1::Challenger>* challengers,
+    google::protobuf::RepeatedPtrField<v1::DroppedChallenger>* dropped);
 
 }  // namespace streamfit
 

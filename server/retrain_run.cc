@@ -214,7 +214,9 @@ absl::Status RetrainJobs::Retrain(Job& job, const Started& started) {
 absl::StatusOr<LinearModel> RetrainJobs::FitReporting(
     Job& job, const v1::RetrainRequest& request, const LiveModel& model,
     const ExampleBatch& train) {
-  ModelConfig fit_config = model.config;
+  // The config learning now (a promoted challenger brings its own).
+  const ModelConfig live_config = model.learner.Current()->config();
+  ModelConfig fit_config = live_config;
   if (request.has_l2()) fit_config.l2 = request.l2();
   FitOptions fit =
       ToFitOptions(request, *ParseFitAlgorithm(request.algorithm()));
@@ -247,9 +249,9 @@ absl::StatusOr<LinearModel> RetrainJobs::FitReporting(
   };
   ASSIGN_OR_RETURN(LinearModel fitted, Fit(fit_config, train, fit));
   report(last_progress);  // the final step, which throttling may have skipped
-  if (fit_config == model.config) return fitted;
+  if (fit_config == live_config) return fitted;
   // The overrides shaped the fit only: the live config goes on.
-  return LinearModel::FromState(model.config, 0, fitted.ExportState());
+  return LinearModel::FromState(live_config, 0, fitted.ExportState());
 }
 
 absl::StatusOr<uint64_t> RetrainJobs::SwapIn(
@@ -268,7 +270,7 @@ absl::StatusOr<uint64_t> RetrainJobs::SwapIn(
       std::move(fitted),
       [&adopted, &record, &model](absl::StatusOr<uint64_t> version) {
         // On the learner thread, just after the swap's publication.
-        if (version.ok()) record.state = model.learner.Current();
+        if (version.ok()) record.state = PublishedState(model.learner);
         adopted.set_value(std::move(version));
       },
       [&record](const LinearModel& replaced, const LinearModel& fit) {

@@ -52,6 +52,56 @@ absl::StatusOr<LinearModel> DecodeState(const std::string& bytes) {
   return FromSnapshot(snapshot);
 }
 
+std::string EncodeCheckpoint(const std::string& name,
+                             const PublishedSlot& slot) {
+  v1::ModelSnapshot snapshot;
+  ToSnapshot(name, *slot.champion, &snapshot);
+  for (const ChallengerState& c : slot.challengers) {
+    const ChallengerRecord& r = c.record;
+    v1::ChallengerSnapshot* out = snapshot.add_challengers();
+    ToSnapshot(r.name, c.model, out->mutable_state());
+    out->set_name(r.name);
+    out->set_start_version(r.start_version);
+    out->set_comparison_start(r.comparison_start);
+    out->set_model_loss_at_start(r.champion_loss_at_start);
+    out->set_challenger_loss_at_start(r.challenger_loss_at_start);
+    out->mutable_block_differences()->Assign(r.block_differences.begin(),
+                                             r.block_differences.end());
+    out->set_model_loss_at_block(r.champion_loss_at_block);
+    out->set_challenger_loss_at_block(r.challenger_loss_at_block);
+  }
+  return snapshot.SerializeAsString();
+}
+
+absl::StatusOr<SlotState> DecodeCheckpoint(const std::string& bytes) {
+  v1::ModelSnapshot snapshot;
+  if (!snapshot.ParseFromString(bytes)) {
+    return absl::DataLossError("not a serialized model snapshot");
+  }
+  ASSIGN_OR_RETURN(LinearModel champion, FromSnapshot(snapshot));
+  SlotState slot{std::move(champion), {}};
+  for (const v1::ChallengerSnapshot& c : snapshot.challengers()) {
+    ASSIGN_OR_RETURN(LinearModel model, FromSnapshot(c.state()));
+    if (model.version() != slot.champion.version()) {
+      return absl::DataLossError(absl::StrCat(
+          "challenger '", c.name(), "' is at version ", model.version(),
+          ", the model at ", slot.champion.version()));
+    }
+    ChallengerRecord r;
+    r.name = c.name();
+    r.start_version = c.start_version();
+    r.comparison_start = c.comparison_start();
+    r.champion_loss_at_start = c.model_loss_at_start();
+    r.challenger_loss_at_start = c.challenger_loss_at_start();
+    r.block_differences.assign(c.block_differences().begin(),
+                               c.block_differences().end());
+    r.champion_loss_at_block = c.model_loss_at_block();
+    r.challenger_loss_at_block = c.challenger_loss_at_block();
+    slot.challengers.push_back({std::move(r), std::move(model)});
+  }
+  return slot;
+}
+
 std::string EncodeSnapshotFile(const v1::ModelSnapshot& snapshot) {
   return EncodeFramed("SFSNAP1\n", snapshot.SerializeAsString());
 }

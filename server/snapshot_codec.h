@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/model/linear_model.h"
+#include "core/model/model_slot.h"
 #include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit {
@@ -28,6 +29,12 @@ absl::StatusOr<LinearModel> FromSnapshot(const v1::ModelSnapshot& snapshot);
 std::string EncodeState(const std::string& name, const LinearModel& state);
 // DATA_LOSS if `bytes` is not a snapshot; INVALID_ARGUMENT as FromSnapshot.
 absl::StatusOr<LinearModel> DecodeState(const std::string& bytes);
+// A checkpoint: the champion's snapshot with its challengers
+// (ModelSnapshot.challengers), and its inverse (errors as DecodeState; a
+// challenger at another version than the champion is DATA_LOSS).
+std::string EncodeCheckpoint(const std::string& name,
+                             const PublishedSlot& slot);
+absl::StatusOr<SlotState> DecodeCheckpoint(const std::string& bytes);
 
 // A Snapshot.to_file file: the snapshot framed with a CRC-32C like a
 // checkpoint, and its inverse (DATA_LOSS if torn or corrupt).

@@ -88,6 +88,8 @@ class LinearModel {
   const ModelConfig& config() const { return config_; }
   uint64_t version() const { return version_; }
   MetricsSummary metrics() const;
+  // The progressive metric losses summed over every sample learned.
+  double loss_sum() const { return metrics_.loss_sum(); }
   // The dense part of what Predict serves (the averaged weights when
   // ServesAveraged()).
   RawLinearFunction RawFunction() const;

@@ -375,6 +375,21 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
         "finite ratio >= 1, got ",
         ratio));
   }
+  const double confidence = config.policies.promote_confidence;
+  if (!(confidence == 0 || (confidence >= 0.5 && confidence < 1))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.policies.promote_confidence must be 0 (never) or in "
+        "[0.5, 1), got ",
+        confidence));
+  }
+  if (config.policies.promote_window > kMaxPromoteWindow) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.policies.promote_window must be at most ", kMaxPromoteWindow,
+        ", got ", config.policies.promote_window));
+  }
+  if (config.policies.promote_window == 0) {
+    config.policies.promote_window = kDefaultRecentSamples;
+  }
   if (config.policies.retrain_samples == 0) {
     config.policies.retrain_samples = kDefaultRecentSamples;
   }

@@ -65,12 +65,19 @@ struct ModelPolicies {
   uint64_t batch_gap_every = 0;        // 0: never
   uint64_t batch_gap_window = 0;       // WithDefaults: kDefaultRecentSamples
   double batch_gap_retrain_ratio = 0;  // 0: never; else >= 1
+  // Promote a challenger whose loss over the last `promote_window` samples
+  // is lower than the champion's with this one-sided confidence (0: never;
+  // else in [0.5, 1)); ModelSlot decides it (core/model/model_slot.h).
+  double promote_confidence = 0;
+  uint64_t promote_window = 0;  // WithDefaults: kDefaultRecentSamples
 
   friend bool operator==(const ModelPolicies&, const ModelPolicies&) = default;
 };
 // The recent samples a gap measurement or a policy retrain covers unless
 // told otherwise.
 inline constexpr uint64_t kDefaultRecentSamples = 10'000;
+// The longest ModelPolicies.promote_window.
+inline constexpr uint64_t kMaxPromoteWindow = uint64_t{1} << 17;
 
 // Which weights Predict serves (docs/LEARNING.md, "Iterate averaging"):
 // the live ones the update rule moves, their running average, or (auto, the

@@ -41,6 +41,8 @@ class ProgressiveMetrics {
   void Add(double loss, bool correct, double abs_error);
 
   MetricsSummary Summary() const;
+  // The metric losses summed over every sample seen.
+  double loss_sum() const { return loss_sum_; }
 
   // Complete state, for snapshots: totals then the window in ring order.
   struct State {

@@ -85,12 +85,12 @@ class ModelRecoveryTest : public ::testing::Test {
   absl::StatusOr<RecoveredModel> Recover() {
     return RecoverModel(
         dir_, Config(), {},
-        [this](const std::string& payload) -> absl::StatusOr<LinearModel> {
+        [this](const std::string& payload) -> absl::StatusOr<SlotState> {
           auto it = checkpoints_.find(payload);
           if (it == checkpoints_.end()) {
             return absl::DataLossError("undecodable checkpoint");
           }
-          return it->second;
+          return SlotState{it->second, {}};
         });
   }
 
@@ -273,12 +273,12 @@ TEST_F(RebuildModelAtTest,
 }
 
 TEST(ApplyLogRecordTest, SkipsTheSamplesTheModelHasAndRefusesAGap) {
-  ModelTrainer trainer(*LinearModel::Create(Config()));
+  ModelSlot trainer(*LinearModel::Create(Config()));
   const LinearModel& model = trainer.model();
   ModelTrainer reference_trainer(model);
   const LinearModel& reference = reference_trainer.model();
   reference_trainer.LearnBatch(Batch(0, 8));
-  trainer.LearnBatch(Batch(0, 5));
+  trainer.LearnBatch(Batch(0, 5), 0, 5);
   ASSERT_THAT(ApplyLogRecord(trainer, 0, Batch(0, 8)), IsOk());
   ExpectIdenticalState(model, reference);
   EXPECT_THAT(ApplyLogRecord(trainer, 9, Batch(9, 2)),

@@ -145,6 +145,48 @@ class CliTest(unittest.TestCase):
                           "--algorithm", "least_squares", "--wait")
         self.assertIn("SUCCEEDED", job.stdout + job.stderr)
 
+    def test_challengers_learn_beside_the_model_and_one_is_promoted(self):
+        with open(data_file("diabetes.reg.csv")) as f:
+            rows = f.read().splitlines(keepends=True)
+        self.run_ok("create", "champ", "--task", "regression", "--features",
+                    "10")
+        self.run_ok("observe", "champ", "--file", "-",
+                    stdin="".join(rows[:100]))
+        added = self.run_ok("challenger", "champ", "add", "ada",
+                            "--optimizer", "adagrad", "--learning_rate",
+                            "0.5").stdout
+        self.assertRegex(added, r"^ada: since 100, ")
+        self.assertIn("optimizer adagrad, ", added)
+        self.assert_fails(["challenger", "champ", "add", "ada"],
+                          "ALREADY_EXISTS")
+        self.assert_fails(["challenger", "champ", "add", "bad",
+                           "--optimizer", "newton"],
+                          "--optimizer must be one of", exit_code=2)
+        self.run_ok("challenger", "champ", "add", "gone", "--l2", "0.01")
+        self.run_ok("observe", "champ", "--file", "-",
+                    stdin="".join(rows[100:]))
+        self.run_ok("predict", "champ", "--file", "-", "--min_version", "442",
+                    stdin=rows[0])
+        listed = json.loads(self.run_ok("challenger", "champ",
+                                        "--json").stdout)["challengers"]
+        self.assertEqual([c["name"] for c in listed], ["ada", "gone"])
+        self.assertEqual(int(listed[0]["metrics"]["samples_seen"]), 342)
+        self.assertEqual(int(listed[0]["comparison"]["compared_samples"]),
+                         442 - 128)
+        self.run_ok("challenger", "champ", "rm", "gone")
+        self.assertEqual(self.run_ok("challenger", "champ").stdout.count(
+            ": since "), 1)
+        self.assertIn("\nchallenger ada: since 100",
+                      self.run_ok("get", "champ").stdout)
+        promoted = self.run_ok("challenger", "champ", "promote", "ada").stdout
+        self.assertIn("optimizer adagrad, ", promoted)
+        self.assertIn("promoted@442", promoted)
+        self.assertIn("challenger 'ada' serves from version 442", promoted)
+        self.assert_fails(["challenger", "champ", "promote", "ada"],
+                          "NOT_FOUND")
+        self.assert_fails(["challenger", "champ", "add"], "usage",
+                          exit_code=2)
+
     def test_binary_predict_reports_accuracy(self):
         cancer = data_file("breast_cancer.bin.csv")
         self.run_ok("create", "cancer", "--task", "binary", "--features",
@@ -310,12 +352,14 @@ class CliTest(unittest.TestCase):
             "create", "watched_gap", "--task", "regression", "--features",
             "4", "--drift_policy", "retrain", "--policy_retrain_samples",
             "500", "--batch_gap_every", "1000", "--batch_gap_window", "300",
-            "--batch_gap_retrain_ratio", "1.5",
+            "--batch_gap_retrain_ratio", "1.5", "--promote_confidence",
+            "0.99", "--promote_window", "2048",
             "--json").stdout)["config"]["policies"]
         self.assertEqual(policies, {
             "retrain_samples": "500", "retrain_dataset": "",
             "batch_gap_every": "1000",
-            "batch_gap_window": "300", "batch_gap_retrain_ratio": 1.5})
+            "batch_gap_window": "300", "batch_gap_retrain_ratio": 1.5,
+            "promote_confidence": 0.99, "promote_window": "2048"})
         self.assert_fails(["create", "x", "--task", "binary", "--features",
                            "2", "--batch_gap_retrain_ratio", "0.5"],
                           "batch_gap_retrain_ratio must be 0")

@@ -79,7 +79,9 @@ TEST(ModelConfigTest, WithDefaultsKeepsExplicitSettings) {
                      .retrain_dataset = "d",
                      .batch_gap_every = 100,
                      .batch_gap_window = 50,
-                     .batch_gap_retrain_ratio = 1.5};
+                     .batch_gap_retrain_ratio = 1.5,
+                     .promote_confidence = 0.99,
+                     .promote_window = 2048};
   absl::StatusOr<ModelConfig> full = WithDefaults(config);
   ASSERT_THAT(full, IsOk());
   EXPECT_EQ(*full, config);
@@ -94,6 +96,20 @@ TEST(ModelConfigTest, PolicyWindowsDefaultAndTheGapRatioIsAtLeastOne) {
   EXPECT_EQ(full->policies.retrain_samples, kDefaultRecentSamples);
   EXPECT_EQ(full->policies.batch_gap_window, kDefaultRecentSamples);
   EXPECT_EQ(full->policies.batch_gap_every, 0u);
+  EXPECT_EQ(full->policies.promote_window, kDefaultRecentSamples);
+  EXPECT_EQ(full->policies.promote_confidence, 0);
+  for (const double confidence : {0.4, 1.0, -0.5, double{NAN}}) {
+    ModelConfig bad = config;
+    bad.policies.promote_confidence = confidence;
+    EXPECT_THAT(WithDefaults(bad).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("promote_confidence")));
+  }
+  ModelConfig long_window = config;
+  long_window.policies.promote_window = kMaxPromoteWindow + 1;
+  EXPECT_THAT(WithDefaults(long_window).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("promote_window")));
   for (const double ratio : {0.5, -1.0, double{NAN}, double{INFINITY}}) {
     config.policies.batch_gap_retrain_ratio = ratio;
     EXPECT_THAT(WithDefaults(config).status(),

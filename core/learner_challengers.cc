@@ -1,0 +1,102 @@
+// Learner methods that manage the slot's challengers, and the queue of
+// tasks they run on the learner thread.
+#include <utility>
+
+#include "absl/status/status.h"
+#include "core/learner.h"
+
+namespace streamfit {
+namespace {
+
+absl::Status Stopped() {
+  return absl::AbortedError("the model's learner has stopped");
+}
+
+}  // namespace
+
+void Learner::RunOnLearnerThread(Task task) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      tasks_.push_back(std::move(task));
+      work_.Signal();
+      return;
+    }
+  }
+  task(/*run=*/false);
+}
+
+void Learner::RunPendingTasks() {
+  std::deque<Task> tasks;
+  {
+    absl::MutexLock lock(&mu_);
+    tasks.swap(tasks_);
+  }
+  for (Task& task : tasks) task(/*run=*/true);
+}
+
+void Learner::PublishNow() {
+  for (auto& cb : Publish()) cb(Current());
+}
+
+std::shared_ptr<const PublishedSlot> Learner::PublishedSlotOf(
+    const ModelSlot& slot, std::shared_ptr<const LinearModel> champion) {
+  if (!slot.has_challengers() && slot.dropped().empty()) return nullptr;
+  auto view = std::make_shared<PublishedSlot>();
+  view->champion = std::move(champion);
+  view->challengers = slot.ChallengerStates();
+  view->dropped = slot.dropped();
+  return view;
+}
+
+void Learner::AddChallenger(std::string name, ModelConfig config,
+                            AdoptCallback on_done) {
+  RunOnLearnerThread([this, name = std::move(name), config = std::move(config),
+                      on_done = std::move(on_done)](bool run) mutable {
+    if (!run) return on_done(Stopped());
+    if (absl::Status added = slot_.AddChallenger(std::move(name), config);
+        !added.ok()) {
+      return on_done(std::move(added));
+    }
+    PublishNow();
+    on_done(slot_.version());
+  });
+}
+
+void Learner::RemoveChallenger(std::string name, AdoptCallback on_done) {
+  RunOnLearnerThread([this, name = std::move(name),
+                      on_done = std::move(on_done)](bool run) mutable {
+    if (!run) return on_done(Stopped());
+    if (absl::Status removed = slot_.RemoveChallenger(name); !removed.ok()) {
+      return on_done(std::move(removed));
+    }
+    PublishNow();
+    on_done(slot_.version());
+  });
+}
+
+void Learner::PromoteChallenger(std::string name, PromotionCallback on_done) {
+  RunOnLearnerThread([this, name = std::move(name),
+                      on_done = std::move(on_done)](bool run) mutable {
+    if (!run) return on_done(Stopped());
+    absl::StatusOr<Promotion> promotion = slot_.Promote(name);
+    if (promotion.ok()) PublishNow();
+    on_done(std::move(promotion));
+  });
+}
+
+void Learner::KeepPromotions(std::vector<Promotion> promotions) {
+  constexpr size_t kKept = 16;
+  absl::MutexLock lock(&mu_);
+  for (Promotion& p : promotions) promotions_.push_back(std::move(p));
+  if (promotions_.size() > kKept) {
+    promotions_.erase(promotions_.begin(), promotions_.end() - kKept);
+  }
+}
+
+std::vector<Promotion> Learner::TakePromotions() {
+  absl::MutexLock lock(&mu_);
+  return std::exchange(promotions_, {});
+}
+
+}  // namespace streamfit
