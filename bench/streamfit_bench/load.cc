@@ -147,6 +147,33 @@ bool PrepareModel(const std::string& address, const std::string& model,
   return false;
 }
 
+bool AddChallengers(const std::string& address, const std::string& model,
+                    uint32_t features, uint32_t sparse, int n,
+                    std::string* error) {
+  constexpr v1::Optimizer kRules[] = {v1::OPTIMIZER_ADAGRAD, v1::OPTIMIZER_FTRL,
+                                      v1::OPTIMIZER_ADAM, v1::OPTIMIZER_SGD};
+  auto stub = NewStub(address, -1);
+  for (int i = 0; i < n; ++i) {
+    v1::AddChallengerRequest request;
+    request.set_model(model);
+    request.set_name(absl::StrCat("c", i));
+    request.mutable_config()->set_task(v1::TASK_REGRESSION);
+    request.mutable_config()->set_num_features(sparse > 0 ? 0 : features);
+    request.mutable_config()->set_hash_bits(18);
+    request.mutable_config()->set_optimizer(kRules[i % 4]);
+    v1::Challenger added;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    const grpc::Status status = stub->AddChallenger(&context, request, &added);
+    if (!status.ok()) {
+      *error = absl::StrCat("AddChallenger: ", status.error_message());
+      return false;
+    }
+  }
+  return true;
+}
+
 namespace {
 
 // Everything one Observe connection needs; `samples` counts what the server

@@ -74,6 +74,11 @@ PredictResult RunPredict(const std::string& address, const PredictLoad& load);
 // the server to answer. False with a message on failure.
 bool PrepareModel(const std::string& address, const std::string& model,
                   uint32_t features, uint32_t sparse, std::string* error);
+// Adds `n` challengers to `model` (made by PrepareModel), the update rules
+// adagrad, ftrl, adam and sgd in turn. False with a message on failure.
+bool AddChallengers(const std::string& address, const std::string& model,
+                    uint32_t features, uint32_t sparse, int n,
+                    std::string* error);
 
 }  // namespace streamfit::bench
 

@@ -49,6 +49,9 @@ ABSL_FLAG(std::string, target, "",
 ABSL_FLAG(std::string, servers, "both",
           "in-process servers to measure: both, streamfit or noop");
 ABSL_FLAG(int, runs, 3, "repetitions per server; medians are reported");
+ABSL_FLAG(int, challengers, 0,
+          "streamfit server: challengers learning beside the model (update "
+          "rules adagrad, ftrl, adam, sgd in turn)");
 ABSL_FLAG(uint32_t, features, 10, "dense features per example");
 ABSL_FLAG(uint32_t, sparse, 0,
           "if > 0: this many hashed features per example (Features.indices, "
@@ -408,7 +411,11 @@ int main(int argc, char** argv) {
   for (const Target& t : servers.targets()) {
     std::string error;
     if (!PrepareModel(t.address, "bench", absl::GetFlag(FLAGS_features),
-                      absl::GetFlag(FLAGS_sparse), &error)) {
+                      absl::GetFlag(FLAGS_sparse), &error) ||
+        (t.name != "noop" &&
+         !AddChallengers(t.address, "bench", absl::GetFlag(FLAGS_features),
+                         absl::GetFlag(FLAGS_sparse),
+                         absl::GetFlag(FLAGS_challengers), &error))) {
       std::fprintf(stderr, "streamfit-bench: %s: %s\n", t.name.c_str(),
                    error.c_str());
       return 1;

@@ -282,6 +282,38 @@ class PythonClientTest(unittest.TestCase):
                           streamfit.pb2.ModelEvent.RETRAIN_SWAPPED,
                           streamfit.pb2.ModelEvent.RETRAIN_FINISHED])
 
+    def test_challengers_beside_a_model_and_a_promotion(self):
+        self.client.create_model("slot", task="binary", num_features=30,
+                                 policies={"promote_window": 256})
+        first = self.client.observe("slot", self.X[:100], self.y[:100])
+        added = self.client.add_challenger("slot", "ada", optimizer="adagrad",
+                                           l2=1e-4)
+        self.assertEqual((added.name, added.start_version), ("ada", first))
+        self.assertEqual(added.config.optimizer,
+                         streamfit.pb2.OPTIMIZER_ADAGRAD)
+        self.assertEqual(added.config.policies.promote_window, 256)
+        self.assert_error(grpc.StatusCode.ALREADY_EXISTS,
+                          self.client.add_challenger, "slot", "ada")
+        last = self.client.observe("slot", self.X[100:], self.y[100:])
+        self.client.predict("slot", self.X[:1], min_version=last)
+        listed = self.client.list_challengers("slot").challengers
+        self.assertEqual([c.name for c in listed], ["ada"])
+        self.assertEqual(listed[0].metrics.samples_seen, last - first)
+        self.assertEqual(listed[0].comparison.window_samples, 256)
+        self.assertEqual(self.client.get_model("slot").challengers, listed)
+
+        info = self.client.promote_challenger("slot", "ada")
+        self.assertEqual(info.model_version, last)
+        self.assertEqual(info.config.optimizer,
+                         streamfit.pb2.OPTIMIZER_ADAGRAD)
+        self.assertEqual(info.lineage[-1].event,
+                         streamfit.pb2.LINEAGE_PROMOTED)
+        self.assertEqual(len(info.challengers), 0)
+        self.client.add_challenger("slot", "sgd", optimizer="sgd")
+        self.client.remove_challenger("slot", "sgd")
+        self.assert_error(grpc.StatusCode.NOT_FOUND,
+                          self.client.remove_challenger, "slot", "sgd")
+
 
 def main():
     global ARGS, streamfit

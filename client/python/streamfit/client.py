@@ -457,6 +457,41 @@ class Client:
                                                      algorithm=algorithm),
                           timeout)
 
+    # --- Champion and challengers ---
+
+    def add_challenger(self, model: str, name: str,
+                       **config: Any) -> pb2.Challenger:
+        """Adds a challenger: a learner of another config that learns every
+        sample `model` learns from now on and is compared with it.
+
+        `config` takes create_model's learning settings (optimizer,
+        learning_rate, l2, interactions, ...); the task and input sizes are
+        the model's, and so are its policies.
+        """
+        info = self.get_model(model)
+        challenger_config = pb2.ModelConfig(
+            task=info.config.task, num_features=info.config.num_features,
+            num_classes=info.config.num_classes)
+        _enums.fill(challenger_config, config)
+        return self._call(self._stub.AddChallenger, pb2.AddChallengerRequest(
+            model=model, name=name, config=challenger_config))
+
+    def list_challengers(self, model: str) -> pb2.ListChallengersResponse:
+        """The model's challengers with their comparisons, and the ones that
+        left because their config refused a sample."""
+        return self._call(self._stub.ListChallengers,
+                          pb2.ListChallengersRequest(model=model))
+
+    def promote_challenger(self, model: str, name: str) -> pb2.ModelInfo:
+        """Makes challenger `name` the served model at the model's current
+        version (durable once this returns)."""
+        return self._call(self._stub.PromoteChallenger,
+                          pb2.PromoteChallengerRequest(model=model, name=name))
+
+    def remove_challenger(self, model: str, name: str) -> None:
+        self._call(self._stub.RemoveChallenger,
+                   pb2.RemoveChallengerRequest(model=model, name=name))
+
     def watch_model(self, model: str, *, timeout: Optional[float] = None
                     ) -> Iterator[pb2.ModelEvent]:
         """The model's events as they happen (WatchModel): drifts, retrain
