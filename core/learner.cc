@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "core/thread_name.h"
 
 namespace streamfit {
@@ -57,9 +58,11 @@ Learner::Learner(LinearModel model, Options options, Journal* journal)
 Learner::Learner(SlotState slot, Options options, Journal* journal)
     : options_(options),
       journal_(journal),
+      admission_config_(slot.champion.config()),
       slot_(std::move(slot)),
       published_(std::make_shared<const LinearModel>(slot_.model())),
       published_slot_(PublishedSlotOf(slot_, published_.load())),
+      admission_checks_(slot_.ChecksAgainst(admission_config_)),
       admitted_version_(slot_.version()),
       published_version_(slot_.version()),
       durable_version_(slot_.version()),
@@ -111,6 +114,17 @@ bool Learner::FrontIsDurable() const {
 absl::StatusOr<uint64_t> Learner::Admit(uint64_t start_version,
                                         ExampleBatch batch,
                                         std::shared_ptr<Ack> ack) {
+  for (const SlotCheck& check : admission_checks_) {
+    if (absl::Status valid = ValidateBatch(batch, check.config); !valid.ok()) {
+      absl::Status refused = absl::InvalidArgumentError(absl::StrCat(
+          check.challenger.empty()
+              ? std::string("the model's current config")
+              : absl::StrCat("the model's challenger '", check.challenger, "'"),
+          " cannot learn it: ", valid.message()));
+      ack->Complete(refused);
+      return refused;
+    }
+  }
   if (journal_ != nullptr) {
     absl::StatusOr<uint64_t> logged = journal_->Append(start_version, batch);
     if (!logged.ok()) {
@@ -386,6 +400,7 @@ void Learner::Run() {
       for (auto& cb : Publish()) ready.push_back(std::move(cb));
     }
     for (auto& cb : ready) cb(Current());
+    RefreshAdmissionChecks();
     if (!promotions.empty()) KeepPromotions(std::move(promotions));
   }
 }

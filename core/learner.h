@@ -175,7 +175,10 @@ class Learner {
   // --- Challengers (learner_challengers.cc) ---
   // Each runs between two batches on the learner thread, publishes the
   // slot and calls `on_done` there with the version it took effect at
-  // (ModelSlot's errors; ABORTED if stopped first).
+  // (ModelSlot's errors; ABORTED if stopped first). From then on Submit
+  // refuses a batch that any learner of the slot cannot learn; adding a
+  // challenger that cannot learn a batch already queued fails with
+  // FAILED_PRECONDITION.
   void AddChallenger(std::string name, ModelConfig config,
                      AdoptCallback on_done);
   void RemoveChallenger(std::string name, AdoptCallback on_done);
@@ -208,10 +211,11 @@ class Learner {
   void PushQueue(ExampleBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ExampleBatch PopQueueFront() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PopQueueBack() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Journals a batch, the samples after `start_version` (the admitted
-  // version), appends it to the queue and arranges for `ack` to complete
-  // once it is durable; returns the version after its last sample, or the
-  // journal's error (nothing is queued then, and `ack` is completed with
+  // Refuses a batch admission_checks_ refuses (INVALID_ARGUMENT naming the
+  // learner); else journals it, the samples after `start_version` (the
+  // admitted version), appends it to the queue and arranges for `ack` to
+  // complete once it is durable; returns the version after its last sample, or
+  // the journal's error (nothing is queued then, and `ack` is completed with
   // it). The journal write holds only admission_mu_, so the learner thread
   // can take its next batch meanwhile.
   absl::StatusOr<uint64_t> Admit(uint64_t start_version, ExampleBatch batch,
@@ -255,10 +259,20 @@ class Learner {
   // Constant after construction.
   const Options options_;
   Journal* const journal_;
+  // The champion's config at construction, which the caller validates
+  // batches against before Submit (ValidateBatch).
+  const ModelConfig admission_config_;
 
   // Owned by the learner thread alone.
   ModelSlot slot_;
   uint64_t unpublished_ = 0;
+  uint64_t checked_membership_ = 0;  // slot_.membership_changes() then
+  // Learner thread: admission_checks_ for the slot's learners now.
+  void RefreshAdmissionChecks() ABSL_LOCKS_EXCLUDED(admission_mu_);
+  // Learner thread, admissions held: FAILED_PRECONDITION if a queued batch
+  // is one challenger `name` cannot learn.
+  absl::Status CheckQueuedFor(const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(admission_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Time last_publish_ = absl::Now();
   // True when publish_interval has passed since last_publish_.
   bool PublishIsDue() const;
@@ -269,6 +283,10 @@ class Learner {
   // Held across a whole admission (room check, journal append, queue push),
   // so the journal's order is the queue's; taken before mu_.
   absl::Mutex admission_mu_;
+  // What Admit checks besides: the learners of the slot whose configs may
+  // refuse what admission_config_ accepts (a promoted champion, challengers),
+  // so every learner can learn every batch admitted.
+  std::vector<SlotCheck> admission_checks_ ABSL_GUARDED_BY(admission_mu_);
   mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(admission_mu_);
   absl::CondVar work_;
   std::deque<ExampleBatch> queue_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "core/learner.h"
 
 namespace streamfit {
@@ -49,18 +50,51 @@ std::shared_ptr<const PublishedSlot> Learner::PublishedSlotOf(
   return view;
 }
 
+void Learner::RefreshAdmissionChecks() {
+  if (slot_.membership_changes() == checked_membership_) return;
+  checked_membership_ = slot_.membership_changes();
+  absl::MutexLock admission(&admission_mu_);
+  admission_checks_ = slot_.ChecksAgainst(admission_config_);
+}
+
 void Learner::AddChallenger(std::string name, ModelConfig config,
                             AdoptCallback on_done) {
   RunOnLearnerThread([this, name = std::move(name), config = std::move(config),
                       on_done = std::move(on_done)](bool run) mutable {
     if (!run) return on_done(Stopped());
-    if (absl::Status added = slot_.AddChallenger(std::move(name), config);
-        !added.ok()) {
-      return on_done(std::move(added));
+    absl::Status added;
+    {
+      // No batch is admitted meanwhile: the queued ones are all there are.
+      absl::MutexLock admission(&admission_mu_);
+      added = slot_.AddChallenger(name, config);
+      if (added.ok()) {
+        added = CheckQueuedFor(name);
+        if (!added.ok()) slot_.RemoveChallenger(name).IgnoreError();
+      }
+      checked_membership_ = slot_.membership_changes();
+      admission_checks_ = slot_.ChecksAgainst(admission_config_);
     }
+    if (!added.ok()) return on_done(std::move(added));
     PublishNow();
     on_done(slot_.version());
   });
+}
+
+absl::Status Learner::CheckQueuedFor(const std::string& name) {
+  for (const SlotCheck& check : slot_.ChecksAgainst(admission_config_)) {
+    if (check.challenger != name) continue;
+    absl::MutexLock lock(&mu_);
+    for (const ExampleBatch& batch : queue_) {
+      if (absl::Status valid = ValidateBatch(batch, check.config);
+          !valid.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "samples already queued for the model are ones the challenger "
+            "cannot learn (",
+            valid.message(), "); retry once they are learned"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 void Learner::RemoveChallenger(std::string name, AdoptCallback on_done) {
@@ -70,6 +104,7 @@ void Learner::RemoveChallenger(std::string name, AdoptCallback on_done) {
     if (absl::Status removed = slot_.RemoveChallenger(name); !removed.ok()) {
       return on_done(std::move(removed));
     }
+    RefreshAdmissionChecks();
     PublishNow();
     on_done(slot_.version());
   });
@@ -80,7 +115,10 @@ void Learner::PromoteChallenger(std::string name, PromotionCallback on_done) {
                       on_done = std::move(on_done)](bool run) mutable {
     if (!run) return on_done(Stopped());
     absl::StatusOr<Promotion> promotion = slot_.Promote(name);
-    if (promotion.ok()) PublishNow();
+    if (promotion.ok()) {
+      RefreshAdmissionChecks();
+      PublishNow();
+    }
     on_done(std::move(promotion));
   });
 }

@@ -11,21 +11,18 @@
 namespace streamfit {
 namespace {
 
-// Whether a challenger of `config` may refuse a sample a champion of
-// `champion` accepts (ValidateBatch's config-dependent checks).
-bool MayRefuse(const ModelConfig& config, const ModelConfig& champion) {
-  return config.interactions != champion.interactions ||
-         (config.optimizer == Optimizer::kRls &&
-          champion.optimizer != Optimizer::kRls) ||
-         (config.loss == LossKind::kPoisson &&
-          champion.loss != LossKind::kPoisson);
-}
-
 uint64_t WindowBlocks(uint64_t window) {
   return (window + ModelSlot::kBlock - 1) / ModelSlot::kBlock;
 }
 
 }  // namespace
+
+bool MayRefuse(const ModelConfig& config, const ModelConfig& base) {
+  return config.interactions != base.interactions ||
+         (config.optimizer == Optimizer::kRls &&
+          base.optimizer != Optimizer::kRls) ||
+         (config.loss == LossKind::kPoisson && base.loss != LossKind::kPoisson);
+}
 
 ChallengerComparison Compare(const ChallengerRecord& record,
                              const LinearModel& champion,
@@ -113,6 +110,7 @@ void ModelSlot::LearnChallengers(const ExampleBatch& batch, size_t begin,
              absl::StrCat("its config refused a sample the champion learned: ",
                           valid.message())});
         challengers_.erase(challengers_.begin() + i);
+        ++membership_changes_;
         continue;
       }
     }
@@ -214,6 +212,7 @@ absl::Status ModelSlot::AddChallenger(std::string name,
                MayRefuse(full, champion)};
   RestartComparison(c);
   challengers_.push_back(std::move(c));
+  ++membership_changes_;
   return absl::OkStatus();
 }
 
@@ -221,6 +220,7 @@ absl::Status ModelSlot::RemoveChallenger(absl::string_view name) {
   for (auto it = challengers_.begin(); it != challengers_.end(); ++it) {
     if (it->record.name == name) {
       challengers_.erase(it);
+      ++membership_changes_;
       return absl::OkStatus();
     }
   }
@@ -248,12 +248,24 @@ Promotion ModelSlot::PromoteAt(size_t index, bool automatic,
   promotion.replaced = model().metrics();
   ModelTrainer next = std::move(challengers_[index].trainer);
   challengers_.erase(challengers_.begin() + index);
+  ++membership_changes_;
   ReplaceChampion(std::move(next));
   auto state = std::make_shared<PublishedSlot>();
   state->champion = std::make_shared<const LinearModel>(model());
   state->challengers = ChallengerStates();
   promotion.state = std::move(state);
   return promotion;
+}
+
+std::vector<SlotCheck> ModelSlot::ChecksAgainst(const ModelConfig& base) const {
+  std::vector<SlotCheck> checks;
+  if (MayRefuse(config(), base)) checks.push_back({"", config()});
+  for (const Challenger& c : challengers_) {
+    if (MayRefuse(c.trainer.config(), base)) {
+      checks.push_back({c.record.name, c.trainer.config()});
+    }
+  }
+  return checks;
 }
 
 SlotState ModelSlot::TakeState() && {

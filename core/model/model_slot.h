@@ -100,6 +100,19 @@ struct Promotion {
   std::shared_ptr<const PublishedSlot> state;
 };
 
+// Whether a model of `config` may refuse a sample that one of `base`
+// accepts (ValidateBatch's config-dependent checks: rls takes no sparse
+// features, poisson no negative label, interactions change the per-example
+// work).
+bool MayRefuse(const ModelConfig& config, const ModelConfig& base);
+
+// A learner of a slot whose config may refuse what `base` accepts: its name
+// (empty for the champion) and config.
+struct SlotCheck {
+  std::string challenger;
+  ModelConfig config;
+};
+
 // Learns a champion and up to kMaxChallengers challengers over the same
 // samples. Each challenger's model keeps the champion's version (it starts
 // empty at the version it joins at) and its own progressive metrics; a
@@ -151,6 +164,10 @@ class ModelSlot {
 
   // The champion and the challengers, moved out.
   SlotState TakeState() &&;
+  // The learners whose configs may refuse what a model of `base` accepts.
+  std::vector<SlotCheck> ChecksAgainst(const ModelConfig& base) const;
+  // Counts the changes of who learns: added, removed, promoted, dropped.
+  uint64_t membership_changes() const { return membership_changes_; }
   // Copies of the challengers, in the order they joined.
   std::vector<ChallengerState> ChallengerStates() const;
   const std::vector<DroppedChallenger>& dropped() const { return dropped_; }
@@ -176,6 +193,7 @@ class ModelSlot {
   ModelTrainer champion_;
   std::vector<Challenger> challengers_;
   std::vector<DroppedChallenger> dropped_;  // the newest kMaxChallengers
+  uint64_t membership_changes_ = 0;
 };
 
 }  // namespace streamfit

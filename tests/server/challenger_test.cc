@@ -261,7 +261,8 @@ TEST_F(ChallengerTest, BadRequestsChangeNothingAndRemovalIsDurable) {
   EXPECT_EQ(Promote("other", &info).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(ListAt(0).challengers(), SizeIs(1));
 
-  ASSERT_TRUE(Remove("c").ok());
+  const grpc::Status removed = Remove("c");
+  ASSERT_TRUE(removed.ok()) << removed.error_message();
   EXPECT_EQ(Remove("c").error_code(), grpc::StatusCode::NOT_FOUND);
   Restart();
   EXPECT_THAT(ListAt(0).challengers(), SizeIs(0));
