@@ -11,7 +11,8 @@
 namespace streamfit {
 
 absl::Status ApplyLogRecord(ModelSlot& trainer, uint64_t start,
-                            const ExampleBatch& batch) {
+                            const ExampleBatch& batch,
+                            std::vector<Promotion>* promotions) {
   if (start > trainer.version()) {
     return absl::DataLossError(absl::StrCat("log record at version ", start,
                                             " leaves a gap after version ",
@@ -27,7 +28,8 @@ absl::Status ApplyLogRecord(ModelSlot& trainer, uint64_t start,
     return absl::InvalidArgumentError(
         absl::StrCat("log record at version ", start, ": ", valid.message()));
   }
-  trainer.LearnBatch(batch, trainer.version() - start, batch.size());
+  trainer.LearnBatch(batch, trainer.version() - start, batch.size(),
+                     promotions);
   return absl::OkStatus();
 }
 
@@ -99,16 +101,19 @@ absl::StatusOr<RecoveredModel> RecoverModel(
   ASSIGN_OR_RETURN(std::unique_ptr<SampleLog> log,
                    SampleLog::Open(dir, log_options, &report));
   std::optional<SlotState> slot;
+  std::vector<Promotion> promotions;
   std::string failure;
   // Replays the log after `base`, keeping the result unless the log cannot
   // be replayed from there (a gap, or an unreadable record). A record that
   // cannot be applied stops the replay at the state before it.
   auto replay = [&](SlotState base) -> absl::Status {
     failure.clear();
+    promotions.clear();
     ModelSlot trainer(std::move(base));
     const absl::Status replayed = log->Replay(
         trainer.version(), [&](uint64_t start, const ExampleBatch& batch) {
-          const absl::Status applied = ApplyLogRecord(trainer, start, batch);
+          const absl::Status applied =
+              ApplyLogRecord(trainer, start, batch, &promotions);
           if (!absl::IsInvalidArgument(applied)) return applied;
           failure = std::string(applied.message());
           return absl::CancelledError("replay stopped at a bad record");
@@ -153,6 +158,7 @@ absl::StatusOr<RecoveredModel> RecoverModel(
   }
   return RecoveredModel{.model = std::move(slot->champion),
                         .challengers = std::move(slot->challengers),
+                        .promotions = std::move(promotions),
                         .log = std::move(log),
                         .log_report = report,
                         .checkpoint_version = loaded.ok() ? *loaded : 0,

@@ -31,6 +31,9 @@ using SlotDecoder =
 struct RecoveredModel {
   LinearModel model;  // the champion
   std::vector<ChallengerState> challengers;
+  // Promotions the model's policy made again in the replay: made live
+  // after the checkpoint and before the process ended, so not recorded yet.
+  std::vector<Promotion> promotions;
   std::unique_ptr<SampleLog> log;   // open at its valid end, for appending
   LogOpenReport log_report;         // what opening the log cut, if anything
   uint64_t checkpoint_version = 0;  // the checkpoint loaded (0: none)
@@ -84,8 +87,10 @@ absl::Status ReplayLogInto(
 // the model unchanged if the record fails the validation Observe applies (a
 // valid CRC over invalid samples: written by another version, or by hand);
 // DATA_LOSS if it starts after the model's version.
+// Promotions made on the way are appended to `promotions` if set.
 absl::Status ApplyLogRecord(ModelSlot& slot, uint64_t start,
-                            const ExampleBatch& batch);
+                            const ExampleBatch& batch,
+                            std::vector<Promotion>* promotions = nullptr);
 
 }  // namespace streamfit
 

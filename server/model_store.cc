@@ -122,9 +122,27 @@ absl::StatusOr<std::shared_ptr<LiveModel>> ModelStore::Recover(
   auto live = std::make_shared<LiveModel>(name, model, learner_options_, dir,
                                           std::move(recovered->log), failure,
                                           std::move(recovered->challengers));
-  live->SetLineage(entry.lineage);
-  absl::MutexLock lock(&live->checkpoint_mu);
-  live->checkpointed_version = checkpoint_version;
+  Lineage lineage = entry.lineage;
+  for (const Promotion& p : recovered->promotions) {
+    logging::Info(
+        "model.promoted",
+        absl::StrFormat("model '%s': challenger '%s' promoted again "
+                        "at version %d by the log's replay",
+                        name, p.name, p.version),
+        {{"model", name}, {"challenger", p.name}, {"version", p.version}});
+    lineage = AppendLineage(
+        lineage, PromotedEvent(p, absl::ToUnixMillis(absl::Now())), p.replaced);
+  }
+  live->SetLineage(lineage);
+  {
+    absl::MutexLock lock(&live->checkpoint_mu);
+    live->checkpointed_version = checkpoint_version;
+  }
+  if (!recovered->promotions.empty()) {
+    // Recorded now, so that the next recovery does not make them again.
+    RETURN_IF_ERROR(Checkpoint(*live, When::kAlways));
+    RETURN_IF_ERROR(SaveLineage(name, dir, lineage));
+  }
   return live;
 }
 

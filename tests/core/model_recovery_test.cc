@@ -86,6 +86,9 @@ class ModelRecoveryTest : public ::testing::Test {
     return RecoverModel(
         dir_, Config(), {},
         [this](const std::string& payload) -> absl::StatusOr<SlotState> {
+          if (auto slot = slots_.find(payload); slot != slots_.end()) {
+            return slot->second;
+          }
           auto it = checkpoints_.find(payload);
           if (it == checkpoints_.end()) {
             return absl::DataLossError("undecodable checkpoint");
@@ -97,6 +100,7 @@ class ModelRecoveryTest : public ::testing::Test {
   std::string dir_;
   ModelTrainer reference_{*LinearModel::Create(Config())};
   std::map<std::string, LinearModel> checkpoints_;
+  std::map<std::string, SlotState> slots_;  // checkpoints with challengers
 };
 
 TEST_F(ModelRecoveryTest, ACheckpointThenTheLogAfterItIsTheLearnedModel) {
@@ -107,6 +111,45 @@ TEST_F(ModelRecoveryTest, ACheckpointThenTheLogAfterItIsTheLearnedModel) {
   EXPECT_EQ(recovered->log_report.end_version, 250u);
   EXPECT_THAT(recovered->failure, IsEmpty());
   ExpectIdenticalState(recovered->model, reference_.model());
+}
+
+TEST_F(ModelRecoveryTest, TheReplayLearnsTheChallengersAndMakesThePromotions) {
+  ModelConfig slow = Config();
+  slow.optimizer = Optimizer::kSgd;
+  slow.schedule = Schedule::kConstant;
+  slow.learning_rate = 1e-6;
+  slow.policies.promote_confidence = 0.99;
+  slow.policies.promote_window = 256;
+  ModelSlot live(*LinearModel::Create(*WithDefaults(slow)));
+  ModelConfig adagrad = Config();
+  adagrad.optimizer = Optimizer::kAdagrad;
+  ASSERT_THAT(live.AddChallenger("fast", Config()), IsOk());
+  ASSERT_THAT(live.AddChallenger("adagrad", adagrad), IsOk());
+  slots_.emplace("slot0", SlotState{live.model(), live.ChallengerStates()});
+  ASSERT_THAT(CheckpointStore(dir_).Write(0, "slot0"), IsOk());
+  std::vector<Promotion> made;
+  {
+    auto log = SampleLog::Open(dir_, {}, nullptr);
+    ASSERT_THAT(log.status(), IsOk());
+    for (uint64_t v = 0; v < 2000; v += 50) {
+      const ExampleBatch batch = Batch(v, 50);
+      ASSERT_THAT((*log)->Append(v, batch).status(), IsOk());
+      live.LearnBatch(batch, 0, 50, &made);
+    }
+  }
+  ASSERT_THAT(made, SizeIs(1));
+
+  absl::StatusOr<RecoveredModel> recovered = Recover();
+  ASSERT_THAT(recovered.status(), IsOk());
+  ASSERT_THAT(recovered->promotions, SizeIs(1));
+  EXPECT_EQ(recovered->promotions[0].name, made[0].name);
+  EXPECT_EQ(recovered->promotions[0].version, made[0].version);
+  ExpectIdenticalState(recovered->model, live.model());
+  const std::vector<ChallengerState> challengers = live.ChallengerStates();
+  ASSERT_THAT(recovered->challengers, SizeIs(challengers.size()));
+  for (size_t i = 0; i < challengers.size(); ++i) {
+    ExpectIdenticalState(recovered->challengers[i].model, challengers[i].model);
+  }
 }
 
 TEST_F(ModelRecoveryTest, WithoutACheckpointTheWholeLogIsReplayed) {
