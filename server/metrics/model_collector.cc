@@ -216,6 +216,34 @@ std::vector<MetricFamily> ModelCollector::Collect() const {
       f.Add("streamfit_model_batch_gap_ratio", "", MetricType::Gauge, labels,
             gap->ratio());
     }
+    f.Get("streamfit_challenger_progressive_loss",
+          "Mean progressive loss of a challenger (learner: challenger) and of "
+          "the model (learner: model) over the samples they are compared on",
+          MetricType::Gauge);
+    f.Get("streamfit_challenger_confidence",
+          "One-sided confidence that the challenger's loss over the promote "
+          "window is lower than the model's",
+          MetricType::Gauge);
+    if (const auto slot = model->learner.CurrentSlot()) {
+      const LinearModel& champion = *slot->champion;
+      for (const ChallengerState& c : slot->challengers) {
+        const ChallengerComparison compared =
+            Compare(c.record, champion, c.model,
+                    champion.config().policies.promote_window);
+        for (const auto& [learner, loss] :
+             {std::pair{"challenger", compared.challenger_loss},
+              std::pair{"model", compared.champion_loss}}) {
+          f.Add("streamfit_challenger_progressive_loss", "", MetricType::Gauge,
+                {{"model", model->name},
+                 {"challenger", c.record.name},
+                 {"learner", learner}},
+                loss);
+        }
+        f.Add("streamfit_challenger_confidence", "", MetricType::Gauge,
+              {{"model", model->name}, {"challenger", c.record.name}},
+              compared.confidence);
+      }
+    }
     f.Add("streamfit_model_sample_log_bytes",
           "Bytes of the model's sample log on disk", MetricType::Gauge, labels,
           static_cast<double>(SampleLogBytes(model->dir)));

@@ -203,5 +203,42 @@ TEST_F(MetricsTest, TheLatestBatchGapAndTheDriftCountAreExported) {
       gap.batch_loss());
 }
 
+TEST_F(MetricsTest, EachChallengersComparisonIsExported) {
+  StartWithModel();
+  v1::AddChallengerRequest add;
+  add.set_model("m");
+  add.set_name("ada");
+  add.mutable_config()->set_task(v1::TASK_REGRESSION);
+  add.mutable_config()->set_num_features(3);
+  add.mutable_config()->set_optimizer(v1::OPTIMIZER_ADAGRAD);
+  v1::Challenger added;
+  grpc::ClientContext add_context;
+  ASSERT_TRUE(stub_->AddChallenger(&add_context, add, &added).ok());
+  ASSERT_TRUE(ObserveRange(0, 200).ok());
+  ASSERT_TRUE(ObserveRange(0, 200).ok());  // the same samples again
+  const std::string confidence =
+      "streamfit_challenger_confidence{model=\"m\",challenger=\"ada\"}";
+  const std::string loss =
+      "streamfit_challenger_progressive_loss{model=\"m\",challenger=\"ada\","
+      "learner=\"challenger\"}";
+  Scrape scrape;
+  v1::ListChallengersResponse listed;
+  for (int i = 0; i < 500; ++i) {
+    grpc::ClientContext context;
+    v1::ListChallengersRequest request;
+    request.set_model("m");
+    ASSERT_TRUE(stub_->ListChallengers(&context, request, &listed).ok());
+    if (listed.challengers(0).model_version() == 400) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(listed.challengers(0).model_version(), 400u);
+  scrape = Metrics();
+  EXPECT_EQ(scrape.types.at("streamfit_challenger_confidence"), "gauge");
+  const v1::ChallengerComparison& compared = listed.challengers(0).comparison();
+  EXPECT_EQ(compared.compared_samples(), 400u);  // it joined at 0
+  EXPECT_DOUBLE_EQ(scrape[confidence], compared.confidence());
+  EXPECT_DOUBLE_EQ(scrape[loss], compared.challenger_loss());
+}
+
 }  // namespace
 }  // namespace streamfit::testing
