@@ -11,10 +11,6 @@
 namespace streamfit {
 namespace {
 
-absl::Status StoppedError() {
-  return absl::AbortedError("the model's learner has stopped");
-}
-
 // How often the learner retries reopening a failed journal.
 constexpr absl::Duration kReopenRetry = absl::Milliseconds(100);
 
@@ -51,6 +47,10 @@ class Learner::Ack {
   std::optional<absl::StatusOr<uint64_t>> result_;
   QueuedCallback on_queued_;
 };
+
+absl::Status Learner::StoppedError() {
+  return absl::AbortedError("the model's learner has stopped");
+}
 
 Learner::Learner(LinearModel model, Options options, Journal* journal)
     : Learner(SlotState{std::move(model), {}}, options, journal) {}

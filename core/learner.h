@@ -191,6 +191,8 @@ class Learner {
 
  private:
   class Ack;
+  // ABORTED: what work gets once the learner has stopped.
+  static absl::Status StoppedError();
   void Run();
   // Learner thread, with a journal: after a durability failure, drops the
   // batches that will never be durable and tries to reopen the journal.

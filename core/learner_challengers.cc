@@ -7,14 +7,6 @@
 #include "core/learner.h"
 
 namespace streamfit {
-namespace {
-
-absl::Status Stopped() {
-  return absl::AbortedError("the model's learner has stopped");
-}
-
-}  // namespace
-
 void Learner::RunOnLearnerThread(Task task) {
   {
     absl::MutexLock lock(&mu_);
@@ -61,7 +53,7 @@ void Learner::AddChallenger(std::string name, ModelConfig config,
                             AdoptCallback on_done) {
   RunOnLearnerThread([this, name = std::move(name), config = std::move(config),
                       on_done = std::move(on_done)](bool run) mutable {
-    if (!run) return on_done(Stopped());
+    if (!run) return on_done(StoppedError());
     absl::Status added;
     {
       // No batch is admitted meanwhile: the queued ones are all there are.
@@ -100,7 +92,7 @@ absl::Status Learner::CheckQueuedFor(const std::string& name) {
 void Learner::RemoveChallenger(std::string name, AdoptCallback on_done) {
   RunOnLearnerThread([this, name = std::move(name),
                       on_done = std::move(on_done)](bool run) mutable {
-    if (!run) return on_done(Stopped());
+    if (!run) return on_done(StoppedError());
     if (absl::Status removed = slot_.RemoveChallenger(name); !removed.ok()) {
       return on_done(std::move(removed));
     }
@@ -113,7 +105,7 @@ void Learner::RemoveChallenger(std::string name, AdoptCallback on_done) {
 void Learner::PromoteChallenger(std::string name, PromotionCallback on_done) {
   RunOnLearnerThread([this, name = std::move(name),
                       on_done = std::move(on_done)](bool run) mutable {
-    if (!run) return on_done(Stopped());
+    if (!run) return on_done(StoppedError());
     absl::StatusOr<Promotion> promotion = slot_.Promote(name);
     if (promotion.ok()) {
       RefreshAdmissionChecks();

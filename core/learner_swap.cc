@@ -10,7 +10,7 @@ namespace streamfit {
 
 absl::StatusOr<uint64_t> Learner::BeginRecording(uint64_t max_samples) {
   absl::MutexLock lock(&mu_);
-  if (stopping_) return absl::AbortedError("the model's learner has stopped");
+  if (stopping_) return StoppedError();
   if (recording_ || adoption_) {
     return absl::FailedPreconditionError(
         "the model is already recording for another retrain");
@@ -65,7 +65,7 @@ void Learner::QueueAdoption(Adoption adoption) {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
-      refusal = absl::AbortedError("the model's learner has stopped");
+      refusal = StoppedError();
     } else if (adoption_) {
       refusal = absl::FailedPreconditionError(
           "the learner is already adopting a model");
