@@ -125,6 +125,10 @@ ABSL_FLAG(uint64_t, min_version, 0,
 ABSL_FLAG(int64_t, at_version, -1,
           "predict: answer as the model was at this version (a past one, "
           "rebuilt on the server from its checkpoints and sample log).");
+ABSL_FLAG(int64_t, from_version, -1,
+          "challenger add: start the challenger at this earlier version of "
+          "the model; it learns the samples since from the server's log "
+          "before it joins, compared with the model on them.");
 
 ABSL_FLAG(std::string, out, "",
           "snapshot: write the JSON to this file instead of stdout.");

@@ -66,6 +66,7 @@ ABSL_DECLARE_FLAG(uint32_t, batch);
 ABSL_DECLARE_FLAG(bool, has_label);
 ABSL_DECLARE_FLAG(uint64_t, min_version);
 ABSL_DECLARE_FLAG(int64_t, at_version);
+ABSL_DECLARE_FLAG(int64_t, from_version);
 
 // snapshot
 ABSL_DECLARE_FLAG(std::string, out);

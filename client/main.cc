@@ -54,9 +54,10 @@ constexpr Command kCommands[] = {
      "how far the online model is from the batch optimum on its recent "
      "samples (--json: every field)",
      RunGap},
-    {"challenger", "MODEL [add NAME [flags] | promote NAME | rm NAME]",
-     "list a model's challengers; add one (create's learning flags), "
-     "promote one to serve, or remove one",
+    {"challenger",
+     "MODEL [add NAME [--from_version V] [flags] | promote NAME | rm NAME]",
+     "list a model's challengers; add one (create's learning flags; from an "
+     "earlier version the log holds), promote one to serve, or remove one",
      RunChallenger},
     {"jobs", "[ID | cancel ID]", "list, show or cancel retrain jobs", RunJobs},
     {"restore", "NAME FILE | NAME --from_snapshot SAVED [--allow_reshape]",

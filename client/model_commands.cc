@@ -376,8 +376,8 @@ absl::Status RunDelete(LearnerClient& client, const Args& args) {
 
 absl::Status RunChallenger(LearnerClient& client, const Args& args) {
   constexpr absl::string_view kUsage =
-      "usage: streamfit challenger MODEL [add NAME [--optimizer O] "
-      "[--learning_rate X] ... | promote NAME | rm NAME]";
+      "usage: streamfit challenger MODEL [add NAME [--from_version V] "
+      "[--optimizer O] [--learning_rate X] ... | promote NAME | rm NAME]";
   if (args.empty() || args.size() == 2 || args.size() > 3) {
     return UsageError(kUsage);
   }
@@ -407,6 +407,9 @@ absl::Status RunChallenger(LearnerClient& client, const Args& args) {
     config->set_num_features(info.config().num_features());
     config->set_num_classes(info.config().num_classes());
     RETURN_IF_ERROR(LearningConfigFromFlags(*config));
+    if (const int64_t from = absl::GetFlag(FLAGS_from_version); from >= 0) {
+      request.set_from_version(from);
+    }
     ASSIGN_OR_RETURN(const v1::Challenger added, client.AddChallenger(request));
     if (absl::GetFlag(FLAGS_json)) return PrintJson(added);
     std::cout << DescribeChallenger(added) << "\n";

@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -181,6 +182,15 @@ class Learner {
   // FAILED_PRECONDITION.
   void AddChallenger(std::string name, ModelConfig config,
                      AdoptCallback on_done);
+  // Like AddChallenger, for challenger `name` of `caught_up`: a slot that
+  // learned this model's samples up to its version, at most the model's
+  // (ModelSlot::TakeChallenger). `catch_up` continues it to the model's
+  // version first, on the learner thread, so the model learns nothing
+  // meanwhile; its error is on_done's.
+  using SlotCatchUp =
+      absl::AnyInvocable<absl::Status(ModelSlot& slot, uint64_t to_version)>;
+  void JoinChallenger(ModelSlot caught_up, std::string name,
+                      SlotCatchUp catch_up, AdoptCallback on_done);
   void RemoveChallenger(std::string name, AdoptCallback on_done);
   using PromotionCallback = absl::AnyInvocable<void(absl::StatusOr<Promotion>)>;
   void PromoteChallenger(std::string name, PromotionCallback on_done);
@@ -271,6 +281,12 @@ class Learner {
   uint64_t checked_membership_ = 0;  // slot_.membership_changes() then
   // Learner thread: admission_checks_ for the slot's learners now.
   void RefreshAdmissionChecks() ABSL_LOCKS_EXCLUDED(admission_mu_);
+  // Learner thread: adds challenger `name` to slot_ with `add`, then takes
+  // it out again with FAILED_PRECONDITION if a queued batch is one it
+  // cannot learn; publishes. Returns the version it joined at.
+  absl::StatusOr<uint64_t> AdmitChallenger(
+      const std::string& name, absl::FunctionRef<absl::Status()> add)
+      ABSL_LOCKS_EXCLUDED(admission_mu_, mu_);
   // Learner thread, admissions held: FAILED_PRECONDITION if a queued batch
   // is one challenger `name` cannot learn.
   absl::Status CheckQueuedFor(const std::string& name)

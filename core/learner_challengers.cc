@@ -54,22 +54,47 @@ void Learner::AddChallenger(std::string name, ModelConfig config,
   RunOnLearnerThread([this, name = std::move(name), config = std::move(config),
                       on_done = std::move(on_done)](bool run) mutable {
     if (!run) return on_done(StoppedError());
-    absl::Status added;
-    {
-      // No batch is admitted meanwhile: the queued ones are all there are.
-      absl::MutexLock admission(&admission_mu_);
-      added = slot_.AddChallenger(name, config);
-      if (added.ok()) {
-        added = CheckQueuedFor(name);
-        if (!added.ok()) slot_.RemoveChallenger(name).IgnoreError();
-      }
-      checked_membership_ = slot_.membership_changes();
-      admission_checks_ = slot_.ChecksAgainst(admission_config_);
-    }
-    if (!added.ok()) return on_done(std::move(added));
-    PublishNow();
-    on_done(slot_.version());
+    on_done(AdmitChallenger(name,
+                            [&] { return slot_.AddChallenger(name, config); }));
   });
+}
+
+void Learner::JoinChallenger(ModelSlot caught_up, std::string name,
+                             SlotCatchUp catch_up, AdoptCallback on_done) {
+  RunOnLearnerThread([this, caught_up = std::move(caught_up),
+                      name = std::move(name), catch_up = std::move(catch_up),
+                      on_done = std::move(on_done)](bool run) mutable {
+    if (!run) return on_done(StoppedError());
+    if (caught_up.version() > slot_.version()) {
+      return on_done(absl::FailedPreconditionError(
+          absl::StrCat("the challenger is at version ", caught_up.version(),
+                       ", after the model's version ", slot_.version())));
+    }
+    if (absl::Status s = catch_up(caught_up, slot_.version()); !s.ok()) {
+      return on_done(std::move(s));
+    }
+    on_done(AdmitChallenger(
+        name, [&] { return slot_.TakeChallenger(caught_up, name); }));
+  });
+}
+
+absl::StatusOr<uint64_t> Learner::AdmitChallenger(
+    const std::string& name, absl::FunctionRef<absl::Status()> add) {
+  absl::Status added;
+  {
+    // No batch is admitted meanwhile: the queued ones are all there are.
+    absl::MutexLock admission(&admission_mu_);
+    added = add();
+    if (added.ok()) {
+      added = CheckQueuedFor(name);
+      if (!added.ok()) slot_.RemoveChallenger(name).IgnoreError();
+    }
+    checked_membership_ = slot_.membership_changes();
+    admission_checks_ = slot_.ChecksAgainst(admission_config_);
+  }
+  if (!added.ok()) return added;
+  PublishNow();
+  return slot_.version();
 }
 
 absl::Status Learner::CheckQueuedFor(const std::string& name) {

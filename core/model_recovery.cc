@@ -33,34 +33,56 @@ absl::Status ApplyLogRecord(ModelSlot& trainer, uint64_t start,
   return absl::OkStatus();
 }
 
-absl::Status ReplayLogInto(
-    const SampleLog& log, ModelTrainer& trainer, uint64_t to_version,
-    const std::function<void(const ExampleBatch&, size_t, size_t)>& learn) {
-  const uint64_t from = trainer.version();
+namespace {
+
+// Calls learn(batch, begin, end) with the log's samples after `learner`'s
+// version up to `to_version`; `learn` learns them into `learner` (a
+// ModelTrainer or a ModelSlot).
+template <class Target, class Learn>
+absl::Status ReplayRange(const SampleLog& log, Target& learner,
+                         uint64_t to_version, const Learn& learn) {
   RETURN_IF_ERROR(log.Replay(
-      from,
+      learner.version(),
       [&](uint64_t start, const ExampleBatch& batch) -> absl::Status {
-        if (start > trainer.version()) {
+        if (start > learner.version()) {
           return absl::DataLossError(
               absl::StrCat("log record at version ", start,
-                           " leaves a gap after version ", trainer.version()));
+                           " leaves a gap after version ", learner.version()));
         }
-        const size_t begin = trainer.version() - start;
-        const size_t end = std::min<uint64_t>(batch.size(), to_version - start);
-        if (learn) {
-          learn(batch, begin, end);
-        } else {
-          trainer.LearnBatch(batch, begin, end);
-        }
+        learn(batch, learner.version() - start,
+              std::min<uint64_t>(batch.size(), to_version - start));
         return absl::OkStatus();
       },
       to_version));
-  if (trainer.version() != to_version) {
+  if (learner.version() != to_version) {
     return absl::DataLossError(absl::StrCat("the log ends at version ",
-                                            trainer.version(), ", before ",
+                                            learner.version(), ", before ",
                                             to_version));
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ReplayLogInto(
+    const SampleLog& log, ModelTrainer& trainer, uint64_t to_version,
+    const std::function<void(const ExampleBatch&, size_t, size_t)>& learn) {
+  return ReplayRange(log, trainer, to_version,
+                     [&](const ExampleBatch& batch, size_t begin, size_t end) {
+                       if (learn) {
+                         learn(batch, begin, end);
+                       } else {
+                         trainer.LearnBatch(batch, begin, end);
+                       }
+                     });
+}
+
+absl::Status ReplayLogInto(const SampleLog& log, ModelSlot& slot,
+                           uint64_t to_version) {
+  return ReplayRange(log, slot, to_version,
+                     [&](const ExampleBatch& batch, size_t begin, size_t end) {
+                       slot.LearnBatch(batch, begin, end);
+                     });
 }
 
 absl::StatusOr<LinearModel> RebuildModelAt(const std::string& dir,

@@ -82,6 +82,11 @@ absl::Status ReplayLogInto(
     const std::function<void(const ExampleBatch&, size_t, size_t)>& learn =
         nullptr);
 
+// Continues `slot` likewise (through ModelSlot::LearnBatch; promotions made
+// on the way are not reported).
+absl::Status ReplayLogInto(const SampleLog& log, ModelSlot& slot,
+                           uint64_t to_version);
+
 // Applies the samples of `batch` (a log record starting at version `start`)
 // after slot.version(), with ModelSlot::LearnBatch. INVALID_ARGUMENT and
 // the model unchanged if the record fails the validation Observe applies (a

@@ -1,7 +1,7 @@
 // The RPCs of LearnerService that manage a model's challengers. Changes
-// run on the learner thread (Learner::AddChallenger and the like); the file
-// worker waits for them and checkpoints the result before answering, so an
-// OK answer is durable.
+// run on the learner thread (Learner::AddChallenger and the like); a worker
+// waits for them and checkpoints the result before answering, so an OK
+// answer is durable.
 #include <future>
 #include <memory>
 #include <utility>
@@ -45,9 +45,40 @@ absl::StatusOr<std::shared_ptr<LiveModel>> LearnerService::ModelForChallengers(
 grpc::ServerUnaryReactor* LearnerService::AddChallenger(
     grpc::CallbackServerContext* context,
     const v1::AddChallengerRequest* request, v1::Challenger* response) {
-  return OnFileWorker(context, [this, request, response] {
+  auto add = [this, request, response] {
     return AddChallengerTo(*request, response);
-  });
+  };
+  // Starting from an earlier version rebuilds it and reads the log since:
+  // history work, which leaves the file worker free.
+  return request->has_from_version() ? OnHistoryWorker(context, std::move(add))
+                                     : OnFileWorker(context, std::move(add));
+}
+
+absl::StatusOr<ModelSlot> LearnerService::CatchUpChallenger(
+    LiveModel& model, const std::string& name, const ModelConfig& config,
+    uint64_t from_version) {
+  if (store_ == nullptr) return NoDataDirectory();
+  const uint64_t live = model.learner.Current()->version();
+  if (from_version > live) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "from_version ", from_version, " is after the model's version ", live));
+  }
+  ASSIGN_OR_RETURN(LinearModel past, store_->PastState(model, from_version));
+  ModelSlot slot(std::move(past));
+  slot.DisableAutomaticPromotion();  // the live slot decides
+  RETURN_IF_ERROR(slot.AddChallenger(name, config));
+  // Each round replays the log up to the model's version then, so the next
+  // one has only what arrived meanwhile; the learner thread replays the last
+  // kTail samples or fewer.
+  constexpr uint64_t kTail = 1 << 14;
+  constexpr int kMaxRounds = 16;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    const uint64_t to = model.learner.Current()->version();
+    if (to - slot.version() <= kTail) break;
+    RETURN_IF_ERROR(store_->ReplayInto(model, slot, to));
+    RETURN_IF_ERROR(slot.Holds(name));
+  }
+  return slot;
 }
 
 absl::Status LearnerService::AddChallengerTo(
@@ -74,7 +105,19 @@ absl::Status LearnerService::AddChallengerTo(
         checkpoint_bytes, " bytes, over the limit of ", kMaxSnapshotBytes));
   }
   Waited<absl::StatusOr<uint64_t>> added;
-  model->learner.AddChallenger(request.name(), *config, added.Callback());
+  if (request.has_from_version()) {
+    ASSIGN_OR_RETURN(ModelSlot caught_up,
+                     CatchUpChallenger(*model, request.name(), *config,
+                                       request.from_version()));
+    model->learner.JoinChallenger(
+        std::move(caught_up), request.name(),
+        [this, live = model.get()](ModelSlot& slot, uint64_t to_version) {
+          return store_->ReplayInto(*live, slot, to_version);
+        },
+        added.Callback());
+  } else {
+    model->learner.AddChallenger(request.name(), *config, added.Callback());
+  }
   RETURN_IF_ERROR(added.Get().status());
   if (store_ != nullptr) {
     if (absl::Status s = store_->Checkpoint(*model, ModelStore::When::kAlways);

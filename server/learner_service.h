@@ -170,6 +170,14 @@ class LearnerService final : public v1::Learner::CallbackService {
       const std::string& name) const;
   absl::Status AddChallengerTo(const v1::AddChallengerRequest& request,
                                v1::Challenger* response);
+  // Challenger `name` of `config` started empty at `from_version`, an
+  // earlier version of `model`, and caught up off the learner thread with
+  // the log's samples until the model is a few thousand samples ahead: the
+  // slot for Learner::JoinChallenger.
+  absl::StatusOr<ModelSlot> CatchUpChallenger(LiveModel& model,
+                                              const std::string& name,
+                                              const ModelConfig& config,
+                                              uint64_t from_version);
   absl::Status Promote(const v1::PromoteChallengerRequest& request,
                        v1::ModelInfo* response);
   absl::Status RemoveChallengerFrom(const v1::RemoveChallengerRequest& request);

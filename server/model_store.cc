@@ -279,6 +279,13 @@ absl::StatusOr<OnlineBatchGap> ModelStore::MeasureGap(LiveModel& model,
                                to_version, algorithm, DecodeState);
 }
 
+absl::Status ModelStore::ReplayInto(LiveModel& model, ModelSlot& slot,
+                                    uint64_t to_version) {
+  if (model.log == nullptr) return NoSampleLog();
+  absl::MutexLock lock(&model.checkpoint_mu);
+  return ReplayLogInto(*model.log, slot, to_version);
+}
+
 absl::StatusOr<ExampleBatch> ModelStore::ReadSamples(LiveModel& model,
                                                      uint64_t from_version,
                                                      uint64_t to_version) {

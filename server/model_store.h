@@ -95,6 +95,10 @@ class ModelStore {
                                             uint64_t from_version,
                                             uint64_t to_version,
                                             FitAlgorithm algorithm);
+  // Continues `slot`, a slot over `model`'s samples, with its log's samples
+  // up to `to_version` (ReplayLogInto).
+  absl::Status ReplayInto(LiveModel& model, ModelSlot& slot,
+                          uint64_t to_version);
   // The samples (from_version, to_version] of `model`'s log.
   absl::StatusOr<ExampleBatch> ReadSamples(LiveModel& model,
                                            uint64_t from_version,

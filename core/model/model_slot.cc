@@ -15,6 +15,20 @@ uint64_t WindowBlocks(uint64_t window) {
   return (window + ModelSlot::kBlock - 1) / ModelSlot::kBlock;
 }
 
+// Whether `a` and `b` hold the same state, bit for bit.
+bool SameState(const LinearModel& a, const LinearModel& b) {
+  if (a.version() != b.version() || a.loss_sum() != b.loss_sum()) {
+    return false;
+  }
+  const std::vector<NamedTensor> x = a.ExportState();
+  const std::vector<NamedTensor> y = b.ExportState();
+  return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                    [](const NamedTensor& p, const NamedTensor& q) {
+                      return p.name == q.name && p.shape == q.shape &&
+                             p.values == q.values;
+                    });
+}
+
 }  // namespace
 
 bool MayRefuse(const ModelConfig& config, const ModelConfig& base) {
@@ -141,7 +155,7 @@ void ModelSlot::EndBlock(std::vector<Promotion>* promotions) {
     s.challenger_loss_at_block = challenger_sum;
   }
   const ModelPolicies& policy = config().policies;
-  if (policy.promote_confidence == 0) return;
+  if (!promotes_ || policy.promote_confidence == 0) return;
   size_t best = challengers_.size();
   ChallengerComparison best_comparison;
   for (size_t i = 0; i < challengers_.size(); ++i) {
@@ -191,16 +205,7 @@ absl::Status ModelSlot::AddChallenger(std::string name,
         champion.num_classes, "), got ", TaskName(full.task), ", ",
         full.num_features, ", ", full.num_classes));
   }
-  for (const Challenger& c : challengers_) {
-    if (c.record.name == name) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("challenger '", name, "' already exists"));
-    }
-  }
-  if (challengers_.size() >= kMaxChallengers) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("a model has at most ", kMaxChallengers, " challengers"));
-  }
+  RETURN_IF_ERROR(CheckRoomFor(name));
   ASSIGN_OR_RETURN(LinearModel empty, LinearModel::Create(full));
   ASSIGN_OR_RETURN(
       LinearModel model,
@@ -211,6 +216,57 @@ absl::Status ModelSlot::AddChallenger(std::string name,
   Challenger c{ModelTrainer(std::move(model)), std::move(record),
                MayRefuse(full, champion)};
   RestartComparison(c);
+  challengers_.push_back(std::move(c));
+  ++membership_changes_;
+  return absl::OkStatus();
+}
+
+absl::Status ModelSlot::CheckRoomFor(absl::string_view name) const {
+  for (const Challenger& c : challengers_) {
+    if (c.record.name == name) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("challenger '", name, "' already exists"));
+    }
+  }
+  if (challengers_.size() >= kMaxChallengers) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("a model has at most ", kMaxChallengers, " challengers"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ModelSlot::Holds(absl::string_view name) const {
+  for (const Challenger& c : challengers_) {
+    if (c.record.name == name) return absl::OkStatus();
+  }
+  for (const DroppedChallenger& d : dropped_) {
+    if (d.name != name) continue;
+    return absl::FailedPreconditionError(
+        absl::StrCat("challenger '", name,
+                     "' cannot learn the model's samples after version ",
+                     d.version, ": ", d.reason));
+  }
+  return absl::NotFoundError(absl::StrCat("no challenger '", name, "'"));
+}
+
+absl::Status ModelSlot::TakeChallenger(ModelSlot& other,
+                                       absl::string_view name) {
+  if (other.version() != version()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the challenger is at version ", other.version(),
+                     ", the model at version ", version()));
+  }
+  RETURN_IF_ERROR(CheckRoomFor(name));
+  RETURN_IF_ERROR(other.Holds(name));
+  auto it = std::find_if(
+      other.challengers_.begin(), other.challengers_.end(),
+      [name](const Challenger& c) { return c.record.name == name; });
+  Challenger c = std::move(*it);
+  other.challengers_.erase(it);
+  ++other.membership_changes_;
+  c.validates = MayRefuse(c.trainer.config(), config());
+  c.validated_batch = UINT64_MAX;
+  if (!SameState(other.model(), model())) RestartComparison(c);
   challengers_.push_back(std::move(c));
   ++membership_changes_;
   return absl::OkStatus();

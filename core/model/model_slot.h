@@ -156,6 +156,19 @@ class ModelSlot {
   // whose task, features or classes differ from the champion's;
   // ALREADY_EXISTS; RESOURCE_EXHAUSTED past kMaxChallengers.
   absl::Status AddChallenger(std::string name, const ModelConfig& config);
+  // Moves challenger `name` of `other` into this slot with what it learned
+  // and its record. `other` is a slot at this slot's version that learned
+  // the same samples since the challenger started (its champion rebuilt
+  // from the log), so the comparison is kept when other's champion is this
+  // one bit for bit (it compared against the same champion on every
+  // sample), and restarts otherwise (the champion changed meanwhile: a
+  // promotion or a retrain swap). FAILED_PRECONDITION if the versions
+  // differ; other.Holds(name)'s error; ALREADY_EXISTS and
+  // RESOURCE_EXHAUSTED as AddChallenger.
+  absl::Status TakeChallenger(ModelSlot& other, absl::string_view name);
+  // OK if challenger `name` learns in this slot; FAILED_PRECONDITION with
+  // the reason if it was dropped, else NOT_FOUND.
+  absl::Status Holds(absl::string_view name) const;
   // NOT_FOUND if there is no challenger `name`.
   absl::Status RemoveChallenger(absl::string_view name);
   // Makes challenger `name` the champion; the old champion is dropped and
@@ -171,6 +184,9 @@ class ModelSlot {
   // Copies of the challengers, in the order they joined.
   std::vector<ChallengerState> ChallengerStates() const;
   const std::vector<DroppedChallenger>& dropped() const { return dropped_; }
+  // Keeps LearnBatch from promoting automatically: for a slot that catches
+  // a challenger up for TakeChallenger, where the live slot decides.
+  void DisableAutomaticPromotion() { promotes_ = false; }
 
  private:
   struct Challenger {
@@ -187,6 +203,9 @@ class ModelSlot {
   // policy says so.
   void EndBlock(std::vector<Promotion>* promotions);
   void RestartComparison(Challenger& c) const;
+  // ALREADY_EXISTS if there is a challenger `name`; RESOURCE_EXHAUSTED if
+  // the slot is full.
+  absl::Status CheckRoomFor(absl::string_view name) const;
   Promotion PromoteAt(size_t index, bool automatic,
                       const ChallengerComparison& comparison);
 
@@ -194,6 +213,7 @@ class ModelSlot {
   std::vector<Challenger> challengers_;
   std::vector<DroppedChallenger> dropped_;  // the newest kMaxChallengers
   uint64_t membership_changes_ = 0;
+  bool promotes_ = true;
 };
 
 }  // namespace streamfit

@@ -4,11 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 
 #include "core/learner.h"
 #include "tests/testing/learner_harness.h"
+#include "tests/testing/model_state.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit::testing {
@@ -145,6 +147,97 @@ TEST(LearnerChallengersTest, ThePolicysPromotionsAreKeptForTheServer) {
   EXPECT_EQ(promotions[0].version % ModelSlot::kBlock, 0u);
   EXPECT_EQ(learner.Current()->config().optimizer, Optimizer::kNormalized);
   EXPECT_THAT(learner.TakePromotions(), SizeIs(0));
+}
+
+// `n` samples that vary from one to the next.
+ExampleBatch Stream(size_t n) {
+  ExampleBatch batch;
+  batch.num_features = kFeatures;
+  for (size_t i = 0; i < n; ++i) {
+    const double t = static_cast<double>(i);
+    const float x[kFeatures] = {static_cast<float>(std::sin(t)),
+                                static_cast<float>(std::cos(0.3 * t)), 1};
+    batch.Add(x, 3 * x[0] - x[1] + 0.1 * std::sin(7 * t));
+  }
+  return batch;
+}
+
+ExampleBatch Slice(const ExampleBatch& stream, size_t begin, size_t end) {
+  ExampleBatch part;
+  part.num_features = kFeatures;
+  for (size_t i = begin; i < end; ++i) {
+    part.Add(stream.view(i), stream.labels[i], stream.weights[i]);
+  }
+  return part;
+}
+
+TEST(LearnerChallengersTest, AChallengerCaughtUpFromAnEarlierVersionJoins) {
+  const ExampleBatch stream = Stream(1500);
+  const ModelConfig adagrad = RegressionConfig(Optimizer::kAdagrad);
+  // What the challenger is when it learns live from version 200 on.
+  ModelSlot reference(NewModel(RegressionConfig()));
+  reference.LearnBatch(stream, 0, 200);
+  ASSERT_THAT(reference.AddChallenger("adagrad", adagrad), IsOk());
+  reference.LearnBatch(stream, 200, 1500);
+
+  Learner learner(NewModel(RegressionConfig()), {});
+  for (size_t v = 0; v < 1000; v += 100) {
+    ASSERT_THAT(Submit(learner, Slice(stream, v, v + 100)), IsOk());
+  }
+  WaitApplied(learner, 1000);
+  // Caught up to 600 elsewhere; the learner thread replays the rest.
+  ModelSlot caught_up(NewModel(RegressionConfig()));
+  caught_up.LearnBatch(stream, 0, 200);
+  caught_up.DisableAutomaticPromotion();
+  ASSERT_THAT(caught_up.AddChallenger("adagrad", adagrad), IsOk());
+  caught_up.LearnBatch(stream, 200, 600);
+  uint64_t replayed_to = 0;
+  QueuedResult joined;
+  learner.JoinChallenger(
+      std::move(caught_up), "adagrad",
+      [&](ModelSlot& slot, uint64_t to_version) {
+        replayed_to = to_version;
+        slot.LearnBatch(stream, slot.version(), to_version);
+        return absl::OkStatus();
+      },
+      joined.Callback());
+  EXPECT_THAT(joined.Get(), IsOkAndHolds(uint64_t{1000}));
+  EXPECT_EQ(replayed_to, 1000u);
+  ASSERT_THAT(Submit(learner, Slice(stream, 1000, 1500)), IsOk());
+  WaitApplied(learner, 1500);
+
+  const auto slot = learner.CurrentSlot();
+  ASSERT_NE(slot, nullptr);
+  ASSERT_THAT(slot->challengers, SizeIs(1));
+  const ChallengerState expected = reference.ChallengerStates()[0];
+  ExpectIdenticalState(slot->challengers[0].model, expected.model);
+  EXPECT_EQ(slot->challengers[0].record.start_version, 200u);
+  EXPECT_EQ(slot->challengers[0].record.block_differences,
+            expected.record.block_differences);
+}
+
+TEST(LearnerChallengersTest, AJoinFailsWithItsCatchUpAndChangesNothing) {
+  Learner learner(NewModel(RegressionConfig()), {});
+  ASSERT_THAT(Submit(learner, DenseBatch(10)), IsOk());
+  WaitApplied(learner, 10);
+  auto slot_at = [](uint64_t version) {
+    ModelSlot slot(NewModel(RegressionConfig()));
+    slot.LearnBatch(DenseBatch(version), 0, version);
+    EXPECT_THAT(slot.AddChallenger("c", RegressionConfig()), IsOk());
+    return slot;
+  };
+  QueuedResult ahead, failed;
+  learner.JoinChallenger(
+      slot_at(20), "c", [](ModelSlot&, uint64_t) { return absl::OkStatus(); },
+      ahead.Callback());
+  EXPECT_THAT(ahead.Get(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                    HasSubstr("after the model's version")));
+  learner.JoinChallenger(
+      slot_at(5), "c",
+      [](ModelSlot&, uint64_t) { return absl::DataLossError("log gone"); },
+      failed.Callback());
+  EXPECT_THAT(failed.Get(), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(learner.CurrentSlot(), nullptr);
 }
 
 }  // namespace

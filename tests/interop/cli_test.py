@@ -173,6 +173,16 @@ class CliTest(unittest.TestCase):
         self.assertEqual(int(listed[0]["metrics"]["samples_seen"]), 342)
         self.assertEqual(int(listed[0]["comparison"]["compared_samples"]),
                          442 - 128)
+        # From an earlier version: it learns the log since, as "ada" did.
+        early = json.loads(self.run_ok(
+            "challenger", "champ", "add", "early", "--from_version", "100",
+            "--optimizer", "adagrad", "--learning_rate", "0.5",
+            "--json").stdout)
+        self.assertEqual(int(early["start_version"]), 100)
+        self.assertEqual(early["metrics"], listed[0]["metrics"])
+        self.assert_fails(["challenger", "champ", "add", "late",
+                           "--from_version", "443"], "OUT_OF_RANGE")
+        self.run_ok("challenger", "champ", "rm", "early")
         self.run_ok("challenger", "champ", "rm", "gone")
         self.assertEqual(self.run_ok("challenger", "champ").stdout.count(
             ": since "), 1)

@@ -301,6 +301,11 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(listed[0].metrics.samples_seen, last - first)
         self.assertEqual(listed[0].comparison.window_samples, 256)
         self.assertEqual(self.client.get_model("slot").challengers, listed)
+        early = self.client.add_challenger("slot", "early", from_version=first,
+                                           optimizer="adagrad", l2=1e-4)
+        self.assertEqual((early.start_version, early.metrics),
+                         (first, listed[0].metrics))
+        self.client.remove_challenger("slot", "early")
 
         info = self.client.promote_challenger("slot", "ada")
         self.assertEqual(info.model_version, last)

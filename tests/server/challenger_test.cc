@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,11 +43,13 @@ class ChallengerTest : public ServerTest {
 
   grpc::Status Add(const std::string& name, const v1::ModelConfig& config,
                    v1::Challenger* added = nullptr,
-                   const std::string& model = "m") {
+                   const std::string& model = "m",
+                   std::optional<uint64_t> from_version = std::nullopt) {
     v1::AddChallengerRequest request;
     request.set_model(model);
     request.set_name(name);
     *request.mutable_config() = config;
+    if (from_version) request.set_from_version(*from_version);
     v1::Challenger ignored;
     grpc::ClientContext context;
     return stub_->AddChallenger(&context, request,
@@ -266,6 +269,80 @@ TEST_F(ChallengerTest, BadRequestsChangeNothingAndRemovalIsDurable) {
   EXPECT_EQ(Remove("c").error_code(), grpc::StatusCode::NOT_FOUND);
   Restart();
   EXPECT_THAT(ListAt(0).challengers(), SizeIs(0));
+}
+
+TEST_F(ChallengerTest, StartsAtAnEarlierVersionAsIfItHadJoinedThen) {
+  StreamfitServer::Options options;
+  options.learner = learner_options_;
+  options.storage.checkpoint_every_samples = 1'000'000'000;  // on changes only
+  options.storage.checkpoint_interval = absl::Hours(1);
+  options.storage.keep_checkpoints = 3;
+  Restart(options);
+  Create("m", v1::TASK_REGRESSION, 3, 0, Config());  // checkpoint 0
+  ObserveLabeled(examples_, 0, 1000, false);
+  ASSERT_TRUE(Add("live", Config(v1::OPTIMIZER_ADAGRAD)).ok());  // 1000
+  ObserveLabeled(examples_, 1000, 5000, false);
+  // Far enough ahead that the log is replayed off the learner thread first.
+  for (int i = 0; i < 3; ++i) ObserveLabeled(examples_, 0, 5000, false);
+  ListAt(20000);
+  v1::Challenger past;
+  const grpc::Status added = Add("past", Config(v1::OPTIMIZER_ADAGRAD), &past,
+                                 "m", /*from_version=*/1000);
+  ASSERT_TRUE(added.ok()) << added.error_message();
+  EXPECT_EQ(past.start_version(), 1000u);
+  EXPECT_EQ(past.model_version(), 20000u);
+  EXPECT_EQ(past.metrics().samples_seen(), 19000u);
+  ObserveLabeled(examples_, 0, 1000, false);
+  Restart(options);
+
+  // It learned and compared every sample since 1000, as "live" did.
+  const v1::ListChallengersResponse listed = ListAt(21000);
+  ASSERT_THAT(listed.challengers(), SizeIs(2));
+  const v1::Challenger& live = listed.challengers(0);
+  ASSERT_EQ(listed.challengers(1).name(), "past");
+  EXPECT_EQ(listed.challengers(1).metrics().SerializeAsString(),
+            live.metrics().SerializeAsString());
+  EXPECT_EQ(listed.challengers(1).comparison().SerializeAsString(),
+            live.comparison().SerializeAsString());
+  EXPECT_EQ(live.comparison().compared_samples(), 21000u - 1024);
+
+  // Versions the model has not reached, or the log no longer holds.
+  const grpc::Status ahead =
+      Add("ahead", Config(), nullptr, "m", /*from_version=*/21001);
+  EXPECT_EQ(ahead.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(ahead.error_message(), HasSubstr("after the model's version"));
+  ASSERT_TRUE(Remove("live").ok());  // checkpoints 1000, 20000, 21000 remain
+  const grpc::Status gone =
+      Add("gone", Config(), nullptr, "m", /*from_version=*/999);
+  EXPECT_EQ(gone.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(gone.error_message(),
+              HasSubstr("the oldest version reachable is 1000"));
+  EXPECT_THAT(ListAt(21000).challengers(), SizeIs(1));
+}
+
+TEST_F(ChallengerTest, AChallengerThatCannotLearnTheLogSinceItsStartIsRefused) {
+  Create("m", v1::TASK_REGRESSION, 3, 0, Config());
+  ObserveLabeled(examples_, 0, 100, false);
+  v1::ObserveRequest sparse = Message("m", examples_, 100, 101);
+  v1::NamedFeature* hashed =
+      sparse.mutable_examples(0)->mutable_features()->add_named();
+  hashed->set_namespace_("user");
+  hashed->set_name("u1");
+  v1::ObserveResponse response;
+  ASSERT_TRUE(Observe({sparse}, &response).ok());
+  ObserveLabeled(examples_, 101, 200, false);
+  ListAt(200);
+
+  const grpc::Status refused =
+      Add("rls", Config(v1::OPTIMIZER_RLS), nullptr, "m", /*from_version=*/50);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("cannot learn"));
+  EXPECT_THAT(ListAt(200).challengers(), SizeIs(0));
+  // From after the sparse sample it can.
+  ASSERT_TRUE(
+      Add("rls", Config(v1::OPTIMIZER_RLS), nullptr, "m", /*from_version=*/101)
+          .ok());
+  EXPECT_THAT(ListAt(200).challengers(), SizeIs(1));
 }
 
 }  // namespace

@@ -460,10 +460,14 @@ class Client:
     # --- Champion and challengers ---
 
     def add_challenger(self, model: str, name: str,
+                       from_version: Optional[int] = None,
                        **config: Any) -> pb2.Challenger:
         """Adds a challenger: a learner of another config that learns every
         sample `model` learns from now on and is compared with it.
 
+        With `from_version`, an earlier version of the model, it starts
+        there and learns the samples since from the server's log before it
+        joins (OUT_OF_RANGE once the log no longer holds that version).
         `config` takes create_model's learning settings (optimizer,
         learning_rate, l2, interactions, ...); the task and input sizes are
         the model's, and so are its policies.
@@ -473,8 +477,11 @@ class Client:
             task=info.config.task, num_features=info.config.num_features,
             num_classes=info.config.num_classes)
         _enums.fill(challenger_config, config)
-        return self._call(self._stub.AddChallenger, pb2.AddChallengerRequest(
-            model=model, name=name, config=challenger_config))
+        request = pb2.AddChallengerRequest(model=model, name=name,
+                                           config=challenger_config)
+        if from_version is not None:
+            request.from_version = from_version
+        return self._call(self._stub.AddChallenger, request)
 
     def list_challengers(self, model: str) -> pb2.ListChallengersResponse:
         """The model's challengers with their comparisons, and the ones that

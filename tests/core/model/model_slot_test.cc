@@ -52,6 +52,23 @@ ExampleBatch Batch(uint64_t start, size_t n) {
   return b;
 }
 
+ModelConfig ConfigWith(Optimizer optimizer) {
+  ModelConfig config = Config();
+  config.optimizer = optimizer;
+  return config;
+}
+
+// One sample with a hashed feature, which rls does not learn.
+ExampleBatch SparseSample() {
+  ExampleBatch b;
+  b.num_features = 3;
+  const float x[3] = {1, 2, 3};
+  const uint32_t hash = 7, ns = 0;
+  const float value = 1;
+  b.Add(ExampleView{x, {&hash, 1}, {&ns, 1}, {&value, 1}}, 1.0);
+  return b;
+}
+
 LinearModel Empty(const ModelConfig& config) {
   return *LinearModel::Create(*WithDefaults(config));
 }
@@ -78,8 +95,7 @@ TEST(ModelSlotTest, AChallengerLearnsWhatItsConfigLearnsFromItsStart) {
   ModelTrainer champion(Empty(Config()));
   Learn(slot, 0, 300, 64);
   champion.LearnBatch(Batch(0, 300));
-  ModelConfig adagrad = Config();
-  adagrad.optimizer = Optimizer::kAdagrad;
+  const ModelConfig adagrad = ConfigWith(Optimizer::kAdagrad);
   ASSERT_THAT(slot.AddChallenger("adagrad", adagrad), IsOk());
   ModelTrainer challenger = JoiningAt(adagrad, 300, slot.config());
   Learn(slot, 300, 1300, 50);
@@ -216,8 +232,7 @@ TEST(ModelSlotTest, ThePolicyPromotesAtABlockEndTheSameWayInAnyBatching) {
 TEST(ModelSlotTest, ASlotFromItsStateContinuesAsTheUninterruptedOne) {
   ModelSlot whole(Empty(Config()));
   Learn(whole, 0, 100, 50);
-  ModelConfig adagrad = Config();
-  adagrad.optimizer = Optimizer::kAdagrad;
+  const ModelConfig adagrad = ConfigWith(Optimizer::kAdagrad);
   ASSERT_THAT(whole.AddChallenger("adagrad", adagrad), IsOk());
   Learn(whole, 100, 1000, 50);
   SlotState saved{whole.model(), whole.ChallengerStates()};
@@ -265,23 +280,12 @@ TEST(ModelSlotTest, RefusesChallengersThatCannotLearnTheSamples) {
 
 TEST(ModelSlotTest, AChallengerThatRefusesASampleLeavesAndTheChampionLearns) {
   ModelSlot slot(Empty(Config()));
-  ModelConfig rls = Config();
-  rls.optimizer = Optimizer::kRls;
+  const ModelConfig rls = ConfigWith(Optimizer::kRls);
   ASSERT_THAT(slot.AddChallenger("rls", rls), IsOk());
-  ASSERT_THAT(slot.AddChallenger("adagrad",
-                                 [] {
-                                   ModelConfig c = Config();
-                                   c.optimizer = Optimizer::kAdagrad;
-                                   return c;
-                                 }()),
+  ASSERT_THAT(slot.AddChallenger("adagrad", ConfigWith(Optimizer::kAdagrad)),
               IsOk());
   Learn(slot, 0, 100, 10);
-  ExampleBatch sparse;
-  sparse.num_features = 3;
-  const float x[3] = {1, 2, 3};
-  const uint32_t hash = 7, ns = 0;
-  const float value = 1;
-  sparse.Add(ExampleView{x, {&hash, 1}, {&ns, 1}, {&value, 1}}, 1.0);
+  const ExampleBatch sparse = SparseSample();
   slot.LearnBatch(sparse, 0, 1);
 
   EXPECT_EQ(slot.version(), 101u);
@@ -292,6 +296,98 @@ TEST(ModelSlotTest, AChallengerThatRefusesASampleLeavesAndTheChampionLearns) {
   EXPECT_EQ(slot.dropped()[0].name, "rls");
   EXPECT_EQ(slot.dropped()[0].version, 100u);
   EXPECT_THAT(slot.dropped()[0].reason, HasSubstr("rls"));
+}
+
+// A challenger started at an earlier version: a slot rebuilt at that
+// version learns the samples since, then hands the challenger over.
+TEST(ModelSlotTest, AChallengerCaughtUpElsewhereIsTheOneThatJoinedLive) {
+  const ModelConfig adagrad = ConfigWith(Optimizer::kAdagrad);
+  ModelSlot live(Empty(Config()));
+  Learn(live, 0, 300, 50);
+  ASSERT_THAT(live.AddChallenger("adagrad", adagrad), IsOk());
+  Learn(live, 300, 2000, 50);
+
+  ModelSlot caught_up(Empty(Config()));
+  Learn(caught_up, 0, 300, 64);
+  caught_up.DisableAutomaticPromotion();
+  ASSERT_THAT(caught_up.AddChallenger("adagrad", adagrad), IsOk());
+  Learn(caught_up, 300, 2000, 64);
+  ModelSlot joined(Empty(Config()));
+  Learn(joined, 0, 2000, 100);
+  ASSERT_THAT(joined.TakeChallenger(caught_up, "adagrad"), IsOk());
+  EXPECT_THAT(caught_up.Holds("adagrad"),
+              StatusIs(absl::StatusCode::kNotFound));
+  Learn(live, 2000, 3000, 50);
+  Learn(joined, 2000, 3000, 37);
+
+  const ChallengerState a = live.ChallengerStates()[0];
+  const ChallengerState b = joined.ChallengerStates()[0];
+  ExpectIdenticalState(a.model, b.model);
+  EXPECT_EQ(b.record.start_version, 300u);
+  EXPECT_EQ(b.record.comparison_start, a.record.comparison_start);
+  EXPECT_THAT(b.record.block_differences, SizeIs((3000 - 384) / 128));
+  EXPECT_EQ(b.record.block_differences, a.record.block_differences);
+  EXPECT_EQ(b.record.champion_loss_at_start, a.record.champion_loss_at_start);
+}
+
+TEST(ModelSlotTest, ATakenChallengerComparesAfreshIfTheChampionDiffers) {
+  ModelSlot caught_up(Empty(SlowConfig()));
+  ASSERT_THAT(caught_up.AddChallenger("default", Config()), IsOk());
+  Learn(caught_up, 0, 1000, 100);
+  ModelSlot joined(Empty(Config()));
+  Learn(joined, 0, 1000, 100);
+  ASSERT_THAT(joined.TakeChallenger(caught_up, "default"), IsOk());
+
+  const ChallengerState c = joined.ChallengerStates()[0];
+  EXPECT_EQ(c.model.metrics().samples_seen, 1000u);
+  EXPECT_EQ(c.record.comparison_start, 1024u);
+  EXPECT_THAT(c.record.block_differences, SizeIs(0));
+  EXPECT_EQ(c.record.champion_loss_at_start, joined.model().loss_sum());
+}
+
+TEST(ModelSlotTest, TakesOnlyAChallengerAtItsVersionThatLearnedEverySample) {
+  const ModelConfig rls = ConfigWith(Optimizer::kRls);
+  ModelSlot other(Empty(Config()));
+  ASSERT_THAT(other.AddChallenger("rls", rls), IsOk());
+  ASSERT_THAT(other.AddChallenger("adagrad", ConfigWith(Optimizer::kAdagrad)),
+              IsOk());
+  Learn(other, 0, 10, 10);
+  ModelSlot slot(Empty(Config()));
+  EXPECT_THAT(slot.TakeChallenger(other, "adagrad"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("at version 10, the model at version 0")));
+  Learn(slot, 0, 10, 10);
+  const ExampleBatch sparse = SparseSample();
+  other.LearnBatch(sparse, 0, 1);
+  slot.LearnBatch(sparse, 0, 1);
+
+  EXPECT_THAT(slot.TakeChallenger(other, "rls"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("cannot learn the model's samples after "
+                                 "version 10")));
+  EXPECT_THAT(slot.TakeChallenger(other, "nobody"),
+              StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_THAT(slot.AddChallenger("adagrad", Config()), IsOk());
+  EXPECT_THAT(slot.TakeChallenger(other, "adagrad"),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(other.Holds("adagrad"), IsOk());
+}
+
+TEST(ModelSlotTest, ASlotThatCatchesUpLeavesPromotionToTheLiveOne) {
+  ModelConfig slow = SlowConfig();
+  slow.policies.promote_confidence = 0.999;
+  slow.policies.promote_window = 1024;
+  ModelSlot slot(Empty(slow));
+  slot.DisableAutomaticPromotion();
+  ASSERT_THAT(slot.AddChallenger("default", Config()), IsOk());
+  std::vector<Promotion> promotions;
+  Learn(slot, 0, 4000, 100, &promotions);
+
+  EXPECT_THAT(promotions, SizeIs(0));
+  ASSERT_THAT(slot.ChallengerStates(), SizeIs(1));
+  // Better with the confidence the policy asks: the live slot would promote.
+  const ChallengerState c = slot.ChallengerStates()[0];
+  EXPECT_GE(Compare(c.record, slot.model(), c.model, 1024).confidence, 0.999);
 }
 
 }  // namespace
