@@ -101,7 +101,8 @@ ABSL_FLAG(double, promote_confidence, 0,
           "create: promote a challenger whose recent loss is lower with this "
           "one-sided confidence, in [0.5, 1) (0: never).");
 ABSL_FLAG(uint64_t, promote_window, 0,
-          "create: the recent samples a promotion compares (0: 10,000).");
+          "create: the recent samples a promotion compares, tested once per "
+          "such window (0: 10,000).");
 ABSL_FLAG(std::string, serving, "",
           "create: which weights Predict serves: auto (the average or the "
           "live weights, whichever had the lower recent loss), live or "

@@ -156,6 +156,10 @@ void ModelSlot::EndBlock(std::vector<Promotion>* promotions) {
   }
   const ModelPolicies& policy = config().policies;
   if (!promotes_ || policy.promote_confidence == 0) return;
+  // One test per window, at the versions that end one: testing at every
+  // block would test mostly the same samples again and again, and promote
+  // an equally good challenger far more often than 1 - promote_confidence.
+  if ((v / kBlock) % WindowBlocks(policy.promote_window) != 0) return;
   size_t best = challengers_.size();
   ChallengerComparison best_comparison;
   for (size_t i = 0; i < challengers_.size(); ++i) {

@@ -118,8 +118,9 @@ struct SlotCheck {
 // empty at the version it joins at) and its own progressive metrics; a
 // promotion makes it the champion without a version step, so the slot
 // continues bit-identically. With ModelPolicies.promote_confidence set,
-// LearnBatch promotes at a block end, the challenger with the highest
-// confidence over promote_window samples once it reaches the policy's
+// LearnBatch tests once per window, at the versions that are multiples of
+// promote_window (rounded up to whole blocks), and promotes the challenger
+// with the highest confidence over the window once it reaches the policy's
 // confidence (every challenger that has learned a full window is
 // considered): a decision made from the samples alone, so a replay of the
 // same log makes the same ones. A challenger that meets a sample its config
