@@ -102,7 +102,8 @@ absl::StatusOr<ParsedDataset> ParseExampleStream(absl::string_view bytes,
     }
     const auto& dense = example.features().dense();
     if (!example.features().indices().empty() ||
-        !example.features().named().empty()) {
+        !example.features().named().empty() ||
+        !example.features().hashes().empty()) {
       // Not dropped silently: a fit would learn a different model.
       error = "has sparse or named features; datasets hold dense ones only";
     } else if (dense.empty()) {

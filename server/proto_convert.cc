@@ -154,6 +154,23 @@ absl::Status AppendFeatures(const v1::Features& f, absl::string_view what,
     batch.AddSparse(HashFeatureName(ns, nf.name()), ns,
                     nf.value() == 0 ? 1.0f : nf.value());
   }
+  if (f.hashed_namespaces_size() != f.hashes_size() ||
+      f.hashed_values_size() != f.hashes_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " ", index, ": features.hashes has ", f.hashes_size(),
+        " entries, hashed_namespaces ", f.hashed_namespaces_size(),
+        " and hashed_values ", f.hashed_values_size(), "; they must agree"));
+  }
+  for (int j = 0; j < f.hashes_size(); ++j) {
+    const float value = f.hashed_values(j);
+    if (!(std::abs(value) <= kMaxAbsValue)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " ", index, ": features.hashed_values[", j, "] is ", value,
+          ", not a number within 1e18 in magnitude"));
+    }
+    batch.AddSparse(f.hashes(j), f.hashed_namespaces(j),
+                    value == 0 ? 1.0f : value);
+  }
   batch.Add(std::span<const float>(f.dense().data(),
                                    static_cast<size_t>(f.dense_size())),
             label, weight);
@@ -214,7 +231,8 @@ absl::StatusOr<ExampleBatch> ToExampleBatch(const v1::ObserveRequest& request,
   batch.weights.reserve(n);
   size_t sparse_entries = 0;
   for (const v1::Example& e : examples) {
-    sparse_entries += e.features().indices_size() + e.features().named_size();
+    sparse_entries += e.features().indices_size() + e.features().named_size() +
+                      e.features().hashes_size();
   }
   if (sparse_entries > 0) batch.ReserveSparse(n, sparse_entries);
   for (int i = 0; i < examples.size(); ++i) {

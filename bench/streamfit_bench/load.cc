@@ -3,11 +3,13 @@
 #include <chrono>
 #include <memory>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "client/hashed_features.h"
 #include "streamfit/v1/streamfit.grpc.pb.h"
 
 namespace streamfit::bench {
@@ -31,18 +33,36 @@ std::unique_ptr<v1::Learner::Stub> NewStub(const std::string& address,
       address, grpc::InsecureChannelCredentials(), args));
 }
 
-// One example's features: `sparse` hashed indices (uniform over 2^32, so
-// they touch every block of the weight table) of value 1 if sparse > 0, else
-// `dense` values ~ N(0, 1). Returns sum_j w_j x_j for a fixed w.
-double FillFeatures(uint32_t dense, uint32_t sparse, std::mt19937& rng,
-                    v1::Features& f) {
+// One example's features: `sparse` features in `form` of value 1 if
+// sparse > 0 (uniform 32-bit indices or names, so they touch every block of
+// the weight table), else `dense` values ~ N(0, 1). Returns sum_j w_j x_j
+// for a fixed w.
+double FillFeatures(uint32_t dense, uint32_t sparse, SparseForm form,
+                    std::mt19937& rng, v1::Features& f) {
   double y = 0;
   if (sparse > 0) {
+    static const HashedNamespace kNamespaces[2] = {HashedNamespace("a"),
+                                                   HashedNamespace("b")};
     for (uint32_t j = 0; j < sparse; ++j) {
       const uint32_t index = rng();
-      f.add_indices(index);
-      f.add_values(1);
       y += 0.1 * static_cast<double>(index % 7) - 0.3;
+      const bool second = j >= sparse / 2;
+      const std::string name = absl::StrCat("f", index);
+      switch (form) {
+        case SparseForm::kIndices:
+          f.add_indices(index);
+          f.add_values(1);
+          break;
+        case SparseForm::kNamed: {
+          v1::NamedFeature* named = f.add_named();
+          named->set_namespace_(second ? "b" : "a");
+          named->set_name(name);
+          break;
+        }
+        case SparseForm::kHashed:
+          kNamespaces[second].Add(f, name);
+          break;
+      }
     }
     return y;
   }
@@ -71,7 +91,8 @@ std::vector<v1::ObserveRequest> MakeMessages(const ObserveLoad& load) {
     for (int i = 0; i < load.batch; ++i) {
       f.Clear();
       const double y =
-          FillFeatures(load.features, load.sparse, rng, f) + noise(rng);
+          FillFeatures(load.features, load.sparse, load.sparse_form, rng, f) +
+          noise(rng);
       if (dense == nullptr) {
         v1::Example* e = m.add_examples();
         *e->mutable_features() = f;
@@ -291,7 +312,8 @@ class PredictDriver {
     std::mt19937 rng(7);
     request_.set_model(load.model);
     for (int i = 0; i < load.inputs; ++i) {
-      FillFeatures(load.features, load.sparse, rng, *request_.add_features());
+      FillFeatures(load.features, load.sparse, SparseForm::kIndices, rng,
+                   *request_.add_features());
     }
   }
 

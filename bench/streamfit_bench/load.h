@@ -14,10 +14,16 @@
 
 namespace streamfit::bench {
 
+// How sparse features travel: Features.indices (namespace ""), named
+// (Features.named, in namespaces "a" and "b", half each), or those named
+// features hashed by the client (Features.hashes, client/hashed_features.h).
+enum class SparseForm { kIndices, kNamed, kHashed };
+
 struct ObserveLoad {
   std::string model = "bench";
-  uint32_t features = 10;     // dense features per example
-  uint32_t sparse = 0;        // hashed features per example instead, if > 0
+  uint32_t features = 10;  // dense features per example
+  uint32_t sparse = 0;     // hashed features per example instead, if > 0
+  SparseForm sparse_form = SparseForm::kIndices;
   int batch = 64;             // examples per message (DenseBatch if dense)
   int64_t messages = 20000;   // per connection; ignored when duration_s > 0
   double duration_s = 0;      // run for this long instead

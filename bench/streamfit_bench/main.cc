@@ -57,6 +57,10 @@ ABSL_FLAG(uint32_t, sparse, 0,
           "if > 0: this many hashed features per example (Features.indices, "
           "uniform 32-bit, value 1; Observe sends Examples, not a DenseBatch) "
           "instead of --features dense ones; the model has 2^18 slots");
+ABSL_FLAG(std::string, sparse_form, "indices",
+          "with --sparse: how the features travel: indices (Features.indices), "
+          "named (Features.named in two namespaces) or hashed (those named "
+          "features hashed by the client, Features.hashes)");
 ABSL_FLAG(int, batch, 64, "examples per Observe message");
 ABSL_FLAG(int64_t, messages, 20000, "Observe messages per connection");
 ABSL_FLAG(int, messages_per_call, 1,
@@ -176,6 +180,10 @@ ObserveLoad ObserveFlags() {
   ObserveLoad load;
   load.features = absl::GetFlag(FLAGS_features);
   load.sparse = absl::GetFlag(FLAGS_sparse);
+  const std::string form = absl::GetFlag(FLAGS_sparse_form);
+  load.sparse_form = form == "named"    ? SparseForm::kNamed
+                     : form == "hashed" ? SparseForm::kHashed
+                                        : SparseForm::kIndices;
   load.batch = absl::GetFlag(FLAGS_batch);
   load.messages = absl::GetFlag(FLAGS_messages);
   load.messages_per_call = std::max(1, absl::GetFlag(FLAGS_messages_per_call));
@@ -200,17 +208,19 @@ PredictLoad PredictFlags() {
 int RunObserve(const Servers& servers, bool stream) {
   const ObserveLoad load = ObserveFlags();
   const int runs = absl::GetFlag(FLAGS_runs);
-  std::printf("%s: %d x %u %s features per message, %d connection(s)%s, %s\n",
-              stream ? "observe-stream" : "observe-unary", load.batch,
-              load.sparse > 0 ? load.sparse : load.features,
-              load.sparse > 0 ? "hashed" : "dense", load.connections,
-              stream ? ""
-                     : absl::StrCat(", ", load.messages_per_call,
-                                    " message(s) per call")
-                           .c_str(),
-              load.duration_s > 0
-                  ? absl::StrCat(load.duration_s, " s").c_str()
-                  : absl::StrCat(load.messages, " messages each").c_str());
+  std::printf(
+      "%s: %d x %u %s features per message, %d connection(s)%s, %s\n",
+      stream ? "observe-stream" : "observe-unary", load.batch,
+      load.sparse > 0 ? load.sparse : load.features,
+      load.sparse == 0 ? "dense" : absl::GetFlag(FLAGS_sparse_form).c_str(),
+      load.connections,
+      stream
+          ? ""
+          : absl::StrCat(", ", load.messages_per_call, " message(s) per call")
+                .c_str(),
+      load.duration_s > 0
+          ? absl::StrCat(load.duration_s, " s").c_str()
+          : absl::StrCat(load.messages, " messages each").c_str());
   std::vector<std::vector<double>> rates(servers.targets().size());
   for (int r = 0; r < runs; ++r) {
     for (size_t t = 0; t < servers.targets().size(); ++t) {
@@ -299,6 +309,7 @@ pid_t SpawnObserveLoad(const std::string& address, double seconds) {
       absl::StrCat("--batch=", load.batch),
       absl::StrCat("--features=", load.features),
       absl::StrCat("--sparse=", load.sparse),
+      absl::StrCat("--sparse_form=", absl::GetFlag(FLAGS_sparse_form)),
       absl::StrCat("--connections=", load.connections),
       absl::StrCat("--observe_rate=", load.rate)};
   std::vector<char*> argv;

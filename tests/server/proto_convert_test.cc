@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "client/hashed_features.h"
 #include "core/model/feature_hash.h"
 #include "core/model/model_trainer.h"
 #include "tests/testing/status_matchers.h"
@@ -79,6 +80,27 @@ TEST(ProtoConvertTest, SparseAndNamedFeaturesAreHashedIntoTheBatch) {
   EXPECT_TRUE(batch->view(2).hashes.empty());
 }
 
+TEST(ProtoConvertTest, NamedFeaturesHashedByTheClientMakeTheSameBatch) {
+  v1::ObserveRequest named, hashed;
+  v1::Features* f = AddExample(named, {1}, 0)->mutable_features();
+  AddNamed(f, "user", "alice", 0);
+  AddNamed(f, "item", "x", 2.5);
+  AddNamed(f, "", "plain", -1);
+  f = AddExample(hashed, {1}, 0)->mutable_features();
+  HashedNamespace("user").Add(*f, "alice");
+  HashedNamespace("item").Add(*f, "x", 2.5);
+  HashedNamespace("").Add(*f, "plain", -1);
+  const absl::StatusOr<ExampleBatch> a = ToExampleBatch(named, Binary(1));
+  const absl::StatusOr<ExampleBatch> b = ToExampleBatch(hashed, Binary(1));
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  EXPECT_EQ(b->sparse_hashes, a->sparse_hashes);
+  EXPECT_EQ(b->sparse_namespaces, a->sparse_namespaces);
+  EXPECT_EQ(b->sparse_values, a->sparse_values);
+  EXPECT_EQ(b->sparse_offsets, a->sparse_offsets);
+  EXPECT_THAT(b->sparse_values, ElementsAre(1.0f, 2.5f, -1.0f));
+}
+
 TEST(ProtoConvertTest, BadSparseFeaturesNameExampleAndField) {
   v1::ObserveRequest request;
   AddExample(request, {1}, 0);
@@ -96,6 +118,19 @@ TEST(ProtoConvertTest, BadSparseFeaturesNameExampleAndField) {
   EXPECT_THAT(ToExampleBatch(request, Binary(1)),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("example 0: features.named[0].value is nan")));
+  request.clear_examples();
+  v1::Features* f = AddExample(request, {1}, 0)->mutable_features();
+  HashedNamespace("u").Add(*f, "x", INFINITY);
+  EXPECT_THAT(ToExampleBatch(request, Binary(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("example 0: features.hashed_values[0] is "
+                                 "inf")));
+  f->set_hashed_values(0, 1);
+  f->add_hashes(7);
+  EXPECT_THAT(ToExampleBatch(request, Binary(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("example 0: features.hashes has 2 entries, "
+                                 "hashed_namespaces 1 and hashed_values 1")));
 }
 
 TEST(ProtoConvertTest, PredictUsesSparseFeatures) {
