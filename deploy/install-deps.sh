@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libeigen3-dev libabsl-dev libxxhash-dev liblbfgspp-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  python3-grpcio python3-grpc-tools python3-protobuf python3-numpy
+  python3-grpcio python3-grpc-tools python3-protobuf python3-numpy python3-xxhash
   python3-pip python3-setuptools python3-wheel python3-venv
   libspdlog-dev prometheus-cpp-dev python3-yaml openssl
   librdkafka-dev  # Kafka mode; its mock cluster runs the Kafka tests

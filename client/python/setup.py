@@ -64,6 +64,7 @@ setup(
     package_data={"streamfit": ["py.typed"]},
     python_requires=">=3.9",
     # Debian: python3-grpcio, python3-protobuf, python3-numpy.
-    install_requires=["grpcio>=1.51", "protobuf>=3.21", "numpy>=1.21"],
+    install_requires=["grpcio>=1.51", "protobuf>=3.21", "numpy>=1.21",
+                      "xxhash>=3"],
     cmdclass={"build_py": BuildPyWithStubs},
 )

@@ -282,6 +282,33 @@ class PythonClientTest(unittest.TestCase):
                           streamfit.pb2.ModelEvent.RETRAIN_SWAPPED,
                           streamfit.pb2.ModelEvent.RETRAIN_FINISHED])
 
+    def test_named_features_hashed_here_learn_as_the_named_ones(self):
+        user = streamfit.HashedNamespace("user")
+        item = streamfit.HashedNamespace("item")
+        rng = np.random.default_rng(5)
+        named, hashed = [], []
+        for _ in range(500):
+            u, i = f"u{rng.integers(20)}", f"i{rng.integers(30)}"
+            label = float(rng.normal())
+            for examples in (named, hashed):
+                examples.append(streamfit.pb2.Example(label=label))
+                examples[-1].features.dense.append(1.0)
+            named[-1].features.named.add(namespace="user", name=u)
+            named[-1].features.named.add(namespace="item", name=i, value=0.5)
+            user.add(hashed[-1].features, u)
+            item.add(hashed[-1].features, i, 0.5)
+        for name, examples in (("named", named), ("hashed", hashed)):
+            self.client.create_model(name, task="regression", num_features=1,
+                                     hash_bits=12, interactions=["user:item"])
+            self.assertEqual(self.client.observe_examples(
+                name, examples, batch_size=64), 500)
+            self.client.predict(name, [[1.0]], min_version=500)  # applied
+        a, b = self.client.snapshot("named"), self.client.snapshot("hashed")
+        self.assertEqual(b.model_version, 500)
+        self.assertEqual(a.state, b.state)
+        self.assertEqual(a.metrics, b.metrics)
+        self.assertGreater(a.metrics.samples_seen, 0)
+
     def test_challengers_beside_a_model_and_a_promotion(self):
         self.client.create_model("slot", task="binary", num_features=30,
                                  policies={"promote_window": 256})

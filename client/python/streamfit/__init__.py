@@ -12,7 +12,8 @@ generated protobuf classes of streamfit/v1/streamfit.proto, in `streamfit.pb2`.
 
 from streamfit.client import Client
 from streamfit.errors import StreamfitError
+from streamfit.features import HashedNamespace
 from streamfit.v1 import streamfit_pb2 as pb2
 
-__all__ = ["Client", "StreamfitError", "pb2"]
+__all__ = ["Client", "HashedNamespace", "StreamfitError", "pb2"]
 __version__ = "1.0.0"

@@ -10,8 +10,8 @@ import hashlib
 import os
 import sys
 import threading
-from typing import (Any, Callable, Iterable, Iterator, List, Optional,
-                    Sequence, Tuple, Union)
+from typing import (Any, Callable, Dict, Iterable, Iterator, List,
+                    Optional, Sequence, Tuple, Union)
 
 import grpc
 import numpy as np
@@ -184,9 +184,50 @@ class Client:
           ValueError: X, y and weights disagree in length or X's rows in
             width; the requests before the bad one were sent and applied.
         """
+        def bodies() -> Iterator[Dict[str, Any]]:
+            for rows, labels, w in _batches.labeled_chunks(X, y, weights,
+                                                           batch_size):
+                batch = pb2.DenseBatch(num_features=rows.shape[1])
+                batch.values.extend(rows.ravel())
+                batch.labels.extend(labels)
+                if w is not None:
+                    batch.weights.extend(w)
+                yield {"dense_batch": batch}
+
+        return self._observe_stream(model, bodies(), max_in_flight, progress,
+                                    timeout)
+
+    def observe_examples(self, model: str, examples: Iterable[pb2.Example], *,
+                         batch_size: int = 1024, max_in_flight: int = 8,
+                         progress: Optional[Callable[[int], None]] = None,
+                         timeout: Optional[float] = None) -> int:
+        """Streams labeled streamfit.pb2.Example messages to `model`, as
+        observe does; returns its final version.
+
+        Examples carry any features: dense, sparse indices, named, or named
+        features hashed here with HashedNamespace.add (the fast form).
+        """
+        def bodies() -> Iterator[Dict[str, Any]]:
+            chunk: List[pb2.Example] = []
+            for example in examples:
+                chunk.append(example)
+                if len(chunk) == batch_size:
+                    yield {"examples": chunk}
+                    chunk = []
+            if chunk:
+                yield {"examples": chunk}
+
+        return self._observe_stream(model, bodies(), max_in_flight, progress,
+                                    timeout)
+
+    def _observe_stream(self, model: str, bodies: Iterator[Dict[str, Any]],
+                        max_in_flight: int,
+                        progress: Optional[Callable[[int], None]],
+                        timeout: Optional[float]) -> int:
+        """Sends ObserveRequest(**body) for each of `bodies` over one
+        ObserveStream, at most `max_in_flight` unacknowledged."""
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
-        chunks = _batches.labeled_chunks(X, y, weights, batch_size)
         window = threading.Semaphore(max_in_flight)
         finished = threading.Event()
         input_errors: List[Exception] = []
@@ -194,19 +235,13 @@ class Client:
 
         def requests() -> Iterator[pb2.ObserveRequest]:
             try:
-                for rows, labels, w in chunks:
+                for body in bodies:
                     while not window.acquire(timeout=0.1):
                         if finished.is_set():
                             return
-                    batch = pb2.DenseBatch(num_features=rows.shape[1])
-                    batch.values.extend(rows.ravel())
-                    batch.labels.extend(labels)
-                    if w is not None:
-                        batch.weights.extend(w)
                     requests_sent[0] += 1
                     yield pb2.ObserveRequest(
-                        model=model if requests_sent[0] == 1 else "",
-                        dense_batch=batch)
+                        model=model if requests_sent[0] == 1 else "", **body)
             except ValueError as e:  # ends the stream; acked requests stay
                 input_errors.append(e)
 
