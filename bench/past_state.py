@@ -7,8 +7,12 @@ distances after a checkpoint (the samples the rebuild replays). Each figure
 is the median of --runs calls of the CLI, process start included; the plain
 Predict of the current version is the floor.
 
+With --challenger, `streamfit challenger m add c --from_version V` is timed
+instead, for V at growing distances before the current version (the samples
+an adagrad challenger catches up); the floor is a plain add.
+
 usage: /usr/bin/python3 bench/past_state.py --build_dir=build
-       [--rows=2000000] [--checkpoint_every=1000000] [--runs=5]
+       [--rows=2000000] [--checkpoint_every=1000000] [--runs=5] [--challenger]
 """
 
 import argparse
@@ -29,6 +33,7 @@ def main():
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--checkpoint_every", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--challenger", action="store_true")
     args = parser.parse_args()
     source_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, os.path.join(source_dir, "tests", "interop"))
@@ -58,6 +63,9 @@ def main():
             run("create", "m", "--task", "regression", "--features", "10")
             run("observe", "m", "--file", data)
             time.sleep(1)  # the checkpoint loop runs every 100 ms
+            if args.challenger:
+                time_challengers(run, args)
+                return
             checkpoints = sorted(
                 int(os.path.basename(p)[5:25]) for p in
                 glob.glob(os.path.join(data_dir, "models", "m.*", "ckpt-*.ckpt")))
@@ -81,6 +89,26 @@ def main():
                       f"{statistics.median(floors):.3f} |", flush=True)
         finally:
             server.stop()
+
+
+def time_challengers(run, args):
+    """Prints the table of challenger adds from earlier versions."""
+    print("| samples caught up | add --from_version (s) | plain add (s) |")
+    print("| --- | --- | --- |")
+    for back in (10_000, args.checkpoint_every // 4,
+                 args.checkpoint_every // 2, args.checkpoint_every):
+        times, floors = [], []
+        for _ in range(args.runs):
+            for from_version, into in ((args.rows - back, times),
+                                       (None, floors)):
+                start = time.perf_counter()
+                run("challenger", "m", "add", "c", "--optimizer", "adagrad",
+                    *(["--from_version", str(from_version)]
+                      if from_version is not None else []))
+                into.append(time.perf_counter() - start)
+                run("challenger", "m", "rm", "c")
+        print(f"| {back:,} | {statistics.median(times):.3f} | "
+              f"{statistics.median(floors):.3f} |", flush=True)
 
 
 if __name__ == "__main__":

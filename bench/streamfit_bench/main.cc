@@ -183,7 +183,7 @@ ObserveLoad ObserveFlags() {
   const std::string form = absl::GetFlag(FLAGS_sparse_form);
   load.sparse_form = form == "named"    ? SparseForm::kNamed
                      : form == "hashed" ? SparseForm::kHashed
-                                        : SparseForm::kIndices;
+                                        : SparseForm::kIndices;  // checked
   load.batch = absl::GetFlag(FLAGS_batch);
   load.messages = absl::GetFlag(FLAGS_messages);
   load.messages_per_call = std::max(1, absl::GetFlag(FLAGS_messages_per_call));
@@ -404,6 +404,14 @@ int main(int argc, char** argv) {
   // update on every lock, measurable on the Observe hot path.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using namespace streamfit::bench;  // NOLINT: main only
+  if (const std::string form = absl::GetFlag(FLAGS_sparse_form);
+      form != "indices" && form != "named" && form != "hashed") {
+    std::fprintf(stderr,
+                 "streamfit-bench: --sparse_form must be indices, named or "
+                 "hashed, not '%s'\n",
+                 form.c_str());
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_mode) == "server-resources") {
     return RunServerResources(
         {.binaries = absl::GetFlag(FLAGS_server_binaries),
