@@ -22,8 +22,6 @@ class HashedNamespace {
   void Add(v1::Features& features, absl::string_view name,
            float value = 1) const;
 
-  uint32_t hash() const { return hash_; }
-
  private:
   uint32_t hash_;
 };

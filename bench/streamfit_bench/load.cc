@@ -3,7 +3,6 @@
 #include <chrono>
 #include <memory>
 #include <random>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -47,7 +46,6 @@ double FillFeatures(uint32_t dense, uint32_t sparse, SparseForm form,
       const uint32_t index = rng();
       y += 0.1 * static_cast<double>(index % 7) - 0.3;
       const bool second = j >= sparse / 2;
-      const std::string name = absl::StrCat("f", index);
       switch (form) {
         case SparseForm::kIndices:
           f.add_indices(index);
@@ -56,11 +54,11 @@ double FillFeatures(uint32_t dense, uint32_t sparse, SparseForm form,
         case SparseForm::kNamed: {
           v1::NamedFeature* named = f.add_named();
           named->set_namespace_(second ? "b" : "a");
-          named->set_name(name);
+          named->set_name(absl::StrCat("f", index));
           break;
         }
         case SparseForm::kHashed:
-          kNamespaces[second].Add(f, name);
+          kNamespaces[second].Add(f, absl::StrCat("f", index));
           break;
       }
     }

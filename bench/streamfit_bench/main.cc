@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -176,14 +177,20 @@ double Median(std::vector<double> v) {
                       : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
+// --sparse_form, or nullopt if it names no form.
+std::optional<SparseForm> SparseFormFlag() {
+  const std::string form = absl::GetFlag(FLAGS_sparse_form);
+  if (form == "indices") return SparseForm::kIndices;
+  if (form == "named") return SparseForm::kNamed;
+  if (form == "hashed") return SparseForm::kHashed;
+  return std::nullopt;
+}
+
 ObserveLoad ObserveFlags() {
   ObserveLoad load;
   load.features = absl::GetFlag(FLAGS_features);
   load.sparse = absl::GetFlag(FLAGS_sparse);
-  const std::string form = absl::GetFlag(FLAGS_sparse_form);
-  load.sparse_form = form == "named"    ? SparseForm::kNamed
-                     : form == "hashed" ? SparseForm::kHashed
-                                        : SparseForm::kIndices;  // checked
+  load.sparse_form = SparseFormFlag().value_or(SparseForm::kIndices);
   load.batch = absl::GetFlag(FLAGS_batch);
   load.messages = absl::GetFlag(FLAGS_messages);
   load.messages_per_call = std::max(1, absl::GetFlag(FLAGS_messages_per_call));
@@ -404,12 +411,11 @@ int main(int argc, char** argv) {
   // update on every lock, measurable on the Observe hot path.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using namespace streamfit::bench;  // NOLINT: main only
-  if (const std::string form = absl::GetFlag(FLAGS_sparse_form);
-      form != "indices" && form != "named" && form != "hashed") {
+  if (!SparseFormFlag().has_value()) {
     std::fprintf(stderr,
                  "streamfit-bench: --sparse_form must be indices, named or "
                  "hashed, not '%s'\n",
-                 form.c_str());
+                 absl::GetFlag(FLAGS_sparse_form).c_str());
     return 2;
   }
   if (absl::GetFlag(FLAGS_mode) == "server-resources") {
