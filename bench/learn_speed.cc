@@ -174,13 +174,16 @@ void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer,
 
 // Dense regression at width d (a noisy linear target), for the rls rule
 // against the default one on the same examples: O(d^2) per example against
-// O(d).
+// O(d). The default serves auto, which up to LeastSquaresCompanion::
+// kMaxFeatures also keeps the least-squares fit (O(d^2)); `averaged` is the
+// rule with averaging alone.
 void BM_LearnDenseRegression(benchmark::State& state, uint32_t d,
-                             Optimizer optimizer) {
+                             Optimizer optimizer, Serving serving) {
   ModelConfig config;
   config.task = Task::kRegression;
   config.optimizer = optimizer;
   config.num_features = d;
+  config.serving = serving;
   absl::StatusOr<ModelTrainer> trainer = ModelTrainer::Create(config);
   if (!trainer.ok()) {
     state.SkipWithError(trainer.status().ToString().c_str());
@@ -528,14 +531,17 @@ void RegisterAll() {
       }
     }
   }
-  for (uint32_t d : {10, 32, 64}) {
-    for (Optimizer o : {Optimizer::kRls, Optimizer::kNormalized}) {
-      benchmark::RegisterBenchmark(
-          ("LearnRegression/dense" + std::to_string(d) + "/" +
-           std::string(OptimizerName(o)))
-              .c_str(),
-          BM_LearnDenseRegression, d, o);
-    }
+  for (uint32_t d : {10, 16, 32, 64}) {
+    const std::string name = "LearnRegression/dense" + std::to_string(d);
+    benchmark::RegisterBenchmark((name + "/rls").c_str(),
+                                 BM_LearnDenseRegression, d, Optimizer::kRls,
+                                 Serving::kUnspecified);
+    benchmark::RegisterBenchmark((name + "/normalized").c_str(),
+                                 BM_LearnDenseRegression, d,
+                                 Optimizer::kNormalized, Serving::kAuto);
+    benchmark::RegisterBenchmark(
+        (name + "/normalized/serving:averaged").c_str(),
+        BM_LearnDenseRegression, d, Optimizer::kNormalized, Serving::kAveraged);
   }
   benchmark::RegisterBenchmark("DenseFloor/dense10_logistic", BM_DenseFloor);
   benchmark::RegisterBenchmark("DenseFloor/dense10_squared_required",

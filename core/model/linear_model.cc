@@ -4,22 +4,10 @@
 #include <cmath>
 
 #include "absl/status/statusor.h"
+#include "core/model/dense_score.h"
 #include "core/model/feature_hash.h"
 
 namespace streamfit {
-namespace {
-
-// Every score is kept within +-kMaxScore and a NaN score (possible only with
-// weights far beyond what learning from valid inputs produces) counts as 0,
-// so predictions, losses and the metric sums built from them stay finite:
-// a model never serves NaN.
-constexpr double kMaxScore = 1e100;
-inline double BoundedScore(double s) {
-  return std::isnan(s) ? 0 : std::clamp(s, -kMaxScore, kMaxScore);
-}
-
-}  // namespace
-
 LinearModel::LinearModel(const ModelConfig& config)
     : config_(config),
       loss_(LossSpecOf(config)),
@@ -39,6 +27,9 @@ LinearModel::LinearModel(const ModelConfig& config)
   if (config.optimizer == Optimizer::kRls) {
     rls_ = RlsState(config.num_features, *config.rls_ridge,
                     *config.rls_forgetting);
+  }
+  if (LeastSquaresCompanion::AppliesTo(config)) {
+    least_squares_ = LeastSquaresCompanion(config.num_features);
   }
   for (const auto& [a, b] : config.interactions) {
     interactions_.emplace_back(HashNamespace(a), HashNamespace(b));
@@ -118,23 +109,13 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b) const {
     Gather(x, b);
   }
   for (uint32_t k = 0; k < outputs_; ++k) {
-    const double* w = &dense_[DenseIndex(k, 0)];
-    // Four partial sums, so the additions do not wait on each other.
-    double s0 = w[d], s1 = 0, s2 = 0, s3 = 0;  // s0 from the bias
-    uint32_t j = 0;
-    for (; j + 4 <= d; j += 4) {
-      s0 += w[j] * z[j];
-      s1 += w[j + 1] * z[j + 1];
-      s2 += w[j + 2] * z[j + 2];
-      s3 += w[j + 3] * z[j + 3];
-    }
-    for (; j < d; ++j) s0 += w[j] * z[j];
+    PartialSums s = DenseSums(&dense_[DenseIndex(k, 0)], z, d);
     for (size_t f = 0; f < slots.size(); ++f) {
       if (const double* t = table_.Find(slots[f])) {
-        (f % 2 == 0 ? s1 : s3) += t[k * kStride] * xs[f];
+        (f % 2 == 0 ? s.s1 : s.s3) += t[k * kStride] * xs[f];
       }
     }
-    scores[k] = BoundedScore((s0 + s1) + (s2 + s3));
+    scores[k] = BoundedScore(s.Total());
   }
 }
 
@@ -154,9 +135,18 @@ void LinearModel::AverageScores(const ScoreBuffers& b, double* scores) const {
   }
 }
 
-bool LinearModel::ServesAveraged() const {
-  return config_.serving == Serving::kAveraged ||
-         (config_.serving == Serving::kAuto && loss_avg_ < loss_live_);
+ServedWeights LinearModel::Served() const {
+  if (config_.serving == Serving::kAveraged) return ServedWeights::kAveraged;
+  if (config_.serving != Serving::kAuto) return ServedWeights::kLive;
+  // The fit of fewer samples than coordinates is not determined by them
+  // (the prior's choice among many fits): it is not served before.
+  if (least_squares_.active() &&
+      least_squares_.updates() > config_.num_features &&
+      least_squares_loss_ < std::min(loss_live_, loss_avg_)) {
+    return ServedWeights::kLeastSquares;
+  }
+  return loss_avg_ < loss_live_ ? ServedWeights::kAveraged
+                                : ServedWeights::kLive;
 }
 
 double LinearModel::AveragedDenseWeight(uint32_t k, uint32_t j) const {
@@ -208,22 +198,33 @@ void LinearModel::ToPrediction(const double* scores, Prediction& out) const {
       if (StandardizesTarget()) {
         v = label_stats_.mean()[0] + label_stats_.SafeStd(0) * v;
       }
-      // Prediction clamping: never far outside the labels seen so far (by
-      // more than half their range).
-      if (label_min_ <= label_max_) {
-        const double margin = 0.5 * (label_max_ - label_min_);
-        v = std::clamp(v, label_min_ - margin, label_max_ + margin);
-      }
-      out.value = v;
+      out.value = ClampToLabels(v);
       break;
     }
   }
 }
 
+double LinearModel::ClampToLabels(double v) const {
+  // Prediction clamping: never far outside the labels seen so far (by more
+  // than half their range).
+  if (label_min_ > label_max_) return v;
+  const double margin = 0.5 * (label_max_ - label_min_);
+  return std::clamp(v, label_min_ - margin, label_max_ + margin);
+}
+
 void LinearModel::Predict(const ExampleView& x, ScoreBuffers& buffers,
                           Prediction& out) const {
+  const ServedWeights served = Served();
+  if (served == ServedWeights::kLeastSquares) {
+    // The fit has learned no hashed feature, and neither have the rule's
+    // weights: both score x's dense part alone.
+    buffers.z.resize(x.dense.size());
+    out.scores.clear();
+    out.value = ClampToLabels(least_squares_.Score(x.dense, buffers.z.data()));
+    return;
+  }
   Score(x, buffers);
-  if (ServesAveraged()) {
+  if (served == ServedWeights::kAveraged) {
     AverageScores(buffers, buffers.scores.data());
   }
   ToPrediction(buffers.scores.data(), out);
@@ -274,13 +275,33 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
         RlsState::FromData(d, *config.rls_ridge, *config.rls_forgetting, data,
                            model.dense_.data());
   }
+  if (!data.sparse_hashes.empty()) {
+    model.least_squares_.Retire();  // a dense fit cannot take hashed features
+  } else if (model.least_squares_.active()) {
+    // Centred on the fitted function in raw space, which serves live now.
+    const RawLinearFunction raw = model.RawFunction();
+    std::vector<double> w(d + 1);
+    for (uint32_t j = 0; j < d; ++j) w[j] = raw.weights(0, j);
+    w[d] = raw.bias[0];
+    RlsState rls =
+        RlsState::FromData(d, LeastSquaresCompanion::kRidge, 1, data, w.data());
+    model.least_squares_ =
+        LeastSquaresCompanion(std::move(rls), std::move(w), 0);
+  }
   return model;
 }
 
 RawLinearFunction LinearModel::RawFunction() const {
   const uint32_t d = config_.num_features;
   RawLinearFunction f{Eigen::MatrixXd(outputs_, d), Eigen::VectorXd(outputs_)};
-  const bool averaged = ServesAveraged();
+  const ServedWeights served = Served();
+  if (served == ServedWeights::kLeastSquares) {  // fitted to raw x and y
+    const std::vector<double>& w = least_squares_.weights();
+    for (uint32_t j = 0; j < d; ++j) f.weights(0, j) = w[j];
+    f.bias[0] = w[d];
+    return f;
+  }
+  const bool averaged = served == ServedWeights::kAveraged;
   for (uint32_t k = 0; k < outputs_; ++k) {
     for (uint32_t j = 0; j <= d; ++j) {
       const double w =

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "core/model/drift_monitor.h"
 #include "core/model/example_batch.h"
+#include "core/model/least_squares_companion.h"
 #include "core/model/loss.h"
 #include "core/model/model_config.h"
 #include "core/model/progressive_metrics.h"
@@ -23,6 +24,9 @@
 #include "core/model/sparse_table.h"
 
 namespace streamfit {
+
+// The weights Predict serves (LinearModel::Served).
+enum class ServedWeights { kLive, kAveraged, kLeastSquares };
 
 // One model output. Regression: value is the estimate. Binary: value is
 // P(label = 1) (hinge loss: the decision, 0 or 1). Multiclass: value is the
@@ -90,19 +94,25 @@ class LinearModel {
   MetricsSummary metrics() const;
   // The progressive metric losses summed over every sample learned.
   double loss_sum() const { return metrics_.loss_sum(); }
-  // The dense part of what Predict serves (the averaged weights when
-  // ServesAveraged()).
+  // The dense part of what Predict serves (the weights Served() names).
   RawLinearFunction RawFunction() const;
-  // Whether Predict serves the averaged weights: serving `averaged`, or
-  // `auto` while the average's recent progressive loss is below the live
-  // weights' (docs/LEARNING.md, "Iterate averaging"). A function of the
-  // samples learned, so replicas and replays agree.
-  bool ServesAveraged() const;
+  // Which weights Predict serves: the averaged ones under serving
+  // `averaged`; under `auto` the least-squares fit while it is kept and its
+  // recent progressive loss is the lowest, else the averaged weights while
+  // theirs is below the live weights', else the live ones
+  // (docs/LEARNING.md, "Iterate averaging"). A function of the samples
+  // learned, so replicas and replays agree.
+  ServedWeights Served() const;
+  bool ServesAveraged() const { return Served() == ServedWeights::kAveraged; }
   // Recent progressive losses (exponentially weighted over about
-  // kAveragingLossHorizon samples) of the live and the averaged weights; 0
-  // without averaging.
+  // kAveragingLossHorizon samples) of the live and the averaged weights and
+  // of the least-squares fit; 0 for those the model does not keep.
   double RecentLiveLoss() const { return loss_live_; }
   double RecentAveragedLoss() const { return loss_avg_; }
+  double RecentLeastSquaresLoss() const { return least_squares_loss_; }
+  // The exact least-squares fit kept beside the rule
+  // (LeastSquaresCompanion::AppliesTo), inactive when there is none.
+  const LeastSquaresCompanion& least_squares() const { return least_squares_; }
   // The averaged weight of output k's dense coordinate j (j = num_features:
   // the bias) and of sparse slot `slot`; the live weight without averaging.
   double AveragedDenseWeight(uint32_t k, uint32_t j) const;
@@ -186,6 +196,9 @@ class LinearModel {
     return c == nullptr || c[0] <= avg_start_ ? nullptr : c;
   }
   void ToPrediction(const double* scores, Prediction& out) const;
+  // A regression estimate clamped to the labels seen (widened by half their
+  // range on each side).
+  double ClampToLabels(double v) const;
   // The index of output k's dense coordinate j (d: the bias).
   size_t DenseIndex(uint32_t k, uint32_t j) const {
     return static_cast<size_t>(k) * (config_.num_features + 1) + j;
@@ -234,6 +247,9 @@ class LinearModel {
   double avg_count_ = 0, avg_weight_ = 0, avg_start_ = 0;
   // Recent progressive losses of the live and averaged weights.
   double loss_live_ = 0, loss_avg_ = 0;
+  // Exact least squares beside the rule, and its recent progressive loss.
+  LeastSquaresCompanion least_squares_;
+  double least_squares_loss_ = 0;
 };
 
 }  // namespace streamfit

@@ -114,6 +114,50 @@ std::vector<double> FromEigen(const Eigen::VectorXd& v) {
   return {v.data(), v.data() + v.size()};
 }
 
+// Appends the rls rule's state as tensors PREFIX_inverse_gram and so on.
+void ExportRls(const RlsState& rls, absl::string_view prefix, uint32_t d,
+               std::vector<NamedTensor>& state) {
+  RlsState::Values v = rls.Export();
+  const auto name = [&](absl::string_view what) {
+    return absl::StrCat(prefix, "_", what);
+  };
+  state.push_back(
+      {name("inverse_gram"), {d + 1, d + 1}, std::move(v.inverse_gram)});
+  state.push_back({name("gram"), {d + 1, d + 1}, std::move(v.gram)});
+  state.push_back({name("moment"), {d + 1}, std::move(v.moment)});
+  state.push_back({name("prior_center"), {d + 1}, std::move(v.prior_center)});
+  state.push_back({name("prior"), {1}, {v.prior}});
+}
+
+// The inverse of ExportRls.
+absl::StatusOr<RlsState> RestoreRls(const std::vector<NamedTensor>& state,
+                                    absl::string_view prefix, uint32_t d,
+                                    double ridge, double forgetting) {
+  const auto get = [&](absl::string_view what,
+                       const std::vector<uint32_t>& shape) {
+    return Get(state, absl::StrCat(prefix, "_", what), shape);
+  };
+  absl::StatusOr<const std::vector<double>*> inverse = get("inverse_gram",
+                                                           {d + 1, d + 1}),
+                                             gram = get("gram", {d + 1, d + 1}),
+                                             moment = get("moment", {d + 1}),
+                                             center =
+                                                 get("prior_center", {d + 1}),
+                                             prior = get("prior", {1});
+  for (const auto* v : {&inverse, &gram, &moment, &center, &prior}) {
+    if (!v->ok()) return v->status();
+  }
+  absl::StatusOr<RlsState> rls = RlsState::FromValues(
+      d, ridge, forgetting,
+      {**inverse, **gram, **moment, **center, (**prior)[0]});
+  if (!rls.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state ", prefix, "_inverse_gram, ", prefix, "_gram or ",
+                     prefix, "_prior: ", rls.status().message()));
+  }
+  return rls;
+}
+
 }  // namespace
 
 std::vector<NamedTensor> LinearModel::ExportState() const {
@@ -195,14 +239,17 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
     state.push_back({"averaging_slots", {na}, std::move(avg_slots)});
     state.push_back({"averaging_sparse", {na, k + 1}, std::move(avg_sparse)});
   }
-  if (!rls_.empty()) {
-    RlsState::Values v = rls_.Export();
+  if (!rls_.empty()) ExportRls(rls_, "rls", d, state);
+  if (LeastSquaresCompanion::AppliesTo(config_)) {
+    const LeastSquaresCompanion& ls = least_squares_;
     state.push_back(
-        {"rls_inverse_gram", {d + 1, d + 1}, std::move(v.inverse_gram)});
-    state.push_back({"rls_gram", {d + 1, d + 1}, std::move(v.gram)});
-    state.push_back({"rls_moment", {d + 1}, std::move(v.moment)});
-    state.push_back({"rls_prior_center", {d + 1}, std::move(v.prior_center)});
-    state.push_back({"rls_prior", {1}, {v.prior}});
+        {"least_squares",
+         {3},
+         {ls.active() ? 1.0 : 0.0, ls.updates(), least_squares_loss_}});
+    if (ls.active()) {
+      state.push_back({"least_squares_weights", {d + 1}, ls.weights()});
+      ExportRls(ls.rls(), "least_squares", d, state);
+    }
   }
   return state;
 }
@@ -393,19 +440,32 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
     }
   }
   if (!mo.rls_.empty()) {
-    Values inverse = Get(state, "rls_inverse_gram", {d + 1, d + 1}),
-           gram = Get(state, "rls_gram", {d + 1, d + 1}),
-           moment = Get(state, "rls_moment", {d + 1}),
-           center = Get(state, "rls_prior_center", {d + 1}),
-           prior = Get(state, "rls_prior", {1});
-    for (const Values* v : {&inverse, &gram, &moment, &center, &prior}) {
-      if (!v->ok()) return v->status();
-    }
-    absl::StatusOr<RlsState> rls = RlsState::FromValues(
-        d, *mo.config_.rls_ridge, *mo.config_.rls_forgetting,
-        {**inverse, **gram, **moment, **center, (**prior)[0]});
+    absl::StatusOr<RlsState> rls = RestoreRls(
+        state, "rls", d, *mo.config_.rls_ridge, *mo.config_.rls_forgetting);
     if (!rls.ok()) return rls.status();
     mo.rls_ = *std::move(rls);
+  }
+  // A snapshot taken before the least-squares fit existed has no
+  // least_squares: the fit starts afresh.
+  if (mo.least_squares_.active() && Find(state, "least_squares") != nullptr) {
+    Values ls = Get(state, "least_squares", {3});
+    if (!ls.ok()) return ls.status();
+    const std::vector<double>& l = **ls;
+    RETURN_IF_ERROR(CheckValue("least_squares", 0, l[0], 0, 1, true));
+    RETURN_IF_ERROR(CheckValue("least_squares", 1, l[1], 0, kMaxCount, true));
+    RETURN_IF_ERROR(CheckValue("least_squares", 2, l[2], 0, kInf));
+    mo.least_squares_loss_ = l[2];
+    if (l[0] == 0) {
+      mo.least_squares_.Retire();
+    } else {
+      Values weights = Get(state, "least_squares_weights", {d + 1});
+      if (!weights.ok()) return weights.status();
+      absl::StatusOr<RlsState> rls = RestoreRls(
+          state, "least_squares", d, LeastSquaresCompanion::kRidge, 1);
+      if (!rls.ok()) return rls.status();
+      mo.least_squares_ =
+          LeastSquaresCompanion(*std::move(rls), **weights, l[1]);
+    }
   }
   mo.metrics_ =
       ProgressiveMetrics::FromState({static_cast<uint64_t>(m[0]), m[1], m[2],

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/model/least_squares_companion.h"
 #include "core/model/rules/rls.h"
 
 namespace streamfit {
@@ -280,8 +281,9 @@ uint64_t ModelStateBytes(const ModelConfig& config) {
   const uint64_t slots = uint64_t{1} << config.hash_bits;
   const uint64_t averaging =
       Averages(config) ? outputs * (d + 1) + (1 + outputs) * slots : 0;
-  const uint64_t values =
-      3 * outputs * (d + 1) + 3 * outputs * slots + 3 * d + rls + averaging;
+  const uint64_t values = 3 * outputs * (d + 1) + 3 * outputs * slots + 3 * d +
+                          rls + averaging +
+                          LeastSquaresCompanion::StateValues(config);
   return 8 * values;
 }
 

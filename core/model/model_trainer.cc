@@ -33,7 +33,10 @@ ModelTrainer::ModelTrainer(LinearModel model)
     : model_(std::move(model)),
       grad_(model_.outputs_),
       dense_undo_(model_.dense_.size()),
-      rls_scratch_(model_.rls_.empty() ? 0 : 2 * model_.plane_) {}
+      rls_scratch_(model_.rls_.empty() && !model_.least_squares_.active()
+                       ? 0
+                       : 2 * model_.plane_),
+      raw_(model_.least_squares_.active() ? model_.config_.num_features : 0) {}
 
 double ModelTrainer::LearningRate(uint64_t t) const {
   const ModelConfig& config = model_.config_;
@@ -71,6 +74,14 @@ void ModelTrainer::RestartAverage() {
   m.avg_start_ = static_cast<double>(m.version_ - 1);
   // The new average starts as the live weights: it must earn its record.
   m.loss_avg_ = m.loss_live_;
+}
+
+void ModelTrainer::RestartLeastSquares() {
+  LinearModel& m = model_;
+  if (!m.least_squares_.active()) return;
+  m.least_squares_.Restart();
+  // As a restarted average, the new fit must earn its record.
+  m.least_squares_loss_ = m.loss_live_;
 }
 
 double ModelTrainer::MetricLoss(const double* scores, double label,
@@ -197,31 +208,65 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
                       buffers_.scores.begin() ==
                   static_cast<ptrdiff_t>(label);
   }
+  // The least-squares fit's estimate, before learning (a fit kept only for
+  // dense examples: the first with hashed features retires it).
+  LeastSquaresCompanion& ls = m.least_squares_;
+  if (ls.active() && !x.hashes.empty()) ls.Retire();
+  double ls_score = 0, ls_loss = 0, ls_abs_error = 0;
+  if (ls.active()) {
+    ls_score = ls.Score(x.dense, raw_.data());
+    const double v = m.ClampToLabels(ls_score);
+    ls_loss = (v - label) * (v - label);
+    ls_abs_error = std::abs(v - label);
+  }
+  // The drift monitor watches the update rule's own weights: they learn at
+  // the rule's steady rate, so a lasting rise of their loss is the stream
+  // changing, where an average or a fit of the whole history absorbs a
+  // change differently (and the fit can follow one within a few samples of
+  // its restart, too soon for a detector to see).
+  const double live_loss = metric_loss;
   if (averaging) {
     // Progressive validation of the served weights; the recent losses of
-    // both decide which the next example is served by.
+    // each decide which the next example is served by.
     bool avg_correct;
     double avg_abs_error;
     const double avg_loss =
         MetricLoss(avg_scores_.data(), label, avg_correct, avg_abs_error);
-    const double live_loss = metric_loss;
-    if (m.ServesAveraged()) {
-      metric_loss = avg_loss;
-      correct = avg_correct;
-      abs_error = avg_abs_error;
+    switch (m.Served()) {
+      case ServedWeights::kAveraged:
+        metric_loss = avg_loss;
+        correct = avg_correct;
+        abs_error = avg_abs_error;
+        break;
+      case ServedWeights::kLeastSquares:
+        metric_loss = ls_loss;
+        abs_error = ls_abs_error;
+        break;
+      case ServedWeights::kLive:
+        break;
     }
     constexpr double kRate = 1 / LinearModel::kAveragingLossHorizon;
     m.loss_live_ += kRate * (live_loss - m.loss_live_);
     m.loss_avg_ += kRate * (avg_loss - m.loss_avg_);
     // An average well behind the live weights (after a change, or still
-    // dragged by the first iterates) starts afresh.
+    // dragged by the first iterates) starts afresh; so does a least-squares
+    // fit, which weighs every sample since its start alike and so would
+    // never leave a regime the stream has left.
     if (m.avg_count_ >= LinearModel::kAveragingLossHorizon &&
         m.loss_avg_ > LinearModel::kAveragingRestartRatio * m.loss_live_) {
       RestartAverage();
     }
+    if (ls.active()) {
+      m.least_squares_loss_ += kRate * (ls_loss - m.least_squares_loss_);
+      if (ls.updates() >= LinearModel::kAveragingLossHorizon &&
+          m.least_squares_loss_ >
+              LinearModel::kAveragingRestartRatio * m.loss_live_) {
+        RestartLeastSquares();
+      }
+    }
   }
   m.metrics_.Add(metric_loss, correct, abs_error);
-  if (m.drift_.Add(metric_loss, m.version_) &&
+  if (m.drift_.Add(live_loss, m.version_) &&
       m.config_.drift_policy == DriftPolicy::kReset) {
     ForgetOptimizerState();
   }
@@ -268,6 +313,9 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
         break;
     }
     if (!applied) ++m.skipped_updates_;
+  }
+  if (ls.active() && weight > 0) {
+    ls.Learn(raw_, label, ls_score, weight, rls_scratch_.data());
   }
   if (regression) {
     if (m.label_min_ > m.label_max_) {

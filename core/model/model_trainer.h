@@ -4,8 +4,9 @@
 //      quadratic interactions (slot, value);
 //   2. score s = W z + b + sum T[slot] value and record the progressive
 //      metrics on the prediction made from s;
-//   3. the progressive loss goes to the drift monitor (a detected rise is
-//      counted; under the reset policy the optimizer state is forgotten);
+//   3. the progressive loss of s goes to the drift monitor (a detected rise
+//      is counted; under the reset policy the optimizer state is
+//      forgotten);
 //   4. g = d loss / d s (clipped to max_gradient), then every active
 //      coordinate (dense, bias, sparse slots) takes one step of the
 //      configured update rule. If any new weight or optimizer state would be
@@ -13,10 +14,14 @@
 //      rule (rules/rls.h) instead moves the dense weights to the
 //      least-squares fit of the samples so far.
 // With iterate averaging (every serving but live), step 2 also scores the
-// averaged weights, the progressive metrics and the drift monitor see the
-// served prediction's loss, the recent losses of both are updated, and a
+// averaged weights, the progressive metrics see the served prediction's
+// loss (the drift monitor still sees the live one's), the recent losses of
+// both are updated, and a
 // successful step 4 takes its weight changes into the average's
-// accumulators (O(active coordinates)).
+// accumulators (O(active coordinates)). Under `auto`, a narrow dense
+// regression model also scores and learns its least-squares fit
+// (least_squares_companion.h) on the raw example, and serves it while its
+// recent progressive loss is the lowest.
 // Regression with squared, huber or quantile loss learns a standardized
 // target: the estimate is mean_y + sd_y * s with running label statistics
 // (updated after the step), clamped to the range of labels seen widened by
@@ -78,6 +83,9 @@ class ModelTrainer {
   void ForgetOptimizerState();
   // Starts a new average of the iterates, before this example's update.
   void RestartAverage();
+  // Restarts the least-squares fit kept beside the rule, if any, from its
+  // weights.
+  void RestartLeastSquares();
   // The metric loss of the prediction made from `scores` (as Learn records
   // the live one), whether a classifier's decision was right, and
   // |estimate - label| for regression.
@@ -109,7 +117,10 @@ class ModelTrainer {
   };
   std::vector<SparseCoord> sparse_;
   std::vector<double> sparse_undo_;
-  std::vector<double> rls_scratch_;  // the rls rule's P x~ and x~
+  // The rls rule's P x~ and x~ (for the rule or the least-squares fit
+  // beside it), and the fit's input as doubles.
+  std::vector<double> rls_scratch_;
+  std::vector<double> raw_;
   // The averaged weights' scores, and their prediction (averaging only).
   std::vector<double> avg_scores_;
   Prediction avg_prediction_;

@@ -129,6 +129,7 @@ TEST(LearnerChallengersTest, AChallengerThatCannotLearnAQueuedBatchIsRefused) {
 
 TEST(LearnerChallengersTest, ThePolicysPromotionsAreKeptForTheServer) {
   ModelConfig slow = RegressionConfig(Optimizer::kSgd);
+  slow.serving = Serving::kLive;  // auto would serve the least-squares fit
   slow.schedule = Schedule::kConstant;
   slow.learning_rate = 1e-6;
   slow.policies.promote_confidence = 0.99;

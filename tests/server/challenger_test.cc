@@ -183,6 +183,7 @@ TEST_F(ChallengerTest, ACrashRecoveryReplaysTheLogIntoTheChallengers) {
 
 TEST_F(ChallengerTest, ThePolicyPromotesABetterChallengerAsAReplayWould) {
   v1::ModelConfig slow = Config(v1::OPTIMIZER_SGD);
+  slow.set_serving(v1::SERVING_LIVE);  // auto: the least-squares fit
   slow.set_schedule(v1::SCHEDULE_CONSTANT);
   slow.set_learning_rate(1e-5);
   slow.mutable_policies()->set_promote_confidence(0.999);

@@ -167,13 +167,13 @@ absl::StatusOr<RlsState> RlsState::FromValues(uint32_t d, double ridge,
     if (!(values.inverse_gram[i * n + i] > 0) ||
         !(values.gram[i * n + i] > 0)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("state rls_inverse_gram or rls_gram [", i * n + i,
-                       "] is not positive (a diagonal entry)"));
+          absl::StrCat("diagonal entry [", i * n + i,
+                       "] of the inverse Gram or Gram matrix is not positive"));
     }
   }
   if (!(values.prior > 0)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "state rls_prior is ", values.prior, ", must be finite and > 0"));
+        "the prior is ", values.prior, ", must be finite and > 0"));
   }
   state.v_ = std::move(values);
   return state;

@@ -41,11 +41,13 @@ class Stream {
   float w_[kFeatures];
 };
 
-LinearModel Model(Task task, DriftPolicy policy) {
+LinearModel Model(Task task, DriftPolicy policy,
+                  Serving serving = Serving::kUnspecified) {
   ModelConfig config;
   config.task = task;
   config.num_features = kFeatures;
   config.drift_policy = policy;
+  config.serving = serving;
   absl::StatusOr<LinearModel> model = LinearModel::Create(config);
   EXPECT_TRUE(model.ok()) << model.status();
   return *std::move(model);
@@ -100,9 +102,13 @@ double AccumulatedGradients(const LinearModel& model) {
 TEST(LinearModelDriftTest,
      ResetForgetsTheRuleStateKeepsWeightsAndAdaptsFaster) {
   // The two models agree until the first drift: the policy acts only then.
-  ModelTrainer alert_trainer(Model(Task::kRegression, DriftPolicy::kAlert));
+  // Both serve their rule's live weights, which the policy acts on (auto
+  // would serve the least-squares fit, which restarts on its own).
+  ModelTrainer alert_trainer(
+      Model(Task::kRegression, DriftPolicy::kAlert, Serving::kLive));
   const LinearModel& alert = alert_trainer.model();
-  ModelTrainer reset_trainer(Model(Task::kRegression, DriftPolicy::kReset));
+  ModelTrainer reset_trainer(
+      Model(Task::kRegression, DriftPolicy::kReset, Serving::kLive));
   const LinearModel& reset = reset_trainer.model();
   Stream stream(2);
   std::vector<float> x;

@@ -30,9 +30,11 @@ ModelConfig Config() {
   return config;
 }
 
-// A champion that learns slowly: plain SGD with a tiny constant rate.
+// A champion that learns slowly: plain SGD with a tiny constant rate,
+// serving its live weights (auto would serve the least-squares fit).
 ModelConfig SlowConfig() {
   ModelConfig config = Config();
+  config.serving = Serving::kLive;
   config.optimizer = Optimizer::kSgd;
   config.schedule = Schedule::kConstant;
   config.learning_rate = 1e-5;
