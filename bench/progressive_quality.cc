@@ -3,7 +3,7 @@
 // measures scikit-learn and Vowpal Wabbit: each row is predicted, then
 // learned, in file order.
 //
-//   streamfit-quality [--data_dir=tests/data] [--optimizer=..]
+//   streamfit-quality [--data_dir=tests/data] [--optimizer=..] [--serving=..]
 //       [--learning_rate=..] ...
 //   streamfit-quality --files=my.bin.csv,other.multi7.csv,prices.reg.csv
 //
@@ -32,6 +32,8 @@ ABSL_FLAG(std::string, schedule, "", "constant or invscaling (exploring)");
 ABSL_FLAG(std::string, optimizer, "",
           "sgd, adagrad, ftrl, adam, normalized or rls (default: the "
           "model's; rls applies to regression files only)");
+ABSL_FLAG(std::string, serving, "",
+          "auto, live or averaged (default: the model's, auto)");
 ABSL_FLAG(bool, standardize, true, "online standardization (exploring)");
 ABSL_FLAG(std::vector<std::string>, files, {},
           "other CSV files (NAME.reg.csv, NAME.bin.csv, NAME.multiK.csv) to "
@@ -122,6 +124,12 @@ int main(int argc, char** argv) {
            d.task == streamfit::Task::kRegression)) {
         config.optimizer = o;
       }
+    }
+    const std::string serving = absl::GetFlag(FLAGS_serving);
+    if (serving == "live") config.serving = streamfit::Serving::kLive;
+    if (serving == "averaged") config.serving = streamfit::Serving::kAveraged;
+    if (config.optimizer == streamfit::Optimizer::kRls) {
+      config.serving = streamfit::Serving::kUnspecified;  // rls serves live
     }
     auto trainer = streamfit::ModelTrainer::Create(config);
     if (!trainer.ok()) {

@@ -148,13 +148,15 @@ class Errors {
 }  // namespace
 
 bool PrepareModel(const std::string& address, const std::string& model,
-                  uint32_t features, uint32_t sparse, std::string* error) {
+                  uint32_t features, uint32_t sparse, std::string* error,
+                  v1::Serving serving) {
   auto stub = NewStub(address, -1);
   v1::CreateModelRequest request;
   request.set_name(model);
   request.mutable_config()->set_task(v1::TASK_REGRESSION);
   request.mutable_config()->set_num_features(sparse > 0 ? 0 : features);
   request.mutable_config()->set_hash_bits(18);
+  request.mutable_config()->set_serving(serving);
   v1::ModelInfo info;
   grpc::ClientContext context;
   context.set_wait_for_ready(true);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bench/streamfit_bench/latency_recorder.h"
+#include "streamfit/v1/streamfit.pb.h"
 
 namespace streamfit::bench {
 
@@ -76,10 +77,12 @@ struct PredictResult {
 PredictResult RunPredict(const std::string& address, const PredictLoad& load);
 
 // Creates `model` (regression with `features` dense features, or none if
-// `sparse` > 0: hashed features only, 2^18 slots) unless it exists; waits for
-// the server to answer. False with a message on failure.
+// `sparse` > 0: hashed features only, 2^18 slots; serving `serving`) unless
+// it exists; waits for the server to answer. False with a message on
+// failure.
 bool PrepareModel(const std::string& address, const std::string& model,
-                  uint32_t features, uint32_t sparse, std::string* error);
+                  uint32_t features, uint32_t sparse, std::string* error,
+                  v1::Serving serving = v1::SERVING_UNSPECIFIED);
 // Adds `n` challengers to `model` (made by PrepareModel), the update rules
 // adagrad, ftrl, adam and sgd in turn. False with a message on failure.
 bool AddChallengers(const std::string& address, const std::string& model,

@@ -62,6 +62,8 @@ ABSL_FLAG(std::string, sparse_form, "indices",
           "with --sparse: how the features travel: indices (Features.indices), "
           "named (Features.named in two namespaces) or hashed (those named "
           "features hashed by the client, Features.hashes)");
+ABSL_FLAG(std::string, serving, "auto",
+          "the model's serving: auto (the default), live or averaged");
 ABSL_FLAG(int, batch, 64, "examples per Observe message");
 ABSL_FLAG(int64_t, messages, 20000, "Observe messages per connection");
 ABSL_FLAG(int, messages_per_call, 1,
@@ -183,6 +185,14 @@ std::optional<SparseForm> SparseFormFlag() {
   if (form == "indices") return SparseForm::kIndices;
   if (form == "named") return SparseForm::kNamed;
   if (form == "hashed") return SparseForm::kHashed;
+  return std::nullopt;
+}
+
+std::optional<v1::Serving> ServingFlag() {
+  const std::string serving = absl::GetFlag(FLAGS_serving);
+  if (serving == "auto") return v1::SERVING_AUTO;
+  if (serving == "live") return v1::SERVING_LIVE;
+  if (serving == "averaged") return v1::SERVING_AVERAGED;
   return std::nullopt;
 }
 
@@ -418,6 +428,14 @@ int main(int argc, char** argv) {
                  absl::GetFlag(FLAGS_sparse_form).c_str());
     return 2;
   }
+  const auto serving = ServingFlag();
+  if (!serving.has_value()) {
+    std::fprintf(stderr,
+                 "streamfit-bench: --serving must be auto, live or averaged, "
+                 "not '%s'\n",
+                 absl::GetFlag(FLAGS_serving).c_str());
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_mode) == "server-resources") {
     return RunServerResources(
         {.binaries = absl::GetFlag(FLAGS_server_binaries),
@@ -436,7 +454,7 @@ int main(int argc, char** argv) {
   for (const Target& t : servers.targets()) {
     std::string error;
     if (!PrepareModel(t.address, "bench", absl::GetFlag(FLAGS_features),
-                      absl::GetFlag(FLAGS_sparse), &error) ||
+                      absl::GetFlag(FLAGS_sparse), &error, *serving) ||
         (t.name != "noop" &&
          !AddChallengers(t.address, "bench", absl::GetFlag(FLAGS_features),
                          absl::GetFlag(FLAGS_sparse),
