@@ -5,8 +5,10 @@ Datasets other than the three in tests/data, to check that streamfit's
 defaults were not tuned to those: scikit-learn's bundled iris, wine and
 linnerud, and synthetic sets (features over six orders of magnitude, five
 classes, a 95/5 class imbalance, a large-scale regression target, Friedman's
-nonlinear target, and a long linear one: 200,000 rows of ten unscaled
-features with noise of variance 0.01). Each is written as
+nonlinear target, a long linear one: 200,000 rows of ten unscaled
+features with noise of variance 0.01, and a long logistic one: 200,000
+labels drawn with the probabilities of known weights on ten unscaled
+features). Each is written as
 OUT_DIR/NAME.{reg,bin,multiK}.csv (label first, rows in a fixed shuffled
 order), and measured the way docs/LEARNING.md ("Quality") measures
 scikit-learn: each row predicted, then learned (partial_fit), with default
@@ -61,6 +63,10 @@ def make(out_dir):
     x = rng.normal(size=(200000, 10)) * np.logspace(-2, 3, 10) + np.arange(10)
     y = x @ (rng.normal(size=10) / np.logspace(-2, 3, 10)) + 3
     add("linear10.reg", x, y + rng.normal(scale=0.1, size=len(y)))
+    x = rng.normal(size=(200000, 10)) * np.logspace(-1, 2, 10)
+    logit = x @ (rng.normal(size=10) / np.logspace(-1, 2, 10)) + 0.5
+    add("logistic10.bin", x, (rng.uniform(size=len(logit)) <
+                              1 / (1 + np.exp(-logit))).astype(float))
     return sets
 
 

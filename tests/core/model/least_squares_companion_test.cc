@@ -10,7 +10,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
@@ -27,6 +26,7 @@
 #include "tests/testing/model_state.h"
 #include "tests/testing/model_streams.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/weighted_samples.h"
 
 namespace streamfit {
 namespace {
@@ -35,36 +35,16 @@ using ::streamfit::testing::Config;
 using ::streamfit::testing::ExpectIdenticalState;
 using ::streamfit::testing::IsOk;
 using ::streamfit::testing::MustCreate;
+using ::streamfit::testing::RidgeFit;
 using ::streamfit::testing::StatusIs;
 using ::testing::HasSubstr;
 
-struct Sample {
-  std::vector<float> x;
-  double y;
-  double h;
-};
+using Sample = ::streamfit::testing::WeightedSample;
 
-// A noisy linear stream on features of scales 1e-2 to 1e2 with offsets and
-// importance weights in [0.5, 2]; from sample `flip` on, the true weights
-// are negated.
+// Features of scales 1e-2 to 1e2, so the fit's prior matters (RidgeFit).
 std::vector<Sample> LinearStream(int n, uint32_t d, uint32_t seed,
                                  int flip = -1) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> normal(0, 1);
-  std::uniform_real_distribution<double> weight(0.5, 2);
-  std::vector<Sample> out;
-  for (int i = 0; i < n; ++i) {
-    const double sign = flip >= 0 && i >= flip ? -1 : 1;
-    Sample s{std::vector<float>(d), 3.0, weight(rng)};
-    for (uint32_t j = 0; j < d; ++j) {
-      const double scale = std::pow(10.0, static_cast<int>(j % 5) - 2);
-      s.x[j] = static_cast<float>(scale * normal(rng) + j);
-      s.y += sign * (j % 2 == 0 ? 1.5 : -0.5) / scale * s.x[j];
-    }
-    s.y += 0.1 * normal(rng);
-    out.push_back(std::move(s));
-  }
-  return out;
+  return ::streamfit::testing::LinearSamples(n, d, seed, true, flip);
 }
 
 ModelConfig AutoConfig(uint32_t d) { return Config(Task::kRegression, d); }
@@ -299,36 +279,18 @@ TEST(LeastSquaresCompanionTest, ARetrainedModelStartsItFromTheDataset) {
   const std::vector<Sample> samples = LinearStream(1300, d, 10);
   ModelConfig config = AutoConfig(d);
   config.l2 = 0;
-  ExampleBatch data;
-  data.num_features = d;
-  for (size_t i = 0; i < 1000; ++i) {
-    data.Add(samples[i].x, samples[i].y, samples[i].h);
-  }
-  FitOptions options;
-  options.algorithm = FitAlgorithm::kLeastSquares;
-  absl::StatusOr<LinearModel> fitted = Fit(config, data, options);
-  ASSERT_THAT(fitted, IsOk());
-  ModelTrainer trainer(*std::move(fitted));
-  Eigen::MatrixXd gram =
-      LeastSquaresCompanion::kRidge * Eigen::MatrixXd::Identity(d + 1, d + 1);
-  Eigen::VectorXd moment = Eigen::VectorXd::Zero(d + 1);
-  for (size_t i = 0; i < samples.size(); ++i) {
-    if (i >= 1000) trainer.Learn(samples[i].x, samples[i].y, samples[i].h);
-    Eigen::VectorXd x(d + 1);
-    for (uint32_t j = 0; j < d; ++j) x[j] = samples[i].x[j];
-    x[d] = 1;
-    gram += samples[i].h * x * x.transpose();
-    moment += samples[i].h * samples[i].y * x;
-  }
+  absl::StatusOr<ModelTrainer> trainer =
+      ::streamfit::testing::FittedThenLearned(config, samples, 1000);
+  ASSERT_THAT(trainer, IsOk());
   std::vector<double> center;
-  for (const NamedTensor& t : trainer.model().ExportState()) {
+  for (const NamedTensor& t : trainer->model().ExportState()) {
     if (t.name == "least_squares_prior_center") center = t.values;
   }
   ASSERT_EQ(center.size(), d + 1);
-  const Eigen::VectorXd want = gram.ldlt().solve(
-      moment + LeastSquaresCompanion::kRidge *
-                   Eigen::Map<Eigen::VectorXd>(center.data(), d + 1));
-  const std::vector<double>& got = trainer.model().least_squares().weights();
+  const Eigen::VectorXd want =
+      RidgeFit(samples, samples.size(), d, LeastSquaresCompanion::kRidge,
+               Eigen::Map<Eigen::VectorXd>(center.data(), d + 1));
+  const std::vector<double>& got = trainer->model().least_squares().weights();
   for (uint32_t j = 0; j <= d; ++j) {
     EXPECT_NEAR(got[j], want[j], 1e-7 * std::max(1.0, std::abs(want[j]))) << j;
   }

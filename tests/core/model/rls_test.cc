@@ -23,6 +23,7 @@
 #include "tests/testing/model_state.h"
 #include "tests/testing/model_streams.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/weighted_samples.h"
 
 namespace streamfit {
 namespace {
@@ -30,9 +31,12 @@ namespace {
 using ::streamfit::testing::Config;
 using ::streamfit::testing::ExpectIdenticalState;
 using ::streamfit::testing::IsOk;
+using ::streamfit::testing::LinearSamples;
 using ::streamfit::testing::MustCreate;
+using ::streamfit::testing::RidgeFit;
 using ::streamfit::testing::StatusIs;
 using ::testing::HasSubstr;
+using Sample = ::streamfit::testing::WeightedSample;
 
 ModelConfig RlsConfig(uint32_t d, double ridge, double forgetting = 1) {
   ModelConfig config = Config(Task::kRegression, d);
@@ -40,31 +44,6 @@ ModelConfig RlsConfig(uint32_t d, double ridge, double forgetting = 1) {
   config.rls_ridge = ridge;
   config.rls_forgetting = forgetting;
   return config;
-}
-
-// A noisy linear stream on features of unequal scale and offset, with
-// importance weights in [0.5, 2].
-struct Sample {
-  std::vector<float> x;
-  double y;
-  double h;
-};
-
-std::vector<Sample> LinearStream(int n, uint32_t d, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> normal(0, 1);
-  std::uniform_real_distribution<double> weight(0.5, 2);
-  std::vector<Sample> out;
-  for (int i = 0; i < n; ++i) {
-    Sample s{std::vector<float>(d), 3.0, weight(rng)};
-    for (uint32_t j = 0; j < d; ++j) {
-      s.x[j] = static_cast<float>((j + 1) * normal(rng) + j);
-      s.y += (j % 2 == 0 ? 1.5 : -0.5) * s.x[j];
-    }
-    s.y += 0.1 * normal(rng);
-    out.push_back(std::move(s));
-  }
-  return out;
 }
 
 // The refactorization points of rules/rls.h: updates 1, 2, 4, ... and every
@@ -107,13 +86,13 @@ void ExpectLeastSquaresAfterEverySample(const std::vector<Sample>& samples,
 }
 
 TEST(RlsTest, IsTheRidgeLeastSquaresFitAfterEverySample) {
-  ExpectLeastSquaresAfterEverySample(LinearStream(2100, 4, 1), 4, 1e-3, 1);
+  ExpectLeastSquaresAfterEverySample(LinearSamples(2100, 4, 1), 4, 1e-3, 1);
 }
 
 TEST(RlsTest, WithForgettingIsTheExponentiallyWeightedFit) {
   // Long enough to pass two refactorizations at multiples of 1024, where the
   // decayed prior is topped up.
-  ExpectLeastSquaresAfterEverySample(LinearStream(2100, 3, 2), 3, 1e-2, 0.995);
+  ExpectLeastSquaresAfterEverySample(LinearSamples(2100, 3, 2), 3, 1e-2, 0.995);
 }
 
 TEST(RlsTest, FitsUnscaledFeaturesToTheNoiseFloor) {
@@ -136,7 +115,7 @@ TEST(RlsTest, FitsUnscaledFeaturesToTheNoiseFloor) {
 }
 
 TEST(RlsTest, SnapshotContinuesBitIdentically) {
-  const std::vector<Sample> samples = LinearStream(1500, 5, 4);
+  const std::vector<Sample> samples = LinearSamples(1500, 5, 4);
   ModelTrainer whole(MustCreate(RlsConfig(5, 1e-4, 0.999)));
   ModelTrainer first(MustCreate(RlsConfig(5, 1e-4, 0.999)));
   for (size_t i = 0; i < 700; ++i) {
@@ -158,31 +137,15 @@ TEST(RlsTest, ARetrainedModelLearnsOnAsIfItHadLearnedTheDataset) {
   // A batch fit of the first 1000 samples, then 300 more learned online: the
   // model is the least-squares fit of all 1300.
   const uint32_t d = 3;
-  const std::vector<Sample> samples = LinearStream(1300, d, 6);
+  const std::vector<Sample> samples = LinearSamples(1300, d, 6);
   ModelConfig config = RlsConfig(d, 1e-6);
   config.l2 = 0;
-  ExampleBatch data;
-  data.num_features = d;
-  for (size_t i = 0; i < 1000; ++i) {
-    data.Add(samples[i].x, samples[i].y, samples[i].h);
-  }
-  FitOptions options;
-  options.algorithm = FitAlgorithm::kLeastSquares;
-  absl::StatusOr<LinearModel> fitted = Fit(config, data, options);
-  ASSERT_THAT(fitted, IsOk());
-  ModelTrainer trainer(*std::move(fitted));
-  Eigen::MatrixXd gram = 1e-6 * Eigen::MatrixXd::Identity(d + 1, d + 1);
-  Eigen::VectorXd moment = Eigen::VectorXd::Zero(d + 1);
-  for (size_t i = 0; i < samples.size(); ++i) {
-    if (i >= 1000) trainer.Learn(samples[i].x, samples[i].y, samples[i].h);
-    Eigen::VectorXd x(d + 1);
-    for (uint32_t j = 0; j < d; ++j) x[j] = samples[i].x[j];
-    x[d] = 1;
-    gram += samples[i].h * x * x.transpose();
-    moment += samples[i].h * samples[i].y * x;
-  }
-  const Eigen::VectorXd want = gram.ldlt().solve(moment);
-  const RawLinearFunction got = trainer.model().RawFunction();
+  absl::StatusOr<ModelTrainer> trainer =
+      ::streamfit::testing::FittedThenLearned(config, samples, 1000);
+  ASSERT_THAT(trainer, IsOk());
+  const Eigen::VectorXd want =
+      RidgeFit(samples, samples.size(), d, 1e-6, Eigen::VectorXd::Zero(d + 1));
+  const RawLinearFunction got = trainer->model().RawFunction();
   for (uint32_t j = 0; j < d; ++j) {
     EXPECT_NEAR(got.weights(0, j), want[j], 1e-7 * std::abs(want[j])) << j;
   }
