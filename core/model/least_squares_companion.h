@@ -4,7 +4,7 @@
 // update rule's live and averaged weights: after every sample its weights
 // are the ridge least-squares fit of all samples so far, and auto serves
 // them whenever their recent progressive loss is the lowest of the three
-// (docs/LEARNING.md, "Exact least squares beside the rule"). LinearModel
+// (docs/LEARNING.md, "Beside the rule, by default"). LinearModel
 // holds one; ModelTrainer drives it. The fit retires for good at the first
 // example with hashed features, which a dense fit cannot account for.
 // A value type: not thread-safe to write, safe to read from any number of
@@ -25,8 +25,8 @@ namespace streamfit {
 class LeastSquaresCompanion {
  public:
   // At most this many dense features: a sample costs about 2 (d + 1)^2
-  // multiply-adds, 2.6 times the default rule's whole step at d = 16
-  // (docs/LEARNING.md).
+  // multiply-adds, about twice the rule and its average together at d = 10
+  // to 16 (docs/LEARNING.md).
   static constexpr uint32_t kMaxFeatures = 16;
   // The prior strength (the rls rule's default rls_ridge); no forgetting:
   // a change of the stream restarts the fit instead (ModelTrainer).

@@ -137,13 +137,10 @@ absl::StatusOr<RlsState> RestoreRls(const std::vector<NamedTensor>& state,
                        const std::vector<uint32_t>& shape) {
     return Get(state, absl::StrCat(prefix, "_", what), shape);
   };
-  absl::StatusOr<const std::vector<double>*> inverse = get("inverse_gram",
-                                                           {d + 1, d + 1}),
-                                             gram = get("gram", {d + 1, d + 1}),
-                                             moment = get("moment", {d + 1}),
-                                             center =
-                                                 get("prior_center", {d + 1}),
-                                             prior = get("prior", {1});
+  using Values = absl::StatusOr<const std::vector<double>*>;
+  Values inverse = get("inverse_gram", {d + 1, d + 1}),
+         gram = get("gram", {d + 1, d + 1}), moment = get("moment", {d + 1}),
+         center = get("prior_center", {d + 1}), prior = get("prior", {1});
   for (const auto* v : {&inverse, &gram, &moment, &center, &prior}) {
     if (!v->ok()) return v->status();
   }
