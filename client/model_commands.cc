@@ -168,6 +168,12 @@ absl::Status PrintModel(const v1::ModelInfo& info) {
                     : "")
             << "\n";
   std::cout << "config:    " << DescribeConfig(config) << "\n";
+  std::cout << "serves:    "
+            << EnumName(*v1::ServedWeights_descriptor(), info.served_weights(),
+                        "SERVED_WEIGHTS_")
+            << " weights (serving "
+            << EnumName(*v1::Serving_descriptor(), config.serving(), "SERVING_")
+            << ")\n";
   std::cout << "state:     "
             << (info.state() == v1::MODEL_FAILED
                     ? absl::StrCat("FAILED: ", info.failure())

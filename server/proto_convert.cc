@@ -312,6 +312,17 @@ void ToModelInfo(const std::string& name, const LinearModel& state,
   *info->mutable_config() = ToProto(state.config());
   info->set_model_version(state.version());
   ToProto(state.metrics(), info->mutable_metrics());
+  switch (state.Served()) {
+    case ServedWeights::kLive:
+      info->set_served_weights(v1::SERVED_WEIGHTS_LIVE);
+      break;
+    case ServedWeights::kAveraged:
+      info->set_served_weights(v1::SERVED_WEIGHTS_AVERAGED);
+      break;
+    case ServedWeights::kLeastSquares:
+      info->set_served_weights(v1::SERVED_WEIGHTS_LEAST_SQUARES);
+      break;
+  }
 }
 
 void ToProto(

@@ -537,6 +537,9 @@ class CliTest(unittest.TestCase):
         self.assertEqual(models_row("lin")[-1], "retrained@442")
         text = run("get", "lin").stdout
         self.assertIn("config:    optimizer normalized, loss squared", text)
+        # A model just fitted serves its live weights until the samples
+        # after the swap choose.
+        self.assertIn("serves:    live weights (serving auto)", text)
         self.assertIn(f"job {job_id} (least_squares on dataset "
                       f"{dataset_id}) swapped in at version 442", text)
         self.assertIn("lifetime:  442 samples", text)
