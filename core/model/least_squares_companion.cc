@@ -29,7 +29,6 @@ void LeastSquaresCompanion::Learn(std::span<const double> z, double label,
 }
 
 void LeastSquaresCompanion::Restart() {
-  if (!active()) return;
   rls_.Reset(weights_.data());
   updates_ = 0;
 }

@@ -62,7 +62,8 @@ class LeastSquaresCompanion {
   void Learn(std::span<const double> z, double label, double score, double h,
              double* scratch);
   // Forgets every sample, keeping the weights as the prior's center (so the
-  // fit restarts from them): after a change of the stream.
+  // fit restarts from them): after a change of the stream. Precondition:
+  // active().
   void Restart();
   // Stops for good (an example with hashed features came).
   void Retire() { *this = LeastSquaresCompanion(); }

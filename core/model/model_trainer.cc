@@ -76,14 +76,6 @@ void ModelTrainer::RestartAverage() {
   m.loss_avg_ = m.loss_live_;
 }
 
-void ModelTrainer::RestartLeastSquares() {
-  LinearModel& m = model_;
-  if (!m.least_squares_.active()) return;
-  m.least_squares_.Restart();
-  // As a restarted average, the new fit must earn its record.
-  m.least_squares_loss_ = m.loss_live_;
-}
-
 double ModelTrainer::MetricLoss(const double* scores, double label,
                                 bool& correct, double& abs_error) {
   const LinearModel& m = model_;
@@ -261,7 +253,9 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
       if (ls.updates() >= LinearModel::kAveragingLossHorizon &&
           m.least_squares_loss_ >
               LinearModel::kAveragingRestartRatio * m.loss_live_) {
-        RestartLeastSquares();
+        ls.Restart();
+        // As a restarted average, the new fit must earn its record.
+        m.least_squares_loss_ = m.loss_live_;
       }
     }
   }

@@ -83,9 +83,6 @@ class ModelTrainer {
   void ForgetOptimizerState();
   // Starts a new average of the iterates, before this example's update.
   void RestartAverage();
-  // Restarts the least-squares fit kept beside the rule, if any, from its
-  // weights.
-  void RestartLeastSquares();
   // The metric loss of the prediction made from `scores` (as Learn records
   // the live one), whether a classifier's decision was right, and
   // |estimate - label| for regression.

@@ -45,12 +45,8 @@ TEST_F(RlsServiceTest, LearnsTheLeastSquaresFitAndKeepsItAcrossARestart) {
   EXPECT_EQ(info.config().rls_forgetting(), 0.999);
 
   const auto examples = LinearExamples(1500, 3);
-  std::vector<v1::ObserveRequest> messages;
-  for (size_t i = 0; i < examples.size(); i += 100) {
-    messages.push_back(Message("ls", examples, i, i + 100));
-  }
   v1::ObserveResponse response;
-  ASSERT_TRUE(Observe(messages, &response).ok());
+  ASSERT_TRUE(Observe(Messages("ls", examples), &response).ok());
   EXPECT_EQ(response.model_version(), 1500u);
 
   // y = 3 x0 - 0.02 x1 + 50 x2 + 1 + noise of sd 0.1, on features of scale
@@ -64,12 +60,8 @@ TEST_F(RlsServiceTest, LearnsTheLeastSquaresFitAndKeepsItAcrossARestart) {
 
   // The offline model, learned from the same examples, holds the same state.
   absl::StatusOr<ModelTrainer> offline =
-      ModelTrainer::Create(FromProto(info.config()));
+      LearnedOffline(info.config(), examples);
   ASSERT_TRUE(offline.ok());
-  for (const v1::Example& e : examples) {
-    const auto& d = e.features().dense();
-    offline->Learn({d.data(), static_cast<size_t>(d.size())}, e.label());
-  }
   const std::vector<NamedTensor> state = offline->model().ExportState();
   ASSERT_EQ(before.state_size(), static_cast<int>(state.size()));
   for (size_t t = 0; t < state.size(); ++t) {

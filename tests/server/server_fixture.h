@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -15,6 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "core/model/model_trainer.h"
+#include "server/proto_convert.h"
 #include "server/server.h"
 #include "streamfit/v1/streamfit.grpc.pb.h"
 
@@ -181,6 +185,32 @@ inline v1::ObserveRequest Message(const std::string& model,
   r.set_model(model);
   for (size_t i = begin; i < end; ++i) *r.add_examples() = examples[i];
   return r;
+}
+
+// All of `examples` for `model`, `per_message` to an Observe message.
+inline std::vector<v1::ObserveRequest> Messages(
+    const std::string& model, const std::vector<v1::Example>& examples,
+    size_t per_message = 100) {
+  std::vector<v1::ObserveRequest> messages;
+  for (size_t i = 0; i < examples.size(); i += per_message) {
+    messages.push_back(Message(model, examples, i,
+                               std::min(examples.size(), i + per_message)));
+  }
+  return messages;
+}
+
+// A model of `config` that learned the dense `examples` offline, in order,
+// as the server learns them.
+inline absl::StatusOr<ModelTrainer> LearnedOffline(
+    const v1::ModelConfig& config, const std::vector<v1::Example>& examples) {
+  absl::StatusOr<ModelTrainer> trainer =
+      ModelTrainer::Create(FromProto(config));
+  if (!trainer.ok()) return trainer.status();
+  for (const v1::Example& e : examples) {
+    const auto& d = e.features().dense();
+    trainer->Learn({d.data(), static_cast<size_t>(d.size())}, e.label());
+  }
+  return trainer;
 }
 
 }  // namespace streamfit::testing
