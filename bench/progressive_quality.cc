@@ -7,20 +7,27 @@
 //       [--learning_rate=..] ...
 //   streamfit-quality --files=my.bin.csv,other.multi7.csv,prices.reg.csv
 //
-// --files measures other CSV files the same way (no reference to beat); the
+// --files measures other files the same way (no reference to beat); the
 // task comes from the name: NAME.reg.csv, NAME.bin.csv or NAME.multiK.csv.
+// NAME.{reg,bin,multiK}.svm is LIBSVM text (label, then index:value), learned
+// as hashed index features by a sparse-only model, as a client sending
+// Features.indices would.
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/data/csv_reader.h"
+#include "core/model/feature_hash.h"
 #include "core/model/model_trainer.h"
 
 ABSL_FLAG(std::string, data_dir, "tests/data",
@@ -36,8 +43,8 @@ ABSL_FLAG(std::string, serving, "",
           "auto, live or averaged (default: the model's, auto)");
 ABSL_FLAG(bool, standardize, true, "online standardization (exploring)");
 ABSL_FLAG(std::vector<std::string>, files, {},
-          "other CSV files (NAME.reg.csv, NAME.bin.csv, NAME.multiK.csv) to "
-          "measure instead of the shared datasets");
+          "other files (NAME.reg.csv, NAME.bin.csv, NAME.multiK.csv, or .svm "
+          "for LIBSVM) to measure instead of the shared datasets");
 
 namespace {
 
@@ -52,21 +59,61 @@ struct Dataset {
   double scaler_reference;  // "sklearn + online StandardScaler" column
 };
 
+bool IsLibsvm(const std::string& path) { return absl::EndsWith(path, ".svm"); }
+
 // A --files entry, its task read from its name; false if the name has none.
 bool FromName(const std::string& path, Dataset& d) {
   d = {path, streamfit::Task::kBinary, 0, "accuracy", kNone, kNone};
-  if (absl::EndsWith(path, ".reg.csv")) {
+  if (!absl::EndsWith(path, ".csv") && !IsLibsvm(path)) return false;
+  const std::string stem = path.substr(0, path.size() - 4);
+  if (absl::EndsWith(stem, ".reg")) {
     d.task = streamfit::Task::kRegression;
     d.metric = "MSE";
     return true;
   }
-  if (absl::EndsWith(path, ".bin.csv")) return true;
-  const size_t multi = path.rfind(".multi");
+  if (absl::EndsWith(stem, ".bin")) return true;
+  const size_t multi = stem.rfind(".multi");
   d.task = streamfit::Task::kMulticlass;
-  return multi != std::string::npos && absl::EndsWith(path, ".csv") &&
-         absl::SimpleAtoi(path.substr(multi + 6, path.size() - 4 - (multi + 6)),
-                          &d.classes) &&
-         d.classes >= 2;
+  return multi != std::string::npos &&
+         absl::SimpleAtoi(stem.substr(multi + 6), &d.classes) && d.classes >= 2;
+}
+
+// A LIBSVM file's rows as hashed index features (namespace ""), no dense
+// features.
+absl::StatusOr<streamfit::ExampleBatch> ReadLibsvmFile(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  const uint32_t ns = streamfit::HashNamespace("");
+  streamfit::ExampleBatch batch;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    double label;
+    bool first = true, ok = true;
+    for (absl::string_view token :
+         absl::StrSplit(line, ' ', absl::SkipWhitespace())) {
+      if (first) {
+        ok = absl::SimpleAtod(token, &label) && std::isfinite(label);
+        first = false;
+        continue;
+      }
+      const std::pair<absl::string_view, absl::string_view> entry =
+          absl::StrSplit(token, ':');
+      uint32_t index;
+      float value;
+      ok = ok && absl::SimpleAtoi(entry.first, &index) &&
+           absl::SimpleAtof(entry.second, &value) && std::isfinite(value);
+      if (ok)
+        batch.AddSparse(streamfit::HashFeatureIndex(ns, index), ns, value);
+    }
+    if (first) continue;  // a blank line
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": not 'label index:value ...'"));
+    }
+    batch.Add(streamfit::ExampleView{}, label);
+  }
+  return batch;
 }
 
 }  // namespace
@@ -98,7 +145,8 @@ int main(int argc, char** argv) {
               "streamfit", "sk+scaler", "best-of", "beats");
   bool all = true;
   for (const Dataset& d : datasets) {
-    auto data = streamfit::ReadCsvFile(d.file);
+    auto data = IsLibsvm(d.file) ? ReadLibsvmFile(d.file)
+                                 : streamfit::ReadCsvFile(d.file);
     if (!data.ok()) {
       std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
       return 1;
@@ -107,6 +155,7 @@ int main(int argc, char** argv) {
     config.task = d.task;
     config.num_features = data->num_features;
     config.num_classes = d.classes;
+    if (IsLibsvm(d.file)) config.hash_bits = streamfit::kDefaultHashBits;
     if (absl::GetFlag(FLAGS_learning_rate) > 0)
       config.learning_rate = absl::GetFlag(FLAGS_learning_rate);
     if (absl::GetFlag(FLAGS_power_t) >= 0)
