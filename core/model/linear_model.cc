@@ -283,10 +283,8 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
     std::vector<double> w(d + 1);
     for (uint32_t j = 0; j < d; ++j) w[j] = raw.weights(0, j);
     w[d] = raw.bias[0];
-    RlsState rls =
-        RlsState::FromData(d, LeastSquaresCompanion::kRidge, 1, data, w.data());
     model.least_squares_ =
-        LeastSquaresCompanion(std::move(rls), std::move(w), 0);
+        LeastSquaresCompanion::FromData(d, data, std::move(w));
   }
   return model;
 }

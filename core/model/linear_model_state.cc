@@ -244,8 +244,13 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
          {3},
          {ls.active() ? 1.0 : 0.0, ls.updates(), least_squares_loss_}});
     if (ls.active()) {
-      state.push_back({"least_squares_weights", {d + 1}, ls.weights()});
-      ExportRls(ls.rls(), "least_squares", d, state);
+      LeastSquaresCompanion::Values v = ls.Export();
+      state.push_back({"least_squares_weights", {d + 1}, std::move(v.weights)});
+      state.push_back(
+          {"least_squares_gram", {d + 1, d + 1}, std::move(v.gram)});
+      state.push_back({"least_squares_moment", {d + 1}, std::move(v.moment)});
+      state.push_back(
+          {"least_squares_prior_center", {d + 1}, std::move(v.prior_center)});
     }
   }
   return state;
@@ -455,13 +460,21 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
     if (l[0] == 0) {
       mo.least_squares_.Retire();
     } else {
-      Values weights = Get(state, "least_squares_weights", {d + 1});
-      if (!weights.ok()) return weights.status();
-      absl::StatusOr<RlsState> rls = RestoreRls(
-          state, "least_squares", d, LeastSquaresCompanion::kRidge, 1);
-      if (!rls.ok()) return rls.status();
-      mo.least_squares_ =
-          LeastSquaresCompanion(*std::move(rls), **weights, l[1]);
+      Values weights = Get(state, "least_squares_weights", {d + 1}),
+             gram = Get(state, "least_squares_gram", {d + 1, d + 1}),
+             moment = Get(state, "least_squares_moment", {d + 1}),
+             center = Get(state, "least_squares_prior_center", {d + 1});
+      for (const Values* v : {&weights, &gram, &moment, &center}) {
+        if (!v->ok()) return v->status();
+      }
+      absl::StatusOr<LeastSquaresCompanion> fit =
+          LeastSquaresCompanion::FromValues(
+              d, {**gram, **moment, **center, **weights, l[1]});
+      if (!fit.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("state least_squares_gram: ", fit.status().message()));
+      }
+      mo.least_squares_ = *std::move(fit);
     }
   }
   mo.metrics_ =

@@ -309,7 +309,7 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
     if (!applied) ++m.skipped_updates_;
   }
   if (ls.active() && weight > 0) {
-    ls.Learn(raw_, label, ls_score, weight, rls_scratch_.data());
+    ls.Learn(raw_, label, weight, rls_scratch_.data());
   }
   if (regression) {
     if (m.label_min_ > m.label_max_) {

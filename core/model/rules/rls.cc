@@ -64,41 +64,54 @@ RlsState RlsState::FromData(uint32_t d, double ridge, double forgetting,
   return state;
 }
 
-void RlsState::Refactor(double* w) {
-  const uint32_t n = n_;
-  Eigen::Map<RowMajorMatrix> a(v_.gram.data(), n, n);
-  Eigen::Map<Eigen::VectorXd> b(v_.moment.data(), n);
-  const Eigen::Map<const Eigen::VectorXd> c(v_.prior_center.data(), n);
-  if (v_.prior < ridge_) {  // the top-up
-    a.diagonal().array() += ridge_ - v_.prior;
-    b += (ridge_ - v_.prior) * c;
-    v_.prior = ridge_;
-  }
+bool SolveNormalEquations(uint32_t n, double* gram, double* moment,
+                          const double* center, double* w, double* inverse) {
+  Eigen::Map<RowMajorMatrix> a(gram, n, n);
+  Eigen::Map<Eigen::VectorXd> b(moment, n);
+  const Eigen::Map<const Eigen::VectorXd> c(center, n);
   // Factored with its diagonal scaled to 1 (Jacobi equilibration), so the
   // condition check sees collinear inputs, not inputs of unlike scale.
   const Eigen::VectorXd scale = a.diagonal().cwiseSqrt().cwiseInverse();
   Eigen::LDLT<Eigen::MatrixXd> ldlt(scale.asDiagonal() * a *
                                     scale.asDiagonal());
   if (ldlt.info() != Eigen::Success ||
-      !(ldlt.rcond() >= kMinReciprocalCondition)) {
+      !(ldlt.rcond() >= RlsState::kMinReciprocalCondition)) {
     // A ridge relative to each coordinate's own scale.
-    const Eigen::VectorXd more = kConditionRidge * a.diagonal();
+    const Eigen::VectorXd more = RlsState::kConditionRidge * a.diagonal();
     a.diagonal() += more;
     b += more.cwiseProduct(c);
     ldlt.compute(scale.asDiagonal() * a * scale.asDiagonal());
   }
-  // P = S (S A S)^-1 S and w = P b.
-  Eigen::MatrixXd p =
-      scale.asDiagonal() * ldlt.solve(Eigen::MatrixXd(scale.asDiagonal()));
-  p = (0.5 * (p + p.transpose())).eval();
+  // w = S (S A S)^-1 S b and, if asked for, P = S (S A S)^-1 S.
   const Eigen::VectorXd fit =
       scale.cwiseProduct(ldlt.solve(scale.cwiseProduct(b)));
-  if (!p.allFinite() || !fit.allFinite()) {
-    Reset(w);
-    return;
+  if (!fit.allFinite()) return false;
+  if (inverse != nullptr) {
+    Eigen::MatrixXd p =
+        scale.asDiagonal() * ldlt.solve(Eigen::MatrixXd(scale.asDiagonal()));
+    p = (0.5 * (p + p.transpose())).eval();
+    if (!p.allFinite()) return false;
+    Eigen::Map<RowMajorMatrix>(inverse, n, n) = p;
   }
-  Eigen::Map<RowMajorMatrix>(v_.inverse_gram.data(), n, n) = p;
   Eigen::Map<Eigen::VectorXd>(w, n) = fit;
+  return true;
+}
+
+void RlsState::Refactor(double* w) {
+  if (v_.prior < ridge_) {  // the top-up
+    const uint32_t n = n_;
+    Eigen::Map<RowMajorMatrix> a(v_.gram.data(), n, n);
+    Eigen::Map<Eigen::VectorXd> b(v_.moment.data(), n);
+    a.diagonal().array() += ridge_ - v_.prior;
+    b += (ridge_ - v_.prior) *
+         Eigen::Map<const Eigen::VectorXd>(v_.prior_center.data(), n);
+    v_.prior = ridge_;
+  }
+  if (!SolveNormalEquations(n_, v_.gram.data(), v_.moment.data(),
+                            v_.prior_center.data(), w,
+                            v_.inverse_gram.data())) {
+    Reset(w);
+  }
 }
 
 bool RlsState::Update(std::span<const double> z, double label, double score,

@@ -43,8 +43,20 @@
 
 namespace streamfit {
 
+// Solves the ridge normal equations A w = b for the n x n row-major Gram
+// matrix A (its lower triangle read) as Refactor does below: an LDLT
+// factorization of A with its diagonal scaled to 1 and, if that is
+// ill-conditioned, the condition guard (A's diagonal and b grown by
+// kConditionRidge times the diagonal, times `center` for b). Writes w and,
+// unless `inverse` is null, P = A^-1 (n x n, symmetric); returns false and
+// writes neither if a result would not be finite (A and b may then carry
+// the guard's growth).
+bool SolveNormalEquations(uint32_t n, double* gram, double* moment,
+                          const double* center, double* w, double* inverse);
+
 // The state of the rule above for one model. A value type; not thread-safe
 // to write, safe to read from any number of threads.
+
 class RlsState {
  public:
   // Dense inputs at most this wide: the state is 2 (d + 1)^2 doubles and a

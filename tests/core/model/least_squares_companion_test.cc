@@ -1,19 +1,21 @@
 // The least-squares fit kept beside the rule (serving auto, narrow dense
-// regression): it is the rls rule, bit for bit, on the raw samples (whose
-// weights rls_test.cc checks against the normal equations after every
-// sample); auto serves it where its recent loss is the lowest, and Predict
-// then serves exactly it; it restarts after a change, retires at the first
-// hashed feature, continues bit-identically from a snapshot and starts a
-// retrained model from the dataset.
+// regression): after each refresh its weights are the ridge fit of the raw
+// samples so far, and between refreshes they stay; auto serves it where its
+// recent loss is the lowest, and Predict then serves exactly it; it restarts
+// after a change, retires at the first hashed feature, continues
+// bit-identically from a snapshot and starts a retrained model from the
+// dataset.
 #include "core/model/least_squares_companion.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -41,6 +43,8 @@ using ::testing::HasSubstr;
 
 using Sample = ::streamfit::testing::WeightedSample;
 
+constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
+
 // Features of scales 1e-2 to 1e2, so the fit's prior matters (RidgeFit).
 std::vector<Sample> LinearStream(int n, uint32_t d, uint32_t seed,
                                  int flip = -1) {
@@ -49,33 +53,36 @@ std::vector<Sample> LinearStream(int n, uint32_t d, uint32_t seed,
 
 ModelConfig AutoConfig(uint32_t d) { return Config(Task::kRegression, d); }
 
-ModelConfig RlsConfig(uint32_t d) {
-  ModelConfig config = AutoConfig(d);
-  config.optimizer = Optimizer::kRls;
-  config.rls_ridge = LeastSquaresCompanion::kRidge;
-  return config;
-}
-
-// The rls model's weights then bias.
-std::vector<double> RlsWeights(const LinearModel& rls) {
-  const RawLinearFunction f = rls.RawFunction();
-  std::vector<double> w(f.weights.data(), f.weights.data() + f.weights.size());
-  w.push_back(f.bias[0]);
-  return w;
-}
-
-TEST(LeastSquaresCompanionTest, IsTheRlsRuleOnTheRawSamples) {
-  const uint32_t d = 5;
+TEST(LeastSquaresCompanionTest, IsTheRidgeFitAfterEachRefresh) {
+  const uint32_t d = 5, n = d + 1;
   ModelTrainer model(MustCreate(AutoConfig(d)));
-  ModelTrainer rls(MustCreate(RlsConfig(d)));
   ASSERT_TRUE(model.model().least_squares().active());
   const std::vector<Sample> samples = LinearStream(3000, d, 3);
+  int refreshes = 0;
   for (size_t i = 0; i < samples.size(); ++i) {
+    const std::vector<double> before = model.model().least_squares().weights();
     model.Learn(samples[i].x, samples[i].y, samples[i].h);
-    rls.Learn(samples[i].x, samples[i].y, samples[i].h);
-    ASSERT_EQ(model.model().least_squares().weights(), RlsWeights(rls.model()))
-        << "after sample " << i + 1;
+    const std::vector<double>& got = model.model().least_squares().weights();
+    const uint64_t t = i + 1;
+    // After each of the first 4 n samples, then after every (4 n)-th.
+    const bool refresh = t <= 4 * n || t % (4 * n) == 0;
+    ASSERT_EQ(LeastSquaresCompanion::RefreshesAfter(t, d), refresh) << t;
+    if (!refresh) {
+      ASSERT_EQ(got, before) << "after sample " << t;
+      continue;
+    }
+    ++refreshes;
+    const Eigen::VectorXd want = RidgeFit(
+        samples, t, d, LeastSquaresCompanion::kRidge, Eigen::VectorXd::Zero(n));
+    // Until the samples determine a fit, the tiny prior does, which two
+    // factorizations weigh with different rounding.
+    const double tolerance = t > n ? 1e-9 : 1e-6;
+    for (uint32_t j = 0; j < n; ++j) {
+      ASSERT_NEAR(got[j], want[j], tolerance * std::max(1.0, std::abs(want[j])))
+          << "after sample " << t << ", coordinate " << j;
+    }
   }
+  EXPECT_EQ(refreshes, 24 + (3000 - 24) / 24);
   EXPECT_EQ(model.model().least_squares().updates(), 3000);
 }
 
@@ -85,9 +92,9 @@ TEST(LeastSquaresCompanionTest, AutoServesItWhereItPredictsBestAndExactly) {
   ModelConfig averaged_config = AutoConfig(d);
   averaged_config.serving = Serving::kAveraged;
   ModelTrainer averaged(MustCreate(averaged_config));
-  ModelTrainer rls(MustCreate(RlsConfig(d)));
   const std::vector<Sample> samples = LinearStream(20'000, d, 4);
   int served = 0;
+  double lowest_label = samples[0].y, highest_label = samples[0].y;
   for (size_t i = 0; i < samples.size(); ++i) {
     const LinearModel& m = model.model();
     const ServedWeights choice = m.Served();
@@ -102,16 +109,22 @@ TEST(LeastSquaresCompanionTest, AutoServesItWhereItPredictsBestAndExactly) {
     }
     if (choice == ServedWeights::kLeastSquares) {
       ++served;
-      Prediction got, want;
+      // The fit's estimate, within half the labels' range of them.
+      const std::vector<double>& w = m.least_squares().weights();
+      double want = w[d];
+      for (uint32_t j = 0; j < d; ++j) want += w[j] * samples[i].x[j];
+      const double margin = 0.5 * (highest_label - lowest_label);
+      want = std::clamp(want, lowest_label - margin, highest_label + margin);
+      Prediction got;
       m.Predict(samples[i].x, got);
-      rls.model().Predict(samples[i].x, want);
-      ASSERT_EQ(got.value, want.value) << i;
+      ASSERT_NEAR(got.value, want, 1e-12 * std::max(1.0, std::abs(want))) << i;
       const RawLinearFunction f = m.RawFunction();
-      ASSERT_EQ(f.bias[0], m.least_squares().weights()[d]);
+      ASSERT_EQ(f.bias[0], w[d]);
     }
     model.Learn(samples[i].x, samples[i].y, samples[i].h);
     averaged.Learn(samples[i].x, samples[i].y, samples[i].h);
-    rls.Learn(samples[i].x, samples[i].y, samples[i].h);
+    lowest_label = std::min(lowest_label, samples[i].y);
+    highest_label = std::max(highest_label, samples[i].y);
   }
   EXPECT_GT(served, 19'000);
   const double with = model.model().metrics().progressive_mse,
@@ -249,8 +262,8 @@ TEST(LeastSquaresCompanionTest, FromStateRefusesBrokenValues) {
   } cases[] = {{"least_squares", 0, 0.5},
                {"least_squares", 1, -1},
                {"least_squares_gram", 0, -1},
-               {"least_squares_inverse_gram", 0, 0},
-               {"least_squares_prior", 0, 0}};
+               {"least_squares_gram", 4, 0},
+               {"least_squares_moment", 1, kNan}};
   for (const auto& c : cases) {
     std::vector<NamedTensor> state = model.model().ExportState();
     for (NamedTensor& t : state) {
@@ -260,6 +273,18 @@ TEST(LeastSquaresCompanionTest, FromStateRefusesBrokenValues) {
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.name)))
         << c.name;
   }
+  // A snapshot of the exact fit kept before (the rls rule's tensors, its
+  // inverse and prior among them) restores from the tensors kept now.
+  std::vector<NamedTensor> exact = model.model().ExportState();
+  exact.push_back({"least_squares_inverse_gram",
+                   {d + 1, d + 1},
+                   std::vector<double>((d + 1) * (d + 1), 1.0)});
+  exact.push_back(
+      {"least_squares_prior", {1}, {LeastSquaresCompanion::kRidge}});
+  absl::StatusOr<LinearModel> from_exact =
+      LinearModel::FromState(model.config(), model.version(), exact);
+  ASSERT_THAT(from_exact, IsOk());
+  ExpectIdenticalState(*from_exact, model.model());
   // A snapshot from before the fit existed restores with a fresh one.
   std::vector<NamedTensor> old;
   for (const NamedTensor& t : model.model().ExportState()) {
@@ -272,11 +297,13 @@ TEST(LeastSquaresCompanionTest, FromStateRefusesBrokenValues) {
 }
 
 TEST(LeastSquaresCompanionTest, ARetrainedModelStartsItFromTheDataset) {
-  // A batch fit of the first 1000 samples, then 300 more learned online: the
-  // fit is the least-squares fit of all 1300, with the prior centred on the
-  // batch fit c: (sum h x~ x~^T + r I) w = sum h y x~ + r c.
+  // A batch fit of the first 1000 samples, then 304 more learned online
+  // (ending on a refresh): the fit is the least-squares fit of all 1304,
+  // with the prior centred on the batch fit c:
+  // (sum h x~ x~^T + r I) w = sum h y x~ + r c.
   const uint32_t d = 3;
-  const std::vector<Sample> samples = LinearStream(1300, d, 10);
+  ASSERT_TRUE(LeastSquaresCompanion::RefreshesAfter(304, d));
+  const std::vector<Sample> samples = LinearStream(1304, d, 10);
   ModelConfig config = AutoConfig(d);
   config.l2 = 0;
   absl::StatusOr<ModelTrainer> trainer =
@@ -319,14 +346,15 @@ TEST(LeastSquaresCompanionTest, KeptOnlyForNarrowDenseSquaredRegression) {
     config.serving = s;
     EXPECT_FALSE(keeps(config));
   }
-  EXPECT_FALSE(keeps(RlsConfig(3)));
-  // Its state counts in the model's size: P, A, b, c, w, the prior and
-  // three values.
+  ModelConfig rls = AutoConfig(3);
+  rls.optimizer = Optimizer::kRls;
+  EXPECT_FALSE(keeps(rls));
+  // Its state counts in the model's size: A, b, c, w and three values.
   ModelConfig averaged = AutoConfig(3);
   averaged.serving = Serving::kAveraged;
   EXPECT_EQ(ModelStateBytes(*WithDefaults(AutoConfig(3))) -
                 ModelStateBytes(*WithDefaults(averaged)),
-            8u * (2 * 16 + 3 * 4 + 4));
+            8u * (16 + 3 * 4 + 3));
 }
 
 }  // namespace
