@@ -112,23 +112,26 @@ void ModelTrainer::TakeIntoAverage(size_t logged) {
   for (size_t i = 0; i < m.plane_; ++i) c[i] += a * (w[i] - before[i]);
   if (logged == 0) return;
   const double stamp = static_cast<double>(m.version_);
-  const size_t per_coord = static_cast<size_t>(m.outputs_) * kStride;
-  // The log holds the active slots with a non-zero input, in order; a
-  // slot's first entry holds its values before the update.
-  size_t i = 0;
-  for (size_t f = 0; f < buffers_.slots.size(); ++f) {
-    if (buffers_.xs[f] == 0) continue;
-    const SparseCoord& entry = sparse_[i];
-    const double* old = &sparse_undo_[i * per_coord];
-    ++i;
-    double* t = m.avg_table_.Mutable(buffers_.slots[f]);
+  const double start = m.avg_start_;
+  const uint32_t outputs = m.outputs_;
+  const size_t per_coord = static_cast<size_t>(outputs) * kStride;
+  const SparseCoord* const log = sparse_.data();
+  const double* const undo = sparse_undo_.data();
+  // A slot's first log entry holds its values before the update.
+  for (size_t i = 0; i < logged; ++i) {
+    double* t = m.avg_table_.Mutable(log[i].slot);
     if (t[0] == stamp) continue;  // a repeat: its change is taken already
-    if (t[0] <= m.avg_start_) {
-      std::fill(t + 1, t + 1 + m.outputs_, 0.0);  // from an earlier average
-    }
+    const bool stale = t[0] <= start;  // from an earlier average: zeros
     t[0] = stamp;
-    for (uint32_t k = 0; k < m.outputs_; ++k) {
-      t[1 + k] += a * (entry.coord[k * kStride] - old[k * kStride]);
+    const double* now = log[i].coord;
+    const double* old = undo + i * per_coord;
+    if (outputs == 1) {  // the common case, without the loop's overhead
+      t[1] = (stale ? 0.0 : t[1]) + a * (now[0] - old[0]);
+      continue;
+    }
+    for (uint32_t k = 0; k < outputs; ++k) {
+      const double c_k = stale ? 0.0 : t[1 + k];
+      t[1 + k] = c_k + a * (now[k * kStride] - old[k * kStride]);
     }
   }
 }
@@ -389,7 +392,7 @@ bool ModelTrainer::Update(double weight, double sgd_step) {
     const double x = xs[f];
     if (x == 0) continue;
     double* c = m.table_.Mutable(slots[f]);
-    log[n] = {c, x};
+    log[n] = {c, x, slots[f]};
     double* old = undo + n * per_coord;
     if (outputs == 1) {
       CopyCoordinate(c, old);
