@@ -136,17 +136,14 @@ ExampleBatch MakeData(Shape shape, Task task = Task::kBinary) {
 // the learner publishes states for Predict (the copy shares the sparse
 // table's blocks, so the next writes to them switch buffers).
 void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer,
-              int publish_every, Task task) {
+              int publish_every, Task task, Serving serving) {
   ModelConfig config;
   config.task = task;
   config.optimizer = optimizer;
   config.num_features = DenseWidth(shape);
   config.hash_bits = 18;
   if (shape == Shape::kSparse30Quadratic) config.interactions = {{"a", "b"}};
-  // The rule and its average, which RuleFloor bounds: the least-squares fit
-  // that auto keeps beside the rule on narrow dense regression is timed by
-  // LearnRegression.
-  if (task == Task::kRegression) config.serving = Serving::kAveraged;
+  config.serving = serving;
   absl::StatusOr<ModelTrainer> trainer = ModelTrainer::Create(config);
   if (!trainer.ok()) {
     state.SkipWithError(trainer.status().ToString().c_str());
@@ -507,9 +504,12 @@ void RegisterAll() {
   // sends (bench/observe_cpu.py compares the learner thread against it).
   RegisterRuleFloor<NormalizedRule>(Shape::kDense10, "dense10_regression",
                                     Task::kRegression);
+  // The rule and its average, which RuleFloor bounds: the least-squares fit
+  // that auto keeps beside the rule on narrow dense regression is timed by
+  // LearnRegression.
   benchmark::RegisterBenchmark("Learn/dense10_regression/normalized", BM_Learn,
                                Shape::kDense10, Optimizer::kNormalized, 0,
-                               Task::kRegression);
+                               Task::kRegression, Serving::kAveraged);
   for (const auto& [name, shape] :
        {std::pair<std::string, Shape>{"dense10", Shape::kDense10},
         {"dense100", Shape::kDense100},
@@ -518,7 +518,7 @@ void RegisterAll() {
     if (shape != Shape::kDense10) {
       benchmark::RegisterBenchmark(("Learn/" + name + "/normalized").c_str(),
                                    BM_Learn, shape, Optimizer::kNormalized, 0,
-                                   Task::kBinary);
+                                   Task::kBinary, Serving::kUnspecified);
     }
   }
   for (const auto& [name, shape] :
@@ -566,15 +566,23 @@ void RegisterAll() {
       benchmark::RegisterBenchmark((std::string("Learn/") + shape_name + "/" +
                                     std::string(OptimizerName(o)))
                                        .c_str(),
-                                   BM_Learn, shape, o, 0, Task::kBinary);
+                                   BM_Learn, shape, o, 0, Task::kBinary,
+                                   Serving::kUnspecified);
     }
     if (shape == Shape::kSparse30 || shape == Shape::kSparse30Zipf) {
+      // The rule alone, without the average that auto keeps.
+      benchmark::RegisterBenchmark(
+          (std::string("Learn/") + shape_name + "/normalized/serving:live")
+              .c_str(),
+          BM_Learn, shape, Optimizer::kNormalized, 0, Task::kBinary,
+          Serving::kLive);
       for (int every : {64, 1024}) {
         benchmark::RegisterBenchmark(
             (std::string("Learn/") + shape_name +
              "/normalized/publish_every:" + std::to_string(every))
                 .c_str(),
-            BM_Learn, shape, Optimizer::kNormalized, every, Task::kBinary);
+            BM_Learn, shape, Optimizer::kNormalized, every, Task::kBinary,
+            Serving::kUnspecified);
       }
     }
   }

@@ -15,14 +15,17 @@ LinearModel::LinearModel(const ModelConfig& config)
       plane_(static_cast<size_t>(NumOutputs(config)) *
              (config.num_features + 1)),
       dense_(3 * plane_, 0.0),
-      table_(config.hash_bits, NumOutputs(config) * kStride),
+      // With averaging, a slot also holds its accumulators (AveragedSlot),
+      // in the cache line its weights are in.
+      table_(config.hash_bits,
+             NumOutputs(config) * kStride +
+                 (Averages(config) ? 1 + NumOutputs(config) : 0)),
       feature_stats_(config.num_features),
       inv_std_(config.num_features, 1.0),
       label_stats_(1),
       drift_(config.drift_detector) {
   if (Averages(config)) {
     avg_dense_.assign(plane_, 0.0);
-    avg_table_ = SparseTable(config.hash_bits, 1 + NumOutputs(config));
   }
   if (config.optimizer == Optimizer::kRls) {
     rls_ = RlsState(config.num_features, *config.rls_ridge,

@@ -192,8 +192,10 @@ class LinearModel {
   // The averaged part of sparse slot `slot`: {stamp, c per output}, or
   // nullptr if it holds none for the current average.
   const double* AveragedSlot(uint32_t slot) const {
-    const double* c = avg_table_.Find(slot);
-    return c == nullptr || c[0] <= avg_start_ ? nullptr : c;
+    const double* t = table_.Find(slot);
+    if (t == nullptr) return nullptr;
+    const double* c = t + outputs_ * kStride;
+    return c[0] <= avg_start_ ? nullptr : c;
   }
   void ToPrediction(const double* scores, Prediction& out) const;
   // A regression estimate clamped to the labels seen (widened by half their
@@ -215,8 +217,9 @@ class LinearModel {
   // then b (a sparse slot keeps the same three together).
   size_t plane_ = 0;
   std::vector<double> dense_;
-  // [slot][output][kStride], blocks shared copy-on-write with published
-  // copies; blocks are allocated on their first write.
+  // [slot][output][kStride], then with averaging the slot's accumulators
+  // (below); blocks shared copy-on-write with published copies, allocated
+  // on their first write.
   SparseTable table_;
   // Global optimizer state: updates taken, sum of weight * normalized
   // |x|^2 and of weights (normalized), beta1^t and beta2^t (adam).
@@ -238,12 +241,11 @@ class LinearModel {
   // w_1..w_T is w_T - c / A_T with c = sum_j A_(j-1) Delta_j, kept per
   // coordinate and changed only where an update changes the weights.
   // avg_dense_[DenseIndex(k, j)] is c of a dense coordinate; a hashed slot
-  // of avg_table_ holds {stamp, c per output}, the stamp being the version
+  // of table_ ends with {stamp, c per output}, the stamp being the version
   // of the update that last wrote it: c counts only when the stamp is above
   // avg_start_ (the version at which the current average started), so a
   // restart leaves the table as it is. avg_count_ is T, avg_weight_ A_T.
   std::vector<double> avg_dense_;
-  SparseTable avg_table_;
   double avg_count_ = 0, avg_weight_ = 0, avg_start_ = 0;
   // Recent progressive losses of the live and averaged weights.
   double loss_live_ = 0, loss_avg_ = 0;

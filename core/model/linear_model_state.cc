@@ -436,9 +436,9 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
     mo.loss_avg_ = a[4];
     mo.avg_dense_ = **avg_dense;
     for (size_t i = 0; i < na; ++i) {
-      std::copy_n(
-          (**avg_sparse).begin() + i * (k + 1), k + 1,
-          mo.avg_table_.Mutable(static_cast<uint32_t>((**avg_slots)[i])));
+      std::copy_n((**avg_sparse).begin() + i * (k + 1), k + 1,
+                  mo.table_.Mutable(static_cast<uint32_t>((**avg_slots)[i])) +
+                      static_cast<size_t>(k) * kStride);
     }
   }
   if (!mo.rls_.empty()) {

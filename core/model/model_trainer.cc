@@ -117,13 +117,14 @@ void ModelTrainer::TakeIntoAverage(size_t logged) {
   const size_t per_coord = static_cast<size_t>(outputs) * kStride;
   const SparseCoord* const log = sparse_.data();
   const double* const undo = sparse_undo_.data();
-  // A slot's first log entry holds its values before the update.
+  // A slot's first log entry holds its values before the update; its
+  // accumulators follow its weights.
   for (size_t i = 0; i < logged; ++i) {
-    double* t = m.avg_table_.Mutable(log[i].slot);
-    if (t[0] == stamp) continue;  // a repeat: its change is taken already
+    const double* now = log[i].coord;
+    double* t = log[i].coord + per_coord;
+    if (t[0] == stamp) continue;       // a repeat: its change is taken already
     const bool stale = t[0] <= start;  // from an earlier average: zeros
     t[0] = stamp;
-    const double* now = log[i].coord;
     const double* old = undo + i * per_coord;
     if (outputs == 1) {  // the common case, without the loop's overhead
       t[1] = (stale ? 0.0 : t[1]) + a * (now[0] - old[0]);
@@ -392,7 +393,7 @@ bool ModelTrainer::Update(double weight, double sgd_step) {
     const double x = xs[f];
     if (x == 0) continue;
     double* c = m.table_.Mutable(slots[f]);
-    log[n] = {c, x, slots[f]};
+    log[n] = {c, x};
     double* old = undo + n * per_coord;
     if (outputs == 1) {
       CopyCoordinate(c, old);

@@ -105,13 +105,12 @@ class ModelTrainer {
   Prediction prediction_;
   // What an update rolls back to: the dense values before it (those its rule
   // writes), and the sparse coordinates it touched (output 0's values;
-  // output k's are kStride * k further) with their inputs, slots and values
-  // before it.
+  // output k's are kStride * k further) with their inputs and values before
+  // it.
   std::vector<double> dense_undo_;
   struct SparseCoord {
     double* coord;
     double x;
-    uint32_t slot;
   };
   std::vector<SparseCoord> sparse_;
   std::vector<double> sparse_undo_;
