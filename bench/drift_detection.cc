@@ -25,6 +25,8 @@ ABSL_FLAG(int64_t, stationary, 8'000'000, "samples of the stationary stream");
 ABSL_FLAG(int, seeds, 5, "streams per rise factor");
 ABSL_FLAG(std::string, data_dir, "tests/data", "the shared datasets");
 ABSL_FLAG(int, passes, 200, "shuffled passes over each shared dataset");
+ABSL_FLAG(double, loss_scale, 1,
+          "the synthetic losses' unit: their mean before a rise");
 
 namespace streamfit {
 namespace {
@@ -42,8 +44,9 @@ std::vector<double> SquaredErrors(int64_t n, double scale, uint64_t seed) {
 }
 
 void Measure(DriftDetectorKind kind, const char* name) {
+  const double unit = std::sqrt(absl::GetFlag(FLAGS_loss_scale));
   const std::vector<double> stationary =
-      SquaredErrors(absl::GetFlag(FLAGS_stationary), 1, 1);
+      SquaredErrors(absl::GetFlag(FLAGS_stationary), unit, 1);
   DriftMonitor monitor(kind);
   uint64_t version = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -62,10 +65,10 @@ void Measure(DriftDetectorKind kind, const char* name) {
     for (int seed = 0; seed < seeds; ++seed) {
       DriftMonitor m(kind);
       uint64_t v = 0;
-      for (double loss : SquaredErrors(200'000, 1, 100 + seed))
+      for (double loss : SquaredErrors(200'000, unit, 100 + seed))
         m.Add(loss, ++v);
       for (double loss :
-           SquaredErrors(200'000, std::sqrt(factor), 200 + seed)) {
+           SquaredErrors(200'000, unit * std::sqrt(factor), 200 + seed)) {
         if (m.Add(loss, ++v)) {
           delays += static_cast<double>(v - 200'000);
           ++found;
