@@ -90,7 +90,8 @@ void LinearModel::Gather(const ExampleView& x, ScoreBuffers& buffers) const {
   }
 }
 
-void LinearModel::Score(const ExampleView& x, ScoreBuffers& b) const {
+void LinearModel::Score(const ExampleView& x, ScoreBuffers& b,
+                        bool for_average) const {
   const uint32_t d = config_.num_features;
   b.z.resize(d);
   b.scores.resize(outputs_);
@@ -111,14 +112,25 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b) const {
   } else {
     Gather(x, b);
   }
+  // The averaged part is wanted only once there is an average to differ
+  // from the live weights (AverageScores).
+  const bool averaged = for_average && avg_weight_ != 0 && !slots.empty();
+  if (averaged) b.averaged_sparse.resize(outputs_);
+  const size_t accumulators = static_cast<size_t>(outputs_) * kStride;
   for (uint32_t k = 0; k < outputs_; ++k) {
     PartialSums s = DenseSums(&dense_[DenseIndex(k, 0)], z, d);
+    double a = 0;
     for (size_t f = 0; f < slots.size(); ++f) {
-      if (const double* t = table_.Find(slots[f])) {
-        (f % 2 == 0 ? s.s1 : s.s3) += t[k * kStride] * xs[f];
-      }
+      const double* t = table_.Find(slots[f]);
+      if (t == nullptr) continue;
+      (f % 2 == 0 ? s.s1 : s.s3) += t[k * kStride] * xs[f];
+      if (!averaged) continue;
+      // As AveragedSlot: {stamp, c per output} after the weights.
+      const double* c = t + accumulators;
+      if (c[0] > avg_start_) a += c[1 + k] * xs[f];
     }
     scores[k] = BoundedScore(s.Total());
+    if (averaged) b.averaged_sparse[k] = a;
   }
 }
 
@@ -126,14 +138,12 @@ void LinearModel::AverageScores(const ScoreBuffers& b, double* scores) const {
   if (avg_weight_ == 0) return;  // no update yet: the average is w itself
   const uint32_t d = config_.num_features;
   const double* const z = b.z.data();
-  const size_t active = b.slots.size();
+  const bool sparse = !b.slots.empty();
   for (uint32_t k = 0; k < outputs_; ++k) {
     const double* c = &avg_dense_[DenseIndex(k, 0)];
-    double s0 = c[d], s1 = 0;
+    double s0 = c[d];
     for (uint32_t j = 0; j < d; ++j) s0 += c[j] * z[j];
-    for (size_t f = 0; f < active; ++f) {
-      if (const double* t = AveragedSlot(b.slots[f])) s1 += t[1 + k] * b.xs[f];
-    }
+    const double s1 = sparse ? b.averaged_sparse[k] : 0.0;
     scores[k] = BoundedScore(scores[k] - (s0 + s1) / avg_weight_);
   }
 }
@@ -226,7 +236,7 @@ void LinearModel::Predict(const ExampleView& x, ScoreBuffers& buffers,
     out.value = ClampToLabels(least_squares_.Score(x.dense, buffers.z.data()));
     return;
   }
-  Score(x, buffers);
+  Score(x, buffers, served == ServedWeights::kAveraged);
   if (served == ServedWeights::kAveraged) {
     AverageScores(buffers, buffers.scores.data());
   }

@@ -57,6 +57,9 @@ struct RawLinearFunction {
 // prediction allocation-free once the buffers have grown.
 struct ScoreBuffers {
   std::vector<double> z, xs, scores;
+  // Per output, the averaged part of the hashed coordinates' scores, when
+  // Score was asked for it (read by AverageScores).
+  std::vector<double> averaged_sparse;
   std::vector<uint32_t> slots, scratch;
 };
 
@@ -184,10 +187,14 @@ class LinearModel {
   bool StandardizesTarget() const;
   // Fills buffers.slots and .xs with the active sparse coordinates of x.
   void Gather(const ExampleView& x, ScoreBuffers& buffers) const;
-  // Fills b: z, the sparse coordinates and the raw output scores.
-  void Score(const ExampleView& x, ScoreBuffers& b) const;
-  // Turns `scores`, the live scores of the input Score put into b, into the
-  // averaged weights' scores. Precondition: Averages(config_).
+  // Fills b: z, the sparse coordinates and the raw output scores; with
+  // `for_average`, also b.averaged_sparse, read in the same lookup of each
+  // slot (precondition: Averages(config_)).
+  void Score(const ExampleView& x, ScoreBuffers& b,
+             bool for_average = false) const;
+  // Turns `scores`, the live scores of the input Score put into b (called
+  // with for_average), into the averaged weights' scores. Precondition:
+  // Averages(config_).
   void AverageScores(const ScoreBuffers& b, double* scores) const;
   // The averaged part of sparse slot `slot`: {stamp, c per output}, or
   // nullptr if it holds none for the current average.

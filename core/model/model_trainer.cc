@@ -155,12 +155,12 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
       m.ComputeScale();
     }
   }
-  m.Score(x, buffers_);
+  const bool averaging = Averages(m.config_);
+  m.Score(x, buffers_, averaging);
   const bool regression = m.config_.task == Task::kRegression;
   if (regression && m.loss_.kind == LossKind::kPoisson) {
     buffers_.scores[0] = std::min(buffers_.scores[0], LinearModel::kMaxLogRate);
   }
-  const bool averaging = Averages(m.config_);
   if (averaging) {
     avg_scores_.assign(buffers_.scores.begin(), buffers_.scores.end());
     m.AverageScores(buffers_, avg_scores_.data());
