@@ -111,11 +111,8 @@ bool Adwin::CutWhileChanged() {
         if (n0 < k) continue;
         const double mean0 = total0 / n0, mean1 = (total_ - total0) / n1;
         const double r = 1 / (n0 - k + 1) + 1 / (n1 - k + 1);
-        // R (the class comment): the loss's unit before a rise, or after a
-        // fall, not inflated by the change being tested.
-        const double range = std::min(std::abs(mean0), std::abs(mean1));
         const double eps =
-            std::sqrt(2 * r * v * log_term) + 2.0 / 3.0 * r * range * log_term;
+            std::sqrt(2 * r * v * log_term) + 2.0 / 3.0 * r * log_term;
         if (std::abs(mean1 - mean0) > eps) {
           rose = rose || mean1 > mean0;
           cut = true;

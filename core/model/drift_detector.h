@@ -36,21 +36,13 @@ class DriftDetector {
 // of the most recent values kept as buckets of 2^i values (at most
 // `max_buckets` per size), cut whenever some split into an older part W0 (n0
 // values) and a newer part W1 (n1) has means further apart than
-//   eps = sqrt(2 r v L) + (2/3) r R L,  L = ln(2 ln(n) / delta),
+//   eps = sqrt(2 r v L) + (2/3) r L,  L = ln(2 ln(n) / delta),
 //   r = 1 / (n0 - k + 1) + 1 / (n1 - k + 1),
-// n the window's width, v its variance, k the minimum part size (the
-// Bernstein bound of Bifet and Gavalda's Theorem 3, as MOA and River compute
-// it). R bounds how far a value strays from the mean: the paper's values lie
-// in [0, 1] and it takes R = 1, but losses have units (a squared error is in
-// the label's units squared), and a fixed R makes the test blind to a rise of
-// small losses and quick to cut on large ones. Here R = min(|mean(W0)|,
-// |mean(W1)|), a loss's own unit (losses are mostly non-negative, 0 at a
-// perfect fit): with no change both parts estimate it, and after a rise the
-// lower is the unit before it, not inflated by the change being tested. For
-// losses of mean 1 that is the paper's R, and values multiplied by 2^j give
-// bit-identical answers. Splits at bucket boundaries
-// are tested every `clock` values. A cut keeps the window current either way;
-// it is reported as a drift only when W1's mean is the higher.
+// n the window's width, v its variance, k the minimum part size (the bound
+// of Bifet and Gavalda's Theorem 3, as MOA and River compute it). Splits at
+// bucket boundaries are tested every `clock` values. A cut keeps the window
+// current either way; it is reported as a drift only when W1's mean is the
+// higher.
 class Adwin final : public DriftDetector {
  public:
   struct Options {
