@@ -196,6 +196,8 @@ class PythonClientTest(unittest.TestCase):
     def test_snapshots_saved_on_the_server_by_name(self):
         self.client.create_model("saved", task="binary", num_features=30)
         self.client.observe("saved", self.X[:100], self.y[:100])
+        # Applied, not only durable, before the snapshot.
+        self.client.predict("saved", self.X[:1], min_version=100)
         self.client.snapshot("saved", to_file="saved-100")
         self.assertEqual([(s.name, s.model_version)
                           for s in self.client.list_snapshots("saved")],
