@@ -136,6 +136,23 @@ TEST(AveragingTest, SparseAveragedWeightsAreTheWeightedMeanOfTheIterates) {
       differing += avg != trainer.model().SparseWeight(slot);
     }
     EXPECT_GT(differing, 32);
+
+    // Predict serves the averaged weights' score, read in the same lookup
+    // of each slot as the live one's.
+    const LinearModel& m = trainer.model();
+    const std::vector<uint32_t> hashes = {HashFeatureIndex(ns, 1),
+                                          HashFeatureIndex(ns, 2),
+                                          HashFeatureIndex(ns, 1)};
+    const std::vector<uint32_t> namespaces(3, ns);
+    const std::vector<float> values = {1.0f, -0.5f, 2.0f};
+    double score = m.AveragedDenseWeight(0, 0);  // the bias
+    for (size_t f = 0; f < hashes.size(); ++f) {
+      score += m.AveragedSparseWeight(HashSlot(hashes[f], 6)) * values[f];
+    }
+    Prediction p;
+    m.Predict(ExampleView{{}, hashes, namespaces, values}, p);
+    ExpectClose(p.value, 1 / (1 + std::exp(-score)), 1,
+                OptimizerName(rule).data());
   }
 }
 
