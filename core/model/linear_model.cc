@@ -116,7 +116,6 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b,
   // from the live weights (AverageScores).
   const bool averaged = for_average && avg_weight_ != 0 && !slots.empty();
   if (averaged) b.averaged_sparse.resize(outputs_);
-  const size_t accumulators = static_cast<size_t>(outputs_) * kStride;
   for (uint32_t k = 0; k < outputs_; ++k) {
     PartialSums s = DenseSums(&dense_[DenseIndex(k, 0)], z, d);
     double a = 0;
@@ -125,9 +124,7 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b,
       if (t == nullptr) continue;
       (f % 2 == 0 ? s.s1 : s.s3) += t[k * kStride] * xs[f];
       if (!averaged) continue;
-      // As AveragedSlot: {stamp, c per output} after the weights.
-      const double* c = t + accumulators;
-      if (c[0] > avg_start_) a += c[1 + k] * xs[f];
+      if (const double* c = CurrentAccumulators(t)) a += c[1 + k] * xs[f];
     }
     scores[k] = BoundedScore(s.Total());
     if (averaged) b.averaged_sparse[k] = a;

@@ -196,13 +196,22 @@ class LinearModel {
   // with for_average), into the averaged weights' scores. Precondition:
   // Averages(config_).
   void AverageScores(const ScoreBuffers& b, double* scores) const;
-  // The averaged part of sparse slot `slot`: {stamp, c per output}, or
+  // Where a hashed slot's averaging accumulators {stamp, c per output}
+  // start: after its outputs' {w, a, b}.
+  size_t AccumulatorOffset() const {
+    return static_cast<size_t>(outputs_) * kStride;
+  }
+  // The accumulators of the slot whose values start at `t`, or nullptr if
+  // they hold none for the current average.
+  const double* CurrentAccumulators(const double* t) const {
+    const double* c = t + AccumulatorOffset();
+    return c[0] <= avg_start_ ? nullptr : c;
+  }
+  // The averaged part of sparse slot `slot` (CurrentAccumulators), or
   // nullptr if it holds none for the current average.
   const double* AveragedSlot(uint32_t slot) const {
     const double* t = table_.Find(slot);
-    if (t == nullptr) return nullptr;
-    const double* c = t + outputs_ * kStride;
-    return c[0] <= avg_start_ ? nullptr : c;
+    return t == nullptr ? nullptr : CurrentAccumulators(t);
   }
   void ToPrediction(const double* scores, Prediction& out) const;
   // A regression estimate clamped to the labels seen (widened by half their

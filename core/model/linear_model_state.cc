@@ -438,7 +438,7 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
     for (size_t i = 0; i < na; ++i) {
       std::copy_n((**avg_sparse).begin() + i * (k + 1), k + 1,
                   mo.table_.Mutable(static_cast<uint32_t>((**avg_slots)[i])) +
-                      static_cast<size_t>(k) * kStride);
+                      mo.AccumulatorOffset());
     }
   }
   if (!mo.rls_.empty()) {

@@ -115,13 +115,14 @@ void ModelTrainer::TakeIntoAverage(size_t logged) {
   const double start = m.avg_start_;
   const uint32_t outputs = m.outputs_;
   const size_t per_coord = static_cast<size_t>(outputs) * kStride;
+  const size_t accumulators = m.AccumulatorOffset();
   const SparseCoord* const log = sparse_.data();
   const double* const undo = sparse_undo_.data();
   // A slot's first log entry holds its values before the update; its
   // accumulators follow its weights.
   for (size_t i = 0; i < logged; ++i) {
     const double* now = log[i].coord;
-    double* t = log[i].coord + per_coord;
+    double* t = log[i].coord + accumulators;
     if (t[0] == stamp) continue;       // a repeat: its change is taken already
     const bool stale = t[0] <= start;  // from an earlier average: zeros
     t[0] = stamp;
