@@ -27,10 +27,13 @@ namespace streamfit::testing {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    data_dir_ =
-        std::filesystem::path(::testing::TempDir()) /
-        ("streamfit_" + std::to_string(::getpid()) + "_" +
-         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    // A parameterized test's name holds a '/', which would make the
+    // directory a child of one TearDown leaves behind.
+    std::string test_name =
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(test_name.begin(), test_name.end(), '/', '_');
+    data_dir_ = std::filesystem::path(::testing::TempDir()) /
+                ("streamfit_" + std::to_string(::getpid()) + "_" + test_name);
     StreamfitServer::Options options;
     options.learner = learner_options_;
     StartServer(std::move(options));
