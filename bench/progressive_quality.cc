@@ -16,7 +16,9 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -25,9 +27,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "core/data/csv_reader.h"
-#include "core/model/feature_hash.h"
+#include "core/data/dataset_reader.h"
 #include "core/model/model_trainer.h"
 
 ABSL_FLAG(std::string, data_dir, "tests/data",
@@ -78,42 +79,23 @@ bool FromName(const std::string& path, Dataset& d) {
          absl::SimpleAtoi(stem.substr(multi + 6), &d.classes) && d.classes >= 2;
 }
 
-// A LIBSVM file's rows as hashed index features (namespace ""), no dense
-// features.
+// A LIBSVM file's rows as hashed index features, no dense features.
 absl::StatusOr<streamfit::ExampleBatch> ReadLibsvmFile(
     const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  const uint32_t ns = streamfit::HashNamespace("");
-  streamfit::ExampleBatch batch;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    double label;
-    bool first = true, ok = true;
-    for (absl::string_view token :
-         absl::StrSplit(line, ' ', absl::SkipWhitespace())) {
-      if (first) {
-        ok = absl::SimpleAtod(token, &label) && std::isfinite(label);
-        first = false;
-        continue;
-      }
-      const std::pair<absl::string_view, absl::string_view> entry =
-          absl::StrSplit(token, ':');
-      uint32_t index;
-      float value;
-      ok = ok && absl::SimpleAtoi(entry.first, &index) &&
-           absl::SimpleAtof(entry.second, &value) && std::isfinite(value);
-      if (ok)
-        batch.AddSparse(streamfit::HashFeatureIndex(ns, index), ns, value);
-    }
-    if (first) continue;  // a blank line
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", number, ": not 'label index:value ...'"));
-    }
-    batch.Add(streamfit::ExampleView{}, label);
+  std::stringstream text;
+  text << in.rdbuf();
+  streamfit::DatasetParseOptions options;
+  options.format = streamfit::DatasetFormat::kLibsvm;
+  options.hashed_indices = true;
+  absl::StatusOr<streamfit::ParsedDataset> parsed =
+      streamfit::ParseDataset(text.str(), options);
+  if (!parsed.ok()) {
+    return absl::Status(parsed.status().code(),
+                        absl::StrCat(path, ": ", parsed.status().message()));
   }
-  return batch;
+  return std::move(parsed->examples);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/model/feature_hash.h"
 
 namespace streamfit {
 namespace {
@@ -153,6 +154,7 @@ absl::StatusOr<ParsedDataset> ParseDataset(absl::string_view text,
   if (!options.label_column.empty() && !need_header) {
     return absl::InvalidArgumentError("a label column name needs a header");
   }
+  const uint32_t ns = HashNamespace("");
   SparseRow row;
   int line_number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -193,6 +195,11 @@ absl::StatusOr<ParsedDataset> ParseDataset(absl::string_view text,
       for (const auto& [j, v] : row.entries) out.examples.values.push_back(v);
       out.examples.labels.push_back(row.label);
       out.examples.weights.push_back(1);
+    } else if (options.hashed_indices) {
+      for (const auto& [j, v] : row.entries) {
+        out.examples.AddSparse(HashFeatureIndex(ns, j + 1), ns, v);
+      }
+      out.examples.Add(ExampleView{}, row.label);
     } else {
       if (!row.entries.empty()) {
         width = std::max(width, row.entries.back().first + 1);
@@ -201,7 +208,7 @@ absl::StatusOr<ParsedDataset> ParseDataset(absl::string_view text,
       row = SparseRow();
     }
   }
-  if (!csv) {
+  if (!csv && !options.hashed_indices) {
     if (width == 0) width = 1;  // only labels: one all-zero feature
     ExampleBatch& b = out.examples;
     b.num_features = width;

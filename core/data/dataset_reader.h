@@ -1,4 +1,4 @@
-// Parses uploaded datasets (CSV, LIBSVM/SVMlight) into dense examples. Pure
+// Parses uploaded datasets (CSV, LIBSVM/SVMlight) into examples. Pure
 // functions over bytes: no I/O, no global state, safe on any input (fuzzed by
 // tests with truncated and random text).
 #ifndef STREAMFIT_CORE_DATA_DATASET_READER_H_
@@ -32,6 +32,12 @@ struct DatasetParseOptions {
   // LIBSVM: the dense width; 0 means the largest index seen. Indices above a
   // non-zero width are errors.
   uint32_t num_features = 0;
+  // LIBSVM: each index i is kept as the hashed feature HashFeatureIndex of
+  // namespace "" and i (feature_hash.h), as a sparse-only model (hash_bits,
+  // no dense features) learns it, instead of as a dense column; the examples
+  // then have no dense features (a non-zero num_features still bounds the
+  // indices).
+  bool hashed_indices = false;
   // Skip malformed rows and count them instead of rejecting the dataset.
   bool skip_bad_rows = false;
 };

@@ -6,6 +6,7 @@
 #include <random>
 #include <string>
 
+#include "core/model/feature_hash.h"
 #include "tests/testing/status_matchers.h"
 
 namespace streamfit {
@@ -13,8 +14,10 @@ namespace {
 
 using ::streamfit::testing::IsOk;
 using ::streamfit::testing::StatusIs;
+using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 DatasetParseOptions Csv() { return {}; }
 DatasetParseOptions Libsvm() {
@@ -89,6 +92,29 @@ TEST(DatasetReaderTest, LibsvmSparseToDense) {
   EXPECT_EQ(d->examples.num_features, 3u);
   EXPECT_THAT(d->examples.labels, ElementsAre(1, 0, -1));
   EXPECT_THAT(d->examples.values, ElementsAre(0.5, 0, 2, 0, 1, 0, 0, 0, 0));
+}
+
+TEST(DatasetReaderTest, LibsvmHashedIndices) {
+  DatasetParseOptions o = Libsvm();
+  o.hashed_indices = true;
+  absl::StatusOr<ParsedDataset> d =
+      ParseDataset("1 1:0.5 3:2 # comment\n0 2:1\n-1\n", o);
+  ASSERT_THAT(d, IsOk());
+  const uint32_t ns = HashNamespace("");
+  EXPECT_EQ(d->examples.num_features, 0u);
+  EXPECT_THAT(d->examples.values, IsEmpty());
+  EXPECT_THAT(d->examples.labels, ElementsAre(1, 0, -1));
+  EXPECT_THAT(d->examples.weights, ElementsAre(1, 1, 1));
+  EXPECT_THAT(d->examples.sparse_offsets, ElementsAre(0, 2, 3, 3));
+  EXPECT_THAT(d->examples.sparse_hashes,
+              ElementsAre(HashFeatureIndex(ns, 1), HashFeatureIndex(ns, 3),
+                          HashFeatureIndex(ns, 2)));
+  EXPECT_THAT(d->examples.sparse_namespaces, Each(ns));
+  EXPECT_THAT(d->examples.sparse_values, ElementsAre(0.5, 2, 1));
+  // The rows are checked as for dense columns.
+  EXPECT_THAT(
+      ParseDataset("1 2:1 2:3\n", o),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not above")));
 }
 
 TEST(DatasetReaderTest, LibsvmFixedWidthAndErrors) {
