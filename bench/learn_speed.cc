@@ -510,6 +510,10 @@ void RegisterAll() {
   benchmark::RegisterBenchmark("Learn/dense10_regression/normalized", BM_Learn,
                                Shape::kDense10, Optimizer::kNormalized, 0,
                                Task::kRegression, Serving::kAveraged);
+  benchmark::RegisterBenchmark(
+      "Learn/dense10_regression/normalized/serving:live", BM_Learn,
+      Shape::kDense10, Optimizer::kNormalized, 0, Task::kRegression,
+      Serving::kLive);
   for (const auto& [name, shape] :
        {std::pair<std::string, Shape>{"dense10", Shape::kDense10},
         {"dense100", Shape::kDense100},
@@ -569,13 +573,15 @@ void RegisterAll() {
                                    BM_Learn, shape, o, 0, Task::kBinary,
                                    Serving::kUnspecified);
     }
-    if (shape == Shape::kSparse30 || shape == Shape::kSparse30Zipf) {
+    if (shape != Shape::kSparse30Quadratic) {
       // The rule alone, without the average that auto keeps.
       benchmark::RegisterBenchmark(
           (std::string("Learn/") + shape_name + "/normalized/serving:live")
               .c_str(),
           BM_Learn, shape, Optimizer::kNormalized, 0, Task::kBinary,
           Serving::kLive);
+    }
+    if (shape == Shape::kSparse30 || shape == Shape::kSparse30Zipf) {
       for (int every : {64, 1024}) {
         benchmark::RegisterBenchmark(
             (std::string("Learn/") + shape_name +

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 namespace streamfit {
 namespace {
@@ -122,10 +121,27 @@ double LossAndGradient(const LossSpec& spec, const double* s, int num_outputs,
 
 double LossValue(const LossSpec& spec, const double* s, int num_outputs,
                  double label) {
-  double one[1];
-  if (num_outputs == 1) return LossAndGradient(spec, s, 1, label, one);
-  std::vector<double> grad(num_outputs);
-  return LossAndGradient(spec, s, num_outputs, label, grad.data());
+  // The two losses with a costly gradient, computed as LossAndGradient
+  // computes them (the same operations in the same order, so the same
+  // values) without it.
+  switch (spec.kind) {
+    case LossKind::kLogistic: {
+      const double e = std::exp(-std::abs(s[0]));
+      const double softplus = s[0] > 0 ? s[0] + std::log1p(e) : std::log1p(e);
+      return softplus - label * s[0];
+    }
+    case LossKind::kSoftmax: {
+      double max = s[0];
+      for (int k = 1; k < num_outputs; ++k) max = std::max(max, s[k]);
+      double sum = 0;
+      for (int k = 0; k < num_outputs; ++k) sum += std::exp(s[k] - max);
+      return max + std::log(sum) - s[static_cast<int>(label)];
+    }
+    default: {
+      double grad[1];  // the other losses have one output
+      return LossAndGradient(spec, s, num_outputs, label, grad);
+    }
+  }
 }
 
 double Loss(Task task, const Eigen::VectorXd& scores, double label) {
