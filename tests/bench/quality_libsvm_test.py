@@ -44,7 +44,7 @@ def main():
         run = subprocess.run([quality, f"--files={bad}"], capture_output=True,
                              text=True, timeout=60)
         assert run.returncode != 0, run.stdout
-        assert "bad.bin.svm:2:" in run.stderr, run.stderr
+        assert "bad.bin.svm: line 2:" in run.stderr, run.stderr
     print(f"ok: accuracy {accuracy}")
 
 

@@ -1,6 +1,7 @@
 // Fuzz target: the uploaded-dataset parsers (CSV and LIBSVM in
 // core/data/dataset_reader.cc, the length-delimited Example stream in
-// server/dataset_store.cc) and the plain CSV reader (core/data/csv_reader.cc).
+// server/dataset_store.cc, LIBSVM indices kept as hashed features) and the
+// plain CSV reader (core/data/csv_reader.cc).
 // Input: a flags byte (format, header, skip_bad_rows, label column), a
 // LIBSVM width byte, then the file's bytes.
 #include <cmath>
@@ -30,6 +31,23 @@ void CheckBatch(const ExampleBatch& b) {
   }
   for (float w : b.weights) {
     if (!std::isfinite(w) || w < 0) std::abort();
+  }
+  // Sparse features, if any: offsets that frame each row's entries, finite
+  // values.
+  if (!b.sparse_offsets.empty()) {
+    if (b.sparse_offsets.size() != b.size() + 1 ||
+        b.sparse_offsets.front() != 0 ||
+        b.sparse_offsets.back() != b.sparse_hashes.size() ||
+        b.sparse_namespaces.size() != b.sparse_hashes.size() ||
+        b.sparse_values.size() != b.sparse_hashes.size()) {
+      std::abort();
+    }
+    for (size_t i = 0; i + 1 < b.sparse_offsets.size(); ++i) {
+      if (b.sparse_offsets[i] > b.sparse_offsets[i + 1]) std::abort();
+    }
+    for (float v : b.sparse_values) {
+      if (!std::isfinite(v)) std::abort();
+    }
   }
 }
 
@@ -68,6 +86,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if ((flags & 3) == 0) {
     absl::StatusOr<ExampleBatch> csv = ParseCsv(text);
     if (csv.ok()) CheckBatch(*csv);
+  }
+  if ((flags & 3) == 1) {  // LIBSVM indices as hashed features
+    DatasetParseOptions options;
+    options.format = DatasetFormat::kLibsvm;
+    options.hashed_indices = true;
+    options.skip_bad_rows = flags & 8;
+    options.num_features = width;
+    absl::StatusOr<ParsedDataset> hashed = ParseDataset(text, options);
+    if (hashed.ok()) {
+      if (hashed->examples.num_features != 0) std::abort();
+      CheckBatch(hashed->examples);
+    }
   }
   return 0;
 }
