@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "core/model/dense_score.h"
 #include "core/model/feature_hash.h"
+#include "core/model/rules/ftrl.h"
 
 namespace streamfit {
 LinearModel::LinearModel(const ModelConfig& config)
@@ -280,6 +281,7 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
     }
     model.dense_[model.DenseIndex(k, d)] = bias[k];
   }
+  model.FtrlStateFromWeights();  // so that ftrl continues from the fit
   if (!model.rls_.empty()) {
     model.rls_ =
         RlsState::FromData(d, *config.rls_ridge, *config.rls_forgetting, data,
@@ -297,6 +299,30 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
         LeastSquaresCompanion::FromData(d, data, std::move(w));
   }
   return model;
+}
+
+void LinearModel::FtrlStateFromWeights() {
+  if (config_.optimizer != Optimizer::kFtrl) return;
+  const double l1 = *config_.l1, l2 = *config_.l2;
+  const double alpha = *config_.learning_rate, beta = *config_.ftrl_beta;
+  const uint32_t d = config_.num_features;
+  double* const a = dense_.data() + plane_;
+  for (uint32_t k = 0; k < outputs_; ++k) {
+    for (uint32_t j = 0; j <= d; ++j) {
+      const size_t i = DenseIndex(k, j);
+      // The bias is not regularized.
+      a[i] = j < d ? FtrlRule::StateFor(dense_[i], l1, l2, alpha, beta)
+                   : FtrlRule::StateFor(dense_[i], 0, 0, alpha, beta);
+    }
+  }
+  for (size_t slot = 0; slot < table_.slots(); ++slot) {
+    if (table_.Find(slot) == nullptr) continue;
+    double* c = table_.Mutable(slot);
+    for (uint32_t k = 0; k < outputs_; ++k) {
+      double* t = c + k * kStride;
+      t[1] = FtrlRule::StateFor(t[0], l1, l2, alpha, beta);
+    }
+  }
 }
 
 RawLinearFunction LinearModel::RawFunction() const {

@@ -184,6 +184,10 @@ class LinearModel {
   explicit LinearModel(const ModelConfig& config);
   // inv_std_ = 1 / feature_stats_.SafeStd(), elementwise.
   void ComputeScale();
+  // For ftrl, sets every coordinate's z (its first optimizer value) to the
+  // one that gives back its weight with n = 0 (FtrlRule::StateFor); the
+  // weights of other rules need no such state.
+  void FtrlStateFromWeights();
   bool StandardizesTarget() const;
   // Fills buffers.slots and .xs with the active sparse coordinates of x.
   void Gather(const ExampleView& x, ScoreBuffers& buffers) const;

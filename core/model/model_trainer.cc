@@ -59,6 +59,7 @@ void ModelTrainer::ForgetOptimizerState() {
       c[k * kStride + 1] = c[k * kStride + 2] = 0;
     }
   }
+  m.FtrlStateFromWeights();  // ftrl's weights follow from its state
   m.steps_ = m.norm_sum_ = m.weight_sum_ = 0;
   m.beta1_t_ = m.beta2_t_ = 1;
   if (!m.rls_.empty()) m.rls_.Reset(m.dense_.data());

@@ -39,6 +39,16 @@ struct FtrlRule {
                                 ((p.beta + std::sqrt(n_new)) / p.alpha + l2);
   }
 
+  // The z that, with n = 0, gives back the weight w by the closed form
+  // above: the state of a coordinate whose weight was set from outside the
+  // rule (a batch fit) or whose state was forgotten (the drift policy
+  // reset), so that it continues from w rather than from 0.
+  static double StateFor(double w, double l1, double l2, double alpha,
+                         double beta) {
+    if (w == 0) return 0;
+    return -w * (beta / alpha + l2) - (w > 0 ? l1 : -l1);
+  }
+
   static void AddFiniteCheck(double w, double a, double b, double& check) {
     check += w - w;
     check += a - a;

@@ -95,6 +95,34 @@ TEST(UpdateRulesTest, FtrlTwoStepsMatchHandComputation) {
   EXPECT_DOUBLE_EQ(got[1].second, -zb / ((1 + std::sqrt(9 + g * g)) / 0.5));
 }
 
+// ftrl's weights follow from its state (z, n): a model whose weights a batch
+// fit set continues from them. A sample it predicts exactly (gradient 0)
+// leaves them as they are; one step more moves them from there.
+TEST(UpdateRulesTest, FtrlContinuesFromFittedWeights) {
+  ModelConfig config = HandConfig(Optimizer::kFtrl, 0.5);  // alpha
+  config.ftrl_beta = 1;
+  absl::StatusOr<ModelConfig> full = WithDefaults(config);
+  ASSERT_THAT(full, IsOk());
+  const LinearModel empty = MustCreate(*full);
+  Eigen::MatrixXd w(1, 1);
+  w << 2;
+  Eigen::VectorXd b(1);
+  b << 1;
+  ModelTrainer trainer(LinearModel::FromParameters(
+      *full, empty.feature_stats(), empty.label_stats(), w, b, {}));
+  trainer.Learn(std::vector<float>{2}, 5);  // s = 2 * 2 + 1 = 5
+  RawLinearFunction f = trainer.model().RawFunction();
+  EXPECT_DOUBLE_EQ(f.weights(0, 0), 2);
+  EXPECT_DOUBLE_EQ(f.bias[0], 1);
+  // Then x = 1, y = 2: s = 3, g = 1. w: z = -2 (1 / 0.5) = -4, sigma =
+  // 1 / 0.5 = 2, z = -4 + 1 - 2 * 2 = -7, n = 1, w = 7 / ((1 + 1) / 0.5);
+  // b: z = -2 + 1 - 2 * 1 = -3, b = 3 / 4.
+  trainer.Learn(std::vector<float>{1}, 2);
+  f = trainer.model().RawFunction();
+  EXPECT_DOUBLE_EQ(f.weights(0, 0), 7.0 / 4);
+  EXPECT_DOUBLE_EQ(f.bias[0], 3.0 / 4);
+}
+
 TEST(UpdateRulesTest, AdamTwoStepsMatchHandComputation) {
   const auto got = TwoSteps(HandConfig(Optimizer::kAdam, 0.1));
   // Step 1 (t = 1): bias-corrected m / sqrt(v) = sign(g): both move by 0.1.
