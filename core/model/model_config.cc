@@ -18,6 +18,10 @@ constexpr double kDefaultL2 = 1e-6;
 // enough that P = I / ridge stays far from overflow.
 constexpr double kDefaultRlsRidge = 1e-6;
 
+// FTRL's alpha when it is the default rule of a binary classifier without
+// dense features.
+constexpr double kSparseFtrlAlpha = 0.2;
+
 double DefaultLearningRate(Optimizer optimizer) {
   switch (optimizer) {
     case Optimizer::kSgd:
@@ -405,7 +409,16 @@ absl::StatusOr<ModelConfig> WithDefaults(ModelConfig config) {
     config.drift_policy = DriftPolicy::kAlert;
   }
   if (config.optimizer == Optimizer::kUnspecified) {
-    config.optimizer = Optimizer::kNormalized;
+    // A binary classifier of hashed features alone learns best by
+    // FTRL-Proximal, at twice its usual rate (docs/LEARNING.md, "Sparse
+    // streams"); the normalized rule's invariance to each feature's scale is
+    // for dense features of unequal scales.
+    if (config.num_features == 0 && config.task == Task::kBinary) {
+      config.optimizer = Optimizer::kFtrl;
+      if (!config.learning_rate) config.learning_rate = kSparseFtrlAlpha;
+    } else {
+      config.optimizer = Optimizer::kNormalized;
+    }
   }
   if (config.loss == LossKind::kUnspecified) {
     config.loss = DefaultLoss(config.task);

@@ -249,6 +249,35 @@ TEST(ModelConfigTest, DefaultsAreNormalizedUpdatesAndTheTasksLoss) {
   EXPECT_EQ(*full->l1, 0);
 }
 
+TEST(ModelConfigTest, ABinaryClassifierOfHashedFeaturesAloneDefaultsToFtrl) {
+  ModelConfig sparse;
+  sparse.task = Task::kBinary;
+  sparse.num_features = 0;
+  sparse.hash_bits = 12;
+  absl::StatusOr<ModelConfig> full = WithDefaults(sparse);
+  ASSERT_THAT(full, IsOk());
+  EXPECT_EQ(full->optimizer, Optimizer::kFtrl);
+  EXPECT_EQ(*full->learning_rate, 0.2);
+  // An explicit rate or rule is kept.
+  ModelConfig config = sparse;
+  config.learning_rate = 0.05;
+  EXPECT_EQ(*WithDefaults(config)->learning_rate, 0.05);
+  config = sparse;
+  config.optimizer = Optimizer::kNormalized;
+  EXPECT_EQ(*WithDefaults(config)->learning_rate, 0.5);
+  // Dense features, a regression or several classes: the normalized rule.
+  config = sparse;
+  config.num_features = 3;
+  EXPECT_EQ(WithDefaults(config)->optimizer, Optimizer::kNormalized);
+  config = sparse;
+  config.task = Task::kRegression;
+  EXPECT_EQ(WithDefaults(config)->optimizer, Optimizer::kNormalized);
+  config = sparse;
+  config.task = Task::kMulticlass;
+  config.num_classes = 3;
+  EXPECT_EQ(WithDefaults(config)->optimizer, Optimizer::kNormalized);
+}
+
 TEST(ModelConfigTest, WithDefaultsRejectsLossOfAnotherTask) {
   ModelConfig config = Regression();
   config.loss = LossKind::kHinge;
