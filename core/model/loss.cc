@@ -125,11 +125,8 @@ double LossValue(const LossSpec& spec, const double* s, int num_outputs,
   // computes them (the same operations in the same order, so the same
   // values) without it.
   switch (spec.kind) {
-    case LossKind::kLogistic: {
-      const double e = std::exp(-std::abs(s[0]));
-      const double softplus = s[0] > 0 ? s[0] + std::log1p(e) : std::log1p(e);
-      return softplus - label * s[0];
-    }
+    case LossKind::kLogistic:
+      return Softplus(s[0]) - label * s[0];
     case LossKind::kSoftmax: {
       double max = s[0];
       for (int k = 1; k < num_outputs; ++k) max = std::max(max, s[k]);
