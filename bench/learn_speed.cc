@@ -1,8 +1,8 @@
 // streamfit-learn-speed: nanoseconds per learned example (ModelTrainer::Learn)
 // for each update rule on dense and sparse input shapes, and heap allocations
 // per example counted by a replaced global operator new; in the same run, the
-// memory floor of each sparse shape (BM_MemoryFloor), the compute floors of
-// the dense ones (BM_DenseFloor, BM_RuleFloor) and the cost of publishing a
+// memory floor of each sparse shape and the compute floors of the dense ones
+// (bench/learn_floors.h) and the cost of publishing a
 // model (BM_Publish); and the rls rule's cost per example at d = 10, 32, 64
 // (BM_LearnDenseRegression).
 //
@@ -10,9 +10,7 @@
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -20,16 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "bench/learn_floors.h"
+#include "bench/learn_speed_data.h"
 #include "core/model/example_batch.h"
 #include "core/model/feature_hash.h"
 #include "core/model/linear_model.h"
 #include "core/model/model_trainer.h"
-#include "core/model/rules/adagrad.h"
-#include "core/model/rules/adam.h"
-#include "core/model/rules/ftrl.h"
-#include "core/model/rules/normalized.h"
-#include "core/model/rules/sgd.h"
-#include "core/model/rules/step_params.h"
 
 namespace {
 
@@ -56,80 +50,6 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace streamfit {
 namespace {
-
-enum class Shape {
-  kDense10,
-  kDense100,
-  kDense1000,
-  kSparse30,
-  kSparse30Zipf,
-  kSparse30Quadratic
-};
-
-// The number of dense features of a shape (0: sparse).
-uint32_t DenseWidth(Shape shape) {
-  switch (shape) {
-    case Shape::kDense10:
-      return 10;
-    case Shape::kDense100:
-      return 100;
-    case Shape::kDense1000:
-      return 1000;
-    default:
-      return 0;
-  }
-}
-
-constexpr int kExamples = 4096;
-
-// kExamples examples of the given shape, binary unless `task` is regression:
-// dense ones (feature j has spread j % 10 + 1) from a fixed linear rule (for
-// regression, its value is the label); sparse ones with 30 active named
-// features in two namespaces (15 each) drawn from a vocabulary of 100k names
-// per namespace, uniformly (every lookup a cache miss: the worst case) or, for
-// kSparse30Zipf, with Zipf frequencies (P(rank r) ~ 1 / r, as words in text and
-// most categorical data: the frequent features stay in cache).
-ExampleBatch MakeData(Shape shape, Task task = Task::kBinary) {
-  std::mt19937 rng(1);
-  std::normal_distribution<float> normal(0, 1);
-  std::uniform_int_distribution<uint32_t> uniform(0, 99999);
-  std::vector<double> zipf_weights(100000);
-  for (size_t r = 0; r < zipf_weights.size(); ++r) {
-    zipf_weights[r] = 1.0 / static_cast<double>(r + 1);
-  }
-  std::discrete_distribution<uint32_t> zipf(zipf_weights.begin(),
-                                            zipf_weights.end());
-  const auto word = [&] {
-    return shape == Shape::kSparse30Zipf ? zipf(rng) : uniform(rng);
-  };
-  ExampleBatch batch;
-  const uint32_t a = HashNamespace("a"), b = HashNamespace("b");
-  if (const uint32_t d = DenseWidth(shape); d > 0) {
-    batch.num_features = d;
-    for (int i = 0; i < kExamples; ++i) {
-      std::vector<float> x(d);
-      float s = 0;
-      for (uint32_t j = 0; j < d; ++j) {
-        x[j] = normal(rng) * static_cast<float>(j % 10 + 1);
-        s += (j % 2 ? 1 : -1) * x[j];
-      }
-      batch.Add(x, task == Task::kRegression ? s : (s > 0 ? 1 : 0));
-    }
-    return batch;
-  }
-  for (int i = 0; i < kExamples; ++i) {
-    std::vector<uint32_t> hashes, namespaces;
-    std::vector<float> values;
-    for (int f = 0; f < 30; ++f) {
-      const uint32_t ns = f < 15 ? a : b;
-      hashes.push_back(HashFeatureIndex(ns, word()));
-      namespaces.push_back(ns);
-      values.push_back(1);
-    }
-    batch.Add(ExampleView{{}, hashes, namespaces, values}, i % 2);
-  }
-  return batch;
-}
 
 // Learns one example per iteration; with publish_every > 0, also copies the
 // model every publish_every examples and keeps the copy until the next, as
@@ -213,235 +133,6 @@ void BM_LearnDenseRegression(benchmark::State& state, uint32_t d,
   benchmark::DoNotOptimize(trainer->version());
 }
 
-// The memory floor of a sparse shape: the same examples' slots (with the
-// a x b interactions for the quadratic shape) read for a score and then
-// written once each, in a plain table of 2^18 slots of three doubles, with no
-// learning rule at all. No learner with this table can beat it; on this
-// machine's shared caches the misses, not the arithmetic, dominate.
-void BM_MemoryFloor(benchmark::State& state, Shape shape) {
-  const ExampleBatch data = MakeData(shape);
-  constexpr uint32_t kBits = 18;
-  std::vector<double> table(size_t{3} << kBits, 0.0);
-  std::vector<uint32_t> slots;
-  std::vector<double> xs;
-  size_t i = 0;
-  for (auto _ : state) {
-    const ExampleView x = data.view(i);
-    slots.clear();
-    xs.clear();
-    for (size_t f = 0; f < x.hashes.size(); ++f) {
-      slots.push_back(HashSlot(x.hashes[f], kBits));
-      xs.push_back(x.values[f]);
-    }
-    if (shape == Shape::kSparse30Quadratic) {
-      for (size_t f = 0; f < 15; ++f) {
-        for (size_t g = 15; g < 30; ++g) {
-          slots.push_back(
-              HashSlot(InteractionHash(x.hashes[f], x.hashes[g]), kBits));
-          xs.push_back(static_cast<double>(x.values[f]) * x.values[g]);
-        }
-      }
-    }
-    for (uint32_t slot : slots) __builtin_prefetch(&table[slot * 3], 1);
-    double score = 0;
-    for (size_t f = 0; f < slots.size(); ++f) {
-      score += table[slots[f] * 3] * xs[f];
-    }
-    const double g = 1e-6 * (score - data.labels[i]);
-    for (size_t f = 0; f < slots.size(); ++f) {
-      double* c = &table[slots[f] * 3];
-      c[0] -= g * xs[f];
-      c[1] += g * g;
-    }
-    if (++i == kExamples) i = 0;
-  }
-  benchmark::DoNotOptimize(table.data());
-}
-
-// The compute floor of the dense shape: a bare logistic SGD step on its raw
-// features, hand-fused (score, sigmoid, update of 10 weights and the bias),
-// with none of what Learn must also do per example (standardization,
-// progressive metrics, clipping, the rate schedule and step cap, the
-// non-finite guard). Each example's score waits for the previous update, so
-// the chain of the dot product, the exponential, the division and the
-// update bounds it from below, however few instructions surround it.
-void BM_DenseFloor(benchmark::State& state) {
-  const ExampleBatch data = MakeData(Shape::kDense10);
-  double w[11] = {};
-  size_t i = 0;
-  for (auto _ : state) {
-    const float* x = data.row(i).data();
-    double s = w[10];
-    for (int j = 0; j < 10; ++j) s += w[j] * x[j];
-    const double g = 0.01 * (1.0 / (1.0 + std::exp(-s)) - data.labels[i]);
-    for (int j = 0; j < 10; ++j) w[j] -= g * x[j];
-    w[10] -= g;
-    if (++i == kExamples) i = 0;
-  }
-  benchmark::DoNotOptimize(w);
-}
-
-// The same floor for squared loss with the per-example work the speed target
-// counts for every learner, hand-fused: Welford statistics and standardized
-// inputs (1 / sd refreshed every 64 examples), the progressive loss, |error|
-// and error^2 sums with a 1,000-example window, clipping, the invscaling rate
-// with the step cap, L2 and a finiteness check. Still no rollback, label
-// standardization or prediction clamp, which Learn also does.
-void BM_DenseFloorRequired(benchmark::State& state) {
-  const ExampleBatch data = MakeData(Shape::kDense10);
-  constexpr int d = 10;
-  double w[d + 1] = {}, mean[d] = {}, m2[d] = {}, inv_std[d], z[d];
-  std::fill(inv_std, inv_std + d, 1.0);
-  std::vector<double> window(1000);
-  size_t i = 0, next = 0;
-  double loss_sum = 0, abs_sum = 0, sq_sum = 0;
-  int64_t n = 0, skipped = 0;
-  for (auto _ : state) {
-    const float* x = data.row(i).data();
-    const double inv_n = 1.0 / static_cast<double>(++n);
-    for (int j = 0; j < d; ++j) {
-      const double delta = x[j] - mean[j];
-      mean[j] += delta * inv_n;
-      m2[j] += delta * (x[j] - mean[j]);
-    }
-    if (n % 64 == 0) {
-      for (int j = 0; j < d; ++j) {
-        inv_std[j] = 1.0 / std::sqrt(m2[j] * inv_n);
-      }
-    }
-    double s = w[d], norm2 = 1;
-    for (int j = 0; j < d; ++j) {
-      z[j] = (x[j] - mean[j]) * inv_std[j];
-      s += w[j] * z[j];
-      norm2 += z[j] * z[j];
-    }
-    const double error = s - data.labels[i];
-    loss_sum += error * error;
-    abs_sum += std::abs(error);
-    sq_sum += error * error;
-    window[next] = error * error;
-    if (++next == window.size()) next = 0;
-    const double g = std::clamp(error, -1e3, 1e3);
-    const double step = std::min(
-        0.01 / std::sqrt(std::sqrt(static_cast<double>(n))), 1.0 / norm2);
-    double check = 0;
-    for (int j = 0; j < d; ++j) {
-      w[j] -= step * (g * z[j] + 1e-4 * w[j]);
-      check += w[j] - w[j];
-    }
-    w[d] -= step * g;
-    skipped += check + (w[d] - w[d]) != 0;
-    if (++i == kExamples) i = 0;
-  }
-  benchmark::DoNotOptimize(w);
-  benchmark::DoNotOptimize(loss_sum + abs_sum + sq_sum + window[0]);
-  benchmark::DoNotOptimize(skipped);
-}
-
-// The floor of one update rule on a dense binary shape: the work Learn must
-// do per example, hand-fused with the rule's own kernel (core/model/rules/):
-// Welford statistics of the features with 1 / sd refreshed every 64
-// examples, the standardized score, the logistic loss and gradient from one
-// exponential, the progressive loss and accuracy with a 1,000-example
-// window, the rule's global values (sgd: the capped step; adam: beta^t;
-// normalized: each coordinate's scale and the rate from N and T) and a
-// finiteness check. For regression, instead of the logistic loss: Welford
-// statistics of the target, the estimate mean + sd * score, its squared
-// error, and the gradient against the standardized target. No rollback log,
-// drift monitor, clipping or prediction clamp, which Learn also has.
-template <class Rule>
-void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
-  const ExampleBatch data = MakeData(shape, task);
-  const uint32_t d = data.num_features;
-  ModelConfig config;
-  config.task = task;
-  config.optimizer = Rule::kOptimizer;
-  config.num_features = d;
-  const ModelConfig full = *WithDefaults(config);
-  std::vector<double> w(d + 1), a(d + 1), b(d + 1), mean(d), m2(d),
-      inv_std(d, 1.0), z(d + 1, 1.0), window(1000);
-  StepParams p{};
-  p.weight = 1;
-  p.eta = p.alpha = *full.learning_rate;
-  p.beta = *full.ftrl_beta;
-  p.b1 = *full.adam_beta1;
-  p.b2 = *full.adam_beta2;
-  const double l2 = *full.l2;
-  double beta1_t = 1, beta2_t = 1, norm_sum = 0, weight_sum = 0;
-  double loss_sum = 0, correct = 0, y_mean = 0, y_m2 = 0;
-  int64_t n = 0, skipped = 0;
-  size_t i = 0, next = 0;
-  for (auto _ : state) {
-    const float* x = data.row(i).data();
-    const double y = data.labels[i];
-    const double inv_n = 1.0 / static_cast<double>(++n);
-    for (uint32_t j = 0; j < d; ++j) {
-      const double delta = x[j] - mean[j];
-      mean[j] += delta * inv_n;
-      m2[j] += delta * (x[j] - mean[j]);
-    }
-    if (n % 64 == 0) {
-      for (uint32_t j = 0; j < d; ++j) {
-        inv_std[j] = 1.0 / std::sqrt(m2[j] * inv_n);
-      }
-    }
-    double s = w[d], norm2 = 1;
-    for (uint32_t j = 0; j < d; ++j) {
-      z[j] = (x[j] - mean[j]) * inv_std[j];
-      s += w[j] * z[j];
-      norm2 += z[j] * z[j];
-    }
-    double loss, g;
-    if (task == Task::kRegression) {
-      const double y_sd =
-          n > 2 ? std::sqrt(y_m2 / static_cast<double>(n - 1)) : 1.0;
-      const double error = y_mean + y_sd * s - y;
-      loss = error * error;
-      g = s - (y - y_mean) / y_sd;
-      const double delta = y - y_mean;
-      y_mean += delta * inv_n;
-      y_m2 += delta * (y - y_mean);
-    } else {
-      const double e = std::exp(-std::abs(s));
-      const double prob = s >= 0 ? 1 / (1 + e) : e / (1 + e);
-      loss = std::log1p(e) + (s > 0 ? (1 - y) * s : -y * s);
-      correct += (s >= 0) == (y == 1);
-      g = prob - y;
-    }
-    loss_sum += loss;
-    window[next] = loss;
-    if (++next == window.size()) next = 0;
-    if constexpr (Rule::kOptimizer == Optimizer::kSgd) {
-      p.rate = std::min(p.eta / std::sqrt(static_cast<double>(n)), 1 / norm2);
-    }
-    if constexpr (Rule::kOptimizer == Optimizer::kAdam) {
-      beta1_t *= p.b1;
-      beta2_t *= p.b2;
-      p.inv_c1 = 1 / (1 - beta1_t);
-      p.inv_c2 = 1 / (1 - beta2_t);
-    }
-    if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
-      double norm_x = 0;
-      for (uint32_t j = 0; j <= d; ++j) {
-        norm_x += NormalizedRule::TakeScale(&w[j], &b[j], 1, z[j], 1);
-      }
-      norm_sum += norm_x;
-      weight_sum += 1;
-      p.rate = p.eta * std::sqrt(weight_sum / norm_sum);
-    }
-    double check = 0;
-    for (uint32_t j = 0; j <= d; ++j) {
-      Rule::Step(w[j], a[j], b[j], z[j], g, 0, j < d ? l2 : 0, p);
-      Rule::AddFiniteCheck(w[j], a[j], b[j], check);
-    }
-    skipped += check != 0;
-    if (++i == kExamples) i = 0;
-  }
-  benchmark::DoNotOptimize(w.data());
-  benchmark::DoNotOptimize(loss_sum + correct + window[0]);
-  benchmark::DoNotOptimize(skipped);
-}
-
 // The cost of one publish: copying the model a trainer holds (what the
 // learner hands to Predict) against copying the whole trainer, whose
 // scoring buffers and rollback log grow with the widest example it has
@@ -486,24 +177,15 @@ void BM_Publish(benchmark::State& state, Shape shape, bool wide,
       static_cast<double>(state.iterations()));
 }
 
-template <class Rule>
-void RegisterRuleFloor(Shape shape, const std::string& shape_name,
-                       Task task = Task::kBinary) {
-  benchmark::RegisterBenchmark(("RuleFloor/" + shape_name + "/" +
-                                std::string(OptimizerName(Rule::kOptimizer)))
-                                   .c_str(),
-                               BM_RuleFloor<Rule>, shape, task);
-}
-
 void RegisterAll() {
-  RegisterRuleFloor<SgdRule>(Shape::kDense10, "dense10");
-  RegisterRuleFloor<AdagradRule>(Shape::kDense10, "dense10");
-  RegisterRuleFloor<FtrlRule>(Shape::kDense10, "dense10");
-  RegisterRuleFloor<AdamRule>(Shape::kDense10, "dense10");
+  for (Optimizer o : {Optimizer::kSgd, Optimizer::kAdagrad, Optimizer::kFtrl,
+                      Optimizer::kAdam}) {
+    RegisterRuleFloor(o, Shape::kDense10, "dense10");
+  }
   // The default rule on the shape and task streamfit-bench's Observe load
   // sends (bench/observe_cpu.py compares the learner thread against it).
-  RegisterRuleFloor<NormalizedRule>(Shape::kDense10, "dense10_regression",
-                                    Task::kRegression);
+  RegisterRuleFloor(Optimizer::kNormalized, Shape::kDense10,
+                    "dense10_regression", Task::kRegression);
   // The rule and its average, which RuleFloor bounds: the least-squares fit
   // that auto keeps beside the rule on narrow dense regression is timed by
   // LearnRegression.
@@ -518,7 +200,7 @@ void RegisterAll() {
        {std::pair<std::string, Shape>{"dense10", Shape::kDense10},
         {"dense100", Shape::kDense100},
         {"dense1000", Shape::kDense1000}}) {
-    RegisterRuleFloor<NormalizedRule>(shape, name);
+    RegisterRuleFloor(Optimizer::kNormalized, shape, name);
     if (shape != Shape::kDense10) {
       benchmark::RegisterBenchmark(("Learn/" + name + "/normalized").c_str(),
                                    BM_Learn, shape, Optimizer::kNormalized, 0,
