@@ -322,6 +322,9 @@ void ToModelInfo(const std::string& name, const LinearModel& state,
     case ServedWeights::kLeastSquares:
       info->set_served_weights(v1::SERVED_WEIGHTS_LEAST_SQUARES);
       break;
+    case ServedWeights::kKalman:
+      info->set_served_weights(v1::SERVED_WEIGHTS_KALMAN);
+      break;
   }
 }
 

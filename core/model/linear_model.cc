@@ -35,6 +35,9 @@ LinearModel::LinearModel(const ModelConfig& config)
   if (LeastSquaresCompanion::AppliesTo(config)) {
     least_squares_ = LeastSquaresCompanion(config.num_features);
   }
+  if (KalmanCompanion::AppliesTo(config)) {
+    kalman_ = KalmanCompanion(config.num_features, outputs_);
+  }
   for (const auto& [a, b] : config.interactions) {
     interactions_.emplace_back(HashNamespace(a), HashNamespace(b));
   }
@@ -91,6 +94,17 @@ void LinearModel::Gather(const ExampleView& x, ScoreBuffers& buffers) const {
   }
 }
 
+void LinearModel::Standardize(const ExampleView& x, double* z) const {
+  const uint32_t d = config_.num_features;
+  if (config_.standardize) {
+    const double* mean = feature_stats_.mean().data();
+    for (uint32_t j = 0; j < d; ++j)
+      z[j] = (x.dense[j] - mean[j]) * inv_std_[j];
+  } else {
+    for (uint32_t j = 0; j < d; ++j) z[j] = x.dense[j];
+  }
+}
+
 void LinearModel::Score(const ExampleView& x, ScoreBuffers& b,
                         bool for_average) const {
   const uint32_t d = config_.num_features;
@@ -100,13 +114,7 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b,
   double* const scores = b.scores.data();
   const std::vector<uint32_t>& slots = b.slots;
   const std::vector<double>& xs = b.xs;
-  if (config_.standardize) {
-    const double* mean = feature_stats_.mean().data();
-    for (uint32_t j = 0; j < d; ++j)
-      z[j] = (x.dense[j] - mean[j]) * inv_std_[j];
-  } else {
-    for (uint32_t j = 0; j < d; ++j) z[j] = x.dense[j];
-  }
+  Standardize(x, z);
   if (x.hashes.empty()) {  // dense only (interactions pair hashed features)
     b.slots.clear();
     b.xs.clear();
@@ -155,6 +163,13 @@ ServedWeights LinearModel::Served() const {
       least_squares_.updates() > config_.num_features &&
       least_squares_loss_ < std::min(loss_live_, loss_avg_)) {
     return ServedWeights::kLeastSquares;
+  }
+  // The filter, the posterior mean of a proper prior, is served from its
+  // first sample on, and keeps a near tie.
+  if (kalman_.active() && kalman_.updates() > 0 &&
+      kalman_loss_ <=
+          KalmanCompanion::kServingMargin * std::min(loss_live_, loss_avg_)) {
+    return ServedWeights::kKalman;
   }
   return loss_avg_ < loss_live_ ? ServedWeights::kAveraged
                                 : ServedWeights::kLive;
@@ -234,6 +249,16 @@ void LinearModel::Predict(const ExampleView& x, ScoreBuffers& buffers,
     out.value = ClampToLabels(least_squares_.Score(x.dense, buffers.z.data()));
     return;
   }
+  if (served == ServedWeights::kKalman) {  // it too has no hashed feature
+    buffers.z.resize(config_.num_features);
+    buffers.scores.resize(outputs_);
+    Standardize(x, buffers.z.data());
+    buffers.kalman.resize(2 * (config_.num_features + 1));
+    kalman_.Score(buffers.z.data(), buffers.scores.data(),
+                  buffers.kalman.data());
+    ToPrediction(buffers.scores.data(), out);
+    return;
+  }
   Score(x, buffers, served == ServedWeights::kAveraged);
   if (served == ServedWeights::kAveraged) {
     AverageScores(buffers, buffers.scores.data());
@@ -288,7 +313,16 @@ LinearModel LinearModel::FromParameters(const ModelConfig& config,
                            model.dense_.data());
   }
   if (!data.sparse_hashes.empty()) {
-    model.least_squares_.Retire();  // a dense fit cannot take hashed features
+    // Dense fits cannot take hashed features.
+    model.least_squares_.Retire();
+    model.kalman_.Retire();
+  } else if (model.kalman_.active()) {
+    // Centred on the fitted weights, which serve live now.
+    model.kalman_ = KalmanCompanion::FromData(
+        d, model.outputs_, data, {model.feature_stats_.mean().data(), d},
+        model.inv_std_,
+        std::vector<double>(model.dense_.begin(),
+                            model.dense_.begin() + model.plane_));
   } else if (model.least_squares_.active()) {
     // Centred on the fitted function in raw space, which serves live now.
     const RawLinearFunction raw = model.RawFunction();
@@ -335,11 +369,13 @@ RawLinearFunction LinearModel::RawFunction() const {
     f.bias[0] = w[d];
     return f;
   }
-  const bool averaged = served == ServedWeights::kAveraged;
   for (uint32_t k = 0; k < outputs_; ++k) {
     for (uint32_t j = 0; j <= d; ++j) {
-      const double w =
-          averaged ? AveragedDenseWeight(k, j) : dense_[DenseIndex(k, j)];
+      double w = dense_[DenseIndex(k, j)];
+      if (served == ServedWeights::kAveraged) w = AveragedDenseWeight(k, j);
+      if (served == ServedWeights::kKalman) {
+        w = kalman_.weights()[DenseIndex(k, j)];
+      }
       if (j < d) {
         f.weights(k, j) = w;
       } else {

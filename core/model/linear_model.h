@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "core/model/drift_monitor.h"
 #include "core/model/example_batch.h"
+#include "core/model/kalman_companion.h"
 #include "core/model/least_squares_companion.h"
 #include "core/model/loss.h"
 #include "core/model/model_config.h"
@@ -26,7 +27,7 @@
 namespace streamfit {
 
 // The weights Predict serves (LinearModel::Served).
-enum class ServedWeights { kLive, kAveraged, kLeastSquares };
+enum class ServedWeights { kLive, kAveraged, kLeastSquares, kKalman };
 
 // One model output. Regression: value is the estimate. Binary: value is
 // P(label = 1) (hinge loss: the decision, 0 or 1). Multiclass: value is the
@@ -61,6 +62,8 @@ struct ScoreBuffers {
   // Score was asked for it (read by AverageScores).
   std::vector<double> averaged_sparse;
   std::vector<uint32_t> slots, scratch;
+  // The Kalman filter's P z~ and z~, when it serves.
+  std::vector<double> kalman;
 };
 
 // What Predict and Snapshot read: config, dense weights and the optimizer
@@ -97,11 +100,16 @@ class LinearModel {
   MetricsSummary metrics() const;
   // The progressive metric losses summed over every sample learned.
   double loss_sum() const { return metrics_.loss_sum(); }
-  // The dense part of what Predict serves (the weights Served() names).
+  // The dense part of what Predict serves (the weights Served() names); for
+  // the Kalman filter its mean weights, whose scores Predict moderates
+  // (KalmanCompanion::Score).
   RawLinearFunction RawFunction() const;
   // Which weights Predict serves: the averaged ones under serving
-  // `averaged`; under `auto` the least-squares fit while it is kept and its
-  // recent progressive loss is the lowest, else the averaged weights while
+  // `averaged`; under `auto` the least-squares fit while it is kept, has
+  // learned more samples than there are features and its recent progressive
+  // loss is the lowest; the Kalman filter while it is kept, has learned a
+  // sample and its recent loss is at most KalmanCompanion::kServingMargin
+  // times the lowest of the others; else the averaged weights while
   // theirs is below the live weights', else the live ones
   // (docs/LEARNING.md, "Iterate averaging"). A function of the samples
   // learned, so replicas and replays agree.
@@ -109,13 +117,18 @@ class LinearModel {
   bool ServesAveraged() const { return Served() == ServedWeights::kAveraged; }
   // Recent progressive losses (exponentially weighted over about
   // kAveragingLossHorizon samples) of the live and the averaged weights and
-  // of the least-squares fit; 0 for those the model does not keep.
+  // of the least-squares fit and the Kalman filter; 0 for those the model
+  // does not keep.
   double RecentLiveLoss() const { return loss_live_; }
   double RecentAveragedLoss() const { return loss_avg_; }
   double RecentLeastSquaresLoss() const { return least_squares_loss_; }
+  double RecentKalmanLoss() const { return kalman_loss_; }
   // The exact least-squares fit kept beside the rule
   // (LeastSquaresCompanion::AppliesTo), inactive when there is none.
   const LeastSquaresCompanion& least_squares() const { return least_squares_; }
+  // The Kalman filter kept beside the rule (KalmanCompanion::AppliesTo),
+  // inactive when there is none.
+  const KalmanCompanion& kalman() const { return kalman_; }
   // The averaged weight of output k's dense coordinate j (j = num_features:
   // the bias) and of sparse slot `slot`; the live weight without averaging.
   double AveragedDenseWeight(uint32_t k, uint32_t j) const;
@@ -191,6 +204,9 @@ class LinearModel {
   bool StandardizesTarget() const;
   // Fills buffers.slots and .xs with the active sparse coordinates of x.
   void Gather(const ExampleView& x, ScoreBuffers& buffers) const;
+  // Sets z[0, d) to x's dense inputs as the weights see them (standardized
+  // when the config says so).
+  void Standardize(const ExampleView& x, double* z) const;
   // Fills b: z, the sparse coordinates and the raw output scores; with
   // `for_average`, also b.averaged_sparse, read in the same lookup of each
   // slot (precondition: Averages(config_)).
@@ -272,6 +288,9 @@ class LinearModel {
   // Exact least squares beside the rule, and its recent progressive loss.
   LeastSquaresCompanion least_squares_;
   double least_squares_loss_ = 0;
+  // The Kalman filter beside the rule, and its recent progressive loss.
+  KalmanCompanion kalman_;
+  double kalman_loss_ = 0;
 };
 
 }  // namespace streamfit

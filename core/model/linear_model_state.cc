@@ -253,6 +253,18 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
           {"least_squares_prior_center", {d + 1}, std::move(v.prior_center)});
     }
   }
+  if (KalmanCompanion::AppliesTo(config_)) {
+    state.push_back(
+        {"kalman",
+         {3},
+         {kalman_.active() ? 1.0 : 0.0, kalman_.updates(), kalman_loss_}});
+    if (kalman_.active()) {
+      KalmanCompanion::Values v = kalman_.Export();
+      state.push_back({"kalman_weights", {k, d + 1}, std::move(v.weights)});
+      state.push_back(
+          {"kalman_covariance", {k, d + 1, d + 1}, std::move(v.covariance)});
+    }
+  }
   return state;
 }
 
@@ -475,6 +487,32 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
             absl::StrCat("state least_squares_gram: ", fit.status().message()));
       }
       mo.least_squares_ = *std::move(fit);
+    }
+  }
+  // Likewise a snapshot taken before the Kalman filter existed.
+  if (mo.kalman_.active() && Find(state, "kalman") != nullptr) {
+    Values kf = Get(state, "kalman", {3});
+    if (!kf.ok()) return kf.status();
+    const std::vector<double>& l = **kf;
+    RETURN_IF_ERROR(CheckValue("kalman", 0, l[0], 0, 1, true));
+    RETURN_IF_ERROR(CheckValue("kalman", 1, l[1], 0, kMaxCount, true));
+    RETURN_IF_ERROR(CheckValue("kalman", 2, l[2], 0, kInf));
+    mo.kalman_loss_ = l[2];
+    if (l[0] == 0) {
+      mo.kalman_.Retire();
+    } else {
+      Values weights = Get(state, "kalman_weights", {k, d + 1}),
+             covariance = Get(state, "kalman_covariance", {k, d + 1, d + 1});
+      for (const Values* v : {&weights, &covariance}) {
+        if (!v->ok()) return v->status();
+      }
+      absl::StatusOr<KalmanCompanion> filters =
+          KalmanCompanion::FromValues(d, k, {**weights, **covariance, l[1]});
+      if (!filters.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "state kalman_covariance: ", filters.status().message()));
+      }
+      mo.kalman_ = *std::move(filters);
     }
   }
   mo.metrics_ =

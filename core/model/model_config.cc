@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/model/kalman_companion.h"
 #include "core/model/least_squares_companion.h"
 #include "core/model/rules/rls.h"
 
@@ -287,7 +288,8 @@ uint64_t ModelStateBytes(const ModelConfig& config) {
       Averages(config) ? outputs * (d + 1) + (1 + outputs) * slots : 0;
   const uint64_t values = 3 * outputs * (d + 1) + 3 * outputs * slots + 3 * d +
                           rls + averaging +
-                          LeastSquaresCompanion::StateValues(config);
+                          LeastSquaresCompanion::StateValues(config) +
+                          KalmanCompanion::StateValues(config);
   return 8 * values;
 }
 

@@ -33,10 +33,12 @@ ModelTrainer::ModelTrainer(LinearModel model)
     : model_(std::move(model)),
       grad_(model_.outputs_),
       dense_undo_(model_.dense_.size()),
-      rls_scratch_(model_.rls_.empty() && !model_.least_squares_.active()
+      rls_scratch_(model_.rls_.empty() && !model_.least_squares_.active() &&
+                           !model_.kalman_.active()
                        ? 0
                        : 2 * model_.plane_),
-      raw_(model_.least_squares_.active() ? model_.config_.num_features : 0) {}
+      raw_(model_.least_squares_.active() ? model_.config_.num_features : 0),
+      kalman_scores_(model_.kalman_.active() ? model_.outputs_ : 0) {}
 
 double ModelTrainer::LearningRate(uint64_t t) const {
   const ModelConfig& config = model_.config_;
@@ -97,6 +99,20 @@ double ModelTrainer::MetricLoss(const double* scores, double label,
                 : std::max_element(scores, scores + m.outputs_) - scores ==
                       static_cast<ptrdiff_t>(label);
   return LossValue(m.loss_, scores, m.outputs_, label);
+}
+
+bool ModelTrainer::TrackCompanionLoss(double loss, double updates,
+                                      double& recent) {
+  LinearModel& m = model_;
+  constexpr double kRate = 1 / LinearModel::kAveragingLossHorizon;
+  recent += kRate * (loss - recent);
+  if (updates < LinearModel::kAveragingLossHorizon ||
+      recent <= LinearModel::kAveragingRestartRatio * m.loss_live_) {
+    return false;
+  }
+  // As a restarted average, the restarted companion must earn its record.
+  recent = m.loss_live_;
+  return true;
 }
 
 void ModelTrainer::TakeIntoAverage(size_t logged) {
@@ -217,6 +233,16 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
     ls_loss = (v - label) * (v - label);
     ls_abs_error = std::abs(v - label);
   }
+  // So is the Kalman filter's, on the same standardized inputs.
+  KalmanCompanion& kf = m.kalman_;
+  if (kf.active() && !x.hashes.empty()) kf.Retire();
+  double kf_loss = 0;
+  bool kf_correct = false;
+  if (kf.active()) {
+    kf.Score(buffers_.z.data(), kalman_scores_.data(), rls_scratch_.data());
+    double unused;
+    kf_loss = MetricLoss(kalman_scores_.data(), label, kf_correct, unused);
+  }
   // The drift monitor watches the update rule's own weights: they learn at
   // the rule's steady rate, so a lasting rise of their loss is the stream
   // changing, where an average or a fit of the whole history absorbs a
@@ -240,6 +266,10 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
         metric_loss = ls_loss;
         abs_error = ls_abs_error;
         break;
+      case ServedWeights::kKalman:
+        metric_loss = kf_loss;
+        correct = kf_correct;
+        break;
       case ServedWeights::kLive:
         break;
     }
@@ -248,21 +278,19 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
     m.loss_avg_ += kRate * (avg_loss - m.loss_avg_);
     // An average well behind the live weights (after a change, or still
     // dragged by the first iterates) starts afresh; so does a least-squares
-    // fit, which weighs every sample since its start alike and so would
-    // never leave a regime the stream has left.
+    // fit or a Kalman filter, which weighs every sample since its start
+    // alike and so would never leave a regime the stream has left.
     if (m.avg_count_ >= LinearModel::kAveragingLossHorizon &&
         m.loss_avg_ > LinearModel::kAveragingRestartRatio * m.loss_live_) {
       RestartAverage();
     }
-    if (ls.active()) {
-      m.least_squares_loss_ += kRate * (ls_loss - m.least_squares_loss_);
-      if (ls.updates() >= LinearModel::kAveragingLossHorizon &&
-          m.least_squares_loss_ >
-              LinearModel::kAveragingRestartRatio * m.loss_live_) {
-        ls.Restart();
-        // As a restarted average, the new fit must earn its record.
-        m.least_squares_loss_ = m.loss_live_;
-      }
+    if (ls.active() &&
+        TrackCompanionLoss(ls_loss, ls.updates(), m.least_squares_loss_)) {
+      ls.Restart();
+    }
+    if (kf.active() &&
+        TrackCompanionLoss(kf_loss, kf.updates(), m.kalman_loss_)) {
+      kf.Restart();
     }
   }
   m.metrics_.Add(metric_loss, correct, abs_error);
@@ -316,6 +344,9 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
   }
   if (ls.active() && weight > 0) {
     ls.Learn(raw_, label, weight, rls_scratch_.data());
+  }
+  if (kf.active() && weight > 0) {
+    kf.Learn(buffers_.z.data(), label, weight, rls_scratch_.data());
   }
   if (regression) {
     if (m.label_min_ > m.label_max_) {

@@ -98,6 +98,11 @@ class ModelTrainer {
   // would make the model non-finite.
   template <class Rule>
   bool Update(double weight, double sgd_step);
+  // Takes a companion's (the least-squares fit's or the Kalman filter's)
+  // progressive `loss` into its `recent` loss; whether the companion, having
+  // learned `updates` samples, fell so far behind the live weights that it
+  // restarts (`recent` then starts again from the live weights' loss).
+  bool TrackCompanionLoss(double loss, double updates, double& recent);
 
   LinearModel model_;
   ScoreBuffers buffers_;
@@ -114,10 +119,12 @@ class ModelTrainer {
   };
   std::vector<SparseCoord> sparse_;
   std::vector<double> sparse_undo_;
-  // The rls rule's P x~ and x~ (for the rule or the least-squares fit
-  // beside it), and the fit's input as doubles.
+  // The rls rule's P x~ and x~ (for the rule, or the least-squares fit or
+  // Kalman filter beside it), the fit's input as doubles, and the filter's
+  // scores.
   std::vector<double> rls_scratch_;
   std::vector<double> raw_;
+  std::vector<double> kalman_scores_;
   // The averaged weights' scores, and their prediction (averaging only).
   std::vector<double> avg_scores_;
   Prediction avg_prediction_;
