@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Progressive accuracy of an extended Kalman filter for logistic regression.
 
-A reference for the second-order start that the learner does not have
-(docs/LEARNING.md, "Known weak points"): per class (one against the rest;
+A reference for the Kalman filter that auto keeps beside the rule
+(core/model/kalman_companion.h; docs/LEARNING.md, "A second-order start for
+classifiers"), served from the first row and without the learner's
+moderated scores or its choice by recent loss: per class (one against the rest;
 one filter for a binary stream), weights w with covariance P, prior N(0, I),
 on features standardized by their running mean and deviation (this row
 included, as the learner does) plus a bias. For a row z with label t:

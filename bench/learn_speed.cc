@@ -3,8 +3,9 @@
 // per example counted by a replaced global operator new; in the same run, the
 // memory floor of each sparse shape and the compute floors of the dense ones
 // (bench/learn_floors.h) and the cost of publishing a
-// model (BM_Publish); and the rls rule's cost per example at d = 10, 32, 64
-// (BM_LearnDenseRegression).
+// model (BM_Publish); and the cost per example of the O(d^2) learners at
+// widths d up to 64: the rls rule, and the least-squares fit and Kalman
+// filter auto keeps beside the rule (BM_LearnDense).
 //
 //   build/bench/streamfit-learn-speed --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
@@ -93,15 +94,17 @@ void BM_Learn(benchmark::State& state, Shape shape, Optimizer optimizer,
   benchmark::DoNotOptimize(trainer->version());
 }
 
-// Dense regression at width d (a noisy linear target), for the rls rule
-// against the default one on the same examples: O(d^2) per example against
-// O(d). The default serves auto, which up to LeastSquaresCompanion::
-// kMaxFeatures also keeps the least-squares fit (O(d^2)); `averaged` is the
-// rule with averaging alone.
-void BM_LearnDenseRegression(benchmark::State& state, uint32_t d,
-                             Optimizer optimizer, Serving serving) {
+// Dense regression (a noisy linear target) or binary classification (its
+// sign) at width d: for the rls rule against the default one on the same
+// examples, O(d^2) per example against O(d), and for the companions auto
+// keeps beside the rule, also O(d^2): the least-squares fit on regression
+// up to LeastSquaresCompanion::kMaxFeatures, the Kalman filter on
+// classifiers up to KalmanCompanion::kMaxCovarianceValues. `averaged` is
+// the rule with averaging alone.
+void BM_LearnDense(benchmark::State& state, uint32_t d, Task task,
+                   Optimizer optimizer, Serving serving) {
   ModelConfig config;
-  config.task = Task::kRegression;
+  config.task = task;
   config.optimizer = optimizer;
   config.num_features = d;
   config.serving = serving;
@@ -121,7 +124,7 @@ void BM_LearnDenseRegression(benchmark::State& state, uint32_t d,
       x[j] = normal(rng);
       y += x[j] * (j % 3 == 0 ? 1 : -0.5);
     }
-    data.Add(x, y);
+    data.Add(x, task == Task::kRegression ? y : (y > 0 ? 1 : 0));
   }
   for (int i = 0; i < kExamples; ++i)
     trainer->Learn(data.view(i), data.labels[i]);
@@ -223,15 +226,25 @@ void RegisterAll() {
   }
   for (uint32_t d : {10, 16, 32, 64}) {
     const std::string name = "LearnRegression/dense" + std::to_string(d);
-    benchmark::RegisterBenchmark((name + "/rls").c_str(),
-                                 BM_LearnDenseRegression, d, Optimizer::kRls,
+    benchmark::RegisterBenchmark((name + "/rls").c_str(), BM_LearnDense, d,
+                                 Task::kRegression, Optimizer::kRls,
                                  Serving::kUnspecified);
-    benchmark::RegisterBenchmark((name + "/normalized").c_str(),
-                                 BM_LearnDenseRegression, d,
-                                 Optimizer::kNormalized, Serving::kAuto);
+    benchmark::RegisterBenchmark((name + "/normalized").c_str(), BM_LearnDense,
+                                 d, Task::kRegression, Optimizer::kNormalized,
+                                 Serving::kAuto);
     benchmark::RegisterBenchmark(
-        (name + "/normalized/serving:averaged").c_str(),
-        BM_LearnDenseRegression, d, Optimizer::kNormalized, Serving::kAveraged);
+        (name + "/normalized/serving:averaged").c_str(), BM_LearnDense, d,
+        Task::kRegression, Optimizer::kNormalized, Serving::kAveraged);
+  }
+  for (uint32_t d : {10, 16, 32, 63}) {
+    const std::string name = "LearnClassifier/dense" + std::to_string(d);
+    for (Serving serving : {Serving::kAuto, Serving::kAveraged}) {
+      benchmark::RegisterBenchmark(
+          (name + "/normalized" +
+           (serving == Serving::kAuto ? "" : "/serving:averaged"))
+              .c_str(),
+          BM_LearnDense, d, Task::kBinary, Optimizer::kNormalized, serving);
+    }
   }
   benchmark::RegisterBenchmark("DenseFloor/dense10_logistic", BM_DenseFloor);
   benchmark::RegisterBenchmark("DenseFloor/dense10_squared_required",
@@ -247,13 +260,15 @@ void RegisterAll() {
           (std::string("MemoryFloor/") + shape_name).c_str(), BM_MemoryFloor,
           shape);
     }
+    // The rule and its average, which RuleFloor bounds (on dense10, auto
+    // would also keep the Kalman filter, which LearnClassifier times).
     for (Optimizer o : {Optimizer::kSgd, Optimizer::kAdagrad, Optimizer::kFtrl,
                         Optimizer::kAdam, Optimizer::kNormalized}) {
       benchmark::RegisterBenchmark((std::string("Learn/") + shape_name + "/" +
                                     std::string(OptimizerName(o)))
                                        .c_str(),
                                    BM_Learn, shape, o, 0, Task::kBinary,
-                                   Serving::kUnspecified);
+                                   Serving::kAveraged);
     }
     if (shape != Shape::kSparse30Quadratic) {
       // The rule alone, without the average that auto keeps.

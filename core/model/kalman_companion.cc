@@ -21,6 +21,27 @@ using RowMajorMatrix =
 // (MacKay 1992).
 constexpr double kModeration = 0.39269908169872414;
 
+// u = P x for the symmetric n x n matrix P (row-major), as a sum of P's
+// rows (elementwise, so it vectorizes without reordering a sum); returns
+// x . u.
+double Spread(const double* p, const double* x, size_t n, double* u) {
+  std::fill(u, u + n, 0.0);
+  for (size_t j = 0; j < n; ++j) {
+    const double xj = x[j];
+    const double* row = p + j * n;
+    for (size_t i = 0; i < n; ++i) u[i] += xj * row[i];
+  }
+  double v = 0;
+  for (size_t i = 0; i < n; ++i) v += x[i] * u[i];
+  return v;
+}
+
+double Dot(const double* a, const double* b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
 // Filter c's target for `label`: its class against the rest, or the binary
 // label itself for a model's single filter.
 double Target(uint32_t filters, uint32_t c, double label) {
@@ -86,23 +107,13 @@ KalmanCompanion KalmanCompanion::FromData(uint32_t d, uint32_t filters,
   Values v{std::move(w), std::vector<double>(filters * n * n), 0};
   for (uint32_t c = 0; c < filters; ++c) {
     // The identity prior keeps the precision positive definite.
-    Eigen::Map<RowMajorMatrix>(&v.covariance[c * n * n], n, n) =
+    const Eigen::MatrixXd inverse =
         precision[c].selfadjointView<Eigen::Lower>().ldlt().solve(
             Eigen::MatrixXd::Identity(n, n));
+    Eigen::Map<RowMajorMatrix>(&v.covariance[c * n * n], n, n) =
+        (inverse + inverse.transpose()) / 2;  // exactly symmetric
   }
   return KalmanCompanion(filters, std::move(v));
-}
-
-KalmanCompanion::Values KalmanCompanion::Export() const {
-  Values out = v_;
-  if (!active()) return out;
-  const Eigen::Index n =
-      static_cast<Eigen::Index>(out.weights.size() / filters_);
-  for (uint32_t c = 0; c < filters_; ++c) {
-    Eigen::Map<RowMajorMatrix> p(&out.covariance[c * n * n], n, n);
-    p.triangularView<Eigen::StrictlyUpper>() = p.transpose();
-  }
-  return out;
 }
 
 absl::StatusOr<KalmanCompanion> KalmanCompanion::FromValues(uint32_t d,
@@ -110,12 +121,14 @@ absl::StatusOr<KalmanCompanion> KalmanCompanion::FromValues(uint32_t d,
                                                             Values values) {
   const size_t n = size_t{d} + 1;
   for (size_t c = 0; c < filters; ++c) {
+    double* p = &values.covariance[c * n * n];
     for (size_t i = 0; i < n; ++i) {
-      const size_t at = c * n * n + i * n + i;
-      if (!(values.covariance[at] > 0)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "diagonal entry [", at, "] of a covariance is not positive"));
+      if (!(p[i * n + i] > 0)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("diagonal entry [", c * n * n + i * n + i,
+                         "] of a covariance is not positive"));
       }
+      for (size_t j = 0; j < i; ++j) p[j * n + i] = p[i * n + j];
     }
   }
   return KalmanCompanion(filters, std::move(values));
@@ -123,42 +136,50 @@ absl::StatusOr<KalmanCompanion> KalmanCompanion::FromValues(uint32_t d,
 
 void KalmanCompanion::Score(const double* z, double* scores,
                             double* scratch) const {
-  const Eigen::Index n =
-      static_cast<Eigen::Index>(v_.weights.size() / filters_);
-  Eigen::Map<Eigen::VectorXd> x(scratch, n), u(scratch + n, n);
-  std::copy(z, z + n - 1, x.data());
+  const size_t n = v_.weights.size() / filters_;
+  double* const x = scratch;
+  double* const u = scratch + n;
+  std::copy(z, z + n - 1, x);
   x[n - 1] = 1;
   for (uint32_t c = 0; c < filters_; ++c) {
-    const Eigen::Map<const RowMajorMatrix> p(&v_.covariance[c * n * n], n, n);
-    u.noalias() = p.selfadjointView<Eigen::Lower>() * x;
-    const double s =
-        Eigen::Map<const Eigen::VectorXd>(&v_.weights[c * n], n).dot(x);
-    scores[c] = BoundedScore(s / std::sqrt(1 + kModeration * u.dot(x)));
+    const double v = Spread(&v_.covariance[c * n * n], x, n, u);
+    const double s = Dot(&v_.weights[c * n], x, n);
+    scores[c] = BoundedScore(s / std::sqrt(1 + kModeration * v));
   }
 }
 
 void KalmanCompanion::Learn(const double* z, double label, double h,
                             double* scratch) {
-  const Eigen::Index n =
-      static_cast<Eigen::Index>(v_.weights.size() / filters_);
-  Eigen::Map<Eigen::VectorXd> x(scratch, n), u(scratch + n, n);
-  std::copy(z, z + n - 1, x.data());
+  const size_t n = v_.weights.size() / filters_;
+  double* const x = scratch;
+  double* const u = scratch + n;
+  std::copy(z, z + n - 1, x);
   x[n - 1] = 1;
   v_.updates += 1;
   for (uint32_t c = 0; c < filters_; ++c) {
-    Eigen::Map<RowMajorMatrix> p(&v_.covariance[c * n * n], n, n);
-    Eigen::Map<Eigen::VectorXd> w(&v_.weights[c * n], n);
-    u.noalias() = p.selfadjointView<Eigen::Lower>() * x;
-    const double prob = Sigmoid(BoundedScore(w.dot(x)));
+    double* const p = &v_.covariance[c * n * n];
+    double* const w = &v_.weights[c * n];
+    const double v = Spread(p, x, n, u);
+    const double prob = Sigmoid(BoundedScore(Dot(w, x, n)));
     const double g = prob * (1 - prob);
-    const double denominator = 1 + h * g * u.dot(x);
-    w += (h * (Target(filters_, c, label) - prob) / denominator) * u;
-    p.selfadjointView<Eigen::Lower>().rankUpdate(u, -h * g / denominator);
+    const double denominator = 1 + h * g * v;
+    const double step = h * (Target(filters_, c, label) - prob) / denominator;
+    const double shrink = h * g / denominator;
+    bool sound = true;
+    for (size_t i = 0; i < n; ++i) {
+      w[i] += step * u[i];
+      sound = sound && std::isfinite(w[i]);
+      // u_i u_j = u_j u_i exactly, so P stays exactly symmetric.
+      double* const row = p + i * n;
+      const double ui = u[i];
+      for (size_t j = 0; j < n; ++j) row[j] -= shrink * (ui * u[j]);
+      sound = sound && row[i] > 0;
+    }
     // In exact arithmetic P stays positive definite; rounding is watched.
-    bool sound = std::isfinite(w.sum());
-    for (Eigen::Index i = 0; i < n; ++i) sound = sound && p(i, i) > 0;
     if (!sound) {
-      if (!std::isfinite(w.sum())) w.setZero();
+      if (!std::all_of(w, w + n, [](double wi) { return std::isfinite(wi); })) {
+        std::fill(w, w + n, 0.0);
+      }
       ResetCovariance(c);
     }
   }

@@ -18,8 +18,9 @@
 //   w_c += h (t_c - p) / (1 + h g v) u,   P_c -= h g / (1 + h g v) u u^T
 //
 // Its scores are moderated by their uncertainty (Score). A sample costs
-// about 2.5 n^2 multiply-adds per filter (P z~ for the score and again for
-// the update, and a rank-one update of P's lower triangle). The fit retires
+// about 3 n^2 multiply-adds per filter (P z~ for the score and again for the
+// update, and the rank-one update of P), in loops over P's rows that
+// vectorize. The fit retires
 // for good at the
 // first example with hashed features, which a dense filter cannot account
 // for. A value type: not thread-safe to write, safe to read from any number
@@ -78,7 +79,7 @@ class KalmanCompanion {
     std::vector<double> weights, covariance;
     double updates = 0;
   };
-  Values Export() const;
+  Values Export() const { return v_; }
   static absl::StatusOr<KalmanCompanion> FromValues(uint32_t d,
                                                     uint32_t filters,
                                                     Values values);
@@ -113,8 +114,7 @@ class KalmanCompanion {
   void ResetCovariance(uint32_t c);
 
   uint32_t filters_ = 0;
-  // Each covariance is kept in its lower triangle; the upper triangle is
-  // stale (Export fills it in).
+  // Each covariance is kept whole and exactly symmetric (Learn).
   Values v_;
 };
 

@@ -1,7 +1,8 @@
-// Iterate averaging and the least-squares fit beside the rule through the
-// real server: the serving setting over the wire, Predict serving the
-// averaged weights or the fit as the offline model does, ModelInfo naming
-// the weights served, and their state kept bit for bit across a restart.
+// Iterate averaging, and the least-squares fit and the Kalman filter beside
+// the rule, through the real server: the serving setting over the wire,
+// Predict serving the averaged weights, the fit or the filter as the offline
+// model does, ModelInfo naming the weights served, and their state kept bit
+// for bit across a restart.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -20,15 +21,16 @@ using ::testing::ElementsAreArray;
 
 class AveragingServiceTest : public ServerTest {
  protected:
-  // Creates `name`, a 3-feature regression model serving `serving`, learns
+  // Creates `name`, a 3-feature model of `task` serving `serving`, learns
   // `examples` through the server and sets `offline` to a model that learned
   // them offline; returns the ModelInfo of the creation.
   v1::ModelInfo CreateAndLearn(const std::string& name, v1::Serving serving,
                                const std::vector<v1::Example>& examples,
-                               absl::StatusOr<ModelTrainer>& offline) {
+                               absl::StatusOr<ModelTrainer>& offline,
+                               v1::Task task = v1::TASK_REGRESSION) {
     v1::CreateModelRequest request;
     request.set_name(name);
-    request.mutable_config()->set_task(v1::TASK_REGRESSION);
+    request.mutable_config()->set_task(task);
     request.mutable_config()->set_num_features(3);
     request.mutable_config()->set_serving(serving);
     v1::ModelInfo info;
@@ -118,6 +120,27 @@ TEST_F(AveragingServiceTest, AutoServesTheLeastSquaresFitAndSaysSo) {
   }
   EXPECT_EQ(info.served_weights(), v1::SERVED_WEIGHTS_LEAST_SQUARES);
   ExpectStateKeptAcrossARestart("fit", "least_squares_weights", 2000);
+}
+
+// Likewise the Kalman filter of a default narrow dense classifier.
+TEST_F(AveragingServiceTest, AutoServesTheKalmanFilterAndSaysSo) {
+  std::vector<v1::Example> examples = LinearExamples(1000, 7);
+  for (v1::Example& e : examples) e.set_label(e.label() > 1 ? 1 : 0);
+  absl::StatusOr<ModelTrainer> offline;
+  v1::ModelInfo info = CreateAndLearn("filter", v1::SERVING_UNSPECIFIED,
+                                      examples, offline, v1::TASK_BINARY);
+  EXPECT_EQ(info.served_weights(), v1::SERVED_WEIGHTS_LIVE);
+  ASSERT_TRUE(offline.ok());
+  ASSERT_EQ(offline->model().Served(), ServedWeights::kKalman);
+  ExpectPredictsAs("filter", 1000, examples[3], *offline);
+  {
+    grpc::ClientContext context;
+    v1::GetModelRequest get;
+    get.set_name("filter");
+    ASSERT_TRUE(stub_->GetModel(&context, get, &info).ok());
+  }
+  EXPECT_EQ(info.served_weights(), v1::SERVED_WEIGHTS_KALMAN);
+  ExpectStateKeptAcrossARestart("filter", "kalman_covariance", 1000);
 }
 
 }  // namespace
