@@ -119,16 +119,13 @@ KalmanCompanion KalmanCompanion::FromData(uint32_t d, uint32_t filters,
 absl::StatusOr<KalmanCompanion> KalmanCompanion::FromValues(uint32_t d,
                                                             uint32_t filters,
                                                             Values values) {
-  const size_t n = size_t{d} + 1;
-  for (size_t c = 0; c < filters; ++c) {
-    double* p = &values.covariance[c * n * n];
-    for (size_t i = 0; i < n; ++i) {
-      if (!(p[i * n + i] > 0)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("diagonal entry [", c * n * n + i * n + i,
-                         "] of a covariance is not positive"));
-      }
-      for (size_t j = 0; j < i; ++j) p[j * n + i] = p[i * n + j];
+  const Eigen::Index n = Eigen::Index{d} + 1;
+  for (uint32_t c = 0; c < filters; ++c) {
+    Eigen::Map<RowMajorMatrix> p(&values.covariance[c * n * n], n, n);
+    p.triangularView<Eigen::StrictlyUpper>() = p.transpose();
+    if (Eigen::LLT<Eigen::MatrixXd>(p).info() != Eigen::Success) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the covariance of filter ", c, " is not positive definite"));
     }
   }
   return KalmanCompanion(filters, std::move(values));

@@ -73,8 +73,8 @@ class KalmanCompanion {
   // Its state as values (the weights, filters x n; the covariances, filters
   // x n x n, symmetric; the updates since its start) and back. FromValues
   // takes arrays of those sizes with finite values (LinearModel::FromState
-  // checks both), reads each covariance's lower triangle, and refuses a
-  // non-positive diagonal entry with INVALID_ARGUMENT.
+  // checks both), reads each covariance's lower triangle, and refuses one
+  // that is not positive definite with INVALID_ARGUMENT.
   struct Values {
     std::vector<double> weights, covariance;
     double updates = 0;

@@ -329,6 +329,8 @@ TEST(KalmanCompanionTest, FromStateRefusesBrokenValues) {
                {"kalman", 1, -1},
                {"kalman_covariance", 0, -1},
                {"kalman_covariance", 4, 0},
+               // Positive on the diagonal, but indefinite.
+               {"kalman_covariance", 3, 10},
                {"kalman_weights", 1, std::nan("")}};
   for (const auto& c : cases) {
     std::vector<NamedTensor> state = model.model().ExportState();
