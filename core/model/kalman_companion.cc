@@ -24,7 +24,8 @@ constexpr double kModeration = 0.39269908169872414;
 // u = P x for the symmetric n x n matrix P (row-major), as a sum of P's
 // rows (elementwise, so it vectorizes without reordering a sum); returns
 // x . u.
-double Spread(const double* p, const double* x, size_t n, double* u) {
+double Spread(const double* __restrict p, const double* __restrict x, size_t n,
+              double* __restrict u) {
   std::fill(u, u + n, 0.0);
   for (size_t j = 0; j < n; ++j) {
     const double xj = x[j];
@@ -34,6 +35,12 @@ double Spread(const double* p, const double* x, size_t n, double* u) {
   double v = 0;
   for (size_t i = 0; i < n; ++i) v += x[i] * u[i];
   return v;
+}
+
+// row -= a (ui u), elementwise (vectorized: row and u do not overlap).
+void SubtractScaled(double* __restrict row, double a, double ui,
+                    const double* __restrict u, size_t n) {
+  for (size_t j = 0; j < n; ++j) row[j] -= a * (ui * u[j]);
 }
 
 double Dot(const double* a, const double* b, size_t n) {
@@ -167,10 +174,8 @@ void KalmanCompanion::Learn(const double* z, double label, double h,
       w[i] += step * u[i];
       sound = sound && std::isfinite(w[i]);
       // u_i u_j = u_j u_i exactly, so P stays exactly symmetric.
-      double* const row = p + i * n;
-      const double ui = u[i];
-      for (size_t j = 0; j < n; ++j) row[j] -= shrink * (ui * u[j]);
-      sound = sound && row[i] > 0;
+      SubtractScaled(p + i * n, shrink, u[i], u, n);
+      sound = sound && p[i * n + i] > 0;
     }
     // In exact arithmetic P stays positive definite; rounding is watched.
     if (!sound) {
