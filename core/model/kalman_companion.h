@@ -85,7 +85,6 @@ class KalmanCompanion {
                                                     Values values);
 
   bool active() const { return !v_.weights.empty(); }
-  uint32_t filters() const { return filters_; }
   // The filters' scores for the d standardized inputs z, moderated by their
   // uncertainty: w_c . z~ / sqrt(1 + (pi / 8) z~ . P_c z~), bounded as the
   // rule's scores are (the sigmoid of one approximates the probability the
