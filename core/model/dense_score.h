@@ -37,6 +37,32 @@ inline PartialSums DenseSums(const double* w, const double* z, uint32_t d) {
   return s;
 }
 
+// DenseSums(w, z, d) and, in the same pass over z, c[d] + c . z added in
+// index order into `c_sum`: the score's part from the averaging
+// accumulators c, laid out as w.
+inline PartialSums DenseSums(const double* w, const double* c, const double* z,
+                             uint32_t d, double& c_sum) {
+  PartialSums s{w[d], 0, 0, 0};
+  double a = c[d];
+  uint32_t j = 0;
+  for (; j + 4 <= d; j += 4) {
+    s.s0 += w[j] * z[j];
+    s.s1 += w[j + 1] * z[j + 1];
+    s.s2 += w[j + 2] * z[j + 2];
+    s.s3 += w[j + 3] * z[j + 3];
+    a += c[j] * z[j];
+    a += c[j + 1] * z[j + 1];
+    a += c[j + 2] * z[j + 2];
+    a += c[j + 3] * z[j + 3];
+  }
+  for (; j < d; ++j) {
+    s.s0 += w[j] * z[j];
+    a += c[j] * z[j];
+  }
+  c_sum = a;
+  return s;
+}
+
 }  // namespace streamfit
 
 #endif  // STREAMFIT_CORE_MODEL_DENSE_SCORE_H_

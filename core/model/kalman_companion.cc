@@ -138,33 +138,41 @@ absl::StatusOr<KalmanCompanion> KalmanCompanion::FromValues(uint32_t d,
   return KalmanCompanion(filters, std::move(values));
 }
 
+// The scratch of Score and Learn: z~, then per filter P z~, z~ . P z~ and
+// w . z~.
+size_t KalmanCompanion::ScratchSize() const {
+  const size_t n = v_.weights.size() / filters_;
+  return n + filters_ * (n + 2);
+}
+
 void KalmanCompanion::Score(const double* z, double* scores,
                             double* scratch) const {
   const size_t n = v_.weights.size() / filters_;
   double* const x = scratch;
   double* const u = scratch + n;
+  double* const variance = u + filters_ * n;
+  double* const score = variance + filters_;
   std::copy(z, z + n - 1, x);
   x[n - 1] = 1;
   for (uint32_t c = 0; c < filters_; ++c) {
-    const double v = Spread(&v_.covariance[c * n * n], x, n, u);
-    const double s = Dot(&v_.weights[c * n], x, n);
-    scores[c] = BoundedScore(s / std::sqrt(1 + kModeration * v));
+    variance[c] = Spread(&v_.covariance[c * n * n], x, n, u + c * n);
+    score[c] = Dot(&v_.weights[c * n], x, n);
+    scores[c] =
+        BoundedScore(score[c] / std::sqrt(1 + kModeration * variance[c]));
   }
 }
 
-void KalmanCompanion::Learn(const double* z, double label, double h,
-                            double* scratch) {
+void KalmanCompanion::Learn(double label, double h, double* scratch) {
   const size_t n = v_.weights.size() / filters_;
-  double* const x = scratch;
-  double* const u = scratch + n;
-  std::copy(z, z + n - 1, x);
-  x[n - 1] = 1;
+  const double* const variance = scratch + n + filters_ * n;
+  const double* const score = variance + filters_;
   v_.updates += 1;
   for (uint32_t c = 0; c < filters_; ++c) {
     double* const p = &v_.covariance[c * n * n];
     double* const w = &v_.weights[c * n];
-    const double v = Spread(p, x, n, u);
-    const double prob = Sigmoid(BoundedScore(Dot(w, x, n)));
+    const double* const u = scratch + n + c * n;
+    const double v = variance[c];
+    const double prob = Sigmoid(BoundedScore(score[c]));
     const double g = prob * (1 - prob);
     const double denominator = 1 + h * g * v;
     const double step = h * (Target(filters_, c, label) - prob) / denominator;

@@ -18,13 +18,11 @@
 //   w_c += h (t_c - p) / (1 + h g v) u,   P_c -= h g / (1 + h g v) u u^T
 //
 // Its scores are moderated by their uncertainty (Score). A sample costs
-// about 3 n^2 multiply-adds per filter (P z~ for the score and again for the
-// update, and the rank-one update of P), in loops over P's rows that
-// vectorize. The fit retires
-// for good at the
-// first example with hashed features, which a dense filter cannot account
-// for. A value type: not thread-safe to write, safe to read from any number
-// of threads.
+// about 2 n^2 multiply-adds per filter (P z~ for the score, which the update
+// reuses, and the rank-one update of P), in loops over P's rows that
+// vectorize. The filter retires for good at the first example with hashed
+// features, which a dense filter cannot account for. A value type: not
+// thread-safe to write, safe to read from any number of threads.
 #ifndef STREAMFIT_CORE_MODEL_KALMAN_COMPANION_H_
 #define STREAMFIT_CORE_MODEL_KALMAN_COMPANION_H_
 
@@ -85,16 +83,19 @@ class KalmanCompanion {
                                                     Values values);
 
   bool active() const { return !v_.weights.empty(); }
+  // The doubles of scratch Score and Learn take.
+  size_t ScratchSize() const;
   // The filters' scores for the d standardized inputs z, moderated by their
   // uncertainty: w_c . z~ / sqrt(1 + (pi / 8) z~ . P_c z~), bounded as the
   // rule's scores are (the sigmoid of one approximates the probability the
-  // filter's Gaussian gives its class). `scratch` has room for 2 (d + 1)
-  // doubles. Precondition: active().
+  // filter's Gaussian gives its class). Leaves in `scratch` (ScratchSize()
+  // doubles) the products of z~ that Learn needs. Precondition: active().
   void Score(const double* z, double* scores, double* scratch) const;
-  // Learns (z, label) with importance weight h > 0; `scratch` has room for
-  // 2 (d + 1) doubles. A filter whose covariance loses a positive diagonal
+  // Learns the input Score last scored with `scratch`, with `label` and
+  // importance weight h > 0. Precondition: neither Learn nor Restart ran
+  // since that Score. A filter whose covariance loses a positive diagonal
   // or whose weights stop being finite restarts.
-  void Learn(const double* z, double label, double h, double* scratch);
+  void Learn(double label, double h, double* scratch);
   // Forgets every sample, keeping the weights as the prior's mean: after a
   // change of the stream. Precondition: active().
   void Restart();

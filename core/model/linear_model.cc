@@ -121,12 +121,16 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b,
   } else {
     Gather(x, b);
   }
-  // The averaged part is wanted only once there is an average to differ
-  // from the live weights (AverageScores).
-  const bool averaged = for_average && avg_weight_ != 0 && !slots.empty();
-  if (averaged) b.averaged_sparse.resize(outputs_);
+  // The accumulators' part is wanted only once there is an average to
+  // differ from the live weights (AverageScores).
+  const bool averaged = for_average && avg_weight_ != 0;
+  if (averaged) b.averaged.resize(outputs_);
   for (uint32_t k = 0; k < outputs_; ++k) {
-    PartialSums s = DenseSums(&dense_[DenseIndex(k, 0)], z, d);
+    const double* const w = &dense_[DenseIndex(k, 0)];
+    double dense_part = 0;
+    PartialSums s =
+        averaged ? DenseSums(w, &avg_dense_[DenseIndex(k, 0)], z, d, dense_part)
+                 : DenseSums(w, z, d);
     double a = 0;
     for (size_t f = 0; f < slots.size(); ++f) {
       const double* t = table_.Find(slots[f]);
@@ -136,21 +140,17 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b,
       if (const double* c = CurrentAccumulators(t)) a += c[1 + k] * xs[f];
     }
     scores[k] = BoundedScore(s.Total());
-    if (averaged) b.averaged_sparse[k] = a;
+    if (averaged) b.averaged[k] = dense_part + a;
   }
 }
 
-void LinearModel::AverageScores(const ScoreBuffers& b, double* scores) const {
-  if (avg_weight_ == 0) return;  // no update yet: the average is w itself
-  const uint32_t d = config_.num_features;
-  const double* const z = b.z.data();
-  const bool sparse = !b.slots.empty();
+void LinearModel::AverageScores(const ScoreBuffers& b, const double* live,
+                                double* averaged) const {
   for (uint32_t k = 0; k < outputs_; ++k) {
-    const double* c = &avg_dense_[DenseIndex(k, 0)];
-    double s0 = c[d];
-    for (uint32_t j = 0; j < d; ++j) s0 += c[j] * z[j];
-    const double s1 = sparse ? b.averaged_sparse[k] : 0.0;
-    scores[k] = BoundedScore(scores[k] - (s0 + s1) / avg_weight_);
+    // Before the first update the average is w itself.
+    averaged[k] = avg_weight_ == 0
+                      ? live[k]
+                      : BoundedScore(live[k] - b.averaged[k] / avg_weight_);
   }
 }
 
@@ -253,7 +253,7 @@ void LinearModel::Predict(const ExampleView& x, ScoreBuffers& buffers,
     buffers.z.resize(config_.num_features);
     buffers.scores.resize(outputs_);
     Standardize(x, buffers.z.data());
-    buffers.kalman.resize(2 * (config_.num_features + 1));
+    buffers.kalman.resize(kalman_.ScratchSize());
     kalman_.Score(buffers.z.data(), buffers.scores.data(),
                   buffers.kalman.data());
     ToPrediction(buffers.scores.data(), out);
@@ -261,7 +261,7 @@ void LinearModel::Predict(const ExampleView& x, ScoreBuffers& buffers,
   }
   Score(x, buffers, served == ServedWeights::kAveraged);
   if (served == ServedWeights::kAveraged) {
-    AverageScores(buffers, buffers.scores.data());
+    AverageScores(buffers, buffers.scores.data(), buffers.scores.data());
   }
   ToPrediction(buffers.scores.data(), out);
 }

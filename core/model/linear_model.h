@@ -58,11 +58,12 @@ struct RawLinearFunction {
 // prediction allocation-free once the buffers have grown.
 struct ScoreBuffers {
   std::vector<double> z, xs, scores;
-  // Per output, the averaged part of the hashed coordinates' scores, when
-  // Score was asked for it (read by AverageScores).
-  std::vector<double> averaged_sparse;
+  // Per output, the averaging accumulators' part of the score (over the
+  // dense and hashed coordinates), when Score was asked for it and there is
+  // an average (read by AverageScores).
+  std::vector<double> averaged;
   std::vector<uint32_t> slots, scratch;
-  // The Kalman filter's P z~ and z~, when it serves.
+  // The Kalman filter's scratch (KalmanCompanion::Score), when it serves.
   std::vector<double> kalman;
 };
 
@@ -208,14 +209,16 @@ class LinearModel {
   // when the config says so).
   void Standardize(const ExampleView& x, double* z) const;
   // Fills b: z, the sparse coordinates and the raw output scores; with
-  // `for_average`, also b.averaged_sparse, read in the same lookup of each
-  // slot (precondition: Averages(config_)).
+  // `for_average`, also b.averaged, read in the same pass over the dense
+  // inputs and the same lookup of each slot (precondition:
+  // Averages(config_)).
   void Score(const ExampleView& x, ScoreBuffers& b,
              bool for_average = false) const;
-  // Turns `scores`, the live scores of the input Score put into b (called
-  // with for_average), into the averaged weights' scores. Precondition:
-  // Averages(config_).
-  void AverageScores(const ScoreBuffers& b, double* scores) const;
+  // Sets `averaged` (which may be `live`) to the averaged weights' scores,
+  // from `live`, the live scores of the input Score put into b (called with
+  // for_average). Precondition: Averages(config_).
+  void AverageScores(const ScoreBuffers& b, const double* live,
+                     double* averaged) const;
   // Where a hashed slot's averaging accumulators {stamp, c per output}
   // start: after its outputs' {w, a, b}.
   size_t AccumulatorOffset() const {

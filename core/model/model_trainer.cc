@@ -33,12 +33,14 @@ ModelTrainer::ModelTrainer(LinearModel model)
     : model_(std::move(model)),
       grad_(model_.outputs_),
       dense_undo_(model_.dense_.size()),
-      rls_scratch_(model_.rls_.empty() && !model_.least_squares_.active() &&
-                           !model_.kalman_.active()
+      rls_scratch_(model_.rls_.empty() && !model_.least_squares_.active()
                        ? 0
                        : 2 * model_.plane_),
       raw_(model_.least_squares_.active() ? model_.config_.num_features : 0),
-      kalman_scores_(model_.kalman_.active() ? model_.outputs_ : 0) {}
+      kalman_scores_(model_.kalman_.active() ? model_.outputs_ : 0),
+      kalman_scratch_(model_.kalman_.active() ? model_.kalman_.ScratchSize()
+                                              : 0),
+      avg_scores_(model_.outputs_) {}
 
 double ModelTrainer::LearningRate(uint64_t t) const {
   const ModelConfig& config = model_.config_;
@@ -180,8 +182,7 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
     buffers_.scores[0] = std::min(buffers_.scores[0], LinearModel::kMaxLogRate);
   }
   if (averaging) {
-    avg_scores_.assign(buffers_.scores.begin(), buffers_.scores.end());
-    m.AverageScores(buffers_, avg_scores_.data());
+    m.AverageScores(buffers_, buffers_.scores.data(), avg_scores_.data());
     if (regression && m.loss_.kind == LossKind::kPoisson) {
       avg_scores_[0] = std::min(avg_scores_[0], LinearModel::kMaxLogRate);
     }
@@ -239,7 +240,7 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
   double kf_loss = 0;
   bool kf_correct = false;
   if (kf.active()) {
-    kf.Score(buffers_.z.data(), kalman_scores_.data(), rls_scratch_.data());
+    kf.Score(buffers_.z.data(), kalman_scores_.data(), kalman_scratch_.data());
     double unused;
     kf_loss = MetricLoss(kalman_scores_.data(), label, kf_correct, unused);
   }
@@ -291,6 +292,9 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
     if (kf.active() &&
         TrackCompanionLoss(kf_loss, kf.updates(), m.kalman_loss_)) {
       kf.Restart();
+      // What the restarted filter learns this sample from.
+      kf.Score(buffers_.z.data(), kalman_scores_.data(),
+               kalman_scratch_.data());
     }
   }
   m.metrics_.Add(metric_loss, correct, abs_error);
@@ -346,7 +350,7 @@ void ModelTrainer::Learn(const ExampleView& x, double label, double weight) {
     ls.Learn(raw_, label, weight, rls_scratch_.data());
   }
   if (kf.active() && weight > 0) {
-    kf.Learn(buffers_.z.data(), label, weight, rls_scratch_.data());
+    kf.Learn(label, weight, kalman_scratch_.data());
   }
   if (regression) {
     if (m.label_min_ > m.label_max_) {

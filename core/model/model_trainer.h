@@ -119,12 +119,13 @@ class ModelTrainer {
   };
   std::vector<SparseCoord> sparse_;
   std::vector<double> sparse_undo_;
-  // The rls rule's P x~ and x~ (for the rule, or the least-squares fit or
-  // Kalman filter beside it), the fit's input as doubles, and the filter's
-  // scores.
+  // The rls rule's P x~ and x~ (for the rule, or the least-squares fit
+  // beside it), the fit's input as doubles, and the Kalman filter's scores
+  // and scratch (kept from its Score to its Learn).
   std::vector<double> rls_scratch_;
   std::vector<double> raw_;
   std::vector<double> kalman_scores_;
+  std::vector<double> kalman_scratch_;
   // The averaged weights' scores, and their prediction (averaging only).
   std::vector<double> avg_scores_;
   Prediction avg_prediction_;

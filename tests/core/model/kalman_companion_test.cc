@@ -83,15 +83,15 @@ ModelConfig BinaryConfig(uint32_t d) { return Config(Task::kBinary, d); }
 
 TEST(KalmanCompanionTest, FollowsTheFilterEquationsByHand) {
   KalmanCompanion kf(1, 1);
-  double scratch[4];
+  std::vector<double> scratch(kf.ScratchSize());
   // From the prior w = 0, P = I, the input (2, 1) and label 1: s = 0,
   // p = 1/2, g = 1/4, u = P x~ = (2, 1), x~ . u = 5, 1 + g 5 = 9/4, so
   // w = (1/2) / (9/4) u = (4/9, 2/9) and P = I - (1/4) / (9/4) u u^T.
   const double z1[] = {2};
   double s[1];
-  kf.Score(z1, s, scratch);
+  kf.Score(z1, s, scratch.data());
   EXPECT_EQ(s[0], 0);
-  kf.Learn(z1, 1, 1, scratch);
+  kf.Learn(1, 1, scratch.data());
   KalmanCompanion::Values v = kf.Export();
   EXPECT_DOUBLE_EQ(v.weights[0], 4.0 / 9);
   EXPECT_DOUBLE_EQ(v.weights[1], 2.0 / 9);
@@ -104,9 +104,9 @@ TEST(KalmanCompanionTest, FollowsTheFilterEquationsByHand) {
   // u = P x~ = (-7/9, 10/9), x~ . u = 17/9; the score is moderated by that
   // variance, the update uses the filter's own.
   const double z2[] = {-1};
-  kf.Score(z2, s, scratch);
+  kf.Score(z2, s, scratch.data());
   EXPECT_DOUBLE_EQ(s[0], (-2.0 / 9) / std::sqrt(1 + M_PI / 8 * 17 / 9));
-  kf.Learn(z2, 0, 2, scratch);
+  kf.Learn(0, 2, scratch.data());
   const double p = 1 / (1 + std::exp(2.0 / 9)), g = p * (1 - p);
   const double u[] = {-7.0 / 9, 10.0 / 9}, denominator = 1 + 2 * g * 17 / 9;
   v = kf.Export();
@@ -132,7 +132,8 @@ TEST(KalmanCompanionTest, CovarianceIsTheInversePrecisionOfEverySample) {
                                          Eigen::MatrixXd::Identity(n, n));
   std::mt19937 rng(1);
   std::normal_distribution<double> normal;
-  double scratch[2 * n];
+  std::vector<double> scratch(multi.ScratchSize());
+  double scores[classes];
   for (int i = 0; i < 300; ++i) {
     double z[d];
     for (double& zj : z) zj = normal(rng);
@@ -143,9 +144,11 @@ TEST(KalmanCompanionTest, CovarianceIsTheInversePrecisionOfEverySample) {
       const double p = Sigmoid(
           Eigen::Map<const Eigen::VectorXd>(&multi.weights()[c * n], n).dot(x));
       precision[c] += h * p * (1 - p) * x * x.transpose();
-      binary[c].Learn(z, label == c ? 1 : 0, h, scratch);
+      binary[c].Score(z, scores, scratch.data());
+      binary[c].Learn(label == c ? 1 : 0, h, scratch.data());
     }
-    multi.Learn(z, label, h, scratch);
+    multi.Score(z, scores, scratch.data());
+    multi.Learn(label, h, scratch.data());
   }
   const KalmanCompanion::Values v = multi.Export();
   for (uint32_t c = 0; c < classes; ++c) {
