@@ -24,43 +24,36 @@ struct PartialSums {
   double s0, s1, s2, s3;
   double Total() const { return (s0 + s1) + (s2 + s3); }
 };
-inline PartialSums DenseSums(const double* w, const double* z, uint32_t d) {
-  PartialSums s{w[d], 0, 0, 0};  // s0 from the bias
-  uint32_t j = 0;
-  for (; j + 4 <= d; j += 4) {
-    s.s0 += w[j] * z[j];
-    s.s1 += w[j + 1] * z[j + 1];
-    s.s2 += w[j + 2] * z[j + 2];
-    s.s3 += w[j + 3] * z[j + 3];
-  }
-  for (; j < d; ++j) s.s0 += w[j] * z[j];
-  return s;
-}
-
-// DenseSums(w, z, d) and, in the same pass over z, c[d] + c . z added in
-// index order into `c_sum`: the score's part from the averaging
+// With `c` (kWithAverage), also c[d] + c . z, added in index order into
+// `c_sum` in the same pass over z: the score's part from the averaging
 // accumulators c, laid out as w.
+template <bool kWithAverage>
 inline PartialSums DenseSums(const double* w, const double* c, const double* z,
-                             uint32_t d, double& c_sum) {
-  PartialSums s{w[d], 0, 0, 0};
-  double a = c[d];
+                             uint32_t d, double* c_sum) {
+  PartialSums s{w[d], 0, 0, 0};  // s0 from the bias
+  double a = kWithAverage ? c[d] : 0;
   uint32_t j = 0;
   for (; j + 4 <= d; j += 4) {
     s.s0 += w[j] * z[j];
     s.s1 += w[j + 1] * z[j + 1];
     s.s2 += w[j + 2] * z[j + 2];
     s.s3 += w[j + 3] * z[j + 3];
-    a += c[j] * z[j];
-    a += c[j + 1] * z[j + 1];
-    a += c[j + 2] * z[j + 2];
-    a += c[j + 3] * z[j + 3];
+    if constexpr (kWithAverage) {
+      a += c[j] * z[j];
+      a += c[j + 1] * z[j + 1];
+      a += c[j + 2] * z[j + 2];
+      a += c[j + 3] * z[j + 3];
+    }
   }
   for (; j < d; ++j) {
     s.s0 += w[j] * z[j];
-    a += c[j] * z[j];
+    if constexpr (kWithAverage) a += c[j] * z[j];
   }
-  c_sum = a;
+  if constexpr (kWithAverage) *c_sum = a;
   return s;
+}
+inline PartialSums DenseSums(const double* w, const double* z, uint32_t d) {
+  return DenseSums<false>(w, nullptr, z, d, nullptr);
 }
 
 }  // namespace streamfit

@@ -128,9 +128,9 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b,
   for (uint32_t k = 0; k < outputs_; ++k) {
     const double* const w = &dense_[DenseIndex(k, 0)];
     double dense_part = 0;
-    PartialSums s =
-        averaged ? DenseSums(w, &avg_dense_[DenseIndex(k, 0)], z, d, dense_part)
-                 : DenseSums(w, z, d);
+    PartialSums s = averaged ? DenseSums<true>(w, &avg_dense_[DenseIndex(k, 0)],
+                                               z, d, &dense_part)
+                             : DenseSums(w, z, d);
     double a = 0;
     for (size_t f = 0; f < slots.size(); ++f) {
       const double* t = table_.Find(slots[f]);
