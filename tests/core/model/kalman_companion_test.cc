@@ -249,15 +249,37 @@ TEST(KalmanCompanionTest, RestartsWhenItFallsBehind) {
                                   static_cast<float>(normal(rng))};
     const double score = 4 * (std::cos(angle) * x[0] + std::sin(angle) * x[1]);
     const double label = uniform(rng) < Sigmoid(score) ? 1 : 0;
-    const double updates = model.model().kalman().updates();
+    const KalmanCompanion::Values before = model.model().kalman().Export();
     model.Learn(x, label);
     live.Learn(x, label);
-    if (model.model().kalman().updates() < updates) {
+    if (model.model().kalman().updates() < before.updates) {
       ++restarts;
       EXPECT_EQ(model.model().kalman().updates(), 1);
       // It must earn its record again.
       EXPECT_EQ(model.model().RecentKalmanLoss(),
                 model.model().RecentLiveLoss());
+      // It learned the sample from the prior's covariance I, keeping its
+      // weights: I - P = g / (1 + g |z~|^2) z~ z~^T, where z~'s last
+      // coordinate is 1 and g = p (1 - p) at the weights before.
+      const KalmanCompanion::Values after = model.model().kalman().Export();
+      const int n = 3;
+      const auto drop = [&](int i, int j) {
+        return (i == j ? 1.0 : 0.0) - after.covariance[i * n + j];
+      };
+      const double shrink = drop(n - 1, n - 1);
+      double z[n], norm2 = 0, score = 0;
+      for (int i = 0; i < n; ++i) {
+        z[i] = drop(i, n - 1) / shrink;
+        norm2 += z[i] * z[i];
+        score += before.weights[i] * z[i];
+      }
+      const double g = Sigmoid(score) * (1 - Sigmoid(score));
+      EXPECT_NEAR(shrink, g / (1 + g * norm2), 1e-12) << i;
+      for (int r = 0; r < n; ++r) {
+        for (int c = 0; c < n; ++c) {
+          EXPECT_NEAR(drop(r, c), shrink * z[r] * z[c], 1e-12) << i;
+        }
+      }
     }
   }
   EXPECT_GE(restarts, 1);
