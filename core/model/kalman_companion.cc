@@ -162,7 +162,7 @@ void KalmanCompanion::Score(const double* z, double* scores,
   }
 }
 
-void KalmanCompanion::Learn(double label, double h, double* scratch) {
+void KalmanCompanion::Learn(double label, double h, const double* scratch) {
   const size_t n = v_.weights.size() / filters_;
   const double* const variance = scratch + n + filters_ * n;
   const double* const score = variance + filters_;

@@ -95,7 +95,7 @@ class KalmanCompanion {
   // importance weight h > 0. Precondition: neither Learn nor Restart ran
   // since that Score. A filter whose covariance loses a positive diagonal
   // or whose weights stop being finite restarts.
-  void Learn(double label, double h, double* scratch);
+  void Learn(double label, double h, const double* scratch);
   // Forgets every sample, keeping the weights as the prior's mean: after a
   // change of the stream. Precondition: active().
   void Restart();
