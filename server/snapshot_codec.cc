@@ -13,10 +13,10 @@ uint64_t SnapshotBytesBound(const ModelConfig& config) {
   // The raw function (weights, bias), then the state tensors: weights, bias,
   // dense optimizer values, slot numbers and their values, feature
   // statistics, the recent metrics window, the averaging accumulators
-  // (dense, and slot numbers with a stamp and one value per output), and
-  // the small tensors.
+  // (dense, and slot numbers with one value per output), and the small
+  // tensors.
   const uint64_t averaging =
-      Averages(config) ? k * (d + 1) + slots * (2 + k) : 0;
+      Averages(config) ? k * (d + 1) + slots * (1 + k) : 0;
   const uint64_t doubles =
       (k * d + k) + (k * d + k) + 2 * k * (d + 1) + slots * (1 + 3 * k) +
       3 * d + 2 * ProgressiveMetrics::kDefaultWindow + averaging + 32;

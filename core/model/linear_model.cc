@@ -19,14 +19,14 @@ LinearModel::LinearModel(const ModelConfig& config)
       // With averaging, a slot also holds its accumulators (AveragedSlot),
       // in the cache line its weights are in.
       table_(config.hash_bits,
-             NumOutputs(config) * kStride +
-                 (Averages(config) ? 1 + NumOutputs(config) : 0)),
+             NumOutputs(config) * (kStride + (Averages(config) ? 1 : 0))),
       feature_stats_(config.num_features),
       inv_std_(config.num_features, 1.0),
       label_stats_(1),
       drift_(config.drift_detector) {
   if (Averages(config)) {
     avg_dense_.assign(plane_, 0.0);
+    avg_block_start_.assign(table_.blocks(), avg_start_);
   }
   if (config.optimizer == Optimizer::kRls) {
     rls_ = RlsState(config.num_features, *config.rls_ridge,
@@ -125,6 +125,7 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b,
   // differ from the live weights (AverageScores).
   const bool averaged = for_average && avg_weight_ != 0;
   if (averaged) b.averaged.resize(outputs_);
+  bool stale = !averaged;
   for (uint32_t k = 0; k < outputs_; ++k) {
     const double* const w = &dense_[DenseIndex(k, 0)];
     double dense_part = 0;
@@ -134,14 +135,22 @@ void LinearModel::Score(const ExampleView& x, ScoreBuffers& b,
     double a = 0;
     for (size_t f = 0; f < slots.size(); ++f) {
       const double* t = table_.Find(slots[f]);
-      if (t == nullptr) continue;
+      if (t == nullptr) {
+        stale = true;
+        continue;
+      }
       (f % 2 == 0 ? s.s1 : s.s3) += t[k * kStride] * xs[f];
       if (!averaged) continue;
-      if (const double* c = CurrentAccumulators(t)) a += c[1 + k] * xs[f];
+      if (const double* c = CurrentAccumulators(slots[f], t)) {
+        a += c[k] * xs[f];
+      } else {
+        stale = true;
+      }
     }
     scores[k] = BoundedScore(s.Total());
     if (averaged) b.averaged[k] = dense_part + a;
   }
+  b.stale_accumulators = stale;
 }
 
 void LinearModel::AverageScores(const ScoreBuffers& b, const double* live,
@@ -185,7 +194,7 @@ double LinearModel::AveragedSparseWeight(uint32_t slot, uint32_t k) const {
   const double w = SparseWeight(slot, k);
   if (!Averages(config_) || avg_weight_ == 0) return w;
   const double* c = AveragedSlot(slot);
-  return c == nullptr ? w : w - c[1 + k] / avg_weight_;
+  return c == nullptr ? w : w - c[k] / avg_weight_;
 }
 
 void LinearModel::ComputeScale() {

@@ -62,6 +62,11 @@ struct ScoreBuffers {
   // dense and hashed coordinates), when Score was asked for it and there is
   // an average (read by AverageScores).
   std::vector<double> averaged;
+  // Whether an update must look for accumulators of an earlier average in
+  // the active hashed slots' blocks: a block holds some or was never
+  // written, or Score did not look (asked for no average, or before the
+  // average's first update).
+  bool stale_accumulators = true;
   std::vector<uint32_t> slots, scratch;
   // The Kalman filter's scratch (KalmanCompanion::Score), when it serves.
   std::vector<double> kalman;
@@ -219,22 +224,26 @@ class LinearModel {
   // for_average). Precondition: Averages(config_).
   void AverageScores(const ScoreBuffers& b, const double* live,
                      double* averaged) const;
-  // Where a hashed slot's averaging accumulators {stamp, c per output}
-  // start: after its outputs' {w, a, b}.
+  // Where a hashed slot's averaging accumulators (c per output) start:
+  // after its outputs' {w, a, b}.
   size_t AccumulatorOffset() const {
     return static_cast<size_t>(outputs_) * kStride;
   }
-  // The accumulators of the slot whose values start at `t`, or nullptr if
-  // they hold none for the current average.
-  const double* CurrentAccumulators(const double* t) const {
-    const double* c = t + AccumulatorOffset();
-    return c[0] <= avg_start_ ? nullptr : c;
+  // Whether the accumulators of `slot`'s block belong to the current average
+  // (otherwise they are left from an earlier one and count as zeros).
+  bool AccumulatorsCurrent(uint32_t slot) const {
+    return avg_block_start_[slot >> table_.block_bits()] == avg_start_;
   }
-  // The averaged part of sparse slot `slot` (CurrentAccumulators), or
+  // The accumulators of `slot`, whose values start at `t`, or nullptr if
+  // they hold none for the current average.
+  const double* CurrentAccumulators(uint32_t slot, const double* t) const {
+    return AccumulatorsCurrent(slot) ? t + AccumulatorOffset() : nullptr;
+  }
+  // The accumulators of sparse slot `slot` (CurrentAccumulators), or
   // nullptr if it holds none for the current average.
   const double* AveragedSlot(uint32_t slot) const {
     const double* t = table_.Find(slot);
-    return t == nullptr ? nullptr : CurrentAccumulators(t);
+    return t == nullptr ? nullptr : CurrentAccumulators(slot, t);
   }
   void ToPrediction(const double* scores, Prediction& out) const;
   // A regression estimate clamped to the labels seen (widened by half their
@@ -280,11 +289,15 @@ class LinearModel {
   // w_1..w_T is w_T - c / A_T with c = sum_j A_(j-1) Delta_j, kept per
   // coordinate and changed only where an update changes the weights.
   // avg_dense_[DenseIndex(k, j)] is c of a dense coordinate; a hashed slot
-  // of table_ ends with {stamp, c per output}, the stamp being the version
-  // of the update that last wrote it: c counts only when the stamp is above
-  // avg_start_ (the version at which the current average started), so a
-  // restart leaves the table as it is. avg_count_ is T, avg_weight_ A_T.
+  // of table_ ends with c per output (32 bytes for one output: a slot is
+  // one cache line's half). A restart leaves the table as it is:
+  // avg_block_start_ holds, per block of table_, the avg_start_ (the version
+  // at which an average started) its accumulators were last zeroed for, and
+  // they count only while that is the current average's, the trainer
+  // zeroing a block's accumulators on its first write in a new average.
+  // avg_count_ is T, avg_weight_ A_T.
   std::vector<double> avg_dense_;
+  std::vector<double> avg_block_start_;
   double avg_count_ = 0, avg_weight_ = 0, avg_start_ = 0;
   // Recent progressive losses of the live and averaged weights.
   double loss_live_ = 0, loss_avg_ = 0;

@@ -212,13 +212,15 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
       {"drift_state", {drift_size}, std::move(drift)},
   };
   if (Averages(config_)) {
-    // The hashed accumulators of the current average (stamp above
-    // avg_start_), with their stamps; others count as zero.
+    // The hashed accumulators of the current average that are not all
+    // zeros; the others count as zeros.
     std::vector<double> avg_slots, avg_sparse;
     for (size_t slot = 0; slot < table_.slots(); ++slot) {
-      if (const double* c = AveragedSlot(slot)) {
+      const double* c = AveragedSlot(slot);
+      if (c != nullptr &&
+          std::any_of(c, c + k, [](double v) { return v != 0; })) {
         avg_slots.push_back(static_cast<double>(slot));
-        avg_sparse.insert(avg_sparse.end(), c, c + 1 + k);
+        avg_sparse.insert(avg_sparse.end(), c, c + k);
       }
     }
     const uint32_t na = avg_slots.size();
@@ -234,7 +236,7 @@ std::vector<NamedTensor> LinearModel::ExportState() const {
          {avg_count_, avg_weight_, avg_start_, loss_live_, loss_avg_}});
     state.push_back({"averaging_dense", {k, d + 1}, std::move(avg_dense)});
     state.push_back({"averaging_slots", {na}, std::move(avg_slots)});
-    state.push_back({"averaging_sparse", {na, k + 1}, std::move(avg_sparse)});
+    state.push_back({"averaging_sparse", {na, k}, std::move(avg_sparse)});
   }
   if (!rls_.empty()) ExportRls(rls_, "rls", d, state);
   if (LeastSquaresCompanion::AppliesTo(config_)) {
@@ -418,10 +420,20 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
           "state averaging_slots has ", na, " entries, the model has ",
           mo.table_.slots(), " slots"));
     }
+    // c per output and slot; a snapshot written when slots kept a stamp has
+    // it first in each row: the version that last wrote the slot, which must
+    // be one of the current average.
+    const NamedTensor* avg_sparse_tensor = Find(state, "averaging_sparse");
+    const uint32_t stamps = avg_sparse_tensor != nullptr &&
+                                    avg_sparse_tensor->shape.size() == 2 &&
+                                    avg_sparse_tensor->shape[1] == k + 1
+                                ? 1
+                                : 0;
+    const uint32_t row = k + stamps;
     Values avg = Get(state, "averaging", {5}),
            avg_dense = Get(state, "averaging_dense", {k, d + 1}),
            avg_slots = Get(state, "averaging_slots", {na}),
-           avg_sparse = Get(state, "averaging_sparse", {na, k + 1});
+           avg_sparse = Get(state, "averaging_sparse", {na, row});
     for (const Values* v : {&avg, &avg_dense, &avg_slots, &avg_sparse}) {
       if (!v->ok()) return v->status();
     }
@@ -436,10 +448,10 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
       RETURN_IF_ERROR(CheckValue("averaging_slots", i, (**avg_slots)[i],
                                  i == 0 ? 0 : (**avg_slots)[i - 1] + 1,
                                  mo.table_.slots() - 1.0, true));
-      // The stamp: a version of the current average.
-      RETURN_IF_ERROR(CheckValue("averaging_sparse", i * (k + 1),
-                                 (**avg_sparse)[i * (k + 1)], a[2] + 1, v,
-                                 true));
+      if (stamps != 0) {
+        RETURN_IF_ERROR(CheckValue("averaging_sparse", i * row,
+                                   (**avg_sparse)[i * row], a[2] + 1, v, true));
+      }
     }
     mo.avg_count_ = a[0];
     mo.avg_weight_ = a[1];
@@ -447,8 +459,10 @@ absl::StatusOr<LinearModel> LinearModel::FromState(
     mo.loss_live_ = a[3];
     mo.loss_avg_ = a[4];
     mo.avg_dense_ = **avg_dense;
+    // Every accumulator not restored is zero: all count.
+    mo.avg_block_start_.assign(mo.table_.blocks(), mo.avg_start_);
     for (size_t i = 0; i < na; ++i) {
-      std::copy_n((**avg_sparse).begin() + i * (k + 1), k + 1,
+      std::copy_n((**avg_sparse).begin() + i * row + stamps, k,
                   mo.table_.Mutable(static_cast<uint32_t>((**avg_slots)[i])) +
                       mo.AccumulatorOffset());
     }

@@ -285,7 +285,7 @@ uint64_t ModelStateBytes(const ModelConfig& config) {
       config.optimizer == Optimizer::kRls ? 2 * (d + 1) * (d + 1) : 0;
   const uint64_t slots = uint64_t{1} << config.hash_bits;
   const uint64_t averaging =
-      Averages(config) ? outputs * (d + 1) + (1 + outputs) * slots : 0;
+      Averages(config) ? outputs * (d + 1) + outputs * slots : 0;
   const uint64_t values = 3 * outputs * (d + 1) + 3 * outputs * slots + 3 * d +
                           rls + averaging +
                           LeastSquaresCompanion::StateValues(config) +

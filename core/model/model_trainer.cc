@@ -13,12 +13,21 @@
 namespace streamfit {
 namespace {
 
-// Copies one output's values of a coordinate, {w, a, b}: three moves, where
-// std::copy_n of them became a library memmove call per coordinate.
-inline void CopyCoordinate(const double* from, double* to) {
-  to[0] = from[0];
-  to[1] = from[1];
-  to[2] = from[2];
+// Copies a slot's n values: for one output ({w, a, b}, and with averaging
+// c) a few moves, where std::copy_n became a library memmove call per slot.
+inline void CopySlot(const double* from, double* to, size_t n) {
+  if (n == 3) {
+    to[0] = from[0];
+    to[1] = from[1];
+    to[2] = from[2];
+  } else if (n == 4) {
+    to[0] = from[0];
+    to[1] = from[1];
+    to[2] = from[2];
+    to[3] = from[3];
+  } else {
+    std::copy_n(from, n, to);
+  }
 }
 
 }  // namespace
@@ -74,8 +83,9 @@ void ModelTrainer::RestartAverage() {
   LinearModel& m = model_;
   std::fill(m.avg_dense_.begin(), m.avg_dense_.end(), 0.0);
   m.avg_count_ = m.avg_weight_ = 0;
-  // Hashed accumulators stamped by earlier versions no longer count; this
-  // example's update (version_) is the first of the new average.
+  // Hashed accumulators zeroed for an earlier average no longer count
+  // (avg_block_start_); this example's update (version_) is the first of
+  // the new average.
   m.avg_start_ = static_cast<double>(m.version_ - 1);
   // The new average starts as the live weights: it must earn its record.
   m.loss_avg_ = m.loss_live_;
@@ -130,29 +140,41 @@ void ModelTrainer::TakeIntoAverage(size_t logged) {
   const double* const before = dense_undo_.data();
   for (size_t i = 0; i < m.plane_; ++i) c[i] += a * (w[i] - before[i]);
   if (logged == 0) return;
-  const double stamp = static_cast<double>(m.version_);
-  const double start = m.avg_start_;
   const uint32_t outputs = m.outputs_;
-  const size_t per_coord = static_cast<size_t>(outputs) * kStride;
+  const size_t per_slot = m.table_.values_per_slot();
   const size_t accumulators = m.AccumulatorOffset();
   const SparseCoord* const log = sparse_.data();
   const double* const undo = sparse_undo_.data();
-  // A slot's first log entry holds its values before the update; its
-  // accumulators follow its weights.
-  for (size_t i = 0; i < logged; ++i) {
+  // Each log entry holds its slot's values before the update, accumulators
+  // included, so each sets the slot's c from them; a slot repeated in the
+  // example was logged again after its first entry's scale step, and going
+  // backwards its first entry, with the values before the update, sets c
+  // last.
+  for (size_t i = logged; i-- > 0;) {
     const double* now = log[i].coord;
     double* t = log[i].coord + accumulators;
-    if (t[0] == stamp) continue;       // a repeat: its change is taken already
-    const bool stale = t[0] <= start;  // from an earlier average: zeros
-    t[0] = stamp;
-    const double* old = undo + i * per_coord;
+    const double* old = undo + i * per_slot;
     if (outputs == 1) {  // the common case, without the loop's overhead
-      t[1] = (stale ? 0.0 : t[1]) + a * (now[0] - old[0]);
+      t[0] = old[accumulators] + a * (now[0] - old[0]);
       continue;
     }
     for (uint32_t k = 0; k < outputs; ++k) {
-      const double c_k = stale ? 0.0 : t[1 + k];
-      t[1 + k] = c_k + a * (now[k * kStride] - old[k * kStride]);
+      t[k] = old[accumulators + k] + a * (now[k * kStride] - old[k * kStride]);
+    }
+  }
+}
+
+void ModelTrainer::ZeroStaleAccumulators(uint32_t slot) {
+  LinearModel& m = model_;
+  m.avg_block_start_[slot >> m.table_.block_bits()] = m.avg_start_;
+  const size_t per_slot = m.table_.values_per_slot();
+  const size_t block_slots = size_t{1} << m.table_.block_bits();
+  double* t = m.table_.MutableBlock(slot) + m.AccumulatorOffset();
+  for (size_t s = 0; s < block_slots; ++s, t += per_slot) {
+    if (m.outputs_ == 1) {
+      t[0] = 0;
+    } else {
+      std::fill_n(t, m.outputs_, 0.0);
     }
   }
 }
@@ -412,10 +434,20 @@ bool ModelTrainer::Update(double weight, double sgd_step) {
       }
     }
   }
-  const size_t per_coord = static_cast<size_t>(m.outputs_) * kStride;
+  // A slot's values, its accumulators (averaging) included.
+  const size_t per_slot = m.table_.values_per_slot();
   if (sparse_.size() < buffers_.slots.size()) {
     sparse_.resize(buffers_.slots.size());
-    sparse_undo_.resize(buffers_.slots.size() * per_coord);
+    sparse_undo_.resize(buffers_.slots.size() * per_slot);
+  }
+  const bool averaging = Averages(m.config_);
+  // Accumulators left from an earlier average become zeros before the log
+  // copies them. (After a restart since Score, the average has no weight:
+  // this update adds nothing to it, and the next Score looks.)
+  if (averaging && buffers_.stale_accumulators) {
+    for (const uint32_t slot : buffers_.slots) {
+      if (!m.AccumulatorsCurrent(slot)) ZeroStaleAccumulators(slot);
+    }
   }
   size_t n = 0;
   // Plain pointers: the log's stores of a double* could otherwise alias the
@@ -431,14 +463,7 @@ bool ModelTrainer::Update(double weight, double sgd_step) {
     if (x == 0) continue;
     double* c = m.table_.Mutable(slots[f]);
     log[n] = {c, x};
-    double* old = undo + n * per_coord;
-    if (outputs == 1) {
-      CopyCoordinate(c, old);
-    } else {
-      for (uint32_t k = 0; k < outputs; ++k) {
-        CopyCoordinate(c + k * kStride, old + k * kStride);
-      }
-    }
+    CopySlot(c, undo + n * per_slot, per_slot);
     if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
       norm_x += Rule::TakeScale(c, c + 2, kStride, x, outputs);
     }
@@ -472,12 +497,12 @@ bool ModelTrainer::Update(double weight, double sgd_step) {
   }
   if (check == 0 && std::isfinite(m.norm_sum_) &&
       std::isfinite(m.weight_sum_)) {
-    if (Averages(m.config_)) TakeIntoAverage(n);
+    if (averaging) TakeIntoAverage(n);
     return true;
   }
   // Roll back; the log in reverse order, as a slot may appear more than once.
   while (n-- > 0) {
-    std::copy_n(&sparse_undo_[n * per_coord], per_coord, sparse_[n].coord);
+    std::copy_n(&sparse_undo_[n * per_slot], per_slot, sparse_[n].coord);
   }
   std::copy_n(dense_undo_.data(), written, w);
   m.steps_ = old_steps;

@@ -93,6 +93,11 @@ class ModelTrainer {
   // coordinates of the rollback log, a slot repeated in the example taken
   // once), then T += 1.
   void TakeIntoAverage(size_t logged);
+  // Zeroes the averaging accumulators of `slot`'s block, left from an
+  // earlier average, and makes them count for the current one: on the
+  // block's first write in an average, once per block (2^12 slots) per
+  // restart.
+  void ZeroStaleAccumulators(uint32_t slot);
   // One step of Rule, one of the kernels in core/model/rules/, from grad_
   // at the input scored into buffers_; false (and nothing changed) if it
   // would make the model non-finite.
@@ -110,8 +115,8 @@ class ModelTrainer {
   Prediction prediction_;
   // What an update rolls back to: the dense values before it (those its rule
   // writes), and the sparse coordinates it touched (output 0's values;
-  // output k's are kStride * k further) with their inputs and values before
-  // it.
+  // output k's are kStride * k further) with their inputs and their slots'
+  // values before it (the averaging accumulators included).
   std::vector<double> dense_undo_;
   struct SparseCoord {
     double* coord;

@@ -80,6 +80,18 @@ SparseTable& SparseTable::operator=(SparseTable&& other) noexcept {
   return *this;
 }
 
+double* SparseTable::MutableBlock(uint32_t slot) {
+  double* const values = Mutable(slot & ~BlockMask());
+  std::array<uint64_t, 64>& written = writes_[slot >> block_bits_]->written;
+  const size_t block_slots = size_t{1} << block_bits_;
+  if (block_slots >= 64) {
+    std::fill_n(written.begin(), block_slots / 64, ~uint64_t{0});
+  } else {
+    written[0] |= (uint64_t{1} << block_slots) - 1;
+  }
+  return values;
+}
+
 double* SparseTable::MutableSlow(uint32_t slot) {
   static_assert(sizeof(BlockWrites::written) * 8 >= (size_t{1} << kBlockBits));
   const uint32_t i = slot >> block_bits_;
@@ -104,7 +116,7 @@ double* SparseTable::MutableSlow(uint32_t slot) {
         for (uint64_t bits = w->written[k]; bits != 0; bits &= bits - 1) {
           const size_t at = (k * 64 + std::countr_zero(bits)) * per_slot_;
           // One output (and its average): a few moves, not a memmove call.
-          if (per_slot_ <= 5) {
+          if (per_slot_ <= 4) {
             for (uint32_t v = 0; v < per_slot_; ++v) to[at + v] = from[at + v];
           } else {
             std::copy_n(from + at, per_slot_, to + at);

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <vector>
 
 namespace streamfit {
@@ -41,6 +42,9 @@ class SparseTable {
 
   size_t slots() const { return size_t{1} << bits_; }
   uint32_t values_per_slot() const { return per_slot_; }
+  // Slots come in blocks of 2^block_bits(), slot s in block s >> block_bits().
+  uint32_t block_bits() const { return block_bits_; }
+  size_t blocks() const { return blocks_.size(); }
   // True while no slot was ever written (every slot reads as zeros).
   bool empty() const {
     return std::all_of(data_.begin(), data_.end(),
@@ -62,6 +66,10 @@ class SparseTable {
     }
     return MutableSlow(slot);
   }
+  // The values of the whole block holding `slot` (its 2^block_bits() slots
+  // from the first, each values_per_slot() long), writable: owned by this
+  // copy alone, every slot in it counted as written.
+  double* MutableBlock(uint32_t slot);
   // A hint that the slot's values will be read or written soon: starts
   // loading them into the cache. Changes nothing.
   void Prefetch(uint32_t slot) const {
@@ -73,7 +81,22 @@ class SparseTable {
   }
 
  private:
-  using Block = std::vector<double>;
+  // Allocates on cache-line boundaries, so that a slot of 32 bytes (one
+  // output's weights and averaging accumulator) never spans two lines.
+  template <class T>
+  struct CacheLineAllocator {
+    using value_type = T;
+    static constexpr std::align_val_t kAlignment{64};
+    CacheLineAllocator() = default;
+    template <class U>
+    explicit CacheLineAllocator(const CacheLineAllocator<U>& /*other*/) {}
+    T* allocate(size_t n) {
+      return static_cast<T*>(::operator new(n * sizeof(T), kAlignment));
+    }
+    void deallocate(T* p, size_t /*n*/) { ::operator delete(p, kAlignment); }
+    bool operator==(const CacheLineAllocator& /*other*/) const { return true; }
+  };
+  using Block = std::vector<double, CacheLineAllocator<double>>;
   // The writer's record of one block: its buffer before the last switch
   // (copies may still read it) and a bit per slot written since, the only
   // slots where that buffer differs from the current one.

@@ -245,7 +245,10 @@ TEST(AveragingTest, RestoredStateContinuesBitIdentically) {
   }
 }
 
-TEST(AveragingTest, FromStateRejectsAStampOutsideTheAverage) {
+// Snapshots written when each hashed slot kept the version that last wrote
+// it carry that stamp before the slot's accumulators: they restore to the
+// same state, and a stamp outside the current average is refused.
+TEST(AveragingTest, FromStateReadsStampedAccumulators) {
   ModelTrainer trainer(Create(StreamConfig(Serving::kAveraged)));
   Stream stream(5, 1000);
   std::vector<float> x, values;
@@ -254,12 +257,123 @@ TEST(AveragingTest, FromStateRejectsAStampOutsideTheAverage) {
     const double y = stream.Next(x, hashes, namespaces, values);
     trainer.Learn(ExampleView{x, hashes, namespaces, values}, y);
   }
-  std::vector<NamedTensor> state = trainer.model().ExportState();
-  for (NamedTensor& t : state) {
-    if (t.name == "averaging_sparse") t.values[0] = 51;  // a future version
+  const std::vector<NamedTensor> want = trainer.model().ExportState();
+  for (const double stamp : {50.0, 51.0}) {  // this version, a future one
+    std::vector<NamedTensor> stamped = want;
+    for (NamedTensor& t : stamped) {
+      if (t.name != "averaging_sparse") continue;
+      ASSERT_EQ(t.shape.size(), 2u);
+      ASSERT_GT(t.shape[0], 0u);
+      ASSERT_EQ(t.shape[1], 1u);
+      std::vector<double> rows;
+      for (double c : t.values) rows.insert(rows.end(), {stamp, c});
+      t.values = rows;
+      t.shape[1] = 2;
+    }
+    absl::StatusOr<LinearModel> restored =
+        LinearModel::FromState(trainer.model().config(), 50, stamped);
+    if (stamp == 51) {
+      EXPECT_FALSE(restored.ok());
+      continue;
+    }
+    ASSERT_THAT(restored, IsOk());
+    const std::vector<NamedTensor> got = restored->ExportState();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i].values, want[i].values) << want[i].name;
+    }
   }
-  EXPECT_FALSE(
-      LinearModel::FromState(trainer.model().config(), 50, state).ok());
+}
+
+// After a restart, the averaged weights are the mean of the iterates since
+// it, in every kind of block of the table: one written before and since
+// (its accumulators left from the earlier average are zeroed, a slot not
+// written since included), one written before only (its accumulators no
+// longer count), one first written between the change and the restart, and
+// one first written after the restart.
+TEST(AveragingTest, SparseAverageRestartsAcrossBlocks) {
+  constexpr uint32_t kBits = 14;  // four blocks of 2^12 slots
+  ModelConfig config;
+  config.task = Task::kRegression;
+  config.hash_bits = kBits;
+  config.serving = Serving::kAveraged;
+  ModelTrainer trainer(Create(config));
+  const uint32_t ns = HashNamespace("");
+  // Before the change, features in blocks 0 and 1; after it, those in
+  // block 0 but the first, and those in block 2; after the restart, also
+  // those in block 3.
+  std::vector<uint32_t> before, after, restarted, slots;
+  std::vector<int> block_features(4);
+  for (uint32_t i = 0; i < 200; ++i) {
+    const uint32_t block = HashSlot(HashFeatureIndex(ns, i), kBits) >> 12;
+    if (block <= 1) before.push_back(i);
+    if ((block == 0 && block_features[0] > 0) || block >= 2) {
+      restarted.push_back(i);
+      if (block != 3) after.push_back(i);
+    }
+    ++block_features[block];
+  }
+  for (int features : block_features) ASSERT_GE(features, 10);
+  for (uint32_t i : before) {
+    slots.push_back(HashSlot(HashFeatureIndex(ns, i), kBits));
+  }
+  for (uint32_t i : restarted) {
+    slots.push_back(HashSlot(HashFeatureIndex(ns, i), kBits));
+  }
+  std::mt19937 rng(7);
+  std::normal_distribution<double> noise(0, 0.1);
+  std::vector<std::vector<double>> iterates;  // per update, per slot
+  constexpr int kChange = 3000;
+  int restarted_at = -1;
+  for (int i = 0; i < 20'000 && (restarted_at < 0 || i < restarted_at + 300);
+       ++i) {
+    const std::vector<uint32_t>& features =
+        i < kChange ? before : (restarted_at < 0 ? after : restarted);
+    std::vector<uint32_t> hashes, namespaces;
+    std::vector<float> values;
+    double y = noise(rng);
+    for (int f = 0; f < 3; ++f) {
+      const uint32_t index = features[std::uniform_int_distribution<size_t>(
+          0, features.size() - 1)(rng)];
+      hashes.push_back(HashFeatureIndex(ns, index));
+      namespaces.push_back(ns);
+      values.push_back(1);
+      y += (i < kChange ? 1.0 : -1.0) * (static_cast<int>(index % 7) - 3);
+    }
+    trainer.Learn(ExampleView{{}, hashes, namespaces, values}, y);
+    iterates.emplace_back();
+    for (uint32_t slot : slots) {
+      iterates.back().push_back(trainer.model().SparseWeight(slot));
+    }
+    if (restarted_at < 0 && i >= kChange &&
+        trainer.model().AveragedUpdates() <
+            static_cast<uint64_t>(i - kChange)) {
+      restarted_at = i;
+    }
+  }
+  ASSERT_GE(restarted_at, 0) << "the average never restarted";
+  const LinearModel& m = trainer.model();
+  const size_t updates = m.AveragedUpdates();
+  ASSERT_LT(updates, iterates.size() - kChange);
+  int unchanged = 0, changed = 0;
+  for (size_t f = 0; f < slots.size(); ++f) {
+    double sum = 0, weights = 0;
+    for (size_t t = 1; t <= updates; ++t) {
+      sum += t * iterates[iterates.size() - updates + t - 1][f];
+      weights += t;
+    }
+    const double averaged = m.AveragedSparseWeight(slots[f]);
+    ExpectClose(averaged, sum / weights, std::abs(m.SparseWeight(slots[f])),
+                "slot");
+    if (iterates[iterates.size() - updates][f] == m.SparseWeight(slots[f])) {
+      ++unchanged;  // not written since the restart
+      EXPECT_EQ(averaged, m.SparseWeight(slots[f]));
+    } else {
+      ++changed;
+    }
+  }
+  EXPECT_GT(unchanged, block_features[1]);  // block 1 and block 0's first
+  EXPECT_GT(changed, block_features[2] + block_features[3]);
 }
 
 // Auto serves whichever recent loss is lower, and Predict serves exactly

@@ -360,11 +360,11 @@ TEST(ModelConfigTest, ModelStateBytesCountsDensePlanesTableAndStatistics) {
   // 3 values per class and dense coordinate, 3 per class and hashed slot
   // (2^12: the default keeps classes * slots within 2^24), 3 per feature;
   // and the averaging accumulators (serving auto): 1 per class and dense
-  // coordinate, a stamp and 1 per class per hashed slot.
+  // coordinate and 1 per class and hashed slot.
   EXPECT_EQ(full->hash_bits, 12u);
   EXPECT_EQ(ModelStateBytes(*full),
             8 * (3ull * 4096 * 16385 + 3ull * 4096 * 4096 + 3ull * 16384 +
-                 4096ull * 16385 + 4097ull * 4096));
+                 4096ull * 16385 + 4096ull * 4096));
   ModelConfig live = *full;
   live.serving = Serving::kLive;
   EXPECT_EQ(ModelStateBytes(live),

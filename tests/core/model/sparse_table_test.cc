@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <random>
 #include <utility>
@@ -146,6 +147,34 @@ TEST(SparseTableTest, MovesAndAssignmentsKeepCopiesIntact) {
   EXPECT_EQ(copy_of_copy.Find(1)[0], 1);
   EXPECT_EQ(copy.Find(1)[0], 1);
   EXPECT_EQ(move_assigned.Find(1)[0], 5);
+}
+
+// A whole block written at once is owned by the writer and counted as
+// written: copies keep their values, and a later switch back to the buffer a
+// copy held brings every slot of the block up to date.
+TEST(SparseTableTest, MutableBlockWritesEverySlotOfTheBlock) {
+  for (uint32_t bits : {3u, 14u}) {
+    SparseTable table(bits, 2);
+    const size_t block_slots = size_t{1} << std::min(bits, 12u);
+    const uint32_t slot = static_cast<uint32_t>(table.slots() - 1);
+    table.Mutable(slot)[0] = 1;
+    SparseTable published = table;
+    double* values = table.MutableBlock(slot);
+    EXPECT_EQ(values + 2 * (slot % block_slots), table.Find(slot));
+    for (size_t s = 0; s < block_slots; ++s) values[2 * s + 1] = 5;
+    EXPECT_EQ(published.Find(slot)[0], 1);
+    EXPECT_EQ(published.Find(slot)[1], 0);
+    published = SparseTable();  // the old buffer is free again
+    const SparseTable next = table;
+    table.Mutable(slot)[0] = 2;  // switches back to it, up to date
+    const uint32_t first = static_cast<uint32_t>(slot - slot % block_slots);
+    for (uint32_t s = first; s <= slot; ++s) {
+      EXPECT_EQ(table.Find(s)[1], 5) << bits << " " << s;
+      EXPECT_EQ(next.Find(s)[1], 5) << bits << " " << s;
+    }
+    EXPECT_EQ(table.Find(slot)[0], 2);
+    EXPECT_EQ(next.Find(slot)[0], 1);
+  }
 }
 
 TEST(SparseTableTest, SmallTablesUseOneBlock) {
