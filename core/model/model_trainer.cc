@@ -11,26 +11,6 @@
 #include "core/model/rules/step_params.h"
 
 namespace streamfit {
-namespace {
-
-// Copies a slot's n values: for one output ({w, a, b}, and with averaging
-// c) a few moves, where std::copy_n became a library memmove call per slot.
-inline void CopySlot(const double* from, double* to, size_t n) {
-  if (n == 3) {
-    to[0] = from[0];
-    to[1] = from[1];
-    to[2] = from[2];
-  } else if (n == 4) {
-    to[0] = from[0];
-    to[1] = from[1];
-    to[2] = from[2];
-    to[3] = from[3];
-  } else {
-    std::copy_n(from, n, to);
-  }
-}
-
-}  // namespace
 
 absl::StatusOr<ModelTrainer> ModelTrainer::Create(const ModelConfig& config) {
   absl::StatusOr<LinearModel> model = LinearModel::Create(config);
@@ -463,7 +443,7 @@ bool ModelTrainer::Update(double weight, double sgd_step) {
     if (x == 0) continue;
     double* c = m.table_.Mutable(slots[f]);
     log[n] = {c, x};
-    CopySlot(c, undo + n * per_slot, per_slot);
+    CopySlotValues(c, undo + n * per_slot, per_slot);
     if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
       norm_x += Rule::TakeScale(c, c + 2, kStride, x, outputs);
     }

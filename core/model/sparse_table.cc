@@ -115,12 +115,7 @@ double* SparseTable::MutableSlow(uint32_t slot) {
       for (size_t k = 0; k < w->written.size(); ++k) {
         for (uint64_t bits = w->written[k]; bits != 0; bits &= bits - 1) {
           const size_t at = (k * 64 + std::countr_zero(bits)) * per_slot_;
-          // One output (and its average): a few moves, not a memmove call.
-          if (per_slot_ <= 4) {
-            for (uint32_t v = 0; v < per_slot_; ++v) to[at + v] = from[at + v];
-          } else {
-            std::copy_n(from + at, per_slot_, to + at);
-          }
+          CopySlotValues(from + at, to + at, per_slot_);
         }
       }
     } else {

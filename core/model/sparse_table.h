@@ -15,6 +15,23 @@
 
 namespace streamfit {
 
+// Copies a slot's n values: for one output ({w, a, b}, and with averaging
+// c) a few moves, where std::copy_n became a library memmove call per slot.
+inline void CopySlotValues(const double* from, double* to, size_t n) {
+  if (n == 3) {
+    to[0] = from[0];
+    to[1] = from[1];
+    to[2] = from[2];
+  } else if (n == 4) {
+    to[0] = from[0];
+    to[1] = from[1];
+    to[2] = from[2];
+    to[3] = from[3];
+  } else {
+    std::copy_n(from, n, to);
+  }
+}
+
 // A value type. Copies share blocks; a block is allocated (zeroed) on the
 // first write to it at all. The first write to a block shared with a copy
 // (a published state) switches this table to another buffer of that block:
