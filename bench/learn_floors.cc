@@ -142,6 +142,27 @@ void BM_DenseFloorRequired(benchmark::State& state) {
 
 namespace {
 
+// The progressive logistic loss and accuracy with a 1,000-example window,
+// from one exponential: what every binary floor counts per example.
+struct ProgressiveLogistic {
+  double loss_sum = 0, correct = 0;
+  std::vector<double> window = std::vector<double>(1000);
+  size_t next = 0;
+
+  // Counts the example (score s, label y) and returns the loss's gradient.
+  double Add(double s, double y) {
+    const double e = std::exp(-std::abs(s));
+    const double prob = s >= 0 ? 1 / (1 + e) : e / (1 + e);
+    const double loss = std::log1p(e) + (s > 0 ? (1 - y) * s : -y * s);
+    correct += (s >= 0) == (y == 1);
+    loss_sum += loss;
+    window[next] = loss;
+    if (++next == window.size()) next = 0;
+    return prob - y;
+  }
+  double Digest() const { return loss_sum + correct + window[0]; }
+};
+
 // The floor of one update rule on a dense binary shape: the work Learn must
 // do per example, hand-fused with the rule's own kernel (core/model/rules/):
 // Welford statistics of the features with 1 / sd refreshed every 64
@@ -172,7 +193,8 @@ void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
   p.b2 = *full.adam_beta2;
   const double l2 = *full.l2;
   double beta1_t = 1, beta2_t = 1, norm_sum = 0, weight_sum = 0;
-  double loss_sum = 0, correct = 0, y_mean = 0, y_m2 = 0;
+  double y_mean = 0, y_m2 = 0, squared_sum = 0;
+  ProgressiveLogistic logistic;
   int64_t n = 0, skipped = 0;
   size_t i = 0, next = 0;
   for (auto _ : state) {
@@ -195,26 +217,21 @@ void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
       s += w[j] * z[j];
       norm2 += z[j] * z[j];
     }
-    double loss, g;
+    double g;
     if (task == Task::kRegression) {
       const double y_sd =
           n > 2 ? std::sqrt(y_m2 / static_cast<double>(n - 1)) : 1.0;
       const double error = y_mean + y_sd * s - y;
-      loss = error * error;
+      squared_sum += error * error;
+      window[next] = error * error;
+      if (++next == window.size()) next = 0;
       g = s - (y - y_mean) / y_sd;
       const double delta = y - y_mean;
       y_mean += delta * inv_n;
       y_m2 += delta * (y - y_mean);
     } else {
-      const double e = std::exp(-std::abs(s));
-      const double prob = s >= 0 ? 1 / (1 + e) : e / (1 + e);
-      loss = std::log1p(e) + (s > 0 ? (1 - y) * s : -y * s);
-      correct += (s >= 0) == (y == 1);
-      g = prob - y;
+      g = logistic.Add(s, y);
     }
-    loss_sum += loss;
-    window[next] = loss;
-    if (++next == window.size()) next = 0;
     if constexpr (Rule::kOptimizer == Optimizer::kSgd) {
       p.rate = std::min(p.eta / std::sqrt(static_cast<double>(n)), 1 / norm2);
     }
@@ -242,17 +259,102 @@ void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
     if (++i == kExamples) i = 0;
   }
   benchmark::DoNotOptimize(w.data());
-  benchmark::DoNotOptimize(loss_sum + correct + window[0]);
+  benchmark::DoNotOptimize(squared_sum + window[0] + logistic.Digest());
+  benchmark::DoNotOptimize(skipped);
+}
+
+// The same floor on a hashed binary shape: each feature's slot (HashSlot),
+// prefetched, in a plain table of 2^18 slots of {w, a, b}; the score, the
+// logistic loss, gradient and progressive metrics, the rule's global values,
+// its kernel on each slot and the bias, and a finiteness check. The
+// MemoryFloor's reads and writes plus the rule's arithmetic: no rollback
+// log, copy-on-write table, drift monitor or clipping, which Learn also has.
+template <class Rule>
+void BM_SparseRuleFloor(benchmark::State& state, Shape shape) {
+  const ExampleBatch data = MakeData(shape);
+  constexpr uint32_t kBits = 18;
+  ModelConfig config;
+  config.task = Task::kBinary;
+  config.optimizer = Rule::kOptimizer;
+  config.hash_bits = kBits;
+  const ModelConfig full = *WithDefaults(config);
+  std::vector<double> table(size_t{3} << kBits, 0.0);
+  double bias[3] = {};
+  std::vector<double*> coords;
+  std::vector<double> xs;
+  StepParams p{};
+  p.weight = 1;
+  p.eta = p.alpha = *full.learning_rate;
+  p.beta = *full.ftrl_beta;
+  p.b1 = *full.adam_beta1;
+  p.b2 = *full.adam_beta2;
+  const double l1 = *full.l1, l2 = *full.l2;
+  double beta1_t = 1, beta2_t = 1, norm_sum = 0, weight_sum = 0;
+  ProgressiveLogistic logistic;
+  int64_t n = 0, skipped = 0;
+  size_t i = 0;
+  for (auto _ : state) {
+    const ExampleView x = data.view(i);
+    const size_t m = x.hashes.size();
+    coords.resize(m);
+    xs.resize(m);
+    for (size_t f = 0; f < m; ++f) {
+      coords[f] = &table[size_t{3} * HashSlot(x.hashes[f], kBits)];
+      __builtin_prefetch(coords[f], 1);
+      xs[f] = x.values[f];
+    }
+    double s = bias[0], norm2 = 1;
+    for (size_t f = 0; f < m; ++f) {
+      s += coords[f][0] * xs[f];
+      norm2 += xs[f] * xs[f];
+    }
+    const double g = logistic.Add(s, data.labels[i]);
+    ++n;
+    if constexpr (Rule::kOptimizer == Optimizer::kSgd) {
+      p.rate = std::min(p.eta / std::sqrt(static_cast<double>(n)), 1 / norm2);
+    }
+    if constexpr (Rule::kOptimizer == Optimizer::kAdam) {
+      beta1_t *= p.b1;
+      beta2_t *= p.b2;
+      p.inv_c1 = 1 / (1 - beta1_t);
+      p.inv_c2 = 1 / (1 - beta2_t);
+    }
+    if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
+      double norm_x = NormalizedRule::TakeScale(&bias[0], &bias[2], 1, 1, 1);
+      for (size_t f = 0; f < m; ++f) {
+        norm_x +=
+            NormalizedRule::TakeScale(coords[f], coords[f] + 2, 1, xs[f], 1);
+      }
+      norm_sum += norm_x;
+      weight_sum += 1;
+      p.rate = p.eta * std::sqrt(weight_sum / norm_sum);
+    }
+    double check = 0;
+    for (size_t f = 0; f < m; ++f) {
+      double* c = coords[f];
+      Rule::Step(c[0], c[1], c[2], xs[f], g, l1, l2, p);
+      Rule::AddFiniteCheck(c[0], c[1], c[2], check);
+    }
+    Rule::Step(bias[0], bias[1], bias[2], 1, g, 0, 0, p);
+    Rule::AddFiniteCheck(bias[0], bias[1], bias[2], check);
+    skipped += check != 0;
+    if (++i == kExamples) i = 0;
+  }
+  benchmark::DoNotOptimize(table.data());
+  benchmark::DoNotOptimize(logistic.Digest());
   benchmark::DoNotOptimize(skipped);
 }
 
 template <class Rule>
 void RegisterRuleFloorOf(Shape shape, const std::string& shape_name,
                          Task task) {
-  benchmark::RegisterBenchmark(("RuleFloor/" + shape_name + "/" +
-                                std::string(OptimizerName(Rule::kOptimizer)))
-                                   .c_str(),
-                               BM_RuleFloor<Rule>, shape, task);
+  const std::string name = "RuleFloor/" + shape_name + "/" +
+                           std::string(OptimizerName(Rule::kOptimizer));
+  if (DenseWidth(shape) == 0) {
+    benchmark::RegisterBenchmark(name.c_str(), BM_SparseRuleFloor<Rule>, shape);
+  } else {
+    benchmark::RegisterBenchmark(name.c_str(), BM_RuleFloor<Rule>, shape, task);
+  }
 }
 
 }  // namespace

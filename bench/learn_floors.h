@@ -20,7 +20,8 @@ void BM_DenseFloor(benchmark::State& state);
 // The squared-loss step with the work every learner must do per example.
 void BM_DenseFloorRequired(benchmark::State& state);
 // Registers RuleFloor/<shape_name>/<rule>: the work Learn must do per
-// example, hand-fused with `optimizer`'s kernel (not rls).
+// example, hand-fused with `optimizer`'s kernel (not rls); on a hashed
+// shape, binary only.
 void RegisterRuleFloor(Optimizer optimizer, Shape shape,
                        const std::string& shape_name,
                        Task task = Task::kBinary);

@@ -1,8 +1,8 @@
 // streamfit-learn-speed: nanoseconds per learned example (ModelTrainer::Learn)
 // for each update rule on dense and sparse input shapes, and heap allocations
 // per example counted by a replaced global operator new; in the same run, the
-// memory floor of each sparse shape and the compute floors of the dense ones
-// (bench/learn_floors.h) and the cost of publishing a
+// memory floor of each sparse shape and the rules' hand-fused floors on the
+// dense and hashed ones (bench/learn_floors.h) and the cost of publishing a
 // model (BM_Publish); and the cost per example of the O(d^2) learners at
 // widths d up to 64: the rls rule, and the least-squares fit and Kalman
 // filter auto keeps beside the rule (BM_LearnDense).
@@ -260,6 +260,12 @@ void RegisterAll() {
           (std::string("MemoryFloor/") + shape_name).c_str(), BM_MemoryFloor,
           shape);
     }
+    if (shape == Shape::kSparse30 || shape == Shape::kSparse30Zipf) {
+      // The default rule of a model with hashed features only (ftrl), and of
+      // any other model (normalized).
+      RegisterRuleFloor(Optimizer::kFtrl, shape, shape_name);
+      RegisterRuleFloor(Optimizer::kNormalized, shape, shape_name);
+    }
     // The rule and its average, which RuleFloor bounds (on dense10, auto
     // would also keep the Kalman filter, which LearnClassifier times).
     for (Optimizer o : {Optimizer::kSgd, Optimizer::kAdagrad, Optimizer::kFtrl,
@@ -271,12 +277,16 @@ void RegisterAll() {
                                    Serving::kAveraged);
     }
     if (shape != Shape::kSparse30Quadratic) {
-      // The rule alone, without the average that auto keeps.
-      benchmark::RegisterBenchmark(
-          (std::string("Learn/") + shape_name + "/normalized/serving:live")
-              .c_str(),
-          BM_Learn, shape, Optimizer::kNormalized, 0, Task::kBinary,
-          Serving::kLive);
+      // The rule alone, without the average that auto keeps: what RuleFloor
+      // bounds (ftrl on the hashed shapes, where it is the default rule).
+      for (Optimizer o : {Optimizer::kFtrl, Optimizer::kNormalized}) {
+        if (o == Optimizer::kFtrl && shape == Shape::kDense10) continue;
+        benchmark::RegisterBenchmark(
+            (std::string("Learn/") + shape_name + "/" +
+             std::string(OptimizerName(o)) + "/serving:live")
+                .c_str(),
+            BM_Learn, shape, o, 0, Task::kBinary, Serving::kLive);
+      }
     }
     if (shape == Shape::kSparse30 || shape == Shape::kSparse30Zipf) {
       for (int every : {64, 1024}) {
