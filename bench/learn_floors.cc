@@ -187,7 +187,8 @@ void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
       inv_std(d, 1.0), z(d + 1, 1.0), window(1000);
   StepParams p{};
   p.weight = 1;
-  p.eta = p.alpha = *full.learning_rate;
+  p.eta = *full.learning_rate;
+  p.inv_alpha = 1 / p.eta;
   p.beta = *full.ftrl_beta;
   p.b1 = *full.adam_beta1;
   p.b2 = *full.adam_beta2;
@@ -284,7 +285,8 @@ void BM_SparseRuleFloor(benchmark::State& state, Shape shape) {
   std::vector<double> xs;
   StepParams p{};
   p.weight = 1;
-  p.eta = p.alpha = *full.learning_rate;
+  p.eta = *full.learning_rate;
+  p.inv_alpha = 1 / p.eta;
   p.beta = *full.ftrl_beta;
   p.b1 = *full.adam_beta1;
   p.b2 = *full.adam_beta2;

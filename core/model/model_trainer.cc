@@ -375,7 +375,7 @@ bool ModelTrainer::Update(double weight, double sgd_step) {
   p.weight = weight;
   p.rate = sgd_step;
   p.eta = *m.config_.learning_rate;
-  p.alpha = p.eta;
+  p.inv_alpha = 1 / p.eta;
   p.beta = *m.config_.ftrl_beta;
   const double old_steps = m.steps_, old_norm = m.norm_sum_,
                old_wsum = m.weight_sum_, old_b1 = m.beta1_t_,

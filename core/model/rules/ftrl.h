@@ -9,6 +9,9 @@
 //     = -(z - sign(z) lambda1) / ((beta + sqrt(n)) / alpha + lambda2)
 //
 // so weights are exactly zero under L1. Keeps a (z) and b (n, non-negative).
+// Both divisions by alpha are multiplications by p.inv_alpha (1 / alpha,
+// taken once per update), which leaves each coordinate two square roots and
+// one division: a division costs several multiplications.
 // docs/LEARNING.md, "The update rules"; the kernel contract is in
 // step_params.h.
 #ifndef STREAMFIT_CORE_MODEL_RULES_FTRL_H_
@@ -30,13 +33,14 @@ struct FtrlRule {
                    double l1, double l2, const StepParams& p) {
     const double gi = p.weight * g * x;
     const double n = b, n_new = n + gi * gi;
-    const double sigma = (std::sqrt(n_new) - std::sqrt(n)) / p.alpha;
+    const double sigma = (std::sqrt(n_new) - std::sqrt(n)) * p.inv_alpha;
     a += gi - sigma * w;
     b = n_new;
     const double z = a;
-    w = std::abs(z) <= l1 ? 0.0
-                          : -(z - (z > 0 ? l1 : -l1)) /
-                                ((p.beta + std::sqrt(n_new)) / p.alpha + l2);
+    w = std::abs(z) <= l1
+            ? 0.0
+            : -(z - (z > 0 ? l1 : -l1)) /
+                  ((p.beta + std::sqrt(n_new)) * p.inv_alpha + l2);
   }
 
   // The z that, with n = 0, gives back the weight w by the closed form
