@@ -181,17 +181,13 @@ void BM_Publish(benchmark::State& state, Shape shape, bool wide,
 }
 
 void RegisterAll() {
-  for (Optimizer o : {Optimizer::kSgd, Optimizer::kAdagrad, Optimizer::kFtrl,
-                      Optimizer::kAdam}) {
-    RegisterRuleFloor(o, Shape::kDense10, "dense10");
-  }
   // The default rule on the shape and task streamfit-bench's Observe load
   // sends (bench/observe_cpu.py compares the learner thread against it).
   RegisterRuleFloor(Optimizer::kNormalized, Shape::kDense10,
                     "dense10_regression", Task::kRegression);
-  // The rule and its average, which RuleFloor bounds: the least-squares fit
-  // that auto keeps beside the rule on narrow dense regression is timed by
-  // LearnRegression.
+  // The rule with its average, and alone (what RuleFloor bounds); the
+  // least-squares fit that auto also keeps on narrow dense regression is
+  // timed by LearnRegression.
   benchmark::RegisterBenchmark("Learn/dense10_regression/normalized", BM_Learn,
                                Shape::kDense10, Optimizer::kNormalized, 0,
                                Task::kRegression, Serving::kAveraged);
@@ -200,15 +196,12 @@ void RegisterAll() {
       Shape::kDense10, Optimizer::kNormalized, 0, Task::kRegression,
       Serving::kLive);
   for (const auto& [name, shape] :
-       {std::pair<std::string, Shape>{"dense10", Shape::kDense10},
-        {"dense100", Shape::kDense100},
+       {std::pair<std::string, Shape>{"dense100", Shape::kDense100},
         {"dense1000", Shape::kDense1000}}) {
     RegisterRuleFloor(Optimizer::kNormalized, shape, name);
-    if (shape != Shape::kDense10) {
-      benchmark::RegisterBenchmark(("Learn/" + name + "/normalized").c_str(),
-                                   BM_Learn, shape, Optimizer::kNormalized, 0,
-                                   Task::kBinary, Serving::kUnspecified);
-    }
+    benchmark::RegisterBenchmark(("Learn/" + name + "/normalized").c_str(),
+                                 BM_Learn, shape, Optimizer::kNormalized, 0,
+                                 Task::kBinary, Serving::kUnspecified);
   }
   for (const auto& [name, shape] :
        {std::pair<std::string, Shape>{"hashed18", Shape::kSparse30},
@@ -260,33 +253,19 @@ void RegisterAll() {
           (std::string("MemoryFloor/") + shape_name).c_str(), BM_MemoryFloor,
           shape);
     }
-    if (shape == Shape::kSparse30 || shape == Shape::kSparse30Zipf) {
-      // The default rule of a model with hashed features only (ftrl), and of
-      // any other model (normalized).
-      RegisterRuleFloor(Optimizer::kFtrl, shape, shape_name);
-      RegisterRuleFloor(Optimizer::kNormalized, shape, shape_name);
-    }
-    // The rule and its average, which RuleFloor bounds (on dense10, auto
-    // would also keep the Kalman filter, which LearnClassifier times).
     for (Optimizer o : {Optimizer::kSgd, Optimizer::kAdagrad, Optimizer::kFtrl,
                         Optimizer::kAdam, Optimizer::kNormalized}) {
-      benchmark::RegisterBenchmark((std::string("Learn/") + shape_name + "/" +
-                                    std::string(OptimizerName(o)))
-                                       .c_str(),
-                                   BM_Learn, shape, o, 0, Task::kBinary,
-                                   Serving::kAveraged);
-    }
-    if (shape != Shape::kSparse30Quadratic) {
-      // The rule alone, without the average that auto keeps: what RuleFloor
-      // bounds (ftrl on the hashed shapes, where it is the default rule).
-      for (Optimizer o : {Optimizer::kFtrl, Optimizer::kNormalized}) {
-        if (o == Optimizer::kFtrl && shape == Shape::kDense10) continue;
-        benchmark::RegisterBenchmark(
-            (std::string("Learn/") + shape_name + "/" +
-             std::string(OptimizerName(o)) + "/serving:live")
-                .c_str(),
-            BM_Learn, shape, o, 0, Task::kBinary, Serving::kLive);
-      }
+      const std::string name = std::string("Learn/") + shape_name + "/" +
+                               std::string(OptimizerName(o));
+      // The rule and its average (on dense10, auto would also keep the
+      // Kalman filter, which LearnClassifier times).
+      benchmark::RegisterBenchmark(name.c_str(), BM_Learn, shape, o, 0,
+                                   Task::kBinary, Serving::kAveraged);
+      if (shape == Shape::kSparse30Quadratic) continue;
+      // The rule alone, which RuleFloor bounds.
+      benchmark::RegisterBenchmark((name + "/serving:live").c_str(), BM_Learn,
+                                   shape, o, 0, Task::kBinary, Serving::kLive);
+      RegisterRuleFloor(o, shape, shape_name);
     }
     if (shape == Shape::kSparse30 || shape == Shape::kSparse30Zipf) {
       for (int every : {64, 1024}) {
