@@ -202,6 +202,9 @@ void RegisterAll() {
     benchmark::RegisterBenchmark(("Learn/" + name + "/normalized").c_str(),
                                  BM_Learn, shape, Optimizer::kNormalized, 0,
                                  Task::kBinary, Serving::kUnspecified);
+    benchmark::RegisterBenchmark(
+        ("Learn/" + name + "/normalized/serving:live").c_str(), BM_Learn, shape,
+        Optimizer::kNormalized, 0, Task::kBinary, Serving::kLive);
   }
   for (const auto& [name, shape] :
        {std::pair<std::string, Shape>{"hashed18", Shape::kSparse30},
