@@ -163,6 +163,41 @@ struct ProgressiveLogistic {
   double Digest() const { return loss_sum + correct + window[0]; }
 };
 
+// A floor's update settings and the rule's global values, as Update keeps
+// them: sgd's capped step, adam's beta^t, normalized's N and T.
+template <class Rule>
+struct FloorUpdate {
+  explicit FloorUpdate(const ModelConfig& full) {
+    p.weight = 1;
+    p.eta = *full.learning_rate;
+    p.inv_alpha = 1 / p.eta;
+    p.beta = *full.ftrl_beta;
+    p.b1 = *full.adam_beta1;
+    p.b2 = *full.adam_beta2;
+  }
+  // Sets p for the n-th example, whose |x|^2 + 1 is norm2 and whose
+  // coordinates' shares of N (NormalizedRule::TakeScale) sum to norm_x.
+  void Begin(int64_t n, double norm2, double norm_x) {
+    if constexpr (Rule::kOptimizer == Optimizer::kSgd) {
+      p.rate = std::min(p.eta / std::sqrt(static_cast<double>(n)), 1 / norm2);
+    }
+    if constexpr (Rule::kOptimizer == Optimizer::kAdam) {
+      beta1_t *= p.b1;
+      beta2_t *= p.b2;
+      p.inv_c1 = 1 / (1 - beta1_t);
+      p.inv_c2 = 1 / (1 - beta2_t);
+    }
+    if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
+      norm_sum += norm_x;
+      weight_sum += 1;
+      p.rate = p.eta * std::sqrt(weight_sum / norm_sum);
+    }
+  }
+
+  StepParams p{};
+  double beta1_t = 1, beta2_t = 1, norm_sum = 0, weight_sum = 0;
+};
+
 // The floor of one update rule on a dense binary shape: the work Learn must
 // do per example, hand-fused with the rule's own kernel (core/model/rules/):
 // Welford statistics of the features with 1 / sd refreshed every 64
@@ -185,15 +220,9 @@ void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
   const ModelConfig full = *WithDefaults(config);
   std::vector<double> w(d + 1), a(d + 1), b(d + 1), mean(d), m2(d),
       inv_std(d, 1.0), z(d + 1, 1.0), window(1000);
-  StepParams p{};
-  p.weight = 1;
-  p.eta = *full.learning_rate;
-  p.inv_alpha = 1 / p.eta;
-  p.beta = *full.ftrl_beta;
-  p.b1 = *full.adam_beta1;
-  p.b2 = *full.adam_beta2;
+  FloorUpdate<Rule> update(full);
+  const StepParams& p = update.p;
   const double l2 = *full.l2;
-  double beta1_t = 1, beta2_t = 1, norm_sum = 0, weight_sum = 0;
   double y_mean = 0, y_m2 = 0, squared_sum = 0;
   ProgressiveLogistic logistic;
   int64_t n = 0, skipped = 0;
@@ -233,24 +262,13 @@ void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
     } else {
       g = logistic.Add(s, y);
     }
-    if constexpr (Rule::kOptimizer == Optimizer::kSgd) {
-      p.rate = std::min(p.eta / std::sqrt(static_cast<double>(n)), 1 / norm2);
-    }
-    if constexpr (Rule::kOptimizer == Optimizer::kAdam) {
-      beta1_t *= p.b1;
-      beta2_t *= p.b2;
-      p.inv_c1 = 1 / (1 - beta1_t);
-      p.inv_c2 = 1 / (1 - beta2_t);
-    }
+    double norm_x = 0;
     if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
-      double norm_x = 0;
       for (uint32_t j = 0; j <= d; ++j) {
         norm_x += NormalizedRule::TakeScale(&w[j], &b[j], 1, z[j], 1);
       }
-      norm_sum += norm_x;
-      weight_sum += 1;
-      p.rate = p.eta * std::sqrt(weight_sum / norm_sum);
     }
+    update.Begin(n, norm2, norm_x);
     double check = 0;
     for (uint32_t j = 0; j <= d; ++j) {
       Rule::Step(w[j], a[j], b[j], z[j], g, 0, j < d ? l2 : 0, p);
@@ -283,15 +301,9 @@ void BM_SparseRuleFloor(benchmark::State& state, Shape shape) {
   double bias[3] = {};
   std::vector<double*> coords;
   std::vector<double> xs;
-  StepParams p{};
-  p.weight = 1;
-  p.eta = *full.learning_rate;
-  p.inv_alpha = 1 / p.eta;
-  p.beta = *full.ftrl_beta;
-  p.b1 = *full.adam_beta1;
-  p.b2 = *full.adam_beta2;
+  FloorUpdate<Rule> update(full);
+  const StepParams& p = update.p;
   const double l1 = *full.l1, l2 = *full.l2;
-  double beta1_t = 1, beta2_t = 1, norm_sum = 0, weight_sum = 0;
   ProgressiveLogistic logistic;
   int64_t n = 0, skipped = 0;
   size_t i = 0;
@@ -312,25 +324,15 @@ void BM_SparseRuleFloor(benchmark::State& state, Shape shape) {
     }
     const double g = logistic.Add(s, data.labels[i]);
     ++n;
-    if constexpr (Rule::kOptimizer == Optimizer::kSgd) {
-      p.rate = std::min(p.eta / std::sqrt(static_cast<double>(n)), 1 / norm2);
-    }
-    if constexpr (Rule::kOptimizer == Optimizer::kAdam) {
-      beta1_t *= p.b1;
-      beta2_t *= p.b2;
-      p.inv_c1 = 1 / (1 - beta1_t);
-      p.inv_c2 = 1 / (1 - beta2_t);
-    }
+    double norm_x = 0;
     if constexpr (Rule::kOptimizer == Optimizer::kNormalized) {
-      double norm_x = NormalizedRule::TakeScale(&bias[0], &bias[2], 1, 1, 1);
+      norm_x = NormalizedRule::TakeScale(&bias[0], &bias[2], 1, 1, 1);
       for (size_t f = 0; f < m; ++f) {
         norm_x +=
             NormalizedRule::TakeScale(coords[f], coords[f] + 2, 1, xs[f], 1);
       }
-      norm_sum += norm_x;
-      weight_sum += 1;
-      p.rate = p.eta * std::sqrt(weight_sum / norm_sum);
     }
+    update.Begin(n, norm2, norm_x);
     double check = 0;
     for (size_t f = 0; f < m; ++f) {
       double* c = coords[f];
