@@ -46,11 +46,12 @@ struct FtrlRule {
   // The z that, with n = 0, gives back the weight w by the closed form
   // above: the state of a coordinate whose weight was set from outside the
   // rule (a batch fit) or whose state was forgotten (the drift policy
-  // reset), so that it continues from w rather than from 0.
+  // reset), so that it continues from w rather than from 0. Its scale is
+  // Step's, beta * (1 / alpha) + l2, rounded the same way.
   static double StateFor(double w, double l1, double l2, double alpha,
                          double beta) {
     if (w == 0) return 0;
-    return -w * (beta / alpha + l2) - (w > 0 ? l1 : -l1);
+    return -w * (beta * (1 / alpha) + l2) - (w > 0 ? l1 : -l1);
   }
 
   static void AddFiniteCheck(double w, double a, double b, double& check) {
