@@ -151,11 +151,7 @@ void ModelTrainer::ZeroStaleAccumulators(uint32_t slot) {
   const size_t block_slots = size_t{1} << m.table_.block_bits();
   double* t = m.table_.MutableBlock(slot) + m.AccumulatorOffset();
   for (size_t s = 0; s < block_slots; ++s, t += per_slot) {
-    if (m.outputs_ == 1) {
-      t[0] = 0;
-    } else {
-      std::fill_n(t, m.outputs_, 0.0);
-    }
+    std::fill_n(t, m.outputs_, 0.0);
   }
 }
 
@@ -481,9 +477,7 @@ bool ModelTrainer::Update(double weight, double sgd_step) {
     return true;
   }
   // Roll back; the log in reverse order, as a slot may appear more than once.
-  while (n-- > 0) {
-    std::copy_n(&sparse_undo_[n * per_slot], per_slot, sparse_[n].coord);
-  }
+  while (n-- > 0) CopySlotValues(undo + n * per_slot, log[n].coord, per_slot);
   std::copy_n(dense_undo_.data(), written, w);
   m.steps_ = old_steps;
   m.norm_sum_ = old_norm;
