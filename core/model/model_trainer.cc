@@ -130,14 +130,18 @@ void ModelTrainer::TakeIntoAverage(size_t logged) {
   // example was logged again after its first entry's scale step, and going
   // backwards its first entry, with the values before the update, sets c
   // last.
+  if (outputs == 1) {  // the common case, without the outputs' loop
+    for (size_t i = logged; i-- > 0;) {
+      double* const values = log[i].coord;
+      const double* const old = undo + i * per_slot;
+      values[accumulators] = old[accumulators] + a * (values[0] - old[0]);
+    }
+    return;
+  }
   for (size_t i = logged; i-- > 0;) {
     const double* now = log[i].coord;
     double* t = log[i].coord + accumulators;
     const double* old = undo + i * per_slot;
-    if (outputs == 1) {  // the common case, without the loop's overhead
-      t[0] = old[accumulators] + a * (now[0] - old[0]);
-      continue;
-    }
     for (uint32_t k = 0; k < outputs; ++k) {
       t[k] = old[accumulators + k] + a * (now[k * kStride] - old[k * kStride]);
     }
