@@ -5,7 +5,9 @@
 // dense and hashed ones (bench/learn_floors.h) and the cost of publishing a
 // model (BM_Publish); and the cost per example of the O(d^2) learners at
 // widths d up to 64: the rls rule, and the least-squares fit and Kalman
-// filter auto keeps beside the rule (BM_LearnDense).
+// filter auto keeps beside the rule (BM_LearnDense); and, where CMake finds
+// an installed Vowpal Wabbit, its learner on the hashed shapes
+// (bench/vowpal_wabbit_learn.h).
 //
 //   build/bench/streamfit-learn-speed --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
@@ -21,6 +23,9 @@
 
 #include "bench/learn_floors.h"
 #include "bench/learn_speed_data.h"
+#ifdef STREAMFIT_WITH_VOWPAL_WABBIT
+#include "bench/vowpal_wabbit_learn.h"
+#endif
 #include "core/model/example_batch.h"
 #include "core/model/feature_hash.h"
 #include "core/model/linear_model.h"
@@ -288,6 +293,9 @@ void RegisterAll() {
 
 int main(int argc, char** argv) {
   streamfit::RegisterAll();
+#ifdef STREAMFIT_WITH_VOWPAL_WABBIT
+  streamfit::RegisterVowpalWabbit();
+#endif
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
