@@ -149,7 +149,7 @@ class Errors {
 
 bool PrepareModel(const std::string& address, const std::string& model,
                   uint32_t features, uint32_t sparse, std::string* error,
-                  v1::Serving serving) {
+                  v1::Serving serving, bool quadratic) {
   auto stub = NewStub(address, -1);
   v1::CreateModelRequest request;
   request.set_name(model);
@@ -157,6 +157,11 @@ bool PrepareModel(const std::string& address, const std::string& model,
   request.mutable_config()->set_num_features(sparse > 0 ? 0 : features);
   request.mutable_config()->set_hash_bits(18);
   request.mutable_config()->set_serving(serving);
+  if (quadratic) {
+    v1::NamespacePair* pair = request.mutable_config()->add_interactions();
+    pair->set_first("a");
+    pair->set_second("b");
+  }
   v1::ModelInfo info;
   grpc::ClientContext context;
   context.set_wait_for_ready(true);

@@ -77,12 +77,13 @@ struct PredictResult {
 PredictResult RunPredict(const std::string& address, const PredictLoad& load);
 
 // Creates `model` (regression with `features` dense features, or none if
-// `sparse` > 0: hashed features only, 2^18 slots; serving `serving`) unless
-// it exists; waits for the server to answer. False with a message on
-// failure.
+// `sparse` > 0: hashed features only, 2^18 slots, with the interactions of
+// namespaces a and b if `quadratic`; serving `serving`) unless it exists;
+// waits for the server to answer. False with a message on failure.
 bool PrepareModel(const std::string& address, const std::string& model,
                   uint32_t features, uint32_t sparse, std::string* error,
-                  v1::Serving serving = v1::SERVING_UNSPECIFIED);
+                  v1::Serving serving = v1::SERVING_UNSPECIFIED,
+                  bool quadratic = false);
 // Adds `n` challengers to `model` (made by PrepareModel), the update rules
 // adagrad, ftrl, adam and sgd in turn. False with a message on failure.
 bool AddChallengers(const std::string& address, const std::string& model,

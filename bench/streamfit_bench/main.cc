@@ -62,6 +62,9 @@ ABSL_FLAG(std::string, sparse_form, "indices",
           "with --sparse: how the features travel: indices (Features.indices), "
           "named (Features.named in two namespaces) or hashed (those named "
           "features hashed by the client, Features.hashes)");
+ABSL_FLAG(bool, quadratic, false,
+          "with --sparse_form=named or hashed: the model also learns the "
+          "interactions of namespaces a and b (VW's -q ab)");
 ABSL_FLAG(std::string, serving, "auto",
           "the model's serving: auto (the default), live or averaged");
 ABSL_FLAG(int, batch, 64, "examples per Observe message");
@@ -454,7 +457,8 @@ int main(int argc, char** argv) {
   for (const Target& t : servers.targets()) {
     std::string error;
     if (!PrepareModel(t.address, "bench", absl::GetFlag(FLAGS_features),
-                      absl::GetFlag(FLAGS_sparse), &error, *serving) ||
+                      absl::GetFlag(FLAGS_sparse), &error, *serving,
+                      absl::GetFlag(FLAGS_quadratic)) ||
         (t.name != "noop" &&
          !AddChallengers(t.address, "bench", absl::GetFlag(FLAGS_features),
                          absl::GetFlag(FLAGS_sparse),
