@@ -22,7 +22,7 @@ namespace streamfit {
 struct StepParams {
   double weight;  // importance weight (times the class weight)
   double rate;    // sgd: the step; normalized: eta * weight * sqrt(T / N)
-  double eta, l1, l2;
+  double eta;
   double inv_alpha, beta;         // ftrl: 1 / alpha, beta
   double b1, b2, inv_c1, inv_c2;  // adam: betas, 1 / (1 - beta^t)
 };
