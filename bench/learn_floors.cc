@@ -142,25 +142,35 @@ void BM_DenseFloorRequired(benchmark::State& state) {
 
 namespace {
 
-// The progressive logistic loss and accuracy with a 1,000-example window,
-// from one exponential: what every binary floor counts per example.
-struct ProgressiveLogistic {
-  double loss_sum = 0, correct = 0;
+// A progressive loss's sum and its 1,000-example window.
+struct LossWindow {
+  double sum = 0;
   std::vector<double> window = std::vector<double>(1000);
   size_t next = 0;
+
+  void Add(double loss) {
+    sum += loss;
+    window[next] = loss;
+    if (++next == window.size()) next = 0;
+  }
+  double Digest() const { return sum + window[0]; }
+};
+
+// The progressive logistic loss and accuracy with their window, from one
+// exponential: what every binary floor counts per example.
+struct ProgressiveLogistic {
+  LossWindow losses;
+  double correct = 0;
 
   // Counts the example (score s, label y) and returns the loss's gradient.
   double Add(double s, double y) {
     const double e = std::exp(-std::abs(s));
     const double prob = s >= 0 ? 1 / (1 + e) : e / (1 + e);
-    const double loss = std::log1p(e) + (s > 0 ? (1 - y) * s : -y * s);
     correct += (s >= 0) == (y == 1);
-    loss_sum += loss;
-    window[next] = loss;
-    if (++next == window.size()) next = 0;
+    losses.Add(std::log1p(e) + (s > 0 ? (1 - y) * s : -y * s));
     return prob - y;
   }
-  double Digest() const { return loss_sum + correct + window[0]; }
+  double Digest() const { return losses.Digest() + correct; }
 };
 
 // A floor's update settings and the rule's global values, as Update keeps
@@ -219,14 +229,15 @@ void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
   config.num_features = d;
   const ModelConfig full = *WithDefaults(config);
   std::vector<double> w(d + 1), a(d + 1), b(d + 1), mean(d), m2(d),
-      inv_std(d, 1.0), z(d + 1, 1.0), window(1000);
+      inv_std(d, 1.0), z(d + 1, 1.0);
   FloorUpdate<Rule> update(full);
   const StepParams& p = update.p;
   const double l2 = *full.l2;
-  double y_mean = 0, y_m2 = 0, squared_sum = 0;
+  double y_mean = 0, y_m2 = 0;
+  LossWindow squared;
   ProgressiveLogistic logistic;
   int64_t n = 0, skipped = 0;
-  size_t i = 0, next = 0;
+  size_t i = 0;
   for (auto _ : state) {
     const float* x = data.row(i).data();
     const double y = data.labels[i];
@@ -252,9 +263,7 @@ void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
       const double y_sd =
           n > 2 ? std::sqrt(y_m2 / static_cast<double>(n - 1)) : 1.0;
       const double error = y_mean + y_sd * s - y;
-      squared_sum += error * error;
-      window[next] = error * error;
-      if (++next == window.size()) next = 0;
+      squared.Add(error * error);
       g = s - (y - y_mean) / y_sd;
       const double delta = y - y_mean;
       y_mean += delta * inv_n;
@@ -278,7 +287,7 @@ void BM_RuleFloor(benchmark::State& state, Shape shape, Task task) {
     if (++i == kExamples) i = 0;
   }
   benchmark::DoNotOptimize(w.data());
-  benchmark::DoNotOptimize(squared_sum + window[0] + logistic.Digest());
+  benchmark::DoNotOptimize(squared.Digest() + logistic.Digest());
   benchmark::DoNotOptimize(skipped);
 }
 

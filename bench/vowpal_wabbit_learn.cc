@@ -28,8 +28,9 @@ std::string TextLine(const ExampleBatch& data, size_t i) {
   std::string line = data.labels[i] == 1 ? "1" : "-1";
   for (const char* ns : {"a", "b"}) {
     line += std::string(" |") + ns;
+    const uint32_t ns_hash = HashNamespace(ns);
     for (size_t f = 0; f < x.hashes.size(); ++f) {
-      if (x.namespaces[f] != HashNamespace(ns)) continue;
+      if (x.namespaces[f] != ns_hash) continue;
       line +=
           " " + std::to_string(x.hashes[f]) + ":" + std::to_string(x.values[f]);
     }
